@@ -1,0 +1,1 @@
+"""tradehub's common library: settings, events, streams, storage, metrics, health."""

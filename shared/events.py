@@ -1,0 +1,279 @@
+"""Every event tradehub moves, as frozen msgspec Structs in one tagged union.
+
+Prices, sizes and money are Decimal (exchanges send strings; users reconcile to the
+last digit). Times are integer microseconds since the epoch, UTC: `ts` is the
+exchange's time, `recv_ts` the time our process read the frame. Symbols are
+normalized `BASE-QUOTE` (spot) or `BASE-QUOTE-PERP` (perpetuals); `raw_symbol` keeps
+the exchange's own. Each event names the fields of its identity, so storing it twice
+changes nothing.
+"""
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Literal, Union
+
+import msgspec
+
+Side = Literal["buy", "sell"]
+Severity = Literal["info", "warning", "critical"]
+SCHEMA_VERSION = 1
+
+
+class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="kind", tag=str.lower):
+    """Base of all events: exchange time and receive time, both in microseconds."""
+
+    ts: int
+    recv_ts: int
+
+
+class Trade(Event, frozen=True):
+    """A taker trade. Identity: (exchange, symbol, trade_id)."""
+
+    exchange: str
+    symbol: str
+    raw_symbol: str
+    trade_id: str
+    price: Decimal
+    size: Decimal  # base currency
+    side: Side  # taker side
+    raw_size: Decimal | None = None  # as the venue quotes it (contracts, USD) when not base
+    buyer: str | None = None  # Hyperliquid: buyer address
+    seller: str | None = None  # Hyperliquid: seller address
+
+
+class Candle(Event, frozen=True):
+    """An OHLCV bar; `ts` is its open time. Identity: (exchange, symbol, interval, ts, source)."""
+
+    exchange: str
+    symbol: str
+    raw_symbol: str
+    interval: str  # "1m", "5m", ...
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    volume: Decimal  # base currency
+    trades: int | None = None
+    buy_volume: Decimal | None = None
+    closed: bool = True
+    source: Literal["exchange", "derived"] = "exchange"
+
+
+class FundingRate(Event, frozen=True):
+    """A perpetual's funding rate. Identity: (exchange, symbol, ts)."""
+
+    exchange: str
+    symbol: str
+    raw_symbol: str
+    rate: Decimal  # per interval, as a fraction (0.0001 = 0.01 %)
+    interval_hours: Decimal
+    annualized: Decimal  # rate * (24 / interval_hours) * 365
+    next_funding_ts: int | None = None
+
+
+class MarkPrice(Event, frozen=True):
+    """Mark (and index) price of a derivative. Identity: (exchange, symbol, ts)."""
+
+    exchange: str
+    symbol: str
+    raw_symbol: str
+    mark_price: Decimal
+    index_price: Decimal | None = None
+
+
+class SpotPrice(Event, frozen=True):
+    """A spot price from an exchange or an oracle. Identity: (source, exchange, symbol, ts)."""
+
+    exchange: str
+    symbol: str
+    raw_symbol: str
+    price: Decimal
+    source: Literal["exchange", "oracle"] = "exchange"
+
+
+class OpenInterest(Event, frozen=True):
+    """Open interest of a perpetual. Identity: (exchange, symbol, ts)."""
+
+    exchange: str
+    symbol: str
+    raw_symbol: str
+    contracts: Decimal  # as the venue counts them
+    base: Decimal | None = None  # in base currency
+    usd: Decimal | None = None
+
+
+class Liquidation(Event, frozen=True):
+    """A forced order; side is the liquidation ORDER's side (sell = a long was liquidated).
+
+    Identity: (exchange, symbol, ts, side, price, size).
+    """
+
+    exchange: str
+    symbol: str
+    raw_symbol: str
+    side: Side
+    price: Decimal
+    size: Decimal  # base currency
+    usd_value: Decimal
+    raw_size: Decimal | None = None
+
+
+class LargeTrade(Event, frozen=True):
+    """A trade worth at least the configured USD threshold. Identity as Trade."""
+
+    exchange: str
+    symbol: str
+    trade_id: str
+    price: Decimal
+    size: Decimal
+    side: Side
+    usd_value: Decimal
+    threshold: Decimal
+
+
+class AccountOrder(Event, frozen=True):
+    """A private order update. Identity: (account, exchange, order_id, status, ts)."""
+
+    account: str
+    exchange: str
+    symbol: str
+    order_id: str
+    side: Side
+    price: Decimal | None
+    size: Decimal
+    filled: Decimal
+    status: str
+    order_type: str
+
+
+class AccountFill(Event, frozen=True):
+    """A private fill. Identity: (account, exchange, fill_id)."""
+
+    account: str
+    exchange: str
+    symbol: str
+    order_id: str
+    fill_id: str
+    side: Side
+    price: Decimal
+    size: Decimal
+    fee: Decimal
+    fee_asset: str
+
+
+class Balance(Event, frozen=True):
+    """An account balance. Identity: (account, exchange, asset, ts)."""
+
+    account: str
+    exchange: str
+    asset: str
+    total: Decimal
+    available: Decimal
+
+
+class Position(Event, frozen=True):
+    """A position snapshot (own account or a tracked trader). Identity: (account, exchange, symbol, ts)."""
+
+    account: str
+    exchange: str
+    symbol: str
+    size: Decimal  # signed: > 0 long, < 0 short
+    entry_price: Decimal | None
+    mark_price: Decimal | None = None
+    unrealized_pnl: Decimal | None = None
+    leverage: Decimal | None = None
+
+
+class PositionChange(Event, frozen=True):
+    """A tracked trader's position moved. Identity: (account, exchange, symbol, ts)."""
+
+    account: str
+    exchange: str
+    symbol: str
+    old_size: Decimal
+    new_size: Decimal
+    price: Decimal | None = None
+
+
+class PortfolioItem(Event, frozen=True):
+    """One holding of a portfolio, valued in USD. Identity: (portfolio, asset, ts)."""
+
+    portfolio: str
+    asset: str
+    amount: Decimal
+    usd_value: Decimal
+
+
+class Spike(Event, frozen=True):
+    """An OI or volume z-score over its threshold. Identity: (exchange, symbol, metric, interval, ts)."""
+
+    exchange: str
+    symbol: str
+    metric: Literal["oi", "volume"]
+    interval: str
+    value: Decimal
+    mean: Decimal
+    stdev: Decimal
+    z: Decimal
+    threshold: Decimal
+
+
+class Alert(Event, frozen=True):
+    """Something a person should hear about; `key` deduplicates. Identity: (key, ts)."""
+
+    source: str
+    severity: Severity
+    key: str
+    title: str
+    text: str = ""
+
+
+class Heartbeat(Event, frozen=True):
+    """A service says it is alive. Identity: (service, instance, ts)."""
+
+    service: str
+    instance: str
+    started_ts: int
+    pid: int
+
+
+class Gap(Event, frozen=True):
+    """A feed was disconnected between from_ts and to_ts. Identity: (feed, from_ts)."""
+
+    feed: str
+    exchange: str
+    from_ts: int
+    to_ts: int
+    reason: str = ""
+
+
+AnyEvent = Union[
+    Trade, Candle, FundingRate, MarkPrice, SpotPrice, OpenInterest, Liquidation, LargeTrade,
+    AccountOrder, AccountFill, Balance, Position, PositionChange, PortfolioItem, Spike, Alert,
+    Heartbeat, Gap,
+]
+
+# Stream family of each kind: th:<family>.
+FAMILY: dict[type[Event], str] = {
+    Trade: "trades", Candle: "candles", FundingRate: "funding", MarkPrice: "funding",
+    SpotPrice: "prices", OpenInterest: "oi", Liquidation: "liquidations",
+    LargeTrade: "large_trades", AccountOrder: "account", AccountFill: "account",
+    Balance: "account", Position: "positions", PositionChange: "positions",
+    PortfolioItem: "positions", Spike: "alerts", Alert: "alerts", Heartbeat: "heartbeats",
+    Gap: "gaps",
+}
+
+# Families that are never shed under pressure: the producer waits instead.
+NEVER_SHED = frozenset({"account", "positions"})
+
+json_encoder = msgspec.json.Encoder(decimal_format="string")
+json_decoder = msgspec.json.Decoder(AnyEvent)
+batch_encoder = msgspec.msgpack.Encoder(decimal_format="string")
+batch_decoder = msgspec.msgpack.Decoder(list[AnyEvent])
+
+
+def now_us() -> int:
+    """Wall-clock time in integer microseconds (the receive-time clock)."""
+    import time
+
+    return time.time_ns() // 1000
