@@ -69,6 +69,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     simulator_rate: Annotated[float, msgspec.Meta(gt=0)] = 50.0  # frames/s per symbol
     simulator_symbols: list[str] = msgspec.field(default_factory=lambda: ["BTCUSDT", "ETHUSDT"])
     simulator_seed: int = 1
+    simulator_max_frames: Annotated[int, msgspec.Meta(ge=0)] = 0  # per symbol, 0 = unlimited
 
 
 def _env_name(field: str) -> str:

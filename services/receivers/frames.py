@@ -48,3 +48,39 @@ def decode(decoder: msgspec.json.Decoder, raw: bytes | str):  # type: ignore[no-
         return decoder.decode(raw)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise FrameError(str(exc)) from exc
+
+
+# Decimal arithmetic for venues that quote in USD or contracts: a fixed context, so a
+# result never depends on whatever decimal context the calling thread happens to carry.
+from decimal import ROUND_HALF_EVEN, Context  # noqa: E402  (appended section)
+
+EXACT = Context(prec=28, rounding=ROUND_HALF_EVEN)  # Python's default precision, written down
+
+
+def decimal_of(text: str, what: str) -> Decimal:
+    """A decimal sent as text outside a typed field (e.g. "" when absent) -> a finite Decimal."""
+    try:
+        return finite(Decimal(text), what)
+    except InvalidOperation as exc:
+        raise FrameError(f"{what} is not a number: {text!r}") from exc
+
+
+def multiply(a: Decimal, b: Decimal, what: str) -> Decimal:
+    """a * b in EXACT; an overflow is a bad frame, not a crash."""
+    try:
+        return finite(EXACT.multiply(a, b), what)
+    except ArithmeticError as exc:
+        raise FrameError(f"cannot compute {what}: {a} * {b}") from exc
+
+
+def divide(a: Decimal, b: Decimal, what: str) -> Decimal:
+    """a / b in EXACT; a zero divisor (a price of 0) is a bad frame, not a crash."""
+    try:
+        return finite(EXACT.divide(a, b), what)
+    except ArithmeticError as exc:  # DivisionByZero, InvalidOperation (0/0), Overflow
+        raise FrameError(f"cannot compute {what}: {a} / {b}") from exc
+
+
+def annualized(rate: Decimal, interval_hours: Decimal) -> Decimal:
+    """A funding rate per interval -> per year: rate * (24 / interval_hours) * 365."""
+    return divide(multiply(rate, Decimal(24 * 365), "annualized rate"), interval_hours, "annualized rate")

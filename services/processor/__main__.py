@@ -1,0 +1,24 @@
+"""python -m services.processor            run the processor
+python -m services.processor dlq list|show|replay|purge STREAM [ID ...]"""
+from __future__ import annotations
+
+import sys
+
+from services.processor.main import run_processor
+from shared.service import run
+
+
+def main(argv: list[str]) -> int:
+    if argv and argv[0] == "dlq":
+        from services.processor.dlq_cli import main as dlq_main
+
+        return dlq_main(argv[1:])
+    if argv:
+        print(__doc__, file=sys.stderr)
+        return 2
+    run("processor", run_processor, lambda s: s.processor_metrics_port)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,57 @@
+"""The processor: consumer groups that validate and store what the receivers publish."""
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import redis.asyncio as aioredis
+
+from services.processor.store import TradeStore
+from shared.config import Settings
+from shared.constants import PROCESSOR_GROUP, family_streams
+from shared.consumer import StreamConsumer
+from shared.db import create_pool, ensure_daily_partitions, migrate
+from shared.health import instance_name
+
+log = logging.getLogger(__name__)
+PARTITION_CHECK_S = 3600
+
+
+async def prepare_database(settings: Settings) -> None:
+    """Migrations, then today's partitions, before any row arrives."""
+    pool = await create_pool(settings)
+    try:
+        async with pool.acquire() as conn:
+            await migrate(conn, settings.db_schema)
+            await ensure_daily_partitions(conn, "trades")
+    finally:
+        await pool.close()
+
+
+async def keep_partitions(pool, stop: asyncio.Event) -> None:  # type: ignore[no-untyped-def]
+    """Create tomorrow's partitions well before midnight, every hour."""
+    while not stop.is_set():
+        try:
+            await asyncio.wait_for(stop.wait(), PARTITION_CHECK_S)
+        except TimeoutError:
+            async with pool.acquire() as conn:
+                await ensure_daily_partitions(conn, "trades")
+
+
+async def run_processor(settings: Settings, redis: aioredis.Redis, stop: asyncio.Event) -> None:
+    await prepare_database(settings)
+    pool = await create_pool(settings)
+    consumer_name = instance_name(settings)
+    try:
+        store = TradeStore(pool)
+        consumers = [
+            StreamConsumer(redis, settings, stream, PROCESSOR_GROUP, consumer_name, store)
+            for stream in family_streams(settings.stream_prefix, "trades", settings.stream_partitions)
+        ]
+        log.info("consuming", extra={"streams": ",".join(c.stream for c in consumers), "consumer": consumer_name})
+        async with asyncio.TaskGroup() as tasks:
+            for consumer in consumers:
+                tasks.create_task(consumer.run(stop))
+            tasks.create_task(keep_partitions(pool, stop))
+    finally:
+        await pool.close()

@@ -1,0 +1,48 @@
+"""Stream keys, group names and key prefixes: named once, used everywhere."""
+from __future__ import annotations
+
+import zlib
+
+PROCESSOR_GROUP = "processor"
+ALERTS_GROUP = "general"
+PUSH_GROUP = "api"
+DLQ_SUFFIX = ":dlq"
+ENTRY_VERSION = b"1"
+FIELD_VERSION = b"v"
+FIELD_EVENTS = b"e"  # msgpack array of events
+SERVICES = ("receivers", "processor", "general", "api")
+ALL_FAMILIES = (
+    "trades", "candles", "funding", "prices", "oi", "liquidations", "large_trades",
+    "account", "positions", "alerts", "gaps",
+)
+
+
+def stream_key(prefix: str, family: str, partition: int | None = None) -> str:
+    """th:<family>, or th:<family>:<n> when the family is partitioned."""
+    return f"{prefix}:{family}" if partition is None else f"{prefix}:{family}:{partition}"
+
+
+def family_streams(prefix: str, family: str, partitions: int) -> list[str]:
+    """Every stream key of a family."""
+    if partitions == 1:
+        return [stream_key(prefix, family)]
+    return [stream_key(prefix, family, n) for n in range(partitions)]
+
+
+def partition_of(exchange: str, symbol: str, partitions: int) -> int | None:
+    """Stable partition by exchange+symbol (crc32, the same in every process)."""
+    if partitions == 1:
+        return None
+    return zlib.crc32(f"{exchange}|{symbol}".encode()) % partitions
+
+
+def dlq_key(stream: str) -> str:
+    return stream + DLQ_SUFFIX
+
+
+def heartbeat_key(prefix: str, service: str, instance: str) -> str:
+    return f"{prefix}:hb:{service}:{instance}"
+
+
+def heartbeat_pattern(prefix: str) -> str:
+    return f"{prefix}:hb:*"

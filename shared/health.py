@@ -1,0 +1,63 @@
+"""Heartbeats: each service writes one to Redis with a TTL; /ready and the general
+service read them to tell which services are alive and how fresh they are."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+
+import msgspec
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from shared import metrics
+from shared.config import Settings
+from shared.constants import heartbeat_key, heartbeat_pattern
+from shared.events import Heartbeat, json_encoder, now_us
+
+log = logging.getLogger(__name__)
+_heartbeat = msgspec.json.Decoder(Heartbeat)
+
+
+def instance_name(settings: Settings) -> str:
+    """A stable name for this process: the configured instance, else the host name."""
+    return settings.service_instance or socket.gethostname()
+
+
+async def beat_forever(redis: aioredis.Redis, settings: Settings, service: str, stop: asyncio.Event) -> None:
+    """Write a heartbeat every interval; it expires after three missed beats."""
+    instance = instance_name(settings)
+    started = now_us()
+    key = heartbeat_key(settings.stream_prefix, service, instance)
+    ttl_ms = int(settings.heartbeat_interval_s * 3000)
+    while not stop.is_set():
+        beat = Heartbeat(service=service, instance=instance, started_ts=started, pid=os.getpid(),
+                         ts=now_us(), recv_ts=now_us())
+        try:
+            await redis.set(key, json_encoder.encode(beat), px=ttl_ms)
+        except (RedisError, OSError) as exc:
+            log.warning("heartbeat not written", extra={"error": repr(exc)})
+        try:
+            await asyncio.wait_for(stop.wait(), settings.heartbeat_interval_s)
+        except TimeoutError:
+            pass
+    try:
+        await redis.delete(key)
+    except (RedisError, OSError):
+        pass
+
+
+async def read_heartbeats(redis: aioredis.Redis, settings: Settings) -> list[Heartbeat]:
+    """Every live heartbeat (expired ones are gone with their TTL)."""
+    keys = [key async for key in redis.scan_iter(match=heartbeat_pattern(settings.stream_prefix), count=100)]
+    if not keys:
+        return []
+    beats = []
+    for raw in await redis.mget(keys):
+        if raw:
+            beats.append(_heartbeat.decode(raw))
+    now = now_us()
+    for beat in beats:
+        metrics.HEARTBEAT_AGE.labels(beat.service).set((now - beat.ts) / 1e6)
+    return beats

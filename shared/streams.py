@@ -1,0 +1,195 @@
+"""Producing to bounded Redis Streams: events packed into entries, pipelined XADDs,
+MAXLEN ~ cap, and producers that watch their groups' lag and act before the cap.
+
+An entry holds up to `producer_batch_events` events of one stream as one msgpack
+array (field `e`) beside a schema version (field `v`): packing is what lets one
+process write hundreds of thousands of events a second.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import defaultdict
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError, ResponseError
+
+from shared import metrics
+from shared.backoff import Backoff
+from shared.config import Settings
+from shared.constants import ENTRY_VERSION, FIELD_EVENTS, FIELD_VERSION, partition_of, stream_key
+from shared.events import FAMILY, NEVER_SHED, Alert, Event, batch_encoder, now_us
+
+log = logging.getLogger(__name__)
+LAG_CHECK_S = 1.0
+
+
+def stream_of(event: Event, settings: Settings) -> str:
+    """th:<family>[:<partition>] for an event, partitioned by exchange+symbol."""
+    family = FAMILY[type(event)]
+    exchange = getattr(event, "exchange", "")
+    symbol = getattr(event, "symbol", "")
+    return stream_key(settings.stream_prefix, family, partition_of(exchange, symbol, settings.stream_partitions))
+
+
+def maxlen_of(stream: str, settings: Settings) -> int:
+    family = stream.split(":")[1] if ":" in stream else stream
+    return settings.stream_maxlen_by_family.get(family, settings.stream_maxlen)
+
+
+def encode_entry(events: list[Event]) -> dict[bytes, bytes]:
+    return {FIELD_VERSION: ENTRY_VERSION, FIELD_EVENTS: batch_encoder.encode(events)}
+
+
+async def group_lag(redis: aioredis.Redis, stream: str) -> int | None:
+    """The largest lag of the stream's consumer groups; None when there is no group."""
+    try:
+        groups = await redis.xinfo_groups(stream)
+    except ResponseError:  # no such key yet
+        return None
+    lags = [int(g["lag"]) for g in groups if g.get("lag") is not None]
+    return max(lags) if lags else None
+
+
+class StreamProducer:
+    """Buffers events per stream and flushes them as packed entries in one pipeline.
+
+    publish() never blocks and never raises: market data beyond the buffer, or while
+    the stream's groups lag near the cap, is shed and counted; `publish_wait` is for
+    account and position events, which are never shed (the caller waits instead).
+    """
+
+    def __init__(self, redis: aioredis.Redis, settings: Settings, source: str = "") -> None:
+        self.redis = redis
+        self.settings = settings
+        self.source = source
+        self._pending: dict[str, list[Event]] = defaultdict(list)
+        self._buffered = 0
+        self._full = asyncio.Event()
+        self._drained = asyncio.Event()
+        self._shedding: set[str] = set()
+        self._lag_checked = 0.0
+        self._backoff = Backoff(base=0.2, cap=settings.ws_backoff_max_s)
+        self.published = 0
+
+    @property
+    def buffered(self) -> int:
+        return self._buffered
+
+    def publish(self, event: Event) -> bool:
+        """Queue one event; False when it was shed or dropped (counted)."""
+        stream = stream_of(event, self.settings)
+        never_shed = FAMILY[type(event)] in NEVER_SHED
+        if not never_shed:
+            if stream in self._shedding:
+                metrics.EVENTS_SHED.labels(stream).inc()
+                return False
+            if self._buffered >= self.settings.producer_buffer_events:
+                metrics.EVENTS_DROPPED.labels(stream, "buffer_full").inc()
+                return False
+        self._pending[stream].append(event)
+        self._buffered += 1
+        if len(self._pending[stream]) >= self.settings.producer_batch_events:
+            self._full.set()
+        return True
+
+    async def publish_wait(self, event: Event) -> None:
+        """Queue an event that must never be shed: wait while the buffer is full or lag is high."""
+        stream = stream_of(event, self.settings)
+        while self._buffered >= self.settings.producer_buffer_events or stream in self._shedding:
+            self._drained.clear()
+            self._full.set()
+            await self._drained.wait()
+        self.publish(event)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Flush every flush interval (or as soon as a batch fills) until stopped, then flush the rest."""
+        interval = self.settings.producer_flush_ms / 1000
+        while not stop.is_set():
+            try:
+                await asyncio.wait_for(self._full.wait(), interval)
+            except TimeoutError:
+                pass
+            self._full.clear()
+            if not await self.flush():
+                await asyncio.sleep(self._backoff.next_delay())
+        deadline = time.monotonic() + self.settings.shutdown_timeout_s / 2
+        while self._buffered and time.monotonic() < deadline:
+            if not await self.flush():
+                await asyncio.sleep(0.2)
+        if self._buffered:
+            log.error("events left unwritten at stop", extra={"events": self._buffered, "source": self.source})
+
+    async def flush(self) -> bool:
+        """Write everything pending in one pipeline; False when Redis failed (events kept)."""
+        if not self._buffered:
+            return True
+        batches = self._pending
+        self._pending = defaultdict(list)
+        size = self.settings.producer_batch_events
+        entries: list[tuple[str, list[Event]]] = []
+        for stream, events in batches.items():
+            for start in range(0, len(events), size):
+                entries.append((stream, events[start : start + size]))
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for stream, chunk in entries:
+                    pipe.xadd(stream, encode_entry(chunk), maxlen=maxlen_of(stream, self.settings), approximate=True)
+                await pipe.execute()
+        except (RedisError, OSError) as exc:
+            self._restore(batches)
+            metrics.REDIS_ERRORS.labels("xadd").inc()
+            log.warning("redis write failed, events kept in memory",
+                        extra={"error": repr(exc), "buffered": self._buffered, "source": self.source})
+            return False
+        for stream, chunk in entries:
+            metrics.ENTRIES_PUBLISHED.labels(stream).inc()
+            metrics.EVENTS_PUBLISHED.labels(stream).inc(len(chunk))
+            self.published += len(chunk)
+        self._buffered -= sum(len(chunk) for _, chunk in entries)
+        metrics.PRODUCER_BUFFERED.set(self._buffered)
+        self._backoff.reset()
+        self._drained.set()
+        if time.monotonic() - self._lag_checked >= LAG_CHECK_S:
+            await self.check_lag({stream for stream, _ in entries} | self._shedding)
+        return True
+
+    def _restore(self, batches: dict[str, list[Event]]) -> None:
+        """Put unwritten events back in front of what arrived meanwhile, order kept."""
+        for stream, events in self._pending.items():
+            batches.setdefault(stream, []).extend(events)
+        self._pending = defaultdict(list, batches)
+        metrics.PRODUCER_BUFFERED.set(self._buffered)
+
+    async def check_lag(self, streams: set[str]) -> None:
+        """Start shedding a stream whose slowest group lags past the cap fraction; stop below half of it."""
+        self._lag_checked = time.monotonic()
+        for stream in streams:
+            try:
+                lag = await group_lag(self.redis, stream)
+            except (RedisError, OSError):
+                metrics.REDIS_ERRORS.labels("xinfo").inc()
+                return
+            limit = maxlen_of(stream, self.settings) * self.settings.producer_lag_fraction
+            if lag is not None and lag >= limit and stream not in self._shedding:
+                self._shedding.add(stream)
+                log.warning("group lag near the stream cap: shedding", extra={"stream": stream, "lag": lag})
+                self._alert(stream, lag, "critical", "shedding")
+            elif stream in self._shedding and (lag is None or lag < limit / 2):
+                self._shedding.discard(stream)
+                log.info("group lag recovered: no longer shedding", extra={"stream": stream, "lag": lag})
+                self._alert(stream, lag or 0, "info", "recovered")
+        if not self._shedding:
+            self._drained.set()
+
+    def _alert(self, stream: str, lag: int, severity: str, what: str) -> None:
+        family = stream.split(":")[1]
+        if family == "alerts":
+            return
+        alert = Alert(
+            source=self.source or "producer", severity=severity, key=f"lag:{stream}",  # type: ignore[arg-type]
+            title=f"{stream} {what}", text=f"consumer lag {lag} entries, cap {maxlen_of(stream, self.settings)}",
+            ts=now_us(), recv_ts=now_us(),
+        )
+        self.publish(alert)
