@@ -6,7 +6,8 @@ import logging
 
 import redis.asyncio as aioredis
 
-from services.processor.store import TradeStore
+from services.processor.sinks import STORED_FAMILIES
+from services.processor.store import EventStore
 from shared.config import Settings
 from shared.constants import PROCESSOR_GROUP, family_streams
 from shared.consumer import StreamConsumer
@@ -43,10 +44,10 @@ async def run_processor(settings: Settings, redis: aioredis.Redis, stop: asyncio
     pool = await create_pool(settings)
     consumer_name = instance_name(settings)
     try:
-        store = TradeStore(pool)
         consumers = [
-            StreamConsumer(redis, settings, stream, PROCESSOR_GROUP, consumer_name, store)
-            for stream in family_streams(settings.stream_prefix, "trades", settings.stream_partitions)
+            StreamConsumer(redis, settings, stream, PROCESSOR_GROUP, consumer_name, EventStore(pool, tables))
+            for family, tables in STORED_FAMILIES.items()
+            for stream in family_streams(settings.stream_prefix, family, settings.stream_partitions)
         ]
         log.info("consuming", extra={"streams": ",".join(c.stream for c in consumers), "consumer": consumer_name})
         async with asyncio.TaskGroup() as tasks:

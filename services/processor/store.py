@@ -1,10 +1,16 @@
 """Storing events in PostgreSQL: COPY into a per-connection staging table, then one
-INSERT ... ON CONFLICT DO NOTHING, so a redelivered event changes nothing.
+INSERT ... ON CONFLICT, so a redelivered event changes nothing (or, for rows that
+legitimately change such as an open candle, updates in place).
+
+Each table is declared once as a `Table`; its staging and merge statements are
+composed at import time from those constants, never from input.
 """
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 import asyncpg
@@ -27,45 +33,80 @@ class RefusedValue(ValueError):
     """An event value PostgreSQL would mangle or refuse: the event goes to the DLQ."""
 
 
-def checked(value: Decimal | None, what: str) -> Decimal | None:
+def checked(value: Decimal | None, what: str = "value") -> Decimal | None:
     """Refuse non-finite, huge or absurdly precise numbers before they reach COPY."""
     if value is None:
         return None
-    if not value.is_finite() or abs(value) >= NUMERIC_MAX or value.as_tuple().exponent < NUMERIC_MIN_EXPONENT:  # type: ignore[operator]
+    exponent = value.as_tuple().exponent
+    if not value.is_finite() or abs(value) >= NUMERIC_MAX or (isinstance(exponent, int) and exponent < NUMERIC_MIN_EXPONENT):
         raise RefusedValue(f"{what} cannot be stored as NUMERIC: {value}")
     return value
 
 
-TRADE_COLUMNS = ("exchange", "symbol", "trade_id", "raw_symbol", "price", "size", "side",
-                 "raw_size", "buyer", "seller", "ts", "recv_ts")
-STAGE_TRADES = "CREATE TEMP TABLE IF NOT EXISTS trades_stage (LIKE trades INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
-MERGE_TRADES = (
-    "INSERT INTO trades SELECT * FROM trades_stage ON CONFLICT (exchange, symbol, trade_id, ts) DO NOTHING"
-)
+@dataclass(frozen=True)
+class Table:
+    """A table fed by one event kind: its columns, identity and row builder."""
+
+    name: str
+    columns: tuple[str, ...]
+    key: tuple[str, ...]  # the identity: ON CONFLICT target
+    row: Callable[[Event], tuple[object, ...]]
+    update: tuple[str, ...] = ()  # columns overwritten on conflict; empty = DO NOTHING
+    stage_sql: str = field(init=False)
+    merge_sql: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        cols = ", ".join(self.columns)
+        action = (
+            "DO UPDATE SET " + ", ".join(f"{c} = EXCLUDED.{c}" for c in self.update) if self.update else "DO NOTHING"
+        )
+        object.__setattr__(self, "stage_sql",
+                           f"CREATE TEMP TABLE IF NOT EXISTS {self.name}_stage "
+                           f"(LIKE {self.name} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS")
+        object.__setattr__(self, "merge_sql",
+                           f"INSERT INTO {self.name} ({cols}) SELECT {cols} FROM {self.name}_stage "
+                           f"ON CONFLICT ({', '.join(self.key)}) {action}")
 
 
-def trade_row(t: Trade) -> tuple[object, ...]:
-    return (t.exchange, t.symbol, t.trade_id, t.raw_symbol, checked(t.price, "price"), checked(t.size, "size"),
-            t.side, checked(t.raw_size, "raw_size"), t.buyer, t.seller, t.ts, t.recv_ts)
+class EventStore:
+    """A sink: the events of one batch go to their tables in one transaction."""
 
-
-class TradeStore:
-    """The sink of th:trades: one transaction per batch."""
-
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, tables: dict[type[Event], Table]) -> None:
         self.pool = pool
+        self.tables = tables
 
     async def __call__(self, events: Sequence[Event]) -> None:
-        rows = [trade_row(e) for e in events if isinstance(e, Trade)]
+        rows: dict[Table, list[tuple[object, ...]]] = defaultdict(list)
+        for event in events:
+            table = self.tables.get(type(event))
+            if table is not None:
+                rows[table].append(table.row(event))
         if not rows:
             return
         started = time.perf_counter()
         try:
             async with self.pool.acquire() as conn, conn.transaction():
-                await conn.execute(STAGE_TRADES)
-                await conn.copy_records_to_table("trades_stage", records=rows, columns=TRADE_COLUMNS)
-                await conn.execute(MERGE_TRADES)
+                for table, records in rows.items():
+                    await conn.execute(table.stage_sql)
+                    await conn.copy_records_to_table(f"{table.name}_stage", records=records, columns=table.columns)
+                    await conn.execute(table.merge_sql)
         except CONNECTION_ERRORS as exc:
             raise SinkUnavailable(repr(exc)) from exc
-        metrics.EVENTS_STORED.labels("trades").inc(len(rows))
-        metrics.STORE_SECONDS.labels("trades").observe(time.perf_counter() - started)
+        elapsed = time.perf_counter() - started
+        for table, records in rows.items():
+            metrics.EVENTS_STORED.labels(table.name).inc(len(records))
+            metrics.STORE_SECONDS.labels(table.name).observe(elapsed)
+
+
+def trade_row(t: Trade) -> tuple[object, ...]:  # type: ignore[override]
+    return (t.exchange, t.symbol, t.trade_id, t.raw_symbol, checked(t.price, "price"), checked(t.size, "size"),
+            t.side, checked(t.raw_size, "raw_size"), t.buyer, t.seller, t.ts, t.recv_ts)
+
+
+TRADES = Table(
+    name="trades",
+    columns=("exchange", "symbol", "trade_id", "raw_symbol", "price", "size", "side", "raw_size", "buyer",
+             "seller", "ts", "recv_ts"),
+    key=("exchange", "symbol", "trade_id", "ts"),
+    row=trade_row,  # type: ignore[arg-type]
+)

@@ -84,3 +84,12 @@ def divide(a: Decimal, b: Decimal, what: str) -> Decimal:
 def annualized(rate: Decimal, interval_hours: Decimal) -> Decimal:
     """A funding rate per interval -> per year: rate * (24 / interval_hours) * 365."""
     return divide(multiply(rate, Decimal(24 * 365), "annualized rate"), interval_hours, "annualized rate")
+
+
+def decode_frame(decoder: msgspec.json.Decoder, raw: bytes | str):  # type: ignore[no-untyped-def]
+    """decode(), and undecodable text too (invalid UTF-8, lone surrogates) is a FrameError:
+    msgspec raises UnicodeError for those, which decode() lets through."""
+    try:
+        return decode(decoder, raw)
+    except UnicodeError as exc:
+        raise FrameError(f"frame is not UTF-8 text: {exc}") from exc

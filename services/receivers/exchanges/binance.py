@@ -1,24 +1,43 @@
-"""Binance USD-M futures: websocket market streams.
+"""Binance USD-M futures and Binance spot ("binance_spot"): websocket market streams.
 
-Docs: https://developers.binance.com/docs/derivatives/usds-margined-futures/websocket-market-streams
-Combined streams arrive wrapped as {"stream": "<name>", "data": <payload>}.
-A connection is closed by Binance after 24 hours; the server pings every 3 minutes
-and expects a pong within 10 minutes (the websockets library answers pings itself).
+Futures: https://developers.binance.com/docs/derivatives/usds-margined-futures/websocket-market-streams
+Spot: https://developers.binance.com/docs/binance-spot-api-docs/web-socket-streams
+Combined streams arrive wrapped as {"stream": "<name>", "data": <payload>}; stream names are
+lower-case. Both close a connection after 24 hours. The futures server pings every 3 minutes
+(pong within 10), the spot server every 20 s (pong within a minute); the websockets library
+answers pings itself. Spot is a second feed with its own url, limits and `parse_frame_spot`.
 """
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from decimal import Decimal
+from types import ModuleType
+from typing import Any, Literal
 
 import msgspec
 
-from shared.events import AnyEvent, Trade
-from services.receivers.frames import FrameError, decode, finite, ms_to_us, normalized, split_concatenated
+from services.receivers.frames import (
+    FrameError, annualized, decimal_of, decode, finite, ms_to_us, multiply, normalized, split_concatenated,
+)
+from shared.events import AnyEvent, Candle, FundingRate, Liquidation, MarkPrice, Trade
 
 NAME = "binance"
 WS_URL = "wss://fstream.binance.com"
-MAX_STREAMS_PER_CONNECTION = 200  # "A single connection can listen to a maximum of 200 streams."
+# The connect page once said 200 streams a connection and now says 1024: 200 is safe under both.
+MAX_STREAMS_PER_CONNECTION = 200
 MAX_CONNECTION_AGE_S = 24 * 3600  # "A single connection is only valid for 24 hours"
+MAX_INCOMING_MESSAGES_PER_S = 10  # subscribe/ping frames we send; more -> disconnected
+# Funding is every 8 h by default; /fapi/v1/fundingInfo lists the symbols moved to 4 h or 1 h,
+# which the markPrice stream does not say (Mark-Price-Stream page, Get-Funding-Rate-Info page).
+FUNDING_INTERVAL_HOURS = Decimal(8)
+
+SPOT_NAME = "binance_spot"
+SPOT_WS_URL = "wss://stream.binance.com:9443"
+SPOT_MAX_STREAMS_PER_CONNECTION = 1024  # "A single connection can listen to a maximum of 1024 streams."
+SPOT_MAX_CONNECTION_AGE_S = 24 * 3600
+SPOT_MAX_INCOMING_MESSAGES_PER_S = 5
+
+Parse = Callable[[bytes | msgspec.Raw, int], list[AnyEvent]]
 
 
 def combined_stream_url(base_url: str, streams: Iterable[str]) -> str:
@@ -26,9 +45,38 @@ def combined_stream_url(base_url: str, streams: Iterable[str]) -> str:
     return f"{base_url.rstrip('/')}/stream?streams={'/'.join(streams)}"
 
 
+def subscribe_message(streams: Iterable[str], request_id: int) -> bytes:
+    """A live SUBSCRIBE on an open connection; Binance acks it with {"result":null,"id":n}."""
+    return msgspec.json.encode({"method": "SUBSCRIBE", "params": list(streams), "id": request_id})
+
+
+def _streams(symbols: Iterable[str], suffix: str) -> list[str]:
+    return [f"{symbol.lower()}@{suffix}" for symbol in symbols]
+
+
 def agg_trade_streams(symbols: Iterable[str]) -> list[str]:
     """Stream names are lower-case: btcusdt@aggTrade."""
-    return [f"{symbol.lower()}@aggTrade" for symbol in symbols]
+    return _streams(symbols, "aggTrade")
+
+
+def kline_streams(symbols: Iterable[str], interval: str = "1m") -> list[str]:
+    """btcusdt@kline_1m: the open bar, pushed every 250 ms while it trades."""
+    return _streams(symbols, f"kline_{interval}")
+
+
+def mark_price_streams(symbols: Iterable[str]) -> list[str]:
+    """btcusdt@markPrice@1s: mark, index and funding every second (plain @markPrice is 3 s)."""
+    return _streams(symbols, "markPrice@1s")
+
+
+def force_order_streams(symbols: Iterable[str]) -> list[str]:
+    """btcusdt@forceOrder: at most the latest liquidation per symbol per second (a snapshot)."""
+    return _streams(symbols, "forceOrder")
+
+
+def spot_trade_streams(symbols: Iterable[str]) -> list[str]:
+    """Spot btcusdt@trade: every raw trade (spot aggTrade would merge fills of one taker)."""
+    return _streams(symbols, "trade")
 
 
 class AggTrade(msgspec.Struct, frozen=True):
@@ -47,6 +95,78 @@ class AggTrade(msgspec.Struct, frozen=True):
     nq: Decimal | None = None  # quantity without RPI orders (newer frames)
 
 
+class KlineBar(msgspec.Struct, frozen=True):
+    """The "k" object of a kline payload."""
+
+    t: int  # kline start (open) time, ms
+    T: int  # kline close time, ms
+    s: str  # symbol
+    i: str  # interval, "1m"
+    o: Decimal  # open
+    c: Decimal  # close
+    h: Decimal  # high
+    l: Decimal  # low  # noqa: E741
+    v: Decimal  # base asset volume
+    n: int  # number of trades
+    x: bool  # is this kline closed?
+    V: Decimal  # taker buy base asset volume ("q", "Q": quote volumes, unused)
+
+
+class Kline(msgspec.Struct, frozen=True):
+    """<symbol>@kline_<interval> payload."""
+
+    e: str  # event type, "kline"
+    E: int  # event time, ms
+    s: str  # symbol
+    k: KlineBar
+
+
+class MarkPriceUpdate(msgspec.Struct, frozen=True):
+    """<symbol>@markPrice@1s payload."""
+
+    e: str  # event type, "markPriceUpdate"
+    E: int  # event time, ms
+    s: str  # symbol
+    p: Decimal  # mark price
+    i: Decimal  # index price
+    r: str = ""  # funding rate; "" on delivery (dated) contracts
+    T: int = 0  # next funding time, ms; 0 on delivery contracts ("P": estimated settle price)
+
+
+class ForceOrderDetail(msgspec.Struct, frozen=True):
+    """The "o" object of a forceOrder payload: the liquidation order itself."""
+
+    s: str  # symbol
+    S: Literal["BUY", "SELL"]  # order side: SELL closes a long
+    q: Decimal  # original quantity
+    p: Decimal  # order (bankruptcy) price
+    ap: Decimal  # average fill price
+    X: str  # order status, e.g. FILLED
+    z: Decimal  # filled accumulated quantity
+    T: int  # order trade time, ms ("o" type, "f" time in force, "l" last fill: unused)
+
+
+class ForceOrder(msgspec.Struct, frozen=True):
+    """<symbol>@forceOrder payload."""
+
+    e: str  # event type, "forceOrder"
+    E: int  # event time, ms
+    o: ForceOrderDetail
+
+
+class SpotTrade(msgspec.Struct, frozen=True):
+    """Spot <symbol>@trade payload."""
+
+    e: str  # event type, "trade"
+    E: int  # event time, ms
+    s: str  # symbol, e.g. BNBBTC
+    t: int  # trade id
+    p: Decimal  # price
+    q: Decimal  # quantity, base asset
+    T: int  # trade time, ms
+    m: bool  # is the buyer the market maker? true -> the taker sold ("M": ignore)
+
+
 class Combined(msgspec.Struct, frozen=True):
     """The combined-stream wrapper; data is decoded once its stream name is known."""
 
@@ -54,14 +174,38 @@ class Combined(msgspec.Struct, frozen=True):
     data: msgspec.Raw
 
 
+class Bare(msgspec.Struct, frozen=True):
+    """What a frame without the wrapper says about itself: an event type, or an RPC id."""
+
+    e: str = ""  # event type of a raw-stream payload
+    id: int | None = None  # set on replies to SUBSCRIBE / UNSUBSCRIBE
+    error: Any = None  # {"code":..,"msg":..} on a refused request
+
+
 _combined = msgspec.json.Decoder(Combined)
+_bare = msgspec.json.Decoder(Bare)
 _agg_trade = msgspec.json.Decoder(AggTrade)
+_kline = msgspec.json.Decoder(Kline)
+_mark_price = msgspec.json.Decoder(MarkPriceUpdate)
+_force_order = msgspec.json.Decoder(ForceOrder)
+_spot_trade = msgspec.json.Decoder(SpotTrade)
 
 
 def symbol_of(raw_symbol: str) -> str:
     """USD-M perpetuals: BTCUSDT -> BTC-USDT-PERP."""
     base, quote = split_concatenated(raw_symbol)
     return normalized(base, quote, perpetual=True)
+
+
+def spot_symbol_of(raw_symbol: str) -> str:
+    """Spot: BTCUSDT -> BTC-USDT."""
+    base, quote = split_concatenated(raw_symbol)
+    return normalized(base, quote, perpetual=False)
+
+
+def _expect(event: str, wanted: str) -> None:
+    if event != wanted:
+        raise FrameError(f"expected {wanted}, got {event!r}")
 
 
 def parse_agg_trade(raw: bytes | msgspec.Raw, recv_ts: int) -> list[AnyEvent]:
@@ -71,40 +215,149 @@ def parse_agg_trade(raw: bytes | msgspec.Raw, recv_ts: int) -> list[AnyEvent]:
      "f":100,"l":105,"T":123456785,"m":true}
     """
     msg = decode(_agg_trade, raw)
-    if msg.e != "aggTrade":
-        raise FrameError(f"expected aggTrade, got {msg.e!r}")
+    _expect(msg.e, "aggTrade")
     return [
         Trade(
-            exchange=NAME,
-            symbol=symbol_of(msg.s),
-            raw_symbol=msg.s,
-            trade_id=str(msg.a),
-            price=finite(msg.p, "price"),
-            size=finite(msg.q, "size"),
-            side="sell" if msg.m else "buy",
-            ts=ms_to_us(msg.T),
-            recv_ts=recv_ts,
+            exchange=NAME, symbol=symbol_of(msg.s), raw_symbol=msg.s, trade_id=str(msg.a),
+            price=finite(msg.p, "price"), size=finite(msg.q, "size"),
+            side="sell" if msg.m else "buy", ts=ms_to_us(msg.T), recv_ts=recv_ts,
         )
     ]
 
 
-# stream-name suffix -> parse function of its payload
-CHANNELS: dict[str, Callable[[bytes | msgspec.Raw, int], list[AnyEvent]]] = {
-    "aggTrade": parse_agg_trade,
+def parse_kline(raw: bytes | msgspec.Raw, recv_ts: int) -> list[AnyEvent]:
+    """One kline payload -> one Candle at its open time; closed once "x" says so.
+
+    {"e":"kline","E":1638747660000,"s":"BTCUSDT","k":{"t":1638747660000,"T":1638747719999,
+     "s":"BTCUSDT","i":"1m","f":100,"L":200,"o":"0.0010","c":"0.0020","h":"0.0025",
+     "l":"0.0015","v":"1000","n":100,"x":false,"q":"1.0000","V":"500","Q":"0.500","B":"123456"}}
+    """
+    msg = decode(_kline, raw)
+    _expect(msg.e, "kline")
+    k = msg.k
+    return [
+        Candle(
+            exchange=NAME, symbol=symbol_of(k.s), raw_symbol=k.s, interval=k.i,
+            open=finite(k.o, "open"), high=finite(k.h, "high"), low=finite(k.l, "low"),
+            close=finite(k.c, "close"), volume=finite(k.v, "volume"), trades=k.n,
+            buy_volume=finite(k.V, "buy volume"), closed=k.x, ts=ms_to_us(k.t), recv_ts=recv_ts,
+        )
+    ]
+
+
+def parse_mark_price(raw: bytes | msgspec.Raw, recv_ts: int) -> list[AnyEvent]:
+    """One markPriceUpdate -> MarkPrice, and FundingRate where the contract is perpetual.
+
+    {"e":"markPriceUpdate","E":1562305380000,"s":"BTCUSDT","p":"11794.15000000",
+     "i":"11784.62659091","P":"11784.25641265","r":"0.00038167","T":1562306400000}
+    """
+    msg = decode(_mark_price, raw)
+    _expect(msg.e, "markPriceUpdate")
+    symbol, ts = symbol_of(msg.s), ms_to_us(msg.E)
+    events: list[AnyEvent] = [
+        MarkPrice(
+            exchange=NAME, symbol=symbol, raw_symbol=msg.s, mark_price=finite(msg.p, "mark price"),
+            index_price=finite(msg.i, "index price"), ts=ts, recv_ts=recv_ts,
+        )
+    ]
+    if msg.r:  # "" (and T = 0) on delivery contracts, which have no funding
+        rate = decimal_of(msg.r, "funding rate")
+        events.append(
+            FundingRate(
+                exchange=NAME, symbol=symbol, raw_symbol=msg.s, rate=rate,
+                interval_hours=FUNDING_INTERVAL_HOURS, annualized=annualized(rate, FUNDING_INTERVAL_HOURS),
+                next_funding_ts=ms_to_us(msg.T), ts=ts, recv_ts=recv_ts,
+            )
+        )
+    return events
+
+
+def parse_force_order(raw: bytes | msgspec.Raw, recv_ts: int) -> list[AnyEvent]:
+    """One forceOrder -> one Liquidation: the order's side as sent, filled size at average price.
+
+    {"e":"forceOrder","E":1568014460893,"o":{"s":"BTCUSDT","S":"SELL","o":"LIMIT","f":"IOC",
+     "q":"0.014","p":"9910","ap":"9910","X":"FILLED","l":"0.014","z":"0.014","T":1568014460893}}
+    """
+    msg = decode(_force_order, raw)
+    _expect(msg.e, "forceOrder")
+    o = msg.o
+    price, size = finite(o.ap, "average price"), finite(o.z, "filled quantity")
+    return [
+        Liquidation(
+            exchange=NAME, symbol=symbol_of(o.s), raw_symbol=o.s, side="sell" if o.S == "SELL" else "buy",
+            price=price, size=size, usd_value=multiply(price, size, "usd value"),
+            ts=ms_to_us(o.T), recv_ts=recv_ts,
+        )
+    ]
+
+
+def parse_spot_trade(raw: bytes | msgspec.Raw, recv_ts: int) -> list[AnyEvent]:
+    """One spot trade payload -> one Trade on binance_spot; the taker sold when the buyer is the maker.
+
+    {"e":"trade","E":1672515782136,"s":"BNBBTC","t":12345,"p":"0.001","q":"100",
+     "T":1672515782136,"m":true,"M":true}
+    """
+    msg = decode(_spot_trade, raw)
+    _expect(msg.e, "trade")
+    return [
+        Trade(
+            exchange=SPOT_NAME, symbol=spot_symbol_of(msg.s), raw_symbol=msg.s, trade_id=str(msg.t),
+            price=finite(msg.p, "price"), size=finite(msg.q, "size"),
+            side="sell" if msg.m else "buy", ts=ms_to_us(msg.T), recv_ts=recv_ts,
+        )
+    ]
+
+
+# stream-name channel (btcusdt@<channel>[_interval][@speed]) -> parse function of its payload
+CHANNELS: dict[str, Parse] = {
+    "aggTrade": parse_agg_trade, "kline": parse_kline, "markPrice": parse_mark_price,
+    "forceOrder": parse_force_order,
+}
+SPOT_CHANNELS: dict[str, Parse] = {"trade": parse_spot_trade}
+# A raw /ws/<stream> connection sends bare payloads: their event type names the channel.
+EVENT_CHANNELS = {
+    "aggTrade": "aggTrade", "kline": "kline", "markPriceUpdate": "markPrice",
+    "forceOrder": "forceOrder", "trade": "trade",
 }
 
 
-def parse_frame(raw: bytes | str, recv_ts: int) -> list[AnyEvent]:
-    """A combined-stream frame (or a bare payload) -> events; subscription acks -> []."""
+def channel_of(stream: str) -> str:
+    """btcusdt@kline_1m -> kline, btcusdt@markPrice@1s -> markPrice."""
+    return stream.partition("@")[2].partition("@")[0].split("_")[0]
+
+
+def _dispatch(raw: bytes | str, recv_ts: int, channels: dict[str, Parse]) -> list[AnyEvent]:
     if isinstance(raw, str):
         raw = raw.encode()
     if raw.startswith(b'{"stream"'):
         wrapper = decode(_combined, raw)
-        channel = wrapper.stream.partition("@")[2].split("_")[0]
-        parse = CHANNELS.get(channel)
+        parse = channels.get(channel_of(wrapper.stream))
         if parse is None:
             raise FrameError(f"unknown stream {wrapper.stream!r}")
         return parse(wrapper.data, recv_ts)
-    if raw.startswith(b'{"result"'):
+    bare = decode(_bare, raw)
+    if not bare.e and bare.id is not None and bare.error is None:
         return []  # {"result":null,"id":1}: a subscription ack, not data
-    return parse_agg_trade(raw, recv_ts)
+    parse = channels.get(EVENT_CHANNELS.get(bare.e, ""))
+    if parse is None:
+        raise FrameError(f"not a market-data frame: event {bare.e!r}, error {bare.error!r}")
+    return parse(raw, recv_ts)
+
+
+def parse_frame(raw: bytes | str, recv_ts: int) -> list[AnyEvent]:
+    """A USD-M combined-stream frame (or a bare payload) -> events; subscription acks -> []."""
+    return _dispatch(raw, recv_ts, CHANNELS)
+
+
+def parse_frame_spot(raw: bytes | str, recv_ts: int) -> list[AnyEvent]:
+    """A spot combined-stream frame (or a bare payload) -> events; subscription acks -> []."""
+    return _dispatch(raw, recv_ts, SPOT_CHANNELS)
+
+
+# binance_spot as the registry sees a feed: a namespace holding NAME, WS_URL and parse_frame.
+spot = ModuleType(f"{__name__}.spot", "Binance spot, the second feed of binance.py.")
+vars(spot).update(
+    NAME=SPOT_NAME, WS_URL=SPOT_WS_URL, MAX_STREAMS_PER_CONNECTION=SPOT_MAX_STREAMS_PER_CONNECTION,
+    MAX_CONNECTION_AGE_S=SPOT_MAX_CONNECTION_AGE_S, MAX_INCOMING_MESSAGES_PER_S=SPOT_MAX_INCOMING_MESSAGES_PER_S,
+    CHANNELS=SPOT_CHANNELS, parse_frame=parse_frame_spot, trade_streams=spot_trade_streams,
+)

@@ -1,0 +1,260 @@
+"""Hyperliquid perpetuals: websocket market data.
+
+Docs: https://hyperliquid.gitbook.io/hyperliquid-docs/for-developers/api/websocket
+Every push is {"channel": "<type>", "data": ...}. A subscription is acknowledged with
+{"channel":"subscriptionResponse",...}; {"method":"ping"} is answered with {"channel":"pong"}.
+The server closes a connection it has sent nothing to for 60 s, so a quiet subscription needs
+our pings (websocket/timeouts-and-heartbeats page).
+
+Perps are quoted in USD and margined in USDC: the order book prices BTC in dollars and the
+docs call the notional "USD", so coin "BTC" is BTC-USD-PERP (trading/contract-specifications
+page); USDC is the collateral, not the quote.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Generic, Literal, TypeVar
+
+import msgspec
+
+from services.receivers.frames import FrameError, annualized, decode, finite, ms_to_us, multiply, normalized
+from shared.events import AnyEvent, Candle, FundingRate, MarkPrice, OpenInterest, Trade
+
+NAME = "hyperliquid"
+WS_URL = "wss://api.hyperliquid.xyz/ws"
+IDLE_TIMEOUT_S = 60  # "close any connection if it hasn't sent a message to it in the last 60 seconds"
+PING_INTERVAL_S = 30  # a ping when we have been quiet this long keeps us inside the 60 s
+PING = b'{"method":"ping"}'
+# Per IP (api/rate-limits page): connections, subscriptions, messages we send per minute.
+MAX_CONNECTIONS = 100
+MAX_SUBSCRIPTIONS = 1000
+MAX_MESSAGES_PER_MINUTE = 2000
+# Funding is paid every hour (trading/funding page); activeAssetCtx "funding" is that hourly rate.
+FUNDING_INTERVAL_HOURS = Decimal(1)
+_HOUR_US = 3600 * 1_000_000
+# Sent as plain text right after the handshake (the python SDK's websocket_manager skips it).
+GREETING = b"Websocket connection established."
+
+T = TypeVar("T")
+Parse = Callable[[bytes, int], list[AnyEvent]]
+
+
+def subscribe_message(subscription: dict[str, str]) -> bytes:
+    """{"method":"subscribe","subscription":{...}}: one message per coin and type, no batching."""
+    return msgspec.json.encode({"method": "subscribe", "subscription": subscription})
+
+
+def trades_subscription(coin: str) -> bytes:
+    """Every trade of one coin, with buyer and seller addresses."""
+    return subscribe_message({"type": "trades", "coin": coin})
+
+
+def candle_subscription(coin: str, interval: str = "1m") -> bytes:
+    """The open candle of one coin, pushed as it changes."""
+    return subscribe_message({"type": "candle", "coin": coin, "interval": interval})
+
+
+def active_asset_ctx_subscription(coin: str) -> bytes:
+    """Funding, open interest, mark and oracle prices of one perp."""
+    return subscribe_message({"type": "activeAssetCtx", "coin": coin})
+
+
+class Push(msgspec.Struct, Generic[T], frozen=True):
+    """Every server message: the subscription type and its data."""
+
+    channel: str
+    data: T
+
+
+class ChannelOnly(msgspec.Struct, frozen=True):
+    """The first look at a frame: its channel, data left undecoded."""
+
+    channel: str
+
+
+class WsTrade(msgspec.Struct, frozen=True):
+    """One element of a trades push (WsTrade in the docs)."""
+
+    coin: str  # "BTC" for a perp; "@107" or "PURR/USDC" for a spot pair
+    side: Literal["A", "B"]  # taker side: B = bid side, the taker bought; A = ask side, sold
+    px: Decimal  # price
+    sz: Decimal  # size in coins
+    time: int  # ms
+    tid: int  # trade id, "ID unique across all assets"
+    hash: str = ""  # L1 transaction hash
+    users: tuple[str, str] | None = None  # [buyer, seller] addresses
+
+
+class WsCandle(msgspec.Struct, frozen=True):
+    """A candle push (Candle in the docs): the open bar, updated in place."""
+
+    t: int  # open time, ms
+    T: int  # close time, ms
+    s: str  # coin
+    i: str  # interval, "1m"
+    o: Decimal  # open
+    c: Decimal  # close
+    h: Decimal  # high
+    l: Decimal  # low  # noqa: E741
+    v: Decimal  # volume in coins
+    n: int  # number of trades
+
+
+class PerpsAssetCtx(msgspec.Struct, frozen=True):
+    """The ctx of activeAssetCtx for a perp; typed number in the docs, strings on the wire."""
+
+    funding: Decimal  # current hourly funding rate, a fraction
+    openInterest: Decimal  # in coins
+    oraclePx: Decimal  # oracle (index) price: a weighted median of CEX spot prices
+    markPx: Decimal  # mark price, used for margining
+    midPx: Decimal | None = None  # book mid, null without a two-sided book
+    premium: Decimal | None = None  # mark vs oracle, input of the funding rate
+    dayNtlVlm: Decimal | None = None  # 24 h notional volume, USD
+    prevDayPx: Decimal | None = None  # price 24 h ago
+
+
+class ActiveAssetCtx(msgspec.Struct, frozen=True):
+    """An activeAssetCtx push (WsActiveAssetCtx in the docs)."""
+
+    coin: str
+    ctx: PerpsAssetCtx
+
+
+class AllMids(msgspec.Struct, frozen=True):
+    """An allMids push: coin -> book mid price."""
+
+    mids: dict[str, Decimal]
+
+
+_channel = msgspec.json.Decoder(ChannelOnly)
+_trades = msgspec.json.Decoder(Push[list[WsTrade]])
+_candle = msgspec.json.Decoder(Push[WsCandle | list[WsCandle]])  # Candle[] in the docs, one object on the wire
+_active_asset_ctx = msgspec.json.Decoder(Push[ActiveAssetCtx])
+_all_mids = msgspec.json.Decoder(Push[AllMids])
+
+
+def symbol_of(coin: str) -> str:
+    """Perp "BTC" -> BTC-USD-PERP; spot "PURR/USDC" -> PURR-USDC; "@107" needs spotMeta -> FrameError."""
+    if coin.startswith("@") or not coin:
+        raise FrameError(f"spot pair {coin!r} is named by index: resolve it with spotMeta first")
+    base, slash, quote = coin.partition("/")
+    if slash:
+        if not base or not quote:
+            raise FrameError(f"malformed spot pair {coin!r}")
+        return normalized(base, quote, perpetual=False)
+    return normalized(coin, "USD", perpetual=True)
+
+
+def _expect(push: Push[object], channel: str) -> None:
+    if push.channel != channel:
+        raise FrameError(f"expected {channel}, got {push.channel!r}")
+
+
+def parse_trades(raw: bytes, recv_ts: int) -> list[AnyEvent]:
+    """A trades push -> Trades, keeping buyer and seller addresses (users = [buyer, seller]).
+
+    {"channel":"trades","data":[{"coin":"BTC","side":"B","px":"72581.0","sz":"0.00017",
+     "time":1787259217020,"hash":"0x3a1f...","tid":877707108085800,
+     "users":["0x9b54264d7502f80163ea949038aad771eae67e38","0x706bb519b05b7dc01d048af9a5e29d1ef5d6d9e3"]}]}
+    """
+    push = decode(_trades, raw)
+    _expect(push, "trades")
+    return [
+        Trade(
+            exchange=NAME, symbol=symbol_of(t.coin), raw_symbol=t.coin, trade_id=str(t.tid),
+            price=finite(t.px, "price"), size=finite(t.sz, "size"), side="buy" if t.side == "B" else "sell",
+            buyer=t.users[0] if t.users else None, seller=t.users[1] if t.users else None,
+            ts=ms_to_us(t.time), recv_ts=recv_ts,
+        )
+        for t in push.data
+    ]
+
+
+def parse_candle(raw: bytes, recv_ts: int) -> list[AnyEvent]:
+    """A candle push -> Candle at its open time, never closed: the venue only updates the open bar.
+
+    {"channel":"candle","data":{"t":1754956800000,"T":1754956859999,"s":"BTC","i":"1m",
+     "o":"64000.0","c":"64010.0","h":"64020.0","l":"63990.0","v":"12.5","n":42}}
+    """
+    push = decode(_candle, raw)
+    _expect(push, "candle")
+    bars = push.data if isinstance(push.data, list) else [push.data]
+    return [
+        Candle(
+            exchange=NAME, symbol=symbol_of(c.s), raw_symbol=c.s, interval=c.i,
+            open=finite(c.o, "open"), high=finite(c.h, "high"), low=finite(c.l, "low"),
+            close=finite(c.c, "close"), volume=finite(c.v, "volume"), trades=c.n,
+            closed=False, ts=ms_to_us(c.t), recv_ts=recv_ts,
+        )
+        for c in bars
+    ]
+
+
+def parse_active_asset_ctx(raw: bytes, recv_ts: int) -> list[AnyEvent]:
+    """An activeAssetCtx push -> FundingRate (hourly), MarkPrice and OpenInterest.
+
+    The push carries no time, so every event is stamped with recv_ts; funding is paid on the
+    hour, so the next funding is the next full hour after it.
+    {"channel":"activeAssetCtx","data":{"coin":"BTC","ctx":{"funding":"0.0000125",
+     "openInterest":"32227.66018","prevDayPx":"63564.0","dayNtlVlm":"1128098483.2000689507",
+     "premium":"-0.0002483354","oraclePx":"64429.0","markPx":"64405.0","midPx":"64412.5",
+     "impactPxs":["64404.4","64413.0"],"dayBaseVlm":"17577.61508"}}}
+    """
+    push = decode(_active_asset_ctx, raw)
+    _expect(push, "activeAssetCtx")
+    coin, ctx = push.data.coin, push.data.ctx
+    symbol, ts = symbol_of(coin), recv_ts
+    rate, mark = finite(ctx.funding, "funding rate"), finite(ctx.markPx, "mark price")
+    oi = finite(ctx.openInterest, "open interest")
+    return [
+        FundingRate(
+            exchange=NAME, symbol=symbol, raw_symbol=coin, rate=rate, interval_hours=FUNDING_INTERVAL_HOURS,
+            annualized=annualized(rate, FUNDING_INTERVAL_HOURS),
+            next_funding_ts=(ts // _HOUR_US + 1) * _HOUR_US, ts=ts, recv_ts=recv_ts,
+        ),
+        MarkPrice(
+            exchange=NAME, symbol=symbol, raw_symbol=coin, mark_price=mark,
+            index_price=finite(ctx.oraclePx, "oracle price"), ts=ts, recv_ts=recv_ts,
+        ),
+        OpenInterest(
+            exchange=NAME, symbol=symbol, raw_symbol=coin, contracts=oi, base=oi,
+            usd=multiply(oi, mark, "open interest usd"), ts=ts, recv_ts=recv_ts,
+        ),
+    ]
+
+
+def parse_all_mids(raw: bytes, recv_ts: int) -> list[AnyEvent]:
+    """An allMids push -> nothing, on purpose.
+
+    A perp's mid is the order-book mid: not its mark (that comes from activeAssetCtx) and not
+    a spot price. Spot pairs appear as "@<index>", which only spotMeta (a REST call, not a pure
+    parse) turns into BASE-QUOTE, and the push carries no exchange time. The frame is still
+    checked, so a malformed one is counted.
+    {"channel":"allMids","data":{"mids":{"BTC":"64412.5","ETH":"3227.45","@107":"38.123"}}}
+    """
+    _expect(decode(_all_mids, raw), "allMids")
+    return []
+
+
+# channel -> parse function of the whole frame
+CHANNELS: dict[str, Parse] = {
+    "trades": parse_trades, "candle": parse_candle,
+    "activeAssetCtx": parse_active_asset_ctx, "allMids": parse_all_mids,
+}
+NOT_DATA = frozenset({"subscriptionResponse", "pong"})  # acks and keepalive answers
+
+
+def parse_frame(raw: bytes | str, recv_ts: int) -> list[AnyEvent]:
+    """Any frame from the socket -> events; acks, pongs and the greeting -> []."""
+    if isinstance(raw, str):
+        raw = raw.encode()
+    if raw == GREETING:
+        return []
+    channel = decode(_channel, raw).channel
+    if channel in NOT_DATA:
+        return []
+    parse = CHANNELS.get(channel)
+    if parse is None:  # includes {"channel":"error","data":"<why>"}
+        raise FrameError(f"unhandled channel {channel!r}: {raw[:200]!r}")
+    return parse(raw, recv_ts)

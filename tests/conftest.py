@@ -1,0 +1,73 @@
+"""Fixtures on the real Redis and PostgreSQL: each test gets its own stream prefix and
+schema, and everything it made is removed after it."""
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import asyncpg
+import pytest
+import redis.asyncio as aioredis
+
+from shared.config import Settings, load_settings
+from shared.db import create_pool, ensure_daily_partitions, migrate
+
+REDIS_URL = os.environ.get("TRADEHUB_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+DATABASE_URL = os.environ.get("TRADEHUB_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+@pytest.fixture
+def tag() -> str:
+    """A name unique to this test, for its stream prefix and schema."""
+    return "t" + uuid.uuid4().hex[:10]
+
+
+@pytest.fixture
+def make_settings(tag: str) -> Callable[..., Settings]:
+    """Settings for this test's own prefix and schema; keyword arguments override."""
+
+    def make(**overrides: Any) -> Settings:
+        base: dict[str, Any] = {
+            "redis_url": REDIS_URL, "database_url": DATABASE_URL, "db_schema": tag, "stream_prefix": tag,
+            "heartbeat_interval_s": 0.5, "consumer_block_ms": 100, "producer_flush_ms": 10,
+        }
+        base.update(overrides)
+        return load_settings({}, **base)
+
+    return make
+
+
+@pytest.fixture
+def settings(make_settings: Callable[..., Settings]) -> Settings:
+    return make_settings()
+
+
+@pytest.fixture
+async def redis(tag: str) -> AsyncIterator[aioredis.Redis]:
+    client = aioredis.Redis.from_url(REDIS_URL)
+    yield client
+    keys = [key async for key in client.scan_iter(match=f"{tag}:*", count=1000)]
+    if keys:
+        await client.delete(*keys)
+    await client.aclose()
+
+
+@pytest.fixture
+async def pool(settings: Settings, tag: str) -> AsyncIterator[asyncpg.Pool]:
+    """A migrated schema of this test's own, dropped afterwards."""
+    conn = await asyncpg.connect(DATABASE_URL)
+    try:
+        await migrate(conn, tag)
+        await ensure_daily_partitions(conn, "trades")  # migrate() left search_path on the schema
+    finally:
+        await conn.close()
+    db = await create_pool(settings)
+    yield db
+    await db.close()
+    conn = await asyncpg.connect(DATABASE_URL)
+    try:
+        await conn.execute(f'DROP SCHEMA IF EXISTS "{tag}" CASCADE')
+    finally:
+        await conn.close()
