@@ -57,14 +57,6 @@ from decimal import ROUND_HALF_EVEN, Context  # noqa: E402  (appended section)
 EXACT = Context(prec=28, rounding=ROUND_HALF_EVEN)  # Python's default precision, written down
 
 
-def decimal_of(text: str, what: str) -> Decimal:
-    """A decimal sent as text outside a typed field (e.g. "" when absent) -> a finite Decimal."""
-    try:
-        return finite(Decimal(text), what)
-    except InvalidOperation as exc:
-        raise FrameError(f"{what} is not a number: {text!r}") from exc
-
-
 def multiply(a: Decimal, b: Decimal, what: str) -> Decimal:
     """a * b in EXACT; an overflow is a bad frame, not a crash."""
     try:

@@ -17,7 +17,7 @@ from typing import Any, Literal
 import msgspec
 
 from services.receivers.frames import (
-    FrameError, annualized, decimal_of, decode, finite, ms_to_us, multiply, normalized, split_concatenated,
+    FrameError, annualized, decode_frame, finite, ms_to_us, multiply, normalized, split_concatenated,
 )
 from shared.events import AnyEvent, Candle, FundingRate, Liquidation, MarkPrice, Trade
 
@@ -129,8 +129,8 @@ class MarkPriceUpdate(msgspec.Struct, frozen=True):
     s: str  # symbol
     p: Decimal  # mark price
     i: Decimal  # index price
-    r: str = ""  # funding rate; "" on delivery (dated) contracts
-    T: int = 0  # next funding time, ms; 0 on delivery contracts ("P": estimated settle price)
+    r: Decimal  # funding rate, per interval ("" on dated contracts, which symbol_of refuses anyway)
+    T: int  # next funding time, ms ("P": estimated settle price, unused)
 
 
 class ForceOrderDetail(msgspec.Struct, frozen=True):
@@ -214,7 +214,7 @@ def parse_agg_trade(raw: bytes | msgspec.Raw, recv_ts: int) -> list[AnyEvent]:
     {"e":"aggTrade","E":123456789,"s":"BTCUSDT","a":5933014,"p":"0.001","q":"100",
      "f":100,"l":105,"T":123456785,"m":true}
     """
-    msg = decode(_agg_trade, raw)
+    msg = decode_frame(_agg_trade, raw)
     _expect(msg.e, "aggTrade")
     return [
         Trade(
@@ -232,7 +232,7 @@ def parse_kline(raw: bytes | msgspec.Raw, recv_ts: int) -> list[AnyEvent]:
      "s":"BTCUSDT","i":"1m","f":100,"L":200,"o":"0.0010","c":"0.0020","h":"0.0025",
      "l":"0.0015","v":"1000","n":100,"x":false,"q":"1.0000","V":"500","Q":"0.500","B":"123456"}}
     """
-    msg = decode(_kline, raw)
+    msg = decode_frame(_kline, raw)
     _expect(msg.e, "kline")
     k = msg.k
     return [
@@ -246,30 +246,25 @@ def parse_kline(raw: bytes | msgspec.Raw, recv_ts: int) -> list[AnyEvent]:
 
 
 def parse_mark_price(raw: bytes | msgspec.Raw, recv_ts: int) -> list[AnyEvent]:
-    """One markPriceUpdate -> MarkPrice, and FundingRate where the contract is perpetual.
+    """One markPriceUpdate -> MarkPrice and FundingRate (next funding time from "T").
 
     {"e":"markPriceUpdate","E":1562305380000,"s":"BTCUSDT","p":"11794.15000000",
      "i":"11784.62659091","P":"11784.25641265","r":"0.00038167","T":1562306400000}
     """
-    msg = decode(_mark_price, raw)
+    msg = decode_frame(_mark_price, raw)
     _expect(msg.e, "markPriceUpdate")
-    symbol, ts = symbol_of(msg.s), ms_to_us(msg.E)
-    events: list[AnyEvent] = [
+    symbol, ts, rate = symbol_of(msg.s), ms_to_us(msg.E), finite(msg.r, "funding rate")
+    return [
         MarkPrice(
             exchange=NAME, symbol=symbol, raw_symbol=msg.s, mark_price=finite(msg.p, "mark price"),
             index_price=finite(msg.i, "index price"), ts=ts, recv_ts=recv_ts,
-        )
+        ),
+        FundingRate(
+            exchange=NAME, symbol=symbol, raw_symbol=msg.s, rate=rate, interval_hours=FUNDING_INTERVAL_HOURS,
+            annualized=annualized(rate, FUNDING_INTERVAL_HOURS), next_funding_ts=ms_to_us(msg.T),
+            ts=ts, recv_ts=recv_ts,
+        ),
     ]
-    if msg.r:  # "" (and T = 0) on delivery contracts, which have no funding
-        rate = decimal_of(msg.r, "funding rate")
-        events.append(
-            FundingRate(
-                exchange=NAME, symbol=symbol, raw_symbol=msg.s, rate=rate,
-                interval_hours=FUNDING_INTERVAL_HOURS, annualized=annualized(rate, FUNDING_INTERVAL_HOURS),
-                next_funding_ts=ms_to_us(msg.T), ts=ts, recv_ts=recv_ts,
-            )
-        )
-    return events
 
 
 def parse_force_order(raw: bytes | msgspec.Raw, recv_ts: int) -> list[AnyEvent]:
@@ -278,7 +273,7 @@ def parse_force_order(raw: bytes | msgspec.Raw, recv_ts: int) -> list[AnyEvent]:
     {"e":"forceOrder","E":1568014460893,"o":{"s":"BTCUSDT","S":"SELL","o":"LIMIT","f":"IOC",
      "q":"0.014","p":"9910","ap":"9910","X":"FILLED","l":"0.014","z":"0.014","T":1568014460893}}
     """
-    msg = decode(_force_order, raw)
+    msg = decode_frame(_force_order, raw)
     _expect(msg.e, "forceOrder")
     o = msg.o
     price, size = finite(o.ap, "average price"), finite(o.z, "filled quantity")
@@ -297,7 +292,7 @@ def parse_spot_trade(raw: bytes | msgspec.Raw, recv_ts: int) -> list[AnyEvent]:
     {"e":"trade","E":1672515782136,"s":"BNBBTC","t":12345,"p":"0.001","q":"100",
      "T":1672515782136,"m":true,"M":true}
     """
-    msg = decode(_spot_trade, raw)
+    msg = decode_frame(_spot_trade, raw)
     _expect(msg.e, "trade")
     return [
         Trade(
@@ -328,14 +323,14 @@ def channel_of(stream: str) -> str:
 
 def _dispatch(raw: bytes | str, recv_ts: int, channels: dict[str, Parse]) -> list[AnyEvent]:
     if isinstance(raw, str):
-        raw = raw.encode()
+        raw = raw.encode("utf-8", "surrogatepass")  # a lone surrogate -> FrameError below
     if raw.startswith(b'{"stream"'):
-        wrapper = decode(_combined, raw)
+        wrapper = decode_frame(_combined, raw)
         parse = channels.get(channel_of(wrapper.stream))
         if parse is None:
             raise FrameError(f"unknown stream {wrapper.stream!r}")
         return parse(wrapper.data, recv_ts)
-    bare = decode(_bare, raw)
+    bare = decode_frame(_bare, raw)
     if not bare.e and bare.id is not None and bare.error is None:
         return []  # {"result":null,"id":1}: a subscription ack, not data
     parse = channels.get(EVENT_CHANNELS.get(bare.e, ""))

@@ -5,12 +5,13 @@ A push is {"topic": "<channel>[.<interval>].<SYMBOL>", "type": "snapshot"|"delta
 "data": ...}; replies to our own requests carry "op" (subscribe acks, pongs) and are not data.
 Both endpoints speak the same channels, so every parse function takes the category. The
 registry lists the linear feed as "bybit" (this module) and the spot feed as "bybit_spot"
-(SPOT below); events of both say exchange="bybit", the symbol tells spot from perpetual.
+(`spot` below); events of both say exchange="bybit", the symbol tells spot from perpetual.
 """
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
+from functools import partial
 from types import ModuleType
 from typing import Annotated, Generic, Literal, TypeVar
 
@@ -70,8 +71,6 @@ T = TypeVar("T")
 
 
 class Push(msgspec.Struct, Generic[T], frozen=True):
-    """Every data push; the payload type depends on the channel."""
-
     topic: str  # e.g. publicTrade.BTCUSDT, kline.1.BTCUSDT
     type: Literal["snapshot", "delta"]
     ts: Millis  # when Bybit generated the push
@@ -105,9 +104,7 @@ class Kline(msgspec.Struct, frozen=True):
     timestamp: Millis  # last match in the candle
 
 
-class Ticker(msgspec.Struct, frozen=True):
-    """tickers.*: a linear delta carries only the fields that changed, so all are optional."""
-
+class Ticker(msgspec.Struct, frozen=True):  # a linear delta holds only changed fields
     symbol: str
     lastPrice: Decimal | None = None
     markPrice: Decimal | None = None
@@ -127,9 +124,7 @@ class AllLiquidation(msgspec.Struct, frozen=True):
     p: Decimal  # bankruptcy price
 
 
-class Reply(msgspec.Struct, frozen=True):
-    """Any frame, read only far enough to route it: pushes have a topic, replies an op."""
-
+class Reply(msgspec.Struct, frozen=True):  # any frame, read only far enough to route it
     topic: str | None = None
     op: str | None = None  # subscribe, ping (linear/spot pong), pong (option pong)
     success: bool | None = None
@@ -142,4 +137,174 @@ _trades = msgspec.json.Decoder(Push[list[PublicTrade]])
 _klines = msgspec.json.Decoder(Push[list[Kline]])
 _tickers = msgspec.json.Decoder(Push[Ticker], strict=False)  # strict=False: times sent as strings
 _liquidations = msgspec.json.Decoder(Push[list[AllLiquidation]])
-_TAKER = {"Buy": "buy", "Sell": "sell"} as_const = None  # placeholder, replaced below
+
+
+def symbol_of(raw_symbol: str, category: Category) -> str:
+    """BTCUSDT -> BTC-USDT (spot) or BTC-USDT-PERP (linear)."""
+    if not (raw_symbol.isascii() and raw_symbol.isalnum()):
+        raise FrameError(f"unsupported symbol {raw_symbol!r}")  # dated futures: BTC-26DEC25
+    if category == "linear" and raw_symbol.endswith("PERP") and len(raw_symbol) > 4:
+        # USDC perpetuals are named BTCPERP, ETHPERP ("publicTrade.BTCPERP" in
+        # https://bybit-exchange.github.io/docs/derivatives/ws-public/trade)
+        return normalized(raw_symbol[:-4], "USDC", perpetual=True)
+    base, quote = split_concatenated(raw_symbol)
+    return normalized(base, quote, perpetual=category == "linear")
+
+
+def parse_public_trade(raw: bytes | str, recv_ts: int, category: Category = CATEGORY) -> list[AnyEvent]:
+    """publicTrade.{symbol} -> one Trade per fill; S is already the taker side.
+
+    {"topic":"publicTrade.BTCUSDT","type":"snapshot","ts":1672304486868,"data":[{"T":1672304486865,
+     "s":"BTCUSDT","S":"Buy","v":"0.001","p":"16578.50","L":"PlusTick",
+     "i":"20f43950-d8dd-5b31-9112-a178eb6023af","BT":false,"seq":1783284617}]}
+    """
+    msg = decode_frame(_trades, raw)
+    return [
+        Trade(exchange=NAME, symbol=symbol_of(t.s, category), raw_symbol=t.s, trade_id=t.i,
+              price=finite(t.p, "price"), size=finite(t.v, "size"), side="buy" if t.S == "Buy" else "sell",
+              ts=ms_to_us(t.T), recv_ts=recv_ts)
+        for t in msg.data
+    ]
+
+
+def parse_kline(raw: bytes | str, recv_ts: int, category: Category = CATEGORY) -> list[AnyEvent]:
+    """kline.{interval}.{symbol} -> Candle per bar, ts = open time, closed from confirm.
+
+    {"topic":"kline.5.BTCUSDT","data":[{"start":1672324800000,"end":1672325099999,"interval":"5",
+     "open":"16649.5","close":"16677","high":"16677","low":"16608","volume":"2.081",
+     "turnover":"34666.4005","confirm":false,"timestamp":1672324988882}],"ts":1672324988882,"type":"snapshot"}
+    """
+    msg = decode_frame(_klines, raw)
+    raw_symbol = msg.topic.rpartition(".")[2]  # the bars carry no symbol: the topic ends with it
+    symbol = symbol_of(raw_symbol, category)
+    events: list[AnyEvent] = []
+    for k in msg.data:
+        interval = KLINE_INTERVALS.get(k.interval)
+        if interval is None:
+            raise FrameError(f"unknown kline interval {k.interval!r}")
+        events.append(Candle(
+            exchange=NAME, symbol=symbol, raw_symbol=raw_symbol, interval=interval,
+            open=finite(k.open, "open"), high=finite(k.high, "high"), low=finite(k.low, "low"),
+            close=finite(k.close, "close"), volume=finite(k.volume, "volume"), closed=k.confirm,
+            source="exchange", ts=ms_to_us(k.start), recv_ts=recv_ts))
+    return events
+
+
+def parse_tickers(raw: bytes | str, recv_ts: int, category: Category = CATEGORY,
+                  funding_hours: Mapping[str, Decimal] | None = None) -> list[AnyEvent]:
+    """tickers.{symbol}: linear -> FundingRate, MarkPrice, OpenInterest; spot -> SpotPrice.
+
+    Linear sends a snapshot, then deltas holding only what changed ("If a response param is not
+    found in the message, then its value has not changed", /docs/v5/websocket/public/ticker), so an
+    event is made only from fields present in this frame; nothing is remembered here.
+    funding_hours: symbol -> funding interval (instruments-info fundingInterval / 60), used
+    when the push has no fundingIntervalHour; 8 h otherwise.
+    {"topic":"tickers.BTCUSDT","type":"snapshot","data":{"symbol":"BTCUSDT","markPrice":"17217.33",
+     "indexPrice":"17227.36","openInterest":"68744.761","openInterestValue":"1183601235.91",
+     "nextFundingTime":"1673280000000","fundingRate":"-0.000212", ...},"cs":24987956059,"ts":1673272861686}
+    """
+    msg = decode_frame(_tickers, raw)
+    t, ts = msg.data, ms_to_us(msg.ts)
+    symbol = symbol_of(t.symbol, category)
+    if category == "spot":
+        if t.lastPrice is None:
+            return []
+        return [SpotPrice(exchange=NAME, symbol=symbol, raw_symbol=t.symbol, price=finite(t.lastPrice, "lastPrice"),
+                          ts=ts, recv_ts=recv_ts)]
+    events: list[AnyEvent] = []
+    if t.fundingRate is not None:
+        rate, hours = finite(t.fundingRate, "fundingRate"), _funding_hours(t, funding_hours or {})
+        events.append(FundingRate(
+            exchange=NAME, symbol=symbol, raw_symbol=t.symbol, rate=rate, interval_hours=hours,
+            annualized=annualized(rate, hours), ts=ts, recv_ts=recv_ts,
+            next_funding_ts=None if t.nextFundingTime is None else ms_to_us(t.nextFundingTime)))
+    if t.markPrice is not None:  # a delta with only indexPrice makes no MarkPrice (mark is required)
+        events.append(MarkPrice(
+            exchange=NAME, symbol=symbol, raw_symbol=t.symbol, mark_price=finite(t.markPrice, "markPrice"),
+            index_price=None if t.indexPrice is None else finite(t.indexPrice, "indexPrice"),
+            ts=ts, recv_ts=recv_ts))
+    if t.openInterest is not None:
+        contracts = finite(t.openInterest, "openInterest")
+        events.append(OpenInterest(
+            exchange=NAME, symbol=symbol, raw_symbol=t.symbol, contracts=contracts, base=contracts,
+            usd=None if t.openInterestValue is None else finite(t.openInterestValue, "openInterestValue"),
+            ts=ts, recv_ts=recv_ts))
+    return events
+
+
+def _funding_hours(ticker: Ticker, table: Mapping[str, Decimal]) -> Decimal:
+    """The push's own fundingIntervalHour, else the caller's table, else 8 hours."""
+    hours = ticker.fundingIntervalHour
+    if hours is None:
+        hours = table.get(ticker.symbol, DEFAULT_FUNDING_INTERVAL_HOURS)
+    if not finite(hours, "funding interval") > 0:
+        raise FrameError(f"funding interval of {hours} hours")
+    return hours
+
+
+def parse_all_liquidation(raw: bytes | str, recv_ts: int, category: Category = CATEGORY) -> list[AnyEvent]:
+    """allLiquidation.{symbol} -> Liquidation; Bybit sends the POSITION side, so it is flipped.
+
+    "When you receive a Buy update, this means that a long position has been liquidated"
+    (/docs/v5/websocket/public/all-liquidation): the liquidation order of a long is a sell.
+    {"topic":"allLiquidation.ROSEUSDT","type":"snapshot","ts":1739502303204,
+     "data":[{"T":1739502302929,"s":"ROSEUSDT","S":"Sell","v":"20000","p":"0.04499"}]}
+    """
+    if category != "linear":
+        raise FrameError("allLiquidation exists for contracts only")
+    msg = decode_frame(_liquidations, raw)
+    events: list[AnyEvent] = []
+    for liq in msg.data:
+        price, size = finite(liq.p, "price"), finite(liq.v, "size")
+        events.append(Liquidation(
+            exchange=NAME, symbol=symbol_of(liq.s, category), raw_symbol=liq.s,
+            side="sell" if liq.S == "Buy" else "buy", price=price, size=size,
+            usd_value=multiply(price, size, "usd value"), ts=ms_to_us(liq.T), recv_ts=recv_ts))
+    return events
+
+
+# topic's first segment -> parse function of the whole frame
+CHANNELS: dict[str, Callable[[bytes | str, int, Category], list[AnyEvent]]] = {
+    "publicTrade": parse_public_trade,
+    "kline": parse_kline,
+    "tickers": parse_tickers,
+    "allLiquidation": parse_all_liquidation,
+}
+SPOT_CHANNELS = frozenset({"publicTrade", "kline", "tickers"})
+
+
+def _parse_frame(raw: bytes | str, recv_ts: int, category: Category) -> list[AnyEvent]:
+    reply = decode_frame(_reply, raw)
+    if reply.topic is None:
+        if reply.op is None:
+            raise FrameError("neither a topic nor an op")
+        if reply.success is False:  # e.g. a refused subscription: worth counting, not data
+            raise FrameError(f"bybit refused {reply.op!r}: {reply.ret_msg}")
+        return []  # {"success":true,"op":"subscribe"|"ping",...} or {"op":"pong",...}
+    channel = reply.topic.partition(".")[0]
+    parse = CHANNELS.get(channel)
+    if parse is None or (category == "spot" and channel not in SPOT_CHANNELS):
+        raise FrameError(f"unknown {category} topic {reply.topic!r}")
+    return parse(raw, recv_ts, category)
+
+
+def parse_frame_linear(raw: bytes | str, recv_ts: int) -> list[AnyEvent]:
+    """A frame of wss://stream.bybit.com/v5/public/linear -> events; acks and pongs -> []."""
+    return _parse_frame(raw, recv_ts, "linear")
+
+
+def parse_frame_spot(raw: bytes | str, recv_ts: int) -> list[AnyEvent]:
+    """A frame of wss://stream.bybit.com/v5/public/spot -> events; acks and pongs -> []."""
+    return _parse_frame(raw, recv_ts, "spot")
+
+
+parse_frame = parse_frame_linear  # this module is the "bybit" (linear) feed of the registry
+
+
+# bybit_spot as the registry sees a feed: a namespace holding NAME, WS_URL and parse_frame.
+spot = ModuleType(f"{__name__}.spot", "Bybit spot, the second feed of bybit.py.")
+vars(spot).update(
+    NAME=SPOT_NAME, CATEGORY="spot", WS_URL=SPOT_WS_URL, PING=PING, PING_INTERVAL_S=PING_INTERVAL_S,
+    MAX_ARGS_PER_REQUEST=SPOT_MAX_ARGS_PER_REQUEST, CHANNELS={c: partial(CHANNELS[c], category="spot") for c in SPOT_CHANNELS},
+    parse_frame=parse_frame_spot,
+)

