@@ -97,13 +97,20 @@ class StreamConsumer:
 
     async def _read(self) -> list[Entry]:
         """Own pending entries first (left by a previous run under this name), then new ones."""
-        start = "0" if self._read_own_pending else ">"
         count = min(self.settings.consumer_batch_entries, self.settings.consumer_max_in_flight)
-        reply = await self.redis.xreadgroup(self.group, self.consumer, {self.stream: start}, count=count,
-                                            block=None if start == "0" else self.settings.consumer_block_ms)
-        raw = reply[0][1] if reply else []
-        if start == "0" and not raw:
-            self._read_own_pending = False
+        raw = []
+        if self._read_own_pending:
+            reply = await self.redis.xreadgroup(self.group, self.consumer, {self.stream: "0"}, count=count)
+            raw = reply[0][1] if reply else []
+            self._read_own_pending = bool(raw)
+        if not raw:
+            reply = await self.redis.xreadgroup(self.group, self.consumer, {self.stream: ">"}, count=count,
+                                                block=self.settings.consumer_block_ms)
+            raw = reply[0][1] if reply else []
+        gone = [entry_id for entry_id, fields in raw if not fields]
+        if gone:  # pending here, but trimmed from the stream before we processed them
+            metrics.TRIMMED_UNREAD.labels(*self._labels).inc(len(gone))
+            await self._ack(gone)
         entries = [Entry(entry_id, fields.get(FIELD_EVENTS, b"")) for entry_id, fields in raw if fields]
         metrics.DELIVERIES.labels(*self._labels).inc(len(entries))
         return entries

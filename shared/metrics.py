@@ -22,7 +22,9 @@ DELIVERIES = Counter("tradehub_deliveries_total", "Entries delivered to this con
 STREAM_LENGTH = Gauge("tradehub_stream_length", "Entries in a stream", ["stream"])
 STREAM_LAG = Gauge("tradehub_stream_lag", "Entries a group has not read yet", ["stream", "group"])
 STREAM_PENDING = Gauge("tradehub_stream_pending", "Entries read but not acked", ["stream", "group"])
-TRIMMED_UNREAD = Gauge("tradehub_stream_trimmed_unread", "Entries trimmed before the group read them", ["stream", "group"])
+TRIMMED_UNREAD = Counter(
+    "tradehub_stream_trimmed_unread_total", "Entries trimmed before the group read them", ["stream", "group"]
+)
 DLQ_DEPTH = Gauge("tradehub_dlq_depth", "Entries in a dead-letter queue", ["stream"])
 BREAKER_STATE = Gauge("tradehub_breaker_state", "0 closed, 1 half-open, 2 open", ["breaker"])
 BREAKER_OPENED = Counter("tradehub_breaker_opened_total", "Times a breaker opened", ["breaker"])
