@@ -27,6 +27,7 @@ bench: install        ## benchmarks: one JSON document of figures
 	$(PY) bench/run.py
 
 up:                   ## docker compose deployment for a VPS
+	test -f .env || cp deploy/env.example .env
 	docker compose up -d --build
 
 down:
