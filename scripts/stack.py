@@ -3,11 +3,13 @@ stopped together (SIGTERM, then SIGKILL after the grace period) on Ctrl-C."""
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -22,6 +24,23 @@ def start(name: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
     logs.mkdir(parents=True, exist_ok=True)
     out = open(logs / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child until it exits
     return subprocess.Popen([sys.executable, "-m", f"services.{name}"], env=env, stdout=out, stderr=subprocess.STDOUT)
+
+
+def demo_summary(env: dict[str, str]) -> None:
+    """Pause the simulator, let the pipeline drain, and compare frames sent with trades stored."""
+    sim = f"http://127.0.0.1:{env.get('TRADEHUB_SIMULATOR_PORT', '8765')}"
+    api = f"http://127.0.0.1:{env.get('TRADEHUB_API_PORT', '8000')}"
+    try:
+        urllib.request.urlopen(urllib.request.Request(f"{sim}/control?mode=paused", method="POST"), timeout=5)
+        time.sleep(2)
+        with urllib.request.urlopen(f"{sim}/stats", timeout=5) as response:
+            sent = json.loads(response.read())["total"]
+        with urllib.request.urlopen(f"{api}/api/v1/stats", timeout=5) as response:
+            stored = json.loads(response.read())["trades"]
+    except OSError as exc:
+        print(f"demo summary unavailable: {exc}", file=sys.stderr)
+        return
+    print(f"demo summary: simulator sent {sent} trade frames; trades stored {stored}", flush=True)
 
 
 def main() -> int:
@@ -51,6 +70,8 @@ def main() -> int:
     while not stop["now"] and not failed and (deadline is None or time.monotonic() < deadline):
         time.sleep(0.5)
         failed = next((n for n, p in procs.items() if p.poll() is not None), "")
+    if args.mode == "demo" and not failed:
+        demo_summary(env)
     if failed:
         print(f"{failed} exited with {procs[failed].returncode}: see {VAR}/log/{failed}.log", file=sys.stderr)
     for proc in procs.values():

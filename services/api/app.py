@@ -42,4 +42,5 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/ready", health.ready)
     add_metrics_route(app)
     app.router.add_get("/api/v1/trades", data.trades)
+    app.router.add_get("/api/v1/stats", data.stats)
     return app

@@ -54,3 +54,12 @@ async def trades(request: web.Request) -> web.Response:
     limit = limit_param(request)
     rows = await fetch(request, TRADES_QUERY, exchange, symbol, limit)
     return web.json_response({"trades": rows, "count": len(rows)})
+
+
+STATS_QUERY = "SELECT count(*) AS trades FROM trades"
+
+
+async def stats(request: web.Request) -> web.Response:
+    """GET /api/v1/stats: how many rows each table holds."""
+    rows = await fetch(request, STATS_QUERY)
+    return web.json_response({"trades": rows[0]["trades"]})

@@ -85,3 +85,11 @@ def decode_frame(decoder: msgspec.json.Decoder, raw: bytes | str):  # type: igno
         return decode(decoder, raw)
     except UnicodeError as exc:
         raise FrameError(f"frame is not UTF-8 text: {exc}") from exc
+
+
+def decimal_of(text: str, what: str) -> Decimal:
+    """A decimal sent as text outside a typed field (e.g. "" when absent) -> a finite Decimal."""
+    try:
+        return finite(Decimal(text), what)
+    except InvalidOperation as exc:
+        raise FrameError(f"{what} is not a number: {text!r}") from exc

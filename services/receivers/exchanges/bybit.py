@@ -132,11 +132,11 @@ class Reply(msgspec.Struct, frozen=True):  # any frame, read only far enough to 
 
 
 _encoder = msgspec.json.Encoder()
-_reply = msgspec.json.Decoder(Reply)
-_trades = msgspec.json.Decoder(Push[list[PublicTrade]])
-_klines = msgspec.json.Decoder(Push[list[Kline]])
-_tickers = msgspec.json.Decoder(Push[Ticker], strict=False)  # strict=False: times sent as strings
-_liquidations = msgspec.json.Decoder(Push[list[AllLiquidation]])
+_ws_reply = msgspec.json.Decoder(Reply)
+_ws_trades = msgspec.json.Decoder(Push[list[PublicTrade]])
+_ws_klines = msgspec.json.Decoder(Push[list[Kline]])
+_ws_tickers = msgspec.json.Decoder(Push[Ticker], strict=False)  # strict=False: times sent as strings
+_ws_liquidations = msgspec.json.Decoder(Push[list[AllLiquidation]])
 
 
 def symbol_of(raw_symbol: str, category: Category) -> str:
@@ -158,7 +158,7 @@ def parse_public_trade(raw: bytes | str, recv_ts: int, category: Category = CATE
      "s":"BTCUSDT","S":"Buy","v":"0.001","p":"16578.50","L":"PlusTick",
      "i":"20f43950-d8dd-5b31-9112-a178eb6023af","BT":false,"seq":1783284617}]}
     """
-    msg = decode_frame(_trades, raw)
+    msg = decode_frame(_ws_trades, raw)
     return [
         Trade(exchange=NAME, symbol=symbol_of(t.s, category), raw_symbol=t.s, trade_id=t.i,
               price=finite(t.p, "price"), size=finite(t.v, "size"), side="buy" if t.S == "Buy" else "sell",
@@ -174,7 +174,7 @@ def parse_kline(raw: bytes | str, recv_ts: int, category: Category = CATEGORY) -
      "open":"16649.5","close":"16677","high":"16677","low":"16608","volume":"2.081",
      "turnover":"34666.4005","confirm":false,"timestamp":1672324988882}],"ts":1672324988882,"type":"snapshot"}
     """
-    msg = decode_frame(_klines, raw)
+    msg = decode_frame(_ws_klines, raw)
     raw_symbol = msg.topic.rpartition(".")[2]  # the bars carry no symbol: the topic ends with it
     symbol = symbol_of(raw_symbol, category)
     events: list[AnyEvent] = []
@@ -203,7 +203,7 @@ def parse_tickers(raw: bytes | str, recv_ts: int, category: Category = CATEGORY,
      "indexPrice":"17227.36","openInterest":"68744.761","openInterestValue":"1183601235.91",
      "nextFundingTime":"1673280000000","fundingRate":"-0.000212", ...},"cs":24987956059,"ts":1673272861686}
     """
-    msg = decode_frame(_tickers, raw)
+    msg = decode_frame(_ws_tickers, raw)
     t, ts = msg.data, ms_to_us(msg.ts)
     symbol = symbol_of(t.symbol, category)
     if category == "spot":
@@ -252,7 +252,7 @@ def parse_all_liquidation(raw: bytes | str, recv_ts: int, category: Category = C
     """
     if category != "linear":
         raise FrameError("allLiquidation exists for contracts only")
-    msg = decode_frame(_liquidations, raw)
+    msg = decode_frame(_ws_liquidations, raw)
     events: list[AnyEvent] = []
     for liq in msg.data:
         price, size = finite(liq.p, "price"), finite(liq.v, "size")
@@ -274,7 +274,7 @@ SPOT_CHANNELS = frozenset({"publicTrade", "kline", "tickers"})
 
 
 def _parse_frame(raw: bytes | str, recv_ts: int, category: Category) -> list[AnyEvent]:
-    reply = decode_frame(_reply, raw)
+    reply = decode_frame(_ws_reply, raw)
     if reply.topic is None:
         if reply.op is None:
             raise FrameError("neither a topic nor an op")
@@ -308,3 +308,136 @@ vars(spot).update(
     MAX_ARGS_PER_REQUEST=SPOT_MAX_ARGS_PER_REQUEST, CHANNELS={c: partial(CHANNELS[c], category="spot") for c in SPOT_CHANNELS},
     parse_frame=parse_frame_spot,
 )
+
+
+# --- REST (funding, spot, open interest) ---
+# Get Tickers: https://bybit-exchange.github.io/docs/v5/market/tickers (GET /v5/market/tickers)
+from collections.abc import Collection, Sequence  # noqa: E402  (appended section)
+
+from services.receivers.rest import VenueClient  # noqa: E402
+from shared.events import now_us  # noqa: E402
+
+REST_URL = "https://api.bybit.com"
+# rate-limit page: "600 requests within a 5-second window per IP" on HTTP, every request the same.
+REST_WEIGHT_PER_MINUTE = 7200
+REST_QUOTE = "USDT"  # the pair polled for an asset: <ASSET>USDT, linear and spot
+
+
+class RestTicker(msgspec.Struct, frozen=True):
+    """One item of result.list; linear and spot share the keys we read."""
+
+    symbol: str
+    lastPrice: Decimal | None = None
+    openInterest: Decimal | None = None  # linear: base coin
+    openInterestValue: Decimal | None = None  # linear: quote coin (USDT), taken as USD
+    fundingRate: str = ""  # linear perpetuals; "" on dated futures
+    nextFundingTime: str = ""  # ms as text; "0" on dated futures
+    fundingIntervalHour: str = ""  # newer answers only ("fundingIntervalHour": "8")
+
+
+class RestTickerList(msgspec.Struct, frozen=True):
+    category: str = ""
+    items: list[RestTicker] = msgspec.field(default_factory=list, name="list")
+
+
+class RestTickers(msgspec.Struct, frozen=True):
+    """The v5 envelope: retCode 0 is success; `time` is the server time in ms."""
+
+    retCode: int
+    retMsg: str
+    result: RestTickerList
+    time: Millis
+
+
+_rest_tickers = msgspec.json.Decoder(RestTickers)
+
+
+def _rest_list(raw: bytes, symbols: Collection[str] | None) -> tuple[list[RestTicker], int]:
+    msg = decode_frame(_rest_tickers, raw)
+    if msg.retCode != 0:
+        raise FrameError(f"bybit retCode {msg.retCode}: {msg.retMsg}")
+    return [t for t in msg.result.items if symbols is None or t.symbol in symbols], ms_to_us(msg.time)
+
+
+def parse_rest_funding(raw: bytes, recv_ts: int, *, symbols: Collection[str] | None = None) -> list[AnyEvent]:
+    """category=linear tickers -> FundingRate per perpetual, at the answer's server time.
+
+    {"retCode":0,"retMsg":"OK","result":{"category":"linear","list":[{"symbol":"BTCUSDT",
+     "fundingRate":"-0.000212","nextFundingTime":"1673280000000","fundingIntervalHour":"8", ...}]},
+     "retExtInfo":{},"time":1673272861686}
+    """
+    items, ts = _rest_list(raw, symbols)
+    events: list[AnyEvent] = []
+    for t in items:
+        if not t.fundingRate:
+            continue  # dated futures share the linear category and have no funding
+        rate = finite(decimal_of_text(t.fundingRate, "fundingRate"), "fundingRate")
+        hours = decimal_of_text(t.fundingIntervalHour, "fundingIntervalHour") if t.fundingIntervalHour \
+            else DEFAULT_FUNDING_INTERVAL_HOURS
+        if not hours > 0:
+            raise FrameError(f"funding interval of {hours} hours")
+        next_ms = int(t.nextFundingTime) if t.nextFundingTime.isdigit() and t.nextFundingTime != "0" else None
+        events.append(FundingRate(
+            exchange=NAME, symbol=symbol_of(t.symbol, "linear"), raw_symbol=t.symbol, rate=rate,
+            interval_hours=hours, annualized=annualized(rate, hours),
+            next_funding_ts=None if next_ms is None else ms_to_us(next_ms), ts=ts, recv_ts=recv_ts))
+    return events
+
+
+def parse_rest_open_interest(raw: bytes, recv_ts: int, *,
+                             symbols: Collection[str] | None = None) -> list[AnyEvent]:
+    """category=linear tickers -> OpenInterest: openInterest in base coin, openInterestValue in USDT.
+
+    {"retCode":0,"result":{"category":"linear","list":[{"symbol":"BTCUSDT","openInterest":"68744.761",
+     "openInterestValue":"1183601235.91", ...}]},"time":1673272861686}
+    """
+    items, ts = _rest_list(raw, symbols)
+    return [
+        OpenInterest(exchange=NAME, symbol=symbol_of(t.symbol, "linear"), raw_symbol=t.symbol,
+                     contracts=finite(t.openInterest, "openInterest"), base=finite(t.openInterest, "openInterest"),
+                     usd=None if t.openInterestValue is None else finite(t.openInterestValue, "openInterestValue"),
+                     ts=ts, recv_ts=recv_ts)
+        for t in items if t.openInterest is not None
+    ]
+
+
+def parse_rest_spot(raw: bytes, recv_ts: int, *, symbols: Collection[str] | None = None) -> list[AnyEvent]:
+    """category=spot tickers -> SpotPrice at lastPrice, at the answer's server time.
+
+    {"retCode":0,"retMsg":"OK","result":{"category":"spot","list":[{"symbol":"BTCUSDT",
+     "lastPrice":"20533.13","usdIndexPrice":"20784.12009279", ...}]},"retExtInfo":{},"time":1673859087947}
+    """
+    items, ts = _rest_list(raw, symbols)
+    return [
+        SpotPrice(exchange=NAME, symbol=symbol_of(t.symbol, "spot"), raw_symbol=t.symbol,
+                  price=finite(t.lastPrice, "lastPrice"), source="exchange", ts=ts, recv_ts=recv_ts)
+        for t in items if t.lastPrice is not None
+    ]
+
+
+def decimal_of_text(text: str, what: str) -> Decimal:
+    """A number Bybit sends as text -> Decimal, or a FrameError naming the field."""
+    try:
+        return finite(Decimal(text), what)
+    except ArithmeticError as exc:
+        raise FrameError(f"{what} is not a number: {text!r}") from exc
+
+
+async def _tickers(client: VenueClient, category: str, assets: Sequence[str]) -> tuple[bytes, set[str]]:
+    """One call answers every symbol of the category; a single symbol would be one call per asset."""
+    return await client.get("/v5/market/tickers", {"category": category}), {a + REST_QUOTE for a in assets}
+
+
+async def fetch_funding(client: VenueClient, assets: Sequence[str]) -> list[AnyEvent]:
+    raw, wanted = await _tickers(client, "linear", assets)
+    return parse_rest_funding(raw, now_us(), symbols=wanted)
+
+
+async def fetch_open_interest(client: VenueClient, assets: Sequence[str]) -> list[AnyEvent]:
+    raw, wanted = await _tickers(client, "linear", assets)
+    return parse_rest_open_interest(raw, now_us(), symbols=wanted)
+
+
+async def fetch_spot(client: VenueClient, assets: Sequence[str]) -> list[AnyEvent]:
+    raw, wanted = await _tickers(client, "spot", assets)
+    return parse_rest_spot(raw, now_us(), symbols=wanted)

@@ -310,3 +310,139 @@ def parse_frame(raw: bytes | str, recv_ts: int, ct_val: CtVal = CT_VAL) -> list[
     if parse is None:
         raise FrameError(f"unknown channel {envelope.arg.channel!r}")
     return parse(raw, recv_ts, ct_val)
+
+
+# --- REST (funding, spot, open interest) ---
+# Public data: https://www.okx.com/docs-v5/en/#public-data-rest-api (get-funding-rate, get-open-interest)
+# Market data: https://www.okx.com/docs-v5/en/#order-book-trading-market-data-get-tickers
+from collections.abc import Collection, Sequence  # noqa: E402  (appended section)
+
+from services.receivers.rest import VenueClient  # noqa: E402
+from shared.events import SpotPrice, now_us  # noqa: E402
+
+REST_URL = "https://www.okx.com"
+# Each endpoint we call allows "20 requests per 2 seconds" (per IP, per IP+instId for funding-rate);
+# one budget of 600 a minute for all of them stays inside every one.
+REST_WEIGHT_PER_MINUTE = 600
+REST_QUOTE = "USDT"  # polled instruments: <ASSET>-USDT-SWAP and <ASSET>-USDT
+
+
+class RestFunding(msgspec.Struct, frozen=True):
+    """get-funding-rate item; every number is a string."""
+
+    instId: str
+    fundingRate: Decimal  # rate of the coming settlement (fundingTime)
+    fundingTime: Millis
+    ts: Millis
+    nextFundingTime: str = ""  # the settlement after; its distance from fundingTime is the interval
+
+
+class RestOpenInterest(msgspec.Struct, frozen=True):
+    """get-open-interest item."""
+
+    instId: str
+    oi: Decimal  # contracts
+    oiCcy: Decimal  # base currency
+    ts: Millis
+    oiUsd: Decimal | None = None  # newer answers only
+
+
+class RestTicker(msgspec.Struct, frozen=True):
+    """get-tickers item (instType=SPOT)."""
+
+    instId: str
+    last: Decimal  # last traded price
+    ts: Millis
+
+
+T_ = TypeVar("T_")
+
+
+class RestEnvelope(msgspec.Struct, Generic[T_], frozen=True):
+    """{"code":"0","msg":"","data":[...]}: code "0" is success."""
+
+    code: str
+    data: list[T_] = []
+    msg: str = ""
+
+
+_rest_funding = msgspec.json.Decoder(RestEnvelope[RestFunding], strict=False)
+_rest_open_interest = msgspec.json.Decoder(RestEnvelope[RestOpenInterest], strict=False)
+_rest_tickers = msgspec.json.Decoder(RestEnvelope[RestTicker], strict=False)
+
+
+def _rest_data(decoder: msgspec.json.Decoder, raw: bytes, inst_ids: Collection[str] | None) -> list:  # type: ignore[type-arg]
+    msg = decode_frame(decoder, raw)
+    if msg.code != "0":
+        raise FrameError(f"okx code {msg.code}: {msg.msg}")
+    return [item for item in msg.data if inst_ids is None or item.instId in inst_ids]
+
+
+def parse_rest_funding(raw: bytes, recv_ts: int, *, inst_ids: Collection[str] | None = None) -> list[AnyEvent]:
+    """funding-rate -> FundingRate of the coming settlement; interval = nextFundingTime - fundingTime.
+
+    {"code":"0","data":[{"fundingRate":"0.0000792386885340","fundingTime":"1703088000000",
+     "instId":"BTC-USDT-SWAP","instType":"SWAP","method":"current_period","nextFundingRate":"",
+     "nextFundingTime":"1703116800000","ts":"1703070685309", ...}],"msg":""}
+    """
+    events: list[AnyEvent] = []
+    for f in _rest_data(_rest_funding, raw, inst_ids):
+        rate, next_ms = finite(f.fundingRate, "fundingRate"), _ms_text(f.nextFundingTime, "nextFundingTime")
+        hours = DEFAULT_FUNDING_INTERVAL_HOURS if next_ms is None else divide(
+            Decimal(next_ms - f.fundingTime), Decimal(3_600_000), "funding interval")
+        if not hours > 0:
+            raise FrameError(f"funding interval of {hours} hours")
+        events.append(FundingRate(exchange=NAME, symbol=symbol_of(f.instId), raw_symbol=f.instId, rate=rate,
+                                  interval_hours=hours, annualized=annualized(rate, hours),
+                                  next_funding_ts=ms_to_us(f.fundingTime), ts=ms_to_us(f.ts), recv_ts=recv_ts))
+    return events
+
+
+def parse_rest_open_interest(raw: bytes, recv_ts: int, *,
+                             inst_ids: Collection[str] | None = None) -> list[AnyEvent]:
+    """open-interest -> OpenInterest: oi in contracts, oiCcy in base currency, oiUsd in USD.
+
+    {"code":"0","data":[{"instId":"BTC-USDT-SWAP","instType":"SWAP","oi":"5000","oiCcy":"555.55",
+     "oiUsd":"50000","ts":"1597026383085"}],"msg":""}
+    """
+    return [
+        OpenInterest(exchange=NAME, symbol=symbol_of(o.instId), raw_symbol=o.instId, contracts=finite(o.oi, "oi"),
+                     base=finite(o.oiCcy, "oiCcy"), usd=None if o.oiUsd is None else finite(o.oiUsd, "oiUsd"),
+                     ts=ms_to_us(o.ts), recv_ts=recv_ts)
+        for o in _rest_data(_rest_open_interest, raw, inst_ids)
+    ]
+
+
+def parse_rest_spot(raw: bytes, recv_ts: int, *, inst_ids: Collection[str] | None = None) -> list[AnyEvent]:
+    """tickers (instType=SPOT) -> SpotPrice at the last traded price.
+
+    {"code":"0","msg":"","data":[{"instType":"SPOT","instId":"BTC-USDT","last":"9999.99","lastSz":"0.1",
+     "askPx":"9999.99","bidPx":"8888.88", ... ,"ts":"1597026383085"}]}
+    """
+    return [
+        SpotPrice(exchange=NAME, symbol=symbol_of(t.instId), raw_symbol=t.instId, price=finite(t.last, "last"),
+                  source="exchange", ts=ms_to_us(t.ts), recv_ts=recv_ts)
+        for t in _rest_data(_rest_tickers, raw, inst_ids)
+    ]
+
+
+async def fetch_funding(client: VenueClient, assets: Sequence[str]) -> list[AnyEvent]:
+    """funding-rate answers one instrument per call."""
+    events: list[AnyEvent] = []
+    for asset in assets:
+        inst_id = f"{asset}-{REST_QUOTE}-SWAP"
+        raw = await client.get("/api/v5/public/funding-rate", {"instId": inst_id})
+        events += parse_rest_funding(raw, now_us(), inst_ids={inst_id})
+    return events
+
+
+async def fetch_open_interest(client: VenueClient, assets: Sequence[str]) -> list[AnyEvent]:
+    """Every swap's open interest in one call."""
+    raw = await client.get("/api/v5/public/open-interest", {"instType": "SWAP"})
+    return parse_rest_open_interest(raw, now_us(), inst_ids={f"{a}-{REST_QUOTE}-SWAP" for a in assets})
+
+
+async def fetch_spot(client: VenueClient, assets: Sequence[str]) -> list[AnyEvent]:
+    """Every spot ticker in one call."""
+    raw = await client.get("/api/v5/market/tickers", {"instType": "SPOT"})
+    return parse_rest_spot(raw, now_us(), inst_ids={f"{a}-{REST_QUOTE}" for a in assets})
