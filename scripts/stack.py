@@ -26,7 +26,7 @@ def start(name: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, "-m", f"services.{name}"], env=env, stdout=out, stderr=subprocess.STDOUT)
 
 
-def demo_summary(env: dict[str, str]) -> None:
+def demo_summary(env: dict[str, str], since_us: int) -> None:
     """Pause the simulator, let the pipeline drain, and compare frames sent with trades stored."""
     sim = f"http://127.0.0.1:{env.get('TRADEHUB_SIMULATOR_PORT', '8765')}"
     api = f"http://127.0.0.1:{env.get('TRADEHUB_API_PORT', '8000')}"
@@ -35,12 +35,13 @@ def demo_summary(env: dict[str, str]) -> None:
         time.sleep(2)
         with urllib.request.urlopen(f"{sim}/stats", timeout=5) as response:
             sent = json.loads(response.read())["total"]
-        with urllib.request.urlopen(f"{api}/api/v1/stats", timeout=5) as response:
-            stored = json.loads(response.read())["trades"]
+        with urllib.request.urlopen(f"{api}/api/v1/stats?since={since_us}", timeout=5) as response:
+            stored = json.loads(response.read())
     except OSError as exc:
         print(f"demo summary unavailable: {exc}", file=sys.stderr)
         return
-    print(f"demo summary: simulator sent {sent} trade frames; trades stored {stored}", flush=True)
+    print(f"demo summary: simulator sent {sent} trade frames; stored {stored['trades']} trades "
+          f"({stored['distinct_trades']} distinct) during this run", flush=True)
 
 
 def main() -> int:
@@ -55,6 +56,7 @@ def main() -> int:
         env.setdefault("TRADEHUB_CONFIG", "deploy/demo.toml")
     names = (["simulator"] if args.mode == "demo" else []) + SERVICES
     procs = {}
+    started_us = time.time_ns() // 1000
     for name in names:
         procs[name] = start(name, env)
         if name == "simulator":
@@ -71,7 +73,7 @@ def main() -> int:
         time.sleep(0.5)
         failed = next((n for n, p in procs.items() if p.poll() is not None), "")
     if args.mode == "demo" and not failed:
-        demo_summary(env)
+        demo_summary(env, started_us)
     if failed:
         print(f"{failed} exited with {procs[failed].returncode}: see {VAR}/log/{failed}.log", file=sys.stderr)
     for proc in procs.values():

@@ -56,10 +56,16 @@ async def trades(request: web.Request) -> web.Response:
     return web.json_response({"trades": rows, "count": len(rows)})
 
 
-STATS_QUERY = "SELECT count(*) AS trades FROM trades"
+STATS_QUERY = """
+SELECT count(*) AS trades, count(DISTINCT (exchange, symbol, trade_id)) AS distinct_trades
+FROM trades WHERE recv_ts >= $1
+"""
 
 
 async def stats(request: web.Request) -> web.Response:
-    """GET /api/v1/stats: how many rows each table holds."""
-    rows = await fetch(request, STATS_QUERY)
-    return web.json_response({"trades": rows[0]["trades"]})
+    """GET /api/v1/stats?since=<µs>: trades received since then, and how many are distinct."""
+    raw = request.query.get("since", "0")
+    if not raw.isdigit():
+        raise bad_request(f"since must be microseconds since the epoch, got {raw}")
+    rows = await fetch(request, STATS_QUERY, int(raw))
+    return web.json_response(rows[0])
