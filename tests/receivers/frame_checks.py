@@ -112,7 +112,9 @@ def broken_frames(fixtures: Sequence[bytes], per_example: int = 10) -> st.Search
     return st.integers(0, 2**64 - 1).map(batch)
 
 
-def only_frame_errors(parse_frame: Callable[[bytes | str, int], list[AnyEvent]], frames: list[bytes | str]) -> None:
+def only_frame_errors(
+    parse_frame: Callable[[bytes | str, int], list[AnyEvent]], frames: list[bytes | str]
+) -> None:
     """parse_frame may return events or raise FrameError; anything else is a bug, shown with its frame."""
     for raw in frames:
         try:

@@ -17,7 +17,16 @@ from typing import Any, Literal
 import msgspec
 
 from services.receivers.frames import (
-    FrameError, annualized, decode_frame, finite, ms_to_us, multiply, normalized, split_concatenated,
+    FrameError,
+    annualized,
+    decimal_of,
+    decode,
+    decode_frame,
+    finite,
+    ms_to_us,
+    multiply,
+    normalized,
+    split_concatenated,
 )
 from shared.events import AnyEvent, Candle, FundingRate, Liquidation, MarkPrice, Trade
 
@@ -353,6 +362,160 @@ def parse_frame_spot(raw: bytes | str, recv_ts: int) -> list[AnyEvent]:
 spot = ModuleType(f"{__name__}.spot", "Binance spot, the second feed of binance.py.")
 vars(spot).update(
     NAME=SPOT_NAME, WS_URL=SPOT_WS_URL, MAX_STREAMS_PER_CONNECTION=SPOT_MAX_STREAMS_PER_CONNECTION,
-    MAX_CONNECTION_AGE_S=SPOT_MAX_CONNECTION_AGE_S, MAX_INCOMING_MESSAGES_PER_S=SPOT_MAX_INCOMING_MESSAGES_PER_S,
-    CHANNELS=SPOT_CHANNELS, parse_frame=parse_frame_spot, trade_streams=spot_trade_streams,
+    MAX_CONNECTION_AGE_S=SPOT_MAX_CONNECTION_AGE_S, CHANNELS=SPOT_CHANNELS,
+    MAX_INCOMING_MESSAGES_PER_S=SPOT_MAX_INCOMING_MESSAGES_PER_S,
+    parse_frame=parse_frame_spot, trade_streams=spot_trade_streams,
 )
+
+
+# --- REST (funding, spot, open interest) ---
+# USD-M: https://developers.binance.com/docs/derivatives/usds-margined-futures/market-data/rest-api
+# Spot: https://developers.binance.com/docs/binance-spot-api-docs/rest-api/market-data-endpoints
+from collections.abc import Collection, Mapping, Sequence  # noqa: E402  (appended section)
+
+from services.receivers.rest import VenueClient  # noqa: E402
+from shared.events import OpenInterest, SpotPrice, now_us  # noqa: E402
+
+REST_URL = "https://fapi.binance.com"
+REST_WEIGHT_PER_MINUTE = 2400  # USD-M REQUEST_WEIGHT per minute per IP (exchangeInfo rateLimits)
+SPOT_REST_URL = "https://api.binance.com"
+SPOT_REST_WEIGHT_PER_MINUTE = 6000  # spot REQUEST_WEIGHT per minute per IP (exchangeInfo rateLimits)
+QUOTE = "USDT"  # the perpetuals and spot pairs polled for an asset: <ASSET>USDT
+
+
+class PremiumIndex(msgspec.Struct, frozen=True):
+    """GET /fapi/v1/premiumIndex: mark price and funding of one symbol (Mark-Price page)."""
+
+    symbol: str
+    markPrice: Decimal
+    lastFundingRate: str  # the rate of the running interval; "" on delivery (dated) contracts
+    nextFundingTime: int  # ms; 0 on delivery contracts
+    time: int  # ms
+    indexPrice: Decimal | None = None  # ("estimatedSettlePrice", "interestRate": unused)
+
+
+class FundingInfo(msgspec.Struct, frozen=True):
+    """GET /fapi/v1/fundingInfo: only symbols whose interval or caps were adjusted are listed."""
+
+    symbol: str
+    fundingIntervalHours: int
+
+
+class OpenInterestSnapshot(msgspec.Struct, frozen=True):
+    """GET /fapi/v1/openInterest (Open-Interest page)."""
+
+    symbol: str
+    openInterest: Decimal  # in contracts; a USD-M contract is one unit of the base asset
+    time: int  # ms
+
+
+class TickerPrice(msgspec.Struct, frozen=True):
+    """Spot GET /api/v3/ticker/price: no time in the answer, so events carry the receive time."""
+
+    symbol: str
+    price: Decimal
+
+
+_premium_index = msgspec.json.Decoder(PremiumIndex | list[PremiumIndex])
+_funding_info = msgspec.json.Decoder(list[FundingInfo])
+_open_interest = msgspec.json.Decoder(OpenInterestSnapshot)
+_ticker_price = msgspec.json.Decoder(TickerPrice | list[TickerPrice])
+
+
+def _listed(items: object) -> list:  # type: ignore[type-arg]
+    return items if isinstance(items, list) else [items]
+
+
+def funding_intervals(raw: bytes) -> dict[str, Decimal]:
+    """fundingInfo -> symbol: interval hours; a symbol absent from it funds every 8 hours.
+
+    [{"symbol":"BLZUSDT","adjustedFundingRateCap":"0.02500000","adjustedFundingRateFloor":"-0.02500000",
+      "fundingIntervalHours":8,"disclaimer":false}]
+    """
+    intervals = {}
+    for item in decode(_funding_info, raw):
+        if item.fundingIntervalHours <= 0:
+            raise FrameError(f"funding interval of {item.fundingIntervalHours} hours for {item.symbol}")
+        intervals[item.symbol] = Decimal(item.fundingIntervalHours)
+    return intervals
+
+
+def parse_premium_index(raw: bytes, recv_ts: int, *, symbols: Collection[str] | None = None,
+                        interval_hours: Mapping[str, Decimal] | None = None, exchange: str = NAME,
+                        quotes_perpetual: bool = True) -> list[AnyEvent]:
+    """premiumIndex (one object, or a list without ?symbol) -> FundingRate per perpetual.
+
+    Delivery contracts (lastFundingRate "") have no funding and are skipped; `symbols` keeps
+    only those raw symbols. Aster's futures API answers the same shape (aster.py reuses this).
+    {"symbol":"BTCUSDT","markPrice":"11793.63104562","indexPrice":"11781.80495970",
+     "estimatedSettlePrice":"11781.16138815","lastFundingRate":"0.00038246","interestRate":"0.00010000",
+     "nextFundingTime":1597392000000,"time":1597370495002}
+    """
+    events: list[AnyEvent] = []
+    for item in _listed(decode(_premium_index, raw)):
+        if (symbols is not None and item.symbol not in symbols) or not item.lastFundingRate:
+            continue
+        base, quote = split_concatenated(item.symbol)
+        rate = decimal_of(item.lastFundingRate, "lastFundingRate")
+        hours = (interval_hours or {}).get(item.symbol, FUNDING_INTERVAL_HOURS)
+        events.append(FundingRate(
+            exchange=exchange, symbol=normalized(base, quote, perpetual=quotes_perpetual), raw_symbol=item.symbol,
+            rate=rate, interval_hours=hours, annualized=annualized(rate, hours),
+            next_funding_ts=ms_to_us(item.nextFundingTime) if item.nextFundingTime else None,
+            ts=ms_to_us(item.time), recv_ts=recv_ts))
+    return events
+
+
+def mark_prices(raw: bytes) -> dict[str, Decimal]:
+    """premiumIndex -> symbol: mark price, to value open interest in USD."""
+    return {item.symbol: finite(item.markPrice, "markPrice") for item in _listed(decode(_premium_index, raw))}
+
+
+def parse_open_interest(raw: bytes, recv_ts: int, *, mark_price: Decimal | None = None) -> list[AnyEvent]:
+    """openInterest -> OpenInterest in contracts = base units; USD at the mark price when given.
+
+    {"openInterest":"10659.509","symbol":"BTCUSDT","time":1589437530011}
+    """
+    item = decode(_open_interest, raw)
+    contracts = finite(item.openInterest, "openInterest")
+    return [OpenInterest(
+        exchange=NAME, symbol=symbol_of(item.symbol), raw_symbol=item.symbol, contracts=contracts, base=contracts,
+        usd=None if mark_price is None else multiply(contracts, mark_price, "open interest usd"),
+        ts=ms_to_us(item.time), recv_ts=recv_ts)]
+
+
+def parse_ticker_price(raw: bytes, recv_ts: int, *, symbols: Collection[str] | None = None) -> list[AnyEvent]:
+    """Spot ticker/price -> SpotPrice on binance_spot (last trade price), stamped with recv_ts.
+
+    {"symbol":"LTCBTC","price":"4.00000200"}  or a list of them
+    """
+    return [
+        SpotPrice(exchange=SPOT_NAME, symbol=spot_symbol_of(t.symbol), raw_symbol=t.symbol,
+                  price=finite(t.price, "price"), source="exchange", ts=recv_ts, recv_ts=recv_ts)
+        for t in _listed(decode(_ticker_price, raw)) if symbols is None or t.symbol in symbols
+    ]
+
+
+async def fetch_funding(client: VenueClient, assets: Sequence[str]) -> list[AnyEvent]:
+    """Every symbol's premiumIndex in one call (weight 10), with fundingInfo for 4 h / 1 h symbols."""
+    raw = await client.get("/fapi/v1/premiumIndex", weight=10)
+    intervals = funding_intervals(await client.get("/fapi/v1/fundingInfo", weight=1))
+    return parse_premium_index(raw, now_us(), symbols={a + QUOTE for a in assets}, interval_hours=intervals)
+
+
+async def fetch_open_interest(client: VenueClient, assets: Sequence[str]) -> list[AnyEvent]:
+    """openInterest is per symbol (weight 1); the mark price for USD comes from premiumIndex (weight 1)."""
+    events: list[AnyEvent] = []
+    for asset in assets:
+        params = {"symbol": asset + QUOTE}
+        marks = mark_prices(await client.get("/fapi/v1/premiumIndex", params, weight=1))
+        raw = await client.get("/fapi/v1/openInterest", params, weight=1)
+        events += parse_open_interest(raw, now_us(), mark_price=marks.get(asset + QUOTE))
+    return events
+
+
+async def fetch_spot(client: VenueClient, assets: Sequence[str]) -> list[AnyEvent]:
+    """ticker/price for the wanted pairs in one call: ?symbols=["BTCUSDT","ETHUSDT"] (weight 4)."""
+    wanted = [a + QUOTE for a in assets]
+    raw = await client.get("/api/v3/ticker/price", {"symbols": msgspec.json.encode(wanted).decode()}, weight=4)
+    return parse_ticker_price(raw, now_us(), symbols=set(wanted))

@@ -19,7 +19,14 @@ from typing import Any, Generic, Literal, TypeVar
 import msgspec
 
 from services.receivers.frames import (
-    FrameError, annualized, decode_frame, divide, finite, ms_to_us, multiply, normalized,
+    FrameError,
+    annualized,
+    decode_frame,
+    divide,
+    finite,
+    ms_to_us,
+    multiply,
+    normalized,
 )
 from shared.events import AnyEvent, Candle, FundingRate, MarkPrice, OpenInterest, Trade
 
@@ -113,15 +120,12 @@ class DeribitTrade(msgspec.Struct, frozen=True):
     """One element of trades.{instrument}.{interval} data."""
 
     trade_id: str
-    trade_seq: int  # sequence of the trade within its instrument
     timestamp: int  # ms
     instrument_name: str
     price: Decimal
     amount: Decimal  # USD for inverse perpetuals, the coin for linear ones
-    direction: Literal["buy", "sell"]  # taker side
-    tick_direction: int | None = None  # 0 plus tick, 1 zero-plus, 2 minus, 3 zero-minus
-    mark_price: Decimal | None = None
-    index_price: Decimal | None = None
+    direction: Literal["buy", "sell"]  # taker side ("tick_direction", "mark_price", "index_price": unused)
+    trade_seq: int | None = None  # sequence of the trade within its instrument
     liquidation: str | None = None  # "M", "T" or "MT": which side was liquidated
 
 
@@ -135,8 +139,6 @@ class Ticker(msgspec.Struct, frozen=True):
     open_interest: Decimal  # USD for inverse perpetuals, the coin for linear ones
     current_funding: Decimal | None = None  # the funding rate now, as an 8 h rate (perpetuals)
     funding_8h: Decimal | None = None  # funding over the trailing 8 hours (perpetuals)
-    last_price: Decimal | None = None
-    state: str | None = None  # "open", ...
 
 
 class ChartBar(msgspec.Struct, frozen=True):
@@ -148,7 +150,7 @@ class ChartBar(msgspec.Struct, frozen=True):
     low: Decimal
     close: Decimal
     volume: Decimal  # in the base currency
-    cost: Decimal  # in the quote currency (USD for inverse perpetuals)
+    cost: Decimal | None = None  # in the quote currency (USD for inverse perpetuals)
 
 
 _envelope = msgspec.json.Decoder(Envelope)

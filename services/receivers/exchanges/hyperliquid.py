@@ -16,11 +16,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 import msgspec
 
-from services.receivers.frames import FrameError, annualized, decode_frame, finite, ms_to_us, multiply, normalized
+from services.receivers.frames import (
+    FrameError,
+    annualized,
+    decode_frame,
+    finite,
+    ms_to_us,
+    multiply,
+    normalized,
+)
 from shared.events import AnyEvent, Candle, FundingRate, MarkPrice, OpenInterest, Trade
 
 NAME = "hyperliquid"
@@ -131,7 +139,8 @@ class AllMids(msgspec.Struct, frozen=True):
 
 _channel = msgspec.json.Decoder(ChannelOnly)
 _trades = msgspec.json.Decoder(Push[list[WsTrade]])
-_candle = msgspec.json.Decoder(Push[WsCandle | list[WsCandle]])  # Candle[] in the docs, one object on the wire
+# Candle[] in the docs; captured frames carry one object: accept both.
+_candle = msgspec.json.Decoder(Push[WsCandle | list[WsCandle]])
 _active_asset_ctx = msgspec.json.Decoder(Push[ActiveAssetCtx])
 _all_mids = msgspec.json.Decoder(Push[AllMids])
 
@@ -148,7 +157,7 @@ def symbol_of(coin: str) -> str:
     return normalized(coin, "USD", perpetual=True)
 
 
-def _expect(push: Push[object], channel: str) -> None:
+def _expect(push: Push[Any], channel: str) -> None:
     if push.channel != channel:
         raise FrameError(f"expected {channel}, got {push.channel!r}")
 
@@ -261,3 +270,94 @@ def parse_frame(raw: bytes | str, recv_ts: int) -> list[AnyEvent]:
     if parse is None:  # includes {"channel":"error","data":"<why>"}
         raise FrameError(f"unhandled channel {channel!r}: {raw[:200]!r}")
     return parse(raw, recv_ts)
+
+
+# --- REST (funding, spot, open interest) ---
+# Info endpoint, perpetuals: https://hyperliquid.gitbook.io/hyperliquid-docs/for-developers/api/info-endpoint/perpetuals
+# ("Retrieve perpetuals asset contexts (includes mark price, current funding, open interest, etc.)")
+from collections.abc import Collection, Sequence  # noqa: E402  (appended section)
+
+from services.receivers.rest import VenueClient  # noqa: E402
+from shared.events import now_us  # noqa: E402
+
+REST_URL = "https://api.hyperliquid.xyz"
+# rate-limits page: REST requests share 1200 weight per minute per IP; metaAndAssetCtxs, like
+# every info request not listed at weight 2 or 60, weighs 20.
+REST_WEIGHT_PER_MINUTE = 1200
+META_AND_ASSET_CTXS_WEIGHT = 20
+
+
+class UniverseAsset(msgspec.Struct, frozen=True):
+    """An entry of meta.universe; its position is the index of its ctx."""
+
+    name: str  # the coin, "BTC"
+    szDecimals: int = 0
+    isDelisted: bool = False
+
+
+class Meta(msgspec.Struct, frozen=True):
+    universe: list[UniverseAsset]
+
+
+class RestAssetCtx(msgspec.Struct, frozen=True):
+    """A perp's context in metaAndAssetCtxs; numbers are strings."""
+
+    funding: Decimal  # current hourly funding rate, a fraction
+    openInterest: Decimal  # in coins
+    markPx: Decimal
+    oraclePx: Decimal | None = None
+    midPx: Decimal | None = None  # null without a two-sided book
+
+
+_meta_and_asset_ctxs = msgspec.json.Decoder(tuple[Meta, list[RestAssetCtx]])
+
+
+def _contexts(raw: bytes, coins: Collection[str] | None) -> list[tuple[str, RestAssetCtx]]:
+    meta, ctxs = decode_frame(_meta_and_asset_ctxs, raw)
+    if len(meta.universe) != len(ctxs):  # matched by position: a mismatch would pair wrong coins
+        raise FrameError(f"{len(meta.universe)} assets but {len(ctxs)} contexts")
+    return [(a.name, ctx) for a, ctx in zip(meta.universe, ctxs, strict=True)
+            if not a.isDelisted and (coins is None or a.name in coins)]
+
+
+def parse_meta_funding(raw: bytes, recv_ts: int, *, coins: Collection[str] | None = None) -> list[AnyEvent]:
+    """metaAndAssetCtxs -> FundingRate per perp: hourly, paid on the hour; no time in the answer.
+
+    [{"universe":[{"name":"BTC","szDecimals":5,"maxLeverage":50}]},
+     [{"dayNtlVlm":"1169046.29406","funding":"0.0000125","impactPxs":["14.3047","14.3444"],
+       "markPx":"14.3161","midPx":"14.314","openInterest":"688.11","oraclePx":"14.32",
+       "premium":"0.00031774","prevDayPx":"15.322"}]]
+    """
+    events: list[AnyEvent] = []
+    for coin, ctx in _contexts(raw, coins):
+        rate = finite(ctx.funding, "funding")
+        events.append(FundingRate(
+            exchange=NAME, symbol=symbol_of(coin), raw_symbol=coin, rate=rate,
+            interval_hours=FUNDING_INTERVAL_HOURS, annualized=annualized(rate, FUNDING_INTERVAL_HOURS),
+            next_funding_ts=(recv_ts // _HOUR_US + 1) * _HOUR_US, ts=recv_ts, recv_ts=recv_ts))
+    return events
+
+
+def parse_meta_open_interest(raw: bytes, recv_ts: int, *,
+                             coins: Collection[str] | None = None) -> list[AnyEvent]:
+    """metaAndAssetCtxs -> OpenInterest in coins (1 contract = 1 coin), USD at the mark price."""
+    events: list[AnyEvent] = []
+    for coin, ctx in _contexts(raw, coins):
+        oi = finite(ctx.openInterest, "openInterest")
+        events.append(OpenInterest(
+            exchange=NAME, symbol=symbol_of(coin), raw_symbol=coin, contracts=oi, base=oi,
+            usd=multiply(oi, finite(ctx.markPx, "markPx"), "open interest usd"), ts=recv_ts, recv_ts=recv_ts))
+    return events
+
+
+async def _meta_and_asset_ctxs_raw(client: VenueClient) -> bytes:
+    return await client.post("/info", {"type": "metaAndAssetCtxs"}, weight=META_AND_ASSET_CTXS_WEIGHT)
+
+
+async def fetch_funding(client: VenueClient, assets: Sequence[str]) -> list[AnyEvent]:
+    """One info request answers every perp."""
+    return parse_meta_funding(await _meta_and_asset_ctxs_raw(client), now_us(), coins=set(assets))
+
+
+async def fetch_open_interest(client: VenueClient, assets: Sequence[str]) -> list[AnyEvent]:
+    return parse_meta_open_interest(await _meta_and_asset_ctxs_raw(client), now_us(), coins=set(assets))
