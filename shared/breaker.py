@@ -47,3 +47,7 @@ class SinkBreaker:
     async def call(self, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
         with self._breaker.calling():
             return await fn(*args)
+
+
+# The same listener for breakers outside the sinks (the REST pollers' per-venue breakers).
+BreakerMetrics = _Metrics

@@ -50,6 +50,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     consumer_max_deliveries: Positive = 5  # failures before an entry goes to the DLQ
     breaker_fail_max: Positive = 3  # store outages in a row that open the breaker
     breaker_reset_s: Seconds = 5.0  # open breaker: wait before probing again
+    monitor_interval_s: Seconds = 5.0  # how often the stream monitor reads XINFO (length, lag, DLQ)
     # services
     service_instance: str = ""  # consumer and heartbeat name; default: host name
     heartbeat_interval_s: Seconds = 5.0  # a service is down after 3 missed beats
@@ -88,7 +89,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     poll_request_timeout_s: Seconds = 10.0  # one HTTP request
     poll_retries: Annotated[int, msgspec.Meta(ge=0)] = 2  # extra attempts on 429/418/5xx/network errors
     poll_retry_max_wait_s: Seconds = 10.0  # a Retry-After longer than this gives up this poll at once
-    poll_weight_fraction: Annotated[float, msgspec.Meta(gt=0, le=1)] = 0.5  # share of a venue's weight/min we use
+    poll_weight_fraction: Annotated[float, msgspec.Meta(gt=0, le=1)] = 0.5  # share of a venue's weight/min used
     poll_breaker_fail_max: Positive = 3  # failed polls in a row that open a venue's breaker
     poll_breaker_reset_s: Seconds = 60.0  # how long an open venue breaker refuses calls
     jupiter_mints: dict[str, str] = msgspec.field(default_factory=lambda: {
@@ -145,6 +146,37 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     ws_client_queue: Positive = 1000  # messages queued per client; beyond it the oldest are dropped
     ws_send_timeout_s: Seconds = 10.0  # a client whose socket takes nothing for this long is disconnected
     ws_max_subscriptions: Positive = 100  # subscriptions per client
+    # receivers: websocket feeds (services/receivers/feeds.py, docs/receivers.md). Channels are the same
+    # words on every venue: trades, candles (1m), funding (funding, mark price, open interest), liquidations
+    feeds: list[Literal["binance", "binance_spot", "bybit", "bybit_spot", "okx", "hyperliquid", "deribit"]] = \
+        msgspec.field(default_factory=lambda: ["binance"])  # venue feeds to connect; symbols below
+    binance_channels: list[Literal["trades", "candles", "funding", "liquidations"]] = msgspec.field(
+        default_factory=lambda: ["trades", "candles", "funding", "liquidations"])  # USD-M: aggTrade, kline_1m, markPrice@1s, forceOrder
+    binance_all_market: bool = False  # funding and liquidations of EVERY perpetual (!markPrice@arr@1s, !forceOrder@arr)
+    binance_spot_symbols: list[str] = msgspec.field(default_factory=lambda: ["BTCUSDT", "ETHUSDT"])  # spot pairs
+    binance_spot_channels: list[Literal["trades"]] = msgspec.field(default_factory=lambda: ["trades"])  # spot: trade
+    bybit_symbols: list[str] = msgspec.field(default_factory=lambda: ["BTCUSDT", "ETHUSDT"])  # v5 linear perpetuals
+    bybit_channels: list[Literal["trades", "candles", "funding", "liquidations"]] = msgspec.field(
+        default_factory=lambda: ["trades", "candles", "funding", "liquidations"])  # publicTrade, kline.1, tickers, allLiquidation
+    bybit_spot_symbols: list[str] = msgspec.field(default_factory=lambda: ["BTCUSDT", "ETHUSDT"])  # v5 spot pairs
+    bybit_spot_channels: list[Literal["trades", "candles", "prices"]] = msgspec.field(
+        default_factory=lambda: ["trades", "candles", "prices"])  # spot: publicTrade, kline.1, tickers (last price)
+    okx_instruments: list[str] = msgspec.field(
+        default_factory=lambda: ["BTC-USDT-SWAP", "ETH-USDT-SWAP"])  # instIds: <BASE>-<QUOTE>-SWAP or spot <BASE>-<QUOTE>
+    okx_channels: list[Literal["trades", "candles", "funding", "liquidations"]] = msgspec.field(
+        default_factory=lambda: ["trades", "candles", "funding", "liquidations"])  # trades, candle1m, funding-rate + open-interest, liquidation-orders
+    okx_contract_values: dict[str, str] = {}  # instId -> ctVal (base coin per contract) beyond BTC/ETH USDT swaps
+    hyperliquid_coins: list[str] = msgspec.field(default_factory=lambda: ["BTC", "ETH"])  # perp coins
+    hyperliquid_channels: list[Literal["trades", "candles", "funding"]] = msgspec.field(
+        default_factory=lambda: ["trades", "candles", "funding"])  # trades (with addresses), candle 1m, activeAssetCtx
+    deribit_instruments: list[str] = msgspec.field(
+        default_factory=lambda: ["BTC-PERPETUAL", "ETH-PERPETUAL"])  # perpetuals: BTC-PERPETUAL, BTC_USDC-PERPETUAL
+    deribit_channels: list[Literal["trades", "candles", "funding"]] = msgspec.field(
+        default_factory=lambda: ["trades", "candles", "funding"])  # trades, chart.trades 1, ticker
+    deribit_interval: Literal["100ms", "agg2", "raw"] = "100ms"  # notification interval; raw needs an authorized connection
+    ws_idle_timeout_by_channel: dict[str, Seconds] = msgspec.field(default_factory=lambda: {
+        "candles": 120.0, "funding": 120.0, "liquidations": 900.0})  # quiet channels wait longer; else ws_idle_timeout_s
+    ws_status_interval_s: Seconds = 2.0  # how often each feed's state is written to Redis (<prefix>:feed:<name>)
 
 
 def _env_name(field: str) -> str:

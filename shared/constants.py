@@ -6,7 +6,9 @@ import zlib
 PROCESSOR_GROUP = "processor"
 ALERTS_GROUP = "general"
 PUSH_GROUP = "api"
+ANALYTICS_GROUP = "analytics"  # processor: candles, large trades, spikes (beside storage, never slowing it)
 DLQ_SUFFIX = ":dlq"
+TRIMMED_SUFFIX = ":trimmed"
 ENTRY_VERSION = b"1"
 FIELD_VERSION = b"v"
 FIELD_EVENTS = b"e"  # msgpack array of events
@@ -40,9 +42,42 @@ def dlq_key(stream: str) -> str:
     return stream + DLQ_SUFFIX
 
 
+def trimmed_key(stream: str) -> str:
+    """A hash group -> entries trimmed from `stream` before that group read them (a running total)."""
+    return stream + TRIMMED_SUFFIX
+
+
 def heartbeat_key(prefix: str, service: str, instance: str) -> str:
     return f"{prefix}:hb:{service}:{instance}"
 
 
 def heartbeat_pattern(prefix: str) -> str:
     return f"{prefix}:hb:*"
+
+
+def poll_status_key(prefix: str, function: str, venue: str) -> str:
+    """A REST poller's last outcome for one venue: a hash read by /ready."""
+    return f"{prefix}:poll:{function}:{venue}"
+
+
+def poll_status_pattern(prefix: str) -> str:
+    return f"{prefix}:poll:*"
+
+
+def alert_sent_key(prefix: str, chat: str, alert_key: str) -> str:
+    """What the general service last sent one chat for an alert key (deduplication, with a TTL)."""
+    return f"{prefix}:alerts:sent:{chat}:{alert_key}"
+
+
+def backup_status_key(prefix: str) -> str:
+    """The general service's last backup outcome: a hash read by /status and the backup watcher."""
+    return f"{prefix}:general:backup"
+
+
+def feed_status_key(prefix: str, feed: str) -> str:
+    """A websocket feed's state (connected, last data, reconnects): JSON written by the receivers."""
+    return f"{prefix}:feed:{feed}"
+
+
+def feed_status_pattern(prefix: str) -> str:
+    return f"{prefix}:feed:*"

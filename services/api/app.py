@@ -5,7 +5,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from services.api import data, health
+from services.api import analytics, data, gaps, health, market, push
 from services.api.keys import POOL, REDIS, SETTINGS
 from shared.config import Settings
 from shared.db import create_pool
@@ -38,9 +38,22 @@ def create_app(settings: Settings) -> web.Application:
     app = web.Application(middlewares=[json_errors])
     app[SETTINGS] = settings
     app.cleanup_ctx.append(_resources)
+    app.cleanup_ctx.append(push.hub_context)  # after _resources: the hub reads with its Redis
+    app.on_shutdown.append(push.close_sockets)
     app.router.add_get("/health", health.alive)
     app.router.add_get("/ready", health.ready)
     add_metrics_route(app)
     app.router.add_get("/api/v1/trades", data.trades)
     app.router.add_get("/api/v1/stats", data.stats)
+    app.router.add_get("/api/v1/funding", market.funding)
+    app.router.add_get("/api/v1/funding/spread", market.funding_spread)
+    app.router.add_get("/api/v1/prices", market.prices)
+    app.router.add_get("/api/v1/open-interest", market.open_interest)
+    app.router.add_get("/api/v1/candles/multi/{symbol}/{interval}", analytics.multi_candles)  # before the next
+    app.router.add_get("/api/v1/candles/{exchange}/{symbol}/{interval}", analytics.candles)
+    app.router.add_get("/api/v1/liquidations", analytics.liquidations)
+    app.router.add_get("/api/v1/large-trades", analytics.large_trades)
+    app.router.add_get("/api/v1/spikes", analytics.spikes)
+    app.router.add_get("/api/v1/gaps", gaps.gaps)
+    app.router.add_get("/ws", push.websocket)
     return app

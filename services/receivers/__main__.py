@@ -1,5 +1,6 @@
 """python -m services.receivers                       run the receivers
-python -m services.receivers normalize --exchange NAME   stdin frames -> stdout events"""
+python -m services.receivers normalize --exchange NAME   stdin frames -> stdout events
+python -m services.receivers capabilities             the venues x REST capabilities table"""
 from __future__ import annotations
 
 import sys
@@ -13,6 +14,11 @@ def main(argv: list[str]) -> int:
         from services.receivers.normalize import main as normalize_main
 
         return normalize_main(argv[1:])
+    if argv == ["capabilities"]:
+        from services.receivers.capabilities import capability_table
+
+        print(capability_table())
+        return 0
     if argv:
         print(__doc__, file=sys.stderr)
         return 2

@@ -5,10 +5,13 @@ import asyncio
 import logging
 
 import redis.asyncio as aioredis
+from redis.exceptions import RedisError
 
 from services.receivers.connection import FeedConnection
 from services.receivers.feeds import build_feeds
+from services.receivers.pollers import open_pollers
 from shared.config import Settings
+from shared.feed_status import FeedStatusReporter, read_feed_statuses
 from shared.streams import StreamProducer
 
 log = logging.getLogger(__name__)
@@ -19,11 +22,33 @@ async def run_receivers(settings: Settings, redis: aioredis.Redis, stop: asyncio
     feeds = build_feeds(settings)
     if not feeds:
         log.warning("no feeds configured: nothing to receive")
-    connections = [FeedConnection(feed, producer, settings.ws_backoff_max_s) for feed in feeds]
+    resume = await outages_to_resume(redis, settings)
+    connections = [FeedConnection(feed, producer, settings.ws_backoff_max_s, resume_from=resume.get(feed.name))
+                   for feed in feeds]
+    reporter = FeedStatusReporter(redis, settings.stream_prefix, lambda: [c.status() for c in connections],
+                                  settings.ws_status_interval_s)
     feeds_stop = asyncio.Event()
-    async with asyncio.TaskGroup() as tasks:
+    async with open_pollers(settings, producer, redis) as pollers, asyncio.TaskGroup() as tasks:
         tasks.create_task(producer.run(feeds_stop))  # stops after the feeds, flushing what they sent
+        tasks.create_task(reporter.run(feeds_stop))  # <prefix>:feed:<name> for /ready and the watchers
         for connection in connections:
             tasks.create_task(connection.run(stop))
+        for poller in pollers:  # REST coordinators (funding, spot, open interest); stop cancels a poll
+            tasks.create_task(poller.run(stop))
         await stop.wait()
         feeds_stop.set()
+
+
+async def outages_to_resume(redis: aioredis.Redis, settings: Settings) -> dict[str, int]:
+    """feed -> when its data stopped, as the previous process recorded it: a restart is a gap too."""
+    try:
+        statuses = await read_feed_statuses(redis, settings.stream_prefix)
+    except (RedisError, OSError) as exc:
+        log.warning("previous feed states unreadable: restart gaps not recorded", extra={"error": repr(exc)})
+        return {}
+    resume = {}
+    for status in statuses:
+        since = status.outage_from if status.outage_from is not None else status.last_data_ts
+        if since is not None:
+            resume[status.feed] = since
+    return resume

@@ -1,110 +1,120 @@
-"""The simulator's web app: exchange websockets and REST on one port, plus /stats
-(frames sent) and /control (scripted misbehaviour) for demos and tests."""
+"""The simulator's web app: every venue's websocket and REST on one port, plus /stats (frames
+sent) and /control (scripted misbehaviour) for demos and tests.
+
+Websocket paths, as the venues name them (point venue_urls at them, see venue_urls() below):
+  binance      /stream?streams=...            binance_spot /spot/stream?streams=...
+  bybit        /v5/public/linear              bybit_spot   /v5/public/spot
+  okx          /ws/v5/public, /ws/v5/business hyperliquid  /ws
+  deribit      /ws/api/v2
+"""
 from __future__ import annotations
 
-import asyncio
-import logging
-import time
+from collections.abc import Awaitable, Callable
+from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
-from services.simulator.binance import SymbolTape, agg_trade_frame, parse_streams
+from services.simulator.binance import Binance
+from services.simulator.bybit import Bybit
+from services.simulator.deribit import Deribit
+from services.simulator.hyperliquid import Hyperliquid
+from services.simulator.okx import Okx
+from services.simulator.rest_venues import add_rest_venues
+from services.simulator.venue import MODES, Venue, VenueState, close_all, serve
 from shared.config import Settings
 
-log = logging.getLogger(__name__)
-TICK_S = 0.02
+# venue -> (its protocol, the paths it serves)
+VENUES: dict[str, tuple[Venue, tuple[str, ...]]] = {
+    "binance": (Binance("binance"), ("/stream",)),
+    "binance_spot": (Binance("binance_spot"), ("/spot/stream",)),
+    "bybit": (Bybit("bybit"), ("/v5/public/linear",)),
+    "bybit_spot": (Bybit("bybit_spot"), ("/v5/public/spot",)),
+    "okx": (Okx(), ("/ws/v5/public", "/ws/v5/business")),
+    "hyperliquid": (Hyperliquid(), ("/ws",)),
+    "deribit": (Deribit(), ("/ws/api/v2",)),
+}
 
 
 class SimState:
-    """Tapes shared by all connections, the frame counters, and the current behaviour."""
+    """Every venue's state; `mode` is the last mode set for all venues at once."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.tapes: dict[str, SymbolTape] = {}
-        self.mode = "normal"  # normal | silence | close | garbage | paused
-        self.max_frames: int | None = settings.simulator_max_frames or None  # per symbol
-        self.connections = 0
-
-    def tape(self, symbol: str) -> SymbolTape:
-        if symbol not in self.tapes:
-            self.tapes[symbol] = SymbolTape(symbol, self.settings.simulator_seed)
-        return self.tapes[symbol]
-
-    def sent(self) -> dict[str, int]:
-        return {symbol: tape.sent for symbol, tape in self.tapes.items()}
+        self.venues = {name: VenueState(name, settings) for name in VENUES}
+        self.mode = "normal"
 
 
 STATE = web.AppKey("state", SimState)
 
 
-async def binance_stream(request: web.Request) -> web.WebSocketResponse:
-    """Binance's combined-stream endpoint /stream?streams=a@aggTrade/b@aggTrade."""
-    state = request.app[STATE]
-    symbols = parse_streams(request.query.get("streams", ""))
-    ws = web.WebSocketResponse(heartbeat=None, autoping=True)
-    await ws.prepare(request)
-    state.connections += 1
-    tapes = [state.tape(symbol) for symbol in symbols]
-    rate = state.settings.simulator_rate
-    started = time.monotonic()
-    base = {tape.symbol: tape.sent for tape in tapes}
-    reader = asyncio.ensure_future(_drain(ws))
-    try:
-        while not ws.closed and not reader.done():
-            await asyncio.sleep(TICK_S)
-            if state.mode == "close":
-                await ws.close()
-                break
-            if state.mode in ("silence", "paused"):
-                started, base = time.monotonic(), {tape.symbol: tape.sent for tape in tapes}
-                continue
-            due = int((time.monotonic() - started) * rate)
-            for tape in tapes:
-                while tape.sent - base[tape.symbol] < due:
-                    if state.max_frames is not None and tape.sent >= state.max_frames:
-                        break
-                    if state.mode == "garbage":
-                        await ws.send_str('{"stream":"btcusdt@aggTrade","data":{"e":"aggTr')
-                    await ws.send_str(agg_trade_frame(tape))
-                    tape.sent += 1
-    except (ConnectionResetError, RuntimeError):
-        pass
-    finally:
-        reader.cancel()
-        state.connections -= 1
-    return ws
+def venue_urls(base: str) -> dict[str, str]:
+    """venue_urls setting for a simulator at base (ws://127.0.0.1:8765): every feed's url."""
+    base = base.rstrip("/")
+    return {"binance": base, "binance_spot": f"{base}/spot", "bybit": f"{base}/v5/public/linear",
+            "bybit_spot": f"{base}/v5/public/spot", "okx": f"{base}/ws/v5/public",
+            "okx_business": f"{base}/ws/v5/business", "hyperliquid": f"{base}/ws", "deribit": f"{base}/ws/api/v2"}
 
 
-async def _drain(ws: web.WebSocketResponse) -> None:
-    """Read (and ignore) what the client sends, so close frames and pings are handled."""
-    async for msg in ws:
-        if msg.type == WSMsgType.ERROR:
-            break
+def _handler(name: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    venue = VENUES[name][0]
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        return await serve(request, request.app[STATE].venues[name], venue)
+
+    return handle
 
 
 async def stats(request: web.Request) -> web.Response:
+    """total: trades sent by every venue; sent: Binance futures trades per symbol; venues: the details."""
     state = request.app[STATE]
-    sent = state.sent()
-    return web.json_response({"sent": sent, "total": sum(sent.values()), "connections": state.connections,
-                              "mode": state.mode})
+    venues = {name: venue.stats() for name, venue in state.venues.items()}
+    body: dict[str, Any] = {
+        "sent": venues["binance"]["trades_by_symbol"], "total": sum(v["trades"] for v in venues.values()),
+        "connections": sum(v["connections"] for v in venues.values()), "mode": state.mode, "venues": venues,
+    }
+    return web.json_response(body)
 
 
 async def control(request: web.Request) -> web.Response:
-    """POST /control?mode=normal|silence|close|garbage|paused&max_frames=N"""
+    """POST /control?mode=normal|silence|paused|close|halfopen|garbage|truncated|suberror&venue=V&max_frames=N
+
+    Without venue the mode applies to every venue; max_frames caps trades per symbol (0 = no cap)."""
     state = request.app[STATE]
-    mode = request.query.get("mode", state.mode)
-    if mode not in ("normal", "silence", "close", "garbage", "paused"):
-        return web.json_response({"error": f"unknown mode {mode!r}"}, status=400)
-    state.mode = mode
-    if "max_frames" in request.query:
-        state.max_frames = int(request.query["max_frames"]) or None
-    return web.json_response({"mode": state.mode, "max_frames": state.max_frames})
+    venue = request.query.get("venue")
+    if venue is not None and venue not in state.venues:
+        return web.json_response({"error": f"unknown venue {venue!r}", "venues": sorted(state.venues)}, status=400)
+    mode = request.query.get("mode")
+    if mode is not None and mode not in MODES:
+        return web.json_response({"error": f"unknown mode {mode!r}", "modes": list(MODES)}, status=400)
+    raw_max = request.query.get("max_frames")
+    if raw_max is not None and not raw_max.isdigit():
+        return web.json_response({"error": f"max_frames must be a whole number, got {raw_max!r}"}, status=400)
+    targets = [state.venues[venue]] if venue else list(state.venues.values())
+    for target in targets:
+        if mode is not None:
+            target.mode = mode
+        if raw_max is not None:
+            target.max_frames = int(raw_max) or None
+    if mode is not None and venue is None:
+        state.mode = mode
+    return web.json_response({"mode": state.mode, "venues": {t.name: t.mode for t in targets},
+                              "max_frames": targets[0].max_frames})
+
+
+async def _close_sockets(app: web.Application) -> None:
+    """Clients see the simulator go away at once, instead of waiting for their keepalive to fail."""
+    for venue in app[STATE].venues.values():
+        await close_all(venue)
 
 
 def create_app(settings: Settings) -> web.Application:
     app = web.Application()
     app[STATE] = SimState(settings)
-    app.router.add_get("/stream", binance_stream)
+    for name, (_, paths) in VENUES.items():
+        for path in paths:
+            app.router.add_get(path, _handler(name))
     app.router.add_get("/stats", stats)
     app.router.add_post("/control", control)
+    app.on_shutdown.append(_close_sockets)
+    add_rest_venues(app, settings)  # REST of all eleven venues under /<venue>/, /control/rest, /stats/rest
     return app

@@ -1,4 +1,5 @@
 """The per-venue REST client: weight budget, retries honouring Retry-After, the breaker."""
+
 from __future__ import annotations
 
 import asyncio
@@ -8,7 +9,14 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from services.receivers.rest import BadResponse, RateLimited, VenueClient, VenueUnavailable, WeightBucket, retry_after_s
+from services.receivers.rest import (
+    BadResponse,
+    RateLimited,
+    VenueClient,
+    VenueUnavailable,
+    WeightBucket,
+    retry_after_s,
+)
 from shared.config import Settings
 
 

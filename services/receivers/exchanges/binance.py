@@ -312,10 +312,39 @@ def parse_spot_trade(raw: bytes | msgspec.Raw, recv_ts: int) -> list[AnyEvent]:
     ]
 
 
+# All-market streams, one stream for every USD-M symbol (Mark-Price-Stream-for-All-market and
+# All-Market-Liquidation-Order-Streams pages): !markPrice@arr@1s sends a LIST of markPriceUpdate
+# payloads, !forceOrder@arr one forceOrder payload at a time.
+ALL_MARKET_STREAMS = {"funding": "!markPrice@arr@1s", "liquidations": "!forceOrder@arr"}
+
+
+class SymbolOnly(msgspec.Struct, frozen=True):
+    s: str  # symbol; delivery contracts carry their date: BTCUSDT_250627
+
+
+_raw_list = msgspec.json.Decoder(list[msgspec.Raw])
+_symbol_only = msgspec.json.Decoder(SymbolOnly)
+
+
+def parse_all_mark_price(raw: bytes | msgspec.Raw, recv_ts: int) -> list[AnyEvent]:
+    """!markPrice@arr@1s payload -> MarkPrice and FundingRate per perpetual; delivery contracts
+    (no funding, "r" is "") are skipped, every other item is parsed as strictly as one symbol's.
+
+    [{"e":"markPriceUpdate","E":1562305380000,"s":"BTCUSDT","p":"11185.87786614",
+      "i":"11784.62659091","P":"11784.25641265","r":"0.00030000","T":1562306400000}]
+    """
+    events: list[AnyEvent] = []
+    for item in decode_frame(_raw_list, raw):
+        if "_" not in decode_frame(_symbol_only, item).s:
+            events += parse_mark_price(item, recv_ts)
+    return events
+
+
 # stream-name channel (btcusdt@<channel>[_interval][@speed]) -> parse function of its payload
 CHANNELS: dict[str, Parse] = {
     "aggTrade": parse_agg_trade, "kline": parse_kline, "markPrice": parse_mark_price,
     "forceOrder": parse_force_order,
+    "!markPrice": parse_all_mark_price, "!forceOrder": parse_force_order,  # all-market streams
 }
 SPOT_CHANNELS: dict[str, Parse] = {"trade": parse_spot_trade}
 # A raw /ws/<stream> connection sends bare payloads: their event type names the channel.
@@ -326,7 +355,9 @@ EVENT_CHANNELS = {
 
 
 def channel_of(stream: str) -> str:
-    """btcusdt@kline_1m -> kline, btcusdt@markPrice@1s -> markPrice."""
+    """btcusdt@kline_1m -> kline, btcusdt@markPrice@1s -> markPrice, !forceOrder@arr -> !forceOrder."""
+    if stream.startswith("!"):  # all-market: the channel comes first
+        return stream.partition("@")[0]
     return stream.partition("@")[2].partition("@")[0].split("_")[0]
 
 
@@ -459,7 +490,8 @@ def parse_premium_index(raw: bytes, recv_ts: int, *, symbols: Collection[str] | 
         rate = decimal_of(item.lastFundingRate, "lastFundingRate")
         hours = (interval_hours or {}).get(item.symbol, FUNDING_INTERVAL_HOURS)
         events.append(FundingRate(
-            exchange=exchange, symbol=normalized(base, quote, perpetual=quotes_perpetual), raw_symbol=item.symbol,
+            exchange=exchange, symbol=normalized(base, quote, perpetual=quotes_perpetual),
+            raw_symbol=item.symbol,
             rate=rate, interval_hours=hours, annualized=annualized(rate, hours),
             next_funding_ts=ms_to_us(item.nextFundingTime) if item.nextFundingTime else None,
             ts=ms_to_us(item.time), recv_ts=recv_ts))
@@ -479,7 +511,8 @@ def parse_open_interest(raw: bytes, recv_ts: int, *, mark_price: Decimal | None 
     item = decode(_open_interest, raw)
     contracts = finite(item.openInterest, "openInterest")
     return [OpenInterest(
-        exchange=NAME, symbol=symbol_of(item.symbol), raw_symbol=item.symbol, contracts=contracts, base=contracts,
+        exchange=NAME, symbol=symbol_of(item.symbol), raw_symbol=item.symbol, contracts=contracts,
+        base=contracts,
         usd=None if mark_price is None else multiply(contracts, mark_price, "open interest usd"),
         ts=ms_to_us(item.time), recv_ts=recv_ts)]
 
@@ -517,5 +550,6 @@ async def fetch_open_interest(client: VenueClient, assets: Sequence[str]) -> lis
 async def fetch_spot(client: VenueClient, assets: Sequence[str]) -> list[AnyEvent]:
     """ticker/price for the wanted pairs in one call: ?symbols=["BTCUSDT","ETHUSDT"] (weight 4)."""
     wanted = [a + QUOTE for a in assets]
-    raw = await client.get("/api/v3/ticker/price", {"symbols": msgspec.json.encode(wanted).decode()}, weight=4)
+    params = {"symbols": msgspec.json.encode(wanted).decode()}
+    raw = await client.get("/api/v3/ticker/price", params, weight=4)
     return parse_ticker_price(raw, now_us(), symbols=set(wanted))

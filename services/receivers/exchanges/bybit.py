@@ -394,8 +394,9 @@ def parse_rest_open_interest(raw: bytes, recv_ts: int, *,
     items, ts = _rest_list(raw, symbols)
     return [
         OpenInterest(exchange=NAME, symbol=symbol_of(t.symbol, "linear"), raw_symbol=t.symbol,
-                     contracts=finite(t.openInterest, "openInterest"), base=finite(t.openInterest, "openInterest"),
-                     usd=None if t.openInterestValue is None else finite(t.openInterestValue, "openInterestValue"),
+                     contracts=finite(t.openInterest, "openInterest"),
+                     base=finite(t.openInterest, "openInterest"),
+                     usd=None if t.openInterestValue is None else finite(t.openInterestValue, "value"),
                      ts=ts, recv_ts=recv_ts)
         for t in items if t.openInterest is not None
     ]

@@ -371,14 +371,16 @@ _rest_open_interest = msgspec.json.Decoder(RestEnvelope[RestOpenInterest], stric
 _rest_tickers = msgspec.json.Decoder(RestEnvelope[RestTicker], strict=False)
 
 
-def _rest_data(decoder: msgspec.json.Decoder, raw: bytes, inst_ids: Collection[str] | None) -> list:  # type: ignore[type-arg]
+def _rest_data(decoder: msgspec.json.Decoder, raw: bytes,
+               inst_ids: Collection[str] | None) -> list:  # type: ignore[type-arg]
     msg = decode_frame(decoder, raw)
     if msg.code != "0":
         raise FrameError(f"okx code {msg.code}: {msg.msg}")
     return [item for item in msg.data if inst_ids is None or item.instId in inst_ids]
 
 
-def parse_rest_funding(raw: bytes, recv_ts: int, *, inst_ids: Collection[str] | None = None) -> list[AnyEvent]:
+def parse_rest_funding(raw: bytes, recv_ts: int, *,
+                       inst_ids: Collection[str] | None = None) -> list[AnyEvent]:
     """funding-rate -> FundingRate of the coming settlement; interval = nextFundingTime - fundingTime.
 
     {"code":"0","data":[{"fundingRate":"0.0000792386885340","fundingTime":"1703088000000",
@@ -394,7 +396,8 @@ def parse_rest_funding(raw: bytes, recv_ts: int, *, inst_ids: Collection[str] | 
             raise FrameError(f"funding interval of {hours} hours")
         events.append(FundingRate(exchange=NAME, symbol=symbol_of(f.instId), raw_symbol=f.instId, rate=rate,
                                   interval_hours=hours, annualized=annualized(rate, hours),
-                                  next_funding_ts=ms_to_us(f.fundingTime), ts=ms_to_us(f.ts), recv_ts=recv_ts))
+                                  next_funding_ts=ms_to_us(f.fundingTime), ts=ms_to_us(f.ts),
+                                  recv_ts=recv_ts))
     return events
 
 
@@ -406,21 +409,24 @@ def parse_rest_open_interest(raw: bytes, recv_ts: int, *,
      "oiUsd":"50000","ts":"1597026383085"}],"msg":""}
     """
     return [
-        OpenInterest(exchange=NAME, symbol=symbol_of(o.instId), raw_symbol=o.instId, contracts=finite(o.oi, "oi"),
+        OpenInterest(exchange=NAME, symbol=symbol_of(o.instId), raw_symbol=o.instId,
+                     contracts=finite(o.oi, "oi"),
                      base=finite(o.oiCcy, "oiCcy"), usd=None if o.oiUsd is None else finite(o.oiUsd, "oiUsd"),
                      ts=ms_to_us(o.ts), recv_ts=recv_ts)
         for o in _rest_data(_rest_open_interest, raw, inst_ids)
     ]
 
 
-def parse_rest_spot(raw: bytes, recv_ts: int, *, inst_ids: Collection[str] | None = None) -> list[AnyEvent]:
+def parse_rest_spot(raw: bytes, recv_ts: int, *,
+                    inst_ids: Collection[str] | None = None) -> list[AnyEvent]:
     """tickers (instType=SPOT) -> SpotPrice at the last traded price.
 
     {"code":"0","msg":"","data":[{"instType":"SPOT","instId":"BTC-USDT","last":"9999.99","lastSz":"0.1",
      "askPx":"9999.99","bidPx":"8888.88", ... ,"ts":"1597026383085"}]}
     """
     return [
-        SpotPrice(exchange=NAME, symbol=symbol_of(t.instId), raw_symbol=t.instId, price=finite(t.last, "last"),
+        SpotPrice(exchange=NAME, symbol=symbol_of(t.instId), raw_symbol=t.instId,
+                  price=finite(t.last, "last"),
                   source="exchange", ts=ms_to_us(t.ts), recv_ts=recv_ts)
         for t in _rest_data(_rest_tickers, raw, inst_ids)
     ]

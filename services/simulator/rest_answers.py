@@ -1,0 +1,250 @@
+"""What the simulated venues answer over REST: the same JSON shapes as tests/fixtures/<venue>/
+(the venues' documented answers), with deterministic values per (seed, venue, asset) and the
+current time, so a demo's funding spread and prices are stable and plausible."""
+
+from __future__ import annotations
+
+import time
+import zlib
+from collections.abc import Iterable
+from decimal import Decimal
+
+from shared.config import Settings
+
+BASE_PRICES = {"BTC": Decimal(65000), "ETH": Decimal(3200), "SOL": Decimal(150)}
+RATE_STEP = Decimal("0.00001")
+HOUR_MS = 3_600_000
+
+
+class Market:
+    """Deterministic numbers of one simulated market."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.seed = settings.simulator_seed
+        bases = [s.removesuffix("USDT") for s in settings.simulator_symbols if s.endswith("USDT")]
+        self.assets = sorted(
+            set(bases + settings.poll_funding_assets + settings.poll_spot_assets + settings.poll_oi_assets)
+        )
+
+    def _draw(self, *parts: str) -> int:
+        return zlib.crc32("|".join((str(self.seed), *parts)).encode())
+
+    def price(self, venue: str, asset: str) -> Decimal:
+        """The asset's price on a venue: its base price, a few basis points apart per venue."""
+        basis = Decimal(self._draw("px", venue, asset) % 21 - 10) / Decimal(10_000)
+        return (BASE_PRICES.get(asset, Decimal(100)) * (1 + basis)).quantize(Decimal("0.01"))
+
+    def rate(self, venue: str, asset: str) -> Decimal:
+        """Funding per interval between -0.0001 and +0.0003, different on every venue."""
+        return Decimal(self._draw("fr", venue, asset) % 41 - 10) * RATE_STEP
+
+    def open_interest(self, venue: str, asset: str) -> Decimal:
+        return Decimal(1000 + self._draw("oi", venue, asset) % 50_000) / Decimal(10)
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def next_hour_ms(ms: int, hours: int = 1) -> int:
+    return (ms // (hours * HOUR_MS) + 1) * hours * HOUR_MS
+
+
+def binance_premium_index(m: Market, venue: str, symbols: Iterable[str]) -> list[dict[str, object]]:
+    """/fapi/v1/premiumIndex items (Binance and Aster)."""
+    t = now_ms()
+    return [
+        {
+            "symbol": s,
+            "markPrice": str(m.price(venue, s.removesuffix("USDT"))),
+            "indexPrice": str(m.price("index", s.removesuffix("USDT"))),
+            "estimatedSettlePrice": "0",
+            "lastFundingRate": str(m.rate(venue, s.removesuffix("USDT"))),
+            "interestRate": "0.00010000",
+            "nextFundingTime": next_hour_ms(t, 8),
+            "time": t,
+        }
+        for s in symbols
+    ]
+
+
+def bybit_tickers(m: Market, category: str) -> dict[str, object]:
+    t = now_ms()
+    items: list[dict[str, object]] = []
+    for a in m.assets:
+        item: dict[str, object] = {"symbol": f"{a}USDT", "lastPrice": str(m.price("bybit", a))}
+        if category == "linear":
+            oi = m.open_interest("bybit", a)
+            item |= {
+                "markPrice": str(m.price("bybit", a)),
+                "openInterest": str(oi),
+                "openInterestValue": str(oi * m.price("bybit", a)),
+                "fundingRate": str(m.rate("bybit", a)),
+                "nextFundingTime": str(next_hour_ms(t, 8)),
+                "fundingIntervalHour": "8",
+                "fundingCap": "0.005",
+            }
+        items.append(item)
+    return {
+        "retCode": 0,
+        "retMsg": "OK",
+        "result": {"category": category, "list": items},
+        "retExtInfo": {},
+        "time": t,
+    }
+
+
+def okx_funding(m: Market, inst_id: str) -> dict[str, object]:
+    t, asset = now_ms(), inst_id.split("-")[0]
+    funding_time = next_hour_ms(t, 8)
+    return {
+        "code": "0",
+        "msg": "",
+        "data": [
+            {
+                "instId": inst_id,
+                "instType": "SWAP",
+                "fundingRate": str(m.rate("okx", asset)),
+                "fundingTime": str(funding_time),
+                "nextFundingTime": str(funding_time + 8 * HOUR_MS),
+                "method": "current_period",
+                "nextFundingRate": "",
+                "ts": str(t),
+            }
+        ],
+    }
+
+
+def okx_open_interest(m: Market) -> dict[str, object]:
+    t = now_ms()
+    data = []
+    for a in m.assets:
+        base = m.open_interest("okx", a)
+        data.append(
+            {
+                "instId": f"{a}-USDT-SWAP",
+                "instType": "SWAP",
+                "oi": str(base * 100),
+                "oiCcy": str(base),
+                "oiUsd": str(base * m.price("okx", a)),
+                "ts": str(t),
+            }
+        )
+    return {"code": "0", "msg": "", "data": data}
+
+
+def okx_spot_tickers(m: Market) -> dict[str, object]:
+    t = now_ms()
+    return {
+        "code": "0",
+        "msg": "",
+        "data": [
+            {"instType": "SPOT", "instId": f"{a}-USDT", "last": str(m.price("okx", a)), "ts": str(t)}
+            for a in m.assets
+        ],
+    }
+
+
+def hyperliquid_meta_and_asset_ctxs(m: Market) -> list[object]:
+    universe = [{"name": a, "szDecimals": 4, "maxLeverage": 50} for a in m.assets]
+    ctxs = [
+        {
+            "funding": str(m.rate("hyperliquid", a) / 8),
+            "openInterest": str(m.open_interest("hyperliquid", a)),
+            "markPx": str(m.price("hyperliquid", a)),
+            "oraclePx": str(m.price("index", a)),
+            "midPx": str(m.price("hyperliquid", a)),
+            "premium": "0.0001",
+            "prevDayPx": str(m.price("index", a)),
+            "dayNtlVlm": "1000000.0",
+            "impactPxs": [str(m.price("hyperliquid", a))] * 2,
+        }
+        for a in m.assets
+    ]
+    return [{"universe": universe}, ctxs]
+
+
+def lighter_funding_rates(m: Market) -> dict[str, object]:
+    rows = []
+    for n, a in enumerate(m.assets):  # `rate` over eight hours, the way lighter.py reads it
+        rows.append({"market_id": n, "exchange": "lighter", "symbol": a, "rate": float(m.rate("lighter", a))})
+        rows.append({"market_id": n, "exchange": "binance", "symbol": a, "rate": float(m.rate("binance", a))})
+    return {"code": 200, "funding_rates": rows}
+
+
+def grvt_ticker(m: Market, instrument: str) -> dict[str, object]:
+    t, asset = now_ms(), instrument.split("_")[0]
+    percent = m.rate("grvt", asset) * 100  # GRVT sends percentage points
+    return {
+        "result": {
+            "event_time": str(t * 1_000_000),
+            "instrument": instrument,
+            "mark_price": str(m.price("grvt", asset)),
+            "funding_rate": str(percent),
+            "funding_rate_8h_curr": str(percent),
+            "funding_interval_hours": 8,
+            "next_funding_time": str(next_hour_ms(t, 8) * 1_000_000),
+            "open_interest": str(m.open_interest("grvt", asset)),
+        }
+    }
+
+
+def backpack_mark_prices(m: Market) -> list[dict[str, object]]:
+    t = now_ms()
+    return [
+        {
+            "symbol": f"{a}_USDC_PERP",
+            "fundingRate": str(m.rate("backpack", a) / 8),
+            "markPrice": str(m.price("backpack", a)),
+            "indexPrice": str(m.price("index", a)),
+            "nextFundingTimestamp": next_hour_ms(t),
+        }
+        for a in m.assets
+    ]
+
+
+def backpack_markets(m: Market) -> list[dict[str, object]]:
+    return [
+        {
+            "symbol": f"{a}_USDC_PERP",
+            "baseSymbol": a,
+            "quoteSymbol": "USDC",
+            "marketType": "PERP",
+            "fundingInterval": HOUR_MS,
+        }
+        for a in m.assets
+    ]
+
+
+def jupiter_prices(m: Market, mints: dict[str, str], ids: Iterable[str]) -> dict[str, object]:
+    by_mint = {mint: asset for asset, mint in mints.items()}
+    return {
+        mint: {
+            "usdPrice": float(m.price("jupiter", by_mint[mint])),
+            "blockId": 348004023,
+            "decimals": 9,
+            "priceChange24h": 1.29,
+        }
+        for mint in ids
+        if mint in by_mint
+    }
+
+
+def pyth_latest(m: Market, feeds: dict[str, str], ids: Iterable[str]) -> dict[str, object]:
+    by_feed = {feed.lower().removeprefix("0x"): asset for asset, feed in feeds.items()}
+    seconds, parsed = now_ms() // 1000, []
+    for feed_id in ids:
+        asset = by_feed.get(feed_id.lower().removeprefix("0x"))
+        if asset is None:
+            continue
+        mantissa = str(int(m.price("pyth", asset) * 10**8))
+        price = {"price": mantissa, "conf": "1000000", "expo": -8, "publish_time": seconds}
+        parsed.append(
+            {
+                "id": feed_id.lower().removeprefix("0x"),
+                "price": price,
+                "ema_price": price,
+                "metadata": {"slot": 1, "proof_available_time": seconds, "prev_publish_time": seconds - 1},
+            }
+        )
+    return {"binary": {"encoding": "hex", "data": []}, "parsed": parsed}
