@@ -38,6 +38,8 @@ class Stack:
             "TRADEHUB_GENERAL_METRICS_PORT": str(self.ports["general"]),
             "TRADEHUB_VENUE_URLS": f"binance=ws://127.0.0.1:{self.ports['simulator']}",
             "TRADEHUB_HEARTBEAT_INTERVAL_S": "0.5", "TRADEHUB_SERVICE_INSTANCE": "e2e",
+            "TRADEHUB_POLL_FUNCTIONS": "",  # no REST pollers: these stacks never leave the machine
+            "TRADEHUB_BACKUP_DIR": str(log_dir / "backups"),  # the general service's dumps, not ./var
         })
         self.env.update({f"TRADEHUB_{k.upper()}": str(v) for k, v in settings.items()})
         self.env.pop("TRADEHUB_CONFIG", None)
