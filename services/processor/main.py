@@ -5,7 +5,9 @@ import asyncio
 import logging
 
 import redis.asyncio as aioredis
+from redis.exceptions import RedisError
 
+from services.processor.analytics import run_analytics
 from services.processor.sinks import STORED_FAMILIES
 from services.processor.store import EventStore
 from shared.config import Settings
@@ -13,6 +15,7 @@ from shared.constants import PROCESSOR_GROUP, family_streams
 from shared.consumer import StreamConsumer
 from shared.db import create_pool, ensure_daily_partitions, migrate
 from shared.health import instance_name
+from shared.monitor import StreamMonitor
 
 log = logging.getLogger(__name__)
 PARTITION_CHECK_S = 3600
@@ -39,6 +42,24 @@ async def keep_partitions(pool, stop: asyncio.Event) -> None:  # type: ignore[no
                 await ensure_daily_partitions(conn, "trades")
 
 
+async def first_poll(monitor: StreamMonitor) -> None:
+    """Record trimmed-before-read losses before our consumers read past them (reading resets
+    what Redis can tell); Redis being away is not fatal here, the consumers wait for it."""
+    try:
+        await monitor.poll()
+    except (RedisError, OSError) as exc:
+        log.warning("first stream poll failed", extra={"error": repr(exc)})
+
+
+async def cancel_late(stop: asyncio.Event, work: list[asyncio.Task[None]], grace_s: float) -> None:
+    """A graceful stop has a limit: what still runs `grace_s` after stop is cancelled (entries stay pending)."""
+    await stop.wait()
+    _, late = await asyncio.wait(work, timeout=grace_s)
+    for task in late:
+        log.warning("consumer still busy at the stop deadline: cancelled, its batch stays pending")
+        task.cancel()
+
+
 async def run_processor(settings: Settings, redis: aioredis.Redis, stop: asyncio.Event) -> None:
     await prepare_database(settings)
     pool = await create_pool(settings)
@@ -50,9 +71,13 @@ async def run_processor(settings: Settings, redis: aioredis.Redis, stop: asyncio
             for stream in family_streams(settings.stream_prefix, family, settings.stream_partitions)
         ]
         log.info("consuming", extra={"streams": ",".join(c.stream for c in consumers), "consumer": consumer_name})
+        monitor = StreamMonitor(redis, settings, source="processor")
+        await first_poll(monitor)
         async with asyncio.TaskGroup() as tasks:
-            for consumer in consumers:
-                tasks.create_task(consumer.run(stop))
+            consuming = [tasks.create_task(consumer.run(stop)) for consumer in consumers]
+            tasks.create_task(cancel_late(stop, consuming, settings.shutdown_timeout_s * 0.8))
+            tasks.create_task(monitor.run(stop))
             tasks.create_task(keep_partitions(pool, stop))
+            tasks.create_task(run_analytics(settings, redis, pool, stop))  # its own group: never slows storage
     finally:
         await pool.close()

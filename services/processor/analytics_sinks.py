@@ -1,0 +1,187 @@
+"""The analytics group's sinks: trades -> candles, large trades and volume spikes; open
+interest -> OI spikes; exchange klines -> the candles table. One sink per stream partition,
+so its in-memory state only ever sees its own (exchange, symbol) keys.
+
+State changes before the transaction are safe to repeat: the candle builder skips trades it
+already counted and keeps bars dirty until they are written; spikes wait in an outbox until
+a transaction holding them commits. Events are published only after that commit.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+
+import asyncpg
+
+from services.processor.candles import INTERVAL_US, ROLLUP_CHAIN, CandleBuilder, bucket_start, rollup
+from services.processor.large_trades import LargeTradeRule, setting_decimal
+from services.processor.spikes import (
+    ClosedBars,
+    OpenInterestCloses,
+    SpikeDetector,
+    SpikeKey,
+    spike_alert,
+    with_empty_buckets,
+)
+from services.processor.store import checked
+from services.processor.tables_analytics import (
+    CANDLES,
+    FINER_BARS,
+    LARGE_TRADES,
+    RECENT_VOLUMES,
+    SEED_TRADES,
+    SPIKES,
+    candle_of,
+    merge,
+)
+from shared.breaker import SinkUnavailable
+from shared.config import Settings
+from shared.db import CONNECTION_ERRORS
+from shared.events import Candle, Event, OpenInterest, Spike, Trade, now_us
+from shared.streams import StreamProducer
+
+
+def thresholds_of(settings: Settings) -> dict[str, Decimal]:
+    return {interval: setting_decimal(value) for interval, value in settings.spike_thresholds.items()}
+
+
+def detector_of(settings: Settings) -> SpikeDetector:
+    return SpikeDetector(settings.spike_window, thresholds_of(settings), settings.spike_min_points)
+
+
+class _SpikeOutbox:
+    """Spikes found but not yet committed: written with the next transaction, published after it."""
+
+    def __init__(self, producer: StreamProducer) -> None:
+        self.producer = producer
+        self.pending: list[Spike] = []
+
+    async def write(self, conn: asyncpg.Connection) -> None:
+        await merge(conn, SPIKES, self.pending)
+
+    def committed(self) -> None:
+        for spike in self.pending:
+            self.producer.publish(spike)
+            self.producer.publish(spike_alert(spike))
+        self.pending = []
+
+
+class TradeAnalytics:
+    """Sink of the analytics group on th:trades: derived candles, large trades, volume spikes."""
+
+    def __init__(self, pool: asyncpg.Pool, producer: StreamProducer, settings: Settings) -> None:
+        self.pool = pool
+        self.producer = producer
+        self.builder = CandleBuilder(settings.candle_memory_minutes)
+        self.rule = LargeTradeRule.from_settings(settings)
+        self.detector = detector_of(settings)
+        self.closes = ClosedBars(self.detector.thresholds, max_gap=settings.spike_window)
+        self.outbox = _SpikeOutbox(producer)
+
+    async def __call__(self, events: Sequence[Event]) -> None:
+        trades = [event for event in events if isinstance(event, Trade)]
+        for trade in trades:  # refuse a poison trade before it touches any state
+            checked(trade.price, "price")
+            checked(trade.size, "size")
+        if not trades and not self.outbox.pending and not self.builder.dirty():
+            return
+        large = [found for trade in trades if (found := self.rule.check(trade)) is not None]
+        for found in large:
+            checked(found.usd_value, "usd_value")
+        try:
+            async with self.pool.acquire() as conn:
+                cold = self.builder.cold_keys(trades)
+                if cold:
+                    exchanges, symbols, minutes = (list(column) for column in zip(*cold, strict=True))
+                    rows = await conn.fetch(SEED_TRADES, exchanges, symbols, minutes)
+                    self.builder.fold(Trade(**dict(row)) for row in rows)
+                self.builder.fold(trades)
+                bars = self.builder.dirty()
+                async with conn.transaction():
+                    await merge(conn, CANDLES, bars)
+                    rolled = await self._rollups(conn, bars)
+                    await self._volume_spikes(conn, rolled)
+                    await merge(conn, LARGE_TRADES, large)
+                    await self.outbox.write(conn)
+        except CONNECTION_ERRORS as exc:
+            raise SinkUnavailable(repr(exc)) from exc
+        self.builder.clean(bars)
+        self.outbox.committed()
+        for event in [*bars, *rolled, *large]:
+            self.producer.publish(event)
+
+    async def _rollups(self, conn: asyncpg.Connection, bars: list[Candle]) -> list[Candle]:
+        """Recompute every rollup bucket holding a changed bar, level by level from the stored finer bars."""
+        changed, out = bars, []
+        for interval, finer in ROLLUP_CHAIN:
+            if not changed:
+                break
+            buckets = sorted({(c.exchange, c.symbol, bucket_start(c.ts, interval)) for c in changed})
+            exchanges, symbols, starts = (list(column) for column in zip(*buckets, strict=True))
+            rows = await conn.fetch(FINER_BARS, exchanges, symbols, starts, finer, INTERVAL_US[interval])
+            changed = rollup([candle_of(row) for row in rows], interval, self.builder.latest)
+            await merge(conn, CANDLES, changed)
+            out.extend(changed)
+        return out
+
+    async def _volume_spikes(self, conn: asyncpg.Connection, rolled: list[Candle]) -> None:
+        """Feed each bar that just became final to its volume window (seeded from storage once)."""
+        for bar in sorted(rolled, key=lambda c: c.ts):
+            for ts, volume in self.closes.update(bar):
+                key: SpikeKey = (bar.exchange, bar.symbol, "volume", bar.interval)
+                if not self.detector.knows(key):
+                    rows = await conn.fetch(RECENT_VOLUMES, bar.exchange, bar.symbol, bar.interval, ts,
+                                            self.detector.size)
+                    history = [(row["ts"], row["volume"]) for row in reversed(rows)]
+                    self.detector.seed(key, with_empty_buckets(history, bar.interval, ts, self.detector.size))
+                spike = self.detector.observe(key, ts, volume, now_us())
+                if spike is not None:
+                    self.outbox.pending.append(spike)
+
+
+class OpenInterestSpikes:
+    """Sink of the analytics group on th:oi: z-scores of each interval's OI change."""
+
+    def __init__(self, pool: asyncpg.Pool, producer: StreamProducer, settings: Settings) -> None:
+        self.pool = pool
+        self.detector = detector_of(settings)
+        self.closes = OpenInterestCloses(self.detector.thresholds)
+        self.outbox = _SpikeOutbox(producer)
+
+    async def __call__(self, events: Sequence[Event]) -> None:
+        for oi in events:
+            if not isinstance(oi, OpenInterest):
+                continue
+            checked(oi.base if oi.base is not None else oi.contracts, "open interest")
+            for interval, (ts, change) in self.closes.update(oi):
+                spike = self.detector.observe((oi.exchange, oi.symbol, "oi", interval), ts, change, now_us())
+                if spike is not None:
+                    self.outbox.pending.append(spike)
+        if not self.outbox.pending:
+            return
+        try:
+            async with self.pool.acquire() as conn, conn.transaction():
+                await self.outbox.write(conn)
+        except CONNECTION_ERRORS as exc:
+            raise SinkUnavailable(repr(exc)) from exc
+        self.outbox.committed()
+
+
+class ExchangeCandles:
+    """Stores the exchanges' own klines from th:candles; derived candles there are already stored."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    async def __call__(self, events: Sequence[Event]) -> None:
+        latest: dict[tuple[str, str, str, int], Candle] = {}
+        for event in events:  # one row per identity: the newest version of an open kline wins
+            if isinstance(event, Candle) and event.source == "exchange":
+                latest[(event.exchange, event.symbol, event.interval, event.ts)] = event
+        if not latest:
+            return
+        try:
+            async with self.pool.acquire() as conn, conn.transaction():
+                await merge(conn, CANDLES, list(latest.values()))
+        except CONNECTION_ERRORS as exc:
+            raise SinkUnavailable(repr(exc)) from exc

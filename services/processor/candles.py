@@ -1,0 +1,276 @@
+"""Candles derived from trades, exactly: 1m bars folded from trades, UTC-aligned rollups,
+and one multi-exchange candle per normalized symbol. Pure: no I/O, no clock.
+
+A 1m bar is keyed by (exchange, symbol, minute open µs). open/close are the prices of the
+first/last trade in the total order (ts, len(trade_id), trade_id), so they never depend on
+arrival order; high/low/volume/trade count/taker-buy volume are exact Decimal folds. A
+trade already counted (same id) is skipped, so redelivery changes nothing. A late trade
+re-dirties its bar, which is then re-emitted whole. A minute without trades has NO bar
+(no zero-volume filler): rollups and readers treat a missing minute as "nothing traded".
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Context, Decimal
+
+import msgspec
+
+from shared.events import Candle, Trade
+
+MINUTE_US = 60_000_000
+INTERVAL_US: dict[str, int] = {
+    "1m": MINUTE_US, "5m": 5 * MINUTE_US, "15m": 15 * MINUTE_US, "1h": 60 * MINUTE_US,
+    "4h": 240 * MINUTE_US, "1d": 1440 * MINUTE_US,
+}
+# Each rollup is built from the next finer one. Every length divides the next one and the
+# day, and OHLCV folds are associative, so this equals rolling up the 1m bars directly.
+ROLLUP_CHAIN: tuple[tuple[str, str], ...] = (
+    ("5m", "1m"), ("15m", "5m"), ("1h", "15m"), ("4h", "1h"), ("1d", "4h"),
+)
+ZERO = Decimal(0)
+_EXACT = Context(prec=80)  # sums of sizes never round
+_QUOTIENT = Context(prec=28)  # weighted prices: 28 significant digits
+BarKey = tuple[str, str, int]  # (exchange, symbol, minute open µs)
+Pair = tuple[str, str]  # (exchange, symbol)
+TradeOrder = tuple[int, int, str]  # (ts, len(trade_id), trade_id): numeric ids sort numerically
+
+
+def bucket_start(ts: int, interval: str) -> int:
+    """Open time of the bucket holding ts; buckets align to the epoch, i.e. to UTC midnight."""
+    return ts - ts % INTERVAL_US[interval]
+
+
+def trade_order(trade: Trade) -> TradeOrder:
+    return (trade.ts, len(trade.trade_id), trade.trade_id)
+
+
+@dataclass
+class _Bar:
+    """The running fold of one minute's trades."""
+
+    raw_symbol: str
+    first: TradeOrder
+    open: Decimal
+    last: TradeOrder
+    close: Decimal
+    high: Decimal
+    low: Decimal
+    volume: Decimal = ZERO
+    buy_volume: Decimal = ZERO
+    recv_ts: int = 0
+    ids: set[str] = field(default_factory=set)
+
+    @classmethod
+    def start(cls, trade: Trade) -> _Bar:
+        order = trade_order(trade)
+        return cls(raw_symbol=trade.raw_symbol, first=order, open=trade.price, last=order, close=trade.price,
+                   high=trade.price, low=trade.price)
+
+    def add(self, trade: Trade) -> bool:
+        """Fold one trade in; False when it was already counted."""
+        if trade.trade_id in self.ids:
+            return False
+        self.ids.add(trade.trade_id)
+        order = trade_order(trade)
+        if order < self.first:
+            self.first, self.open = order, trade.price
+        if order > self.last:
+            self.last, self.close = order, trade.price
+        self.high = max(self.high, trade.price)
+        self.low = min(self.low, trade.price)
+        self.volume = _EXACT.add(self.volume, trade.size)
+        if trade.side == "buy":
+            self.buy_volume = _EXACT.add(self.buy_volume, trade.size)
+        self.recv_ts = max(self.recv_ts, trade.recv_ts)
+        return True
+
+
+class CandleBuilder:
+    """Folds trades into 1m bars and hands out the bars that changed since they were last written.
+
+    It keeps the bars of the last `memory_minutes` minutes per (exchange, symbol). A trade for
+    a minute it may not have seen whole (at or before the first minute it folded, or already
+    evicted) is "cold": the caller first folds that minute's stored trades in (`cold_keys`),
+    which makes restarts and very late trades exact too.
+    """
+
+    def __init__(self, memory_minutes: int = 10) -> None:
+        self.memory_us = memory_minutes * MINUTE_US
+        self._bars: dict[BarKey, _Bar] = {}
+        self._dirty: set[BarKey] = set()
+        self._first: dict[Pair, int] = {}  # first minute folded: earlier ones may hold unseen trades
+        self._latest: dict[Pair, int] = {}  # newest trade time seen
+        self._newest_bar: dict[Pair, int] = {}
+
+    @property
+    def latest(self) -> Mapping[Pair, int]:
+        """Newest trade time per (exchange, symbol): bars ending at or before it are closed."""
+        return self._latest
+
+    def _floor(self, pair: Pair) -> int:
+        latest = self._latest.get(pair)
+        return -(2**63) if latest is None else bucket_start(latest, "1m") - self.memory_us
+
+    def cold_keys(self, trades: Iterable[Trade]) -> list[BarKey]:
+        """Minutes whose stored trades must be folded in before these trades."""
+        keys: set[BarKey] = set()
+        for trade in trades:
+            key = (trade.exchange, trade.symbol, bucket_start(trade.ts, "1m"))
+            if key in self._bars:
+                continue
+            first = self._first.get(key[:2])
+            if first is None or key[2] <= first or key[2] < self._floor(key[:2]):
+                keys.add(key)
+        return sorted(keys)
+
+    def fold(self, trades: Iterable[Trade]) -> int:
+        """Fold trades into their bars (one already counted is skipped); returns how many were new."""
+        new = 0
+        for trade in trades:
+            pair = (trade.exchange, trade.symbol)
+            minute = bucket_start(trade.ts, "1m")
+            key = (*pair, minute)
+            bar = self._bars.get(key)
+            if bar is None:
+                bar = self._bars[key] = _Bar.start(trade)
+            if not bar.add(trade):
+                continue
+            new += 1
+            self._dirty.add(key)
+            self._first.setdefault(pair, minute)
+            if trade.ts > self._latest.get(pair, -(2**63)):
+                self._latest[pair] = trade.ts
+            newest = self._newest_bar.get(pair)
+            if newest is None or minute > newest:
+                if newest is not None and (*pair, newest) in self._bars:
+                    self._dirty.add((*pair, newest))  # re-emitted: it is closed now
+                self._newest_bar[pair] = minute
+        return new
+
+    def dirty(self) -> list[Candle]:
+        """The bars changed since they were last cleaned, oldest first."""
+        return [self._candle(key) for key in sorted(self._dirty)]
+
+    def clean(self, bars: Iterable[Candle]) -> None:
+        """These bars are written: forget they changed, and drop bars past the memory."""
+        for bar in bars:
+            self._dirty.discard((bar.exchange, bar.symbol, bar.ts))
+        for key in [k for k in self._bars if k[2] < self._floor(k[:2]) and k not in self._dirty]:
+            del self._bars[key]
+
+    def _candle(self, key: BarKey) -> Candle:
+        bar = self._bars[key]
+        exchange, symbol, minute = key
+        closed = minute + MINUTE_US <= self._latest.get((exchange, symbol), minute)
+        return Candle(
+            exchange=exchange, symbol=symbol, raw_symbol=bar.raw_symbol, interval="1m", open=bar.open,
+            high=bar.high, low=bar.low, close=bar.close, volume=bar.volume, trades=len(bar.ids),
+            buy_volume=bar.buy_volume, closed=closed,
+            source="derived", ts=minute, recv_ts=bar.recv_ts,
+        )
+
+
+def exact_sum(values: Iterable[Decimal]) -> Decimal:
+    """A sum that never rounds."""
+    total = ZERO
+    for value in values:
+        total = _EXACT.add(total, value)
+    return total
+
+
+def _sum_optional(values: Iterable[Decimal | None]) -> Decimal | None:
+    total = ZERO
+    for value in values:
+        if value is None:
+            return None
+        total = _EXACT.add(total, value)
+    return total
+
+
+def rollup(bars: Iterable[Candle], interval: str, latest: Mapping[Pair, int] | None = None) -> list[Candle]:
+    """Fold finer bars into `interval` bars opening on UTC boundaries (1d at 00:00 UTC).
+
+    open = the first bar's open, close = the last bar's close, high/low = extremes, volume,
+    trades and buy volume = sums. Empty minutes have no bar and add nothing, so a bucket with
+    gaps is still right. closed: the bucket ended by `latest` (newest trade time per
+    exchange+symbol); without `latest` every bucket is taken as complete.
+    """
+    length = INTERVAL_US[interval]
+    groups: dict[BarKey, dict[int, Candle]] = defaultdict(dict)
+    for bar in bars:
+        finer = INTERVAL_US[bar.interval]
+        if finer >= length or length % finer:
+            raise ValueError(f"cannot roll {bar.interval} bars up into {interval}")
+        groups[(bar.exchange, bar.symbol, bucket_start(bar.ts, interval))][bar.ts] = bar
+    out: list[Candle] = []
+    for (exchange, symbol, start), by_ts in sorted(groups.items()):
+        members = [by_ts[ts] for ts in sorted(by_ts)]
+        first, last = members[0], members[-1]
+        until = None if latest is None else latest.get((exchange, symbol))
+        trade_counts = [bar.trades for bar in members]
+        out.append(Candle(
+            exchange=exchange, symbol=symbol, raw_symbol=last.raw_symbol, interval=interval, open=first.open,
+            high=max(bar.high for bar in members), low=min(bar.low for bar in members), close=last.close,
+            volume=_sum_optional(bar.volume for bar in members) or ZERO,
+            trades=None if None in trade_counts else sum(c for c in trade_counts if c is not None),
+            buy_volume=_sum_optional(bar.buy_volume for bar in members),
+            closed=latest is None or (until is not None and start + length <= until),
+            source=first.source, ts=start, recv_ts=max(bar.recv_ts for bar in members),
+        ))
+    return out
+
+
+class MultiCandle(msgspec.Struct, frozen=True, kw_only=True):
+    """One symbol's candle over several exchanges (see `combine`)."""
+
+    symbol: str
+    interval: str
+    ts: int
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    volume: Decimal
+    trades: int | None
+    buy_volume: Decimal | None
+    exchanges: list[str]
+
+
+def _weighted(prices: Sequence[Decimal], volumes: Sequence[Decimal], total: Decimal) -> Decimal:
+    """Σ(p·v)/Σv (products and sums exact, the quotient to 28 significant digits); plain mean when Σv = 0."""
+    if total == 0:
+        return _QUOTIENT.divide(exact_sum(prices), Decimal(len(prices)))
+    products = [_EXACT.multiply(p, v) for p, v in zip(prices, volumes, strict=True)]
+    return _QUOTIENT.divide(exact_sum(products), total)
+
+
+def combine(bars: Sequence[Candle]) -> MultiCandle:
+    """Bars of one symbol, interval and open time on several exchanges -> one multi-exchange bar.
+
+    volume, buy volume, trade count: sums over venues; high/low: the highest high and lowest
+    low anywhere; open and close: the venues' opens and closes weighted by each venue's
+    volume, Σ(open_i·volume_i)/Σvolume_i (so a thin venue barely moves them), rounded to 28
+    significant digits; a plain mean if every volume is 0. A venue without a bar is absent.
+    """
+    if not bars or len({(b.symbol, b.interval, b.ts) for b in bars}) != 1:
+        raise ValueError("combine needs bars of one symbol, interval and open time")
+    volumes = [bar.volume for bar in bars]
+    total = exact_sum(volumes)
+    counts = [bar.trades for bar in bars]
+    return MultiCandle(
+        symbol=bars[0].symbol, interval=bars[0].interval, ts=bars[0].ts,
+        open=_weighted([b.open for b in bars], volumes, total), high=max(b.high for b in bars),
+        low=min(b.low for b in bars), close=_weighted([b.close for b in bars], volumes, total), volume=total,
+        trades=None if None in counts else sum(c for c in counts if c is not None),
+        buy_volume=_sum_optional(b.buy_volume for b in bars), exchanges=sorted(b.exchange for b in bars),
+    )
+
+
+def combine_series(bars: Iterable[Candle]) -> list[MultiCandle]:
+    """Group bars by open time and combine each group, oldest first."""
+    groups: dict[tuple[str, str, int], list[Candle]] = defaultdict(list)
+    for bar in bars:
+        groups[(bar.symbol, bar.interval, bar.ts)].append(bar)
+    return [combine(groups[key]) for key in sorted(groups, key=lambda k: k[2])]

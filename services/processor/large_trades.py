@@ -1,0 +1,68 @@
+"""Large trades: a trade whose USD value reaches its symbol's threshold. Pure: no I/O.
+
+USD value = price * size, exactly, for symbols quoted in USD, USDT or USDC (stablecoins
+are taken at par); other quotes (ETH-BTC, ...) have no USD value and are never "large".
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Context, Decimal
+
+from shared.config import Settings
+from shared.events import LargeTrade, Trade
+
+USD_QUOTES = frozenset({"USD", "USDT", "USDC"})
+_EXACT = Context(prec=80)
+
+
+def setting_decimal(value: float) -> Decimal:
+    """A float setting as the decimal it was written as: repr is the shortest exact text; 250.0 -> 250."""
+    exact = Decimal(repr(value))
+    return exact.to_integral_value() if exact == exact.to_integral_value() else exact
+
+
+def symbol_parts(symbol: str) -> tuple[str, str]:
+    """BASE-QUOTE[-PERP] -> (BASE, QUOTE); ("", "") when the symbol is not normalized."""
+    parts = symbol.split("-")
+    return (parts[0], parts[1]) if len(parts) >= 2 else ("", "")
+
+
+def usd_value(symbol: str, price: Decimal, size: Decimal) -> Decimal | None:
+    """price * size when the quote is a USD or a USD stablecoin; None otherwise."""
+    if symbol_parts(symbol)[1] not in USD_QUOTES:
+        return None
+    return _EXACT.multiply(price, size)
+
+
+class LargeTradeRule:
+    """Thresholds in USD: the symbol's own (BTC-USDT-PERP), else its base asset's (BTC), else the default."""
+
+    def __init__(self, default: Decimal, by_symbol: Mapping[str, Decimal] | None = None) -> None:
+        self.default = default
+        self.by_symbol = dict(by_symbol or {})
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LargeTradeRule:
+        # settings hold floats (validated > 0)
+        return cls(setting_decimal(settings.large_trade_usd_default),
+                   {key: setting_decimal(value) for key, value in settings.large_trade_usd_by_symbol.items()})
+
+    def threshold(self, symbol: str) -> Decimal:
+        found = self.by_symbol.get(symbol)
+        if found is None:
+            found = self.by_symbol.get(symbol_parts(symbol)[0])
+        return self.default if found is None else found
+
+    def check(self, trade: Trade) -> LargeTrade | None:
+        """The LargeTrade of a trade at or over its threshold; None otherwise."""
+        value = usd_value(trade.symbol, trade.price, trade.size)
+        if value is None:
+            return None
+        threshold = self.threshold(trade.symbol)
+        if value < threshold:
+            return None
+        return LargeTrade(
+            exchange=trade.exchange, symbol=trade.symbol, trade_id=trade.trade_id, price=trade.price,
+            size=trade.size, side=trade.side, usd_value=value, threshold=threshold, ts=trade.ts,
+            recv_ts=trade.recv_ts,
+        )
