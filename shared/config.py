@@ -48,6 +48,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     consumer_max_in_flight: Positive = 256  # entries read but not yet acked
     consumer_claim_idle_ms: Positive = 30_000  # reclaim entries pending this long
     consumer_max_deliveries: Positive = 5  # failures before an entry goes to the DLQ
+    consumer_concurrency: Positive = 2  # processor consumers per stream: one decodes while another stores
     breaker_fail_max: Positive = 3  # store outages in a row that open the breaker
     breaker_reset_s: Seconds = 5.0  # open breaker: wait before probing again
     monitor_interval_s: Seconds = 5.0  # how often the stream monitor reads XINFO (length, lag, DLQ)

@@ -64,7 +64,8 @@ async def _streams(request: web.Request) -> dict[str, Any]:
     """Per stream: length, cap, DLQ depth, per group lag/pending/trimmed_unread. Not ok when a group's
     backlog reached the share of the cap where producers shed; a DLQ is shown, never 503 (docs/streams.md)."""
     try:
-        report = await asyncio.wait_for(stream_report(request.app[REDIS], request.app[SETTINGS]), CHECK_TIMEOUT_S)
+        report = await asyncio.wait_for(stream_report(request.app[REDIS], request.app[SETTINGS]),
+                                        CHECK_TIMEOUT_S)
     except (RedisError, OSError, TimeoutError) as exc:
         return {"ok": False, "error": type(exc).__name__, "problems": [], "by_stream": {}}
     problems = lagging(report, request.app[SETTINGS])
@@ -95,8 +96,8 @@ async def ready(request: web.Request) -> web.Response:
                                       "uptime_s": round((now - beat.started_ts) / 1e6, 1)}
     streams = await _streams(request) if redis_check["ok"] else {"ok": False, "problems": [], "by_stream": {}}
     ok = redis_check["ok"] and pg_check["ok"] and all(s["ok"] for s in services.values()) and streams["ok"]
-    body = {"status": "ready" if ok else "not ready", "redis": redis_check, "postgres": pg_check, "services": services,
-            "streams": streams}
+    body = {"status": "ready" if ok else "not ready", "redis": redis_check, "postgres": pg_check,
+            "services": services, "streams": streams}
     body["pollers"] = await _pollers(request) if redis_check["ok"] else {}  # informative only, see _pollers
     body["feeds"] = await _feeds(request) if redis_check["ok"] else {}  # informative only, see feed_report
     return web.json_response(body, status=200 if ok else 503)

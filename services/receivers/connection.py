@@ -1,152 +1,306 @@
-"""One websocket connection class for every exchange: keepalive, idle detection on
-DATA frames, planned reconnect before the exchange's forced disconnect, backoff with
-full jitter that never gives up, resubscribe, and a gap record for every outage."""
+"""One websocket connection class for every exchange: keepalive, idle detection on DATA frames,
+planned reconnect before the exchange's forced disconnect, backoff with full jitter that never
+gives up, resubscribe, a gap record for every outage, and a status other processes can read.
+
+Idle means "no frame that carried data": pongs, acks and heartbeats do not count, so a socket
+that only answers pings is idle, and so is a half-open TCP socket (nothing arrives at all).
+"""
+
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
+import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import websockets
-from websockets.exceptions import WebSocketException
+from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
 from services.receivers.frames import FrameError
 from shared import metrics
 from shared.backoff import Backoff
 from shared.events import AnyEvent, Gap, now_us
+from shared.feed_status import FeedStatus
 from shared.streams import StreamProducer
 
 log = logging.getLogger(__name__)
 Parse = Callable[[bytes | str, int], list[AnyEvent]]
+Message = str | bytes  # bytes are sent as text frames: every venue here speaks JSON text
+METRICS_EVERY = 256
+PLANNED_JITTER = 0.02  # planned reconnects of sockets opened together spread over 2 % of their age
 
 
 @dataclass(frozen=True)
 class Feed:
     """Everything a connection needs to know about one socket of one exchange."""
 
-    name: str  # e.g. "binance:aggTrade:0"
-    exchange: str
+    name: str  # e.g. "binance:0", "okx:business:0"
+    exchange: str  # the registry name: binance, binance_spot, bybit, bybit_spot, okx, hyperliquid, deribit
     url: str
     parse: Parse
-    subscribe: list[str] = field(default_factory=list)  # text frames sent after connecting
+    subscribe: list[Message] = field(default_factory=list)  # sent after every connect, in order
+    channels: tuple[str, ...] = ()  # what the subscriptions carry (trades, candles, ...), for status and docs
     idle_timeout_s: float = 30.0  # no DATA frame for this long -> reconnect
     max_age_s: float | None = None  # reconnect before the exchange's forced disconnect
-    ping_message: str | None = None  # application-level ping (Bybit, OKX, Hyperliquid)
+    ping_message: Message | None = None  # application-level ping (Bybit, OKX, Hyperliquid)
     ping_interval_s: float = 20.0
-    reply: Callable[[bytes | str], str | None] | None = None  # e.g. Deribit's test_request
+    reply: Callable[[bytes | str], Message | None] | None = None  # e.g. Deribit's test_request -> public/test
+    subscribe_pause_s: float = 0.0  # between subscribe messages, for venues that limit messages per second
+    start_delay_s: float = 0.0  # stagger the first connects of one venue (connections per second limits)
 
 
 class FeedConnection:
     """Keeps one feed connected forever and publishes what it parses."""
 
-    def __init__(self, feed: Feed, producer: StreamProducer, backoff_max_s: float = 30.0) -> None:
+    def __init__(self, feed: Feed, producer: StreamProducer, backoff_max_s: float = 30.0,
+                 resume_from: int | None = None, rng: random.Random | None = None) -> None:
         self.feed = feed
         self.producer = producer
-        self.backoff = Backoff(base=0.5, cap=backoff_max_s)
-        self.frames = 0
-        self.bad_frames = 0
-        self.connects = 0
-        self._last_data_ts: int | None = None
-        self._outage_from: int | None = None  # recv time of the last data before an outage
+        self.backoff = Backoff(base=0.5, cap=backoff_max_s, rng=rng)
+        self._rng = rng or random.Random()
+        self.frames = self.data_frames = self.bad_frames = 0
+        self.connects = self.reconnects = 0
+        self.failures = 0  # sessions in a row without data
+        self.reason = ""
+        self.connected_since: int | None = None
+        self.last_data_ts: int | None = None
+        # recv time of the last data before an outage; a restart resumes the outage the last process saw
+        self._outage_from: int | None = resume_from
+        self._outage_reason = "restart" if resume_from is not None else ""
+        self._session_data = False
+        # frame counters reach Prometheus every METRICS_EVERY frames (and with each status): a
+        # labelled counter's inc() costs as much as a quarter of a frame's parse
+        self._counters = (metrics.FRAMES.labels(feed.name), metrics.DATA_FRAMES.labels(feed.name),
+                          metrics.BAD_FRAMES.labels(feed.name))
+        self._counted = (0, 0, 0)
 
     async def run(self, stop: asyncio.Event) -> None:
+        """Connect, receive, reconnect: until stop, whatever the exchange does."""
+        if self.feed.start_delay_s and await self._wait(stop, self.feed.start_delay_s):
+            return
         while not stop.is_set():
-            reason = await self._session(stop)
-            if stop.is_set():
-                break
-            if self._outage_from is None:
-                self._outage_from = self._last_data_ts or now_us()
-            metrics.FEED_CONNECTED.labels(self.feed.name).set(0)
-            metrics.RECONNECTS.labels(self.feed.name, reason).inc()
-            delay = 0.0 if reason == "planned" else self.backoff.next_delay()
-            log.warning("feed disconnected", extra={"feed": self.feed.name, "reason": reason, "retry_in_s": round(delay, 2)})
+            session = asyncio.create_task(self._session(), name=f"feed {self.feed.name}")
+            stopping = asyncio.create_task(stop.wait())
             try:
-                await asyncio.wait_for(stop.wait(), delay)
-            except TimeoutError:
-                pass
+                await asyncio.wait({session, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                stopping.cancel()
+                if not session.done():
+                    session.cancel()
+            try:
+                reason = await session
+            except asyncio.CancelledError:
+                if asyncio.current_task().cancelling():  # type: ignore[union-attr]
+                    raise
+                break  # stopped while connected
+            self._disconnected(reason)
+            if await self._wait(stop, self._retry_delay(reason)):
+                break
+        self._set_connected(False)
 
-    async def _session(self, stop: asyncio.Event) -> str:
-        """One connection, until it fails, goes idle, ages out, or we stop. Returns why it ended."""
-        feed = self.feed
+    def _disconnected(self, reason: str) -> None:
+        """Count the outage, keep where it began, and say so: every retry logs its attempt number."""
+        self._set_connected(False)
+        self._sync_metrics()
+        self.reconnects += 1
+        self.reason = reason
+        if reason != "planned":
+            self.failures = 0 if self._session_data else self.failures + 1
+        metrics.FEED_FAILURES.labels(self.feed.name).set(self.failures)
+        metrics.RECONNECTS.labels(self.feed.name, reason).inc()
+        if self._outage_from is None:
+            self._outage_from = self.last_data_ts or now_us()
+            self._outage_reason = reason
+
+    def _retry_delay(self, reason: str) -> float:
+        delay = 0.0 if reason == "planned" else self.backoff.next_delay()
+        level = logging.ERROR if self.failures >= 5 else logging.WARNING  # failing for a while: louder
+        outage_s = round((now_us() - (self._outage_from or now_us())) / 1e6, 1)
+        log.log(level, "feed disconnected, reconnecting", extra={
+            "feed": self.feed.name, "reason": reason, "attempt": self.failures, "retry_in_s": round(delay, 2),
+            "outage_s": outage_s})
+        return delay
+
+    @staticmethod
+    async def _wait(stop: asyncio.Event, seconds: float) -> bool:
+        """Sleep unless stopped first; True when stopped."""
         try:
-            async with websockets.connect(feed.url, open_timeout=10, ping_interval=20, ping_timeout=20,
-                                          close_timeout=2, max_size=2**23, max_queue=1024) as ws:
+            await asyncio.wait_for(stop.wait(), seconds)
+            return True
+        except TimeoutError:
+            return stop.is_set()
+
+    async def _session(self) -> str:
+        """One connection, until it fails, goes idle or ages out. Returns why it ended."""
+        feed = self.feed
+        self._session_data = False
+        try:
+            async with websockets.connect(
+                feed.url,
+                open_timeout=10,
+                ping_interval=20,
+                ping_timeout=20,
+                close_timeout=1,
+                max_size=2**23,
+                max_queue=1024,
+            ) as ws:
                 self.connects += 1
-                for message in feed.subscribe:
-                    await ws.send(message)
-                metrics.FEED_CONNECTED.labels(feed.name).set(1)
+                self._set_connected(True)
                 log.info("feed connected", extra={"feed": feed.name, "subscriptions": len(feed.subscribe)})
-                pinger = asyncio.create_task(self._ping(ws)) if feed.ping_message else None
+                for n, message in enumerate(feed.subscribe):
+                    if n and feed.subscribe_pause_s:
+                        await asyncio.sleep(feed.subscribe_pause_s)
+                    await _send(ws, message)
+                pinger = asyncio.create_task(self._ping(ws)) if feed.ping_message is not None else None
                 try:
-                    return await self._receive(ws, stop)
+                    reason = await self._receive(ws)
                 finally:
-                    if pinger:
+                    if pinger is not None:
                         pinger.cancel()
                         await asyncio.gather(pinger, return_exceptions=True)
+                if reason == "idle":
+                    ws.transport.abort()  # the peer may be gone (half-open): no close handshake to wait for
+                return reason
+        except ConnectionClosed as exc:
+            log.debug("feed closed", extra={"feed": feed.name, "error": repr(exc)})
+            return "closed"
+        except InvalidStatus as exc:  # the handshake was answered with an HTTP error (429, 5xx, ...)
+            log.debug("feed refused", extra={"feed": feed.name, "error": repr(exc)})
+            return f"http_{exc.response.status_code}"
         except (OSError, WebSocketException, TimeoutError) as exc:
             log.debug("feed connection error", extra={"feed": feed.name, "error": repr(exc)})
             return type(exc).__name__
 
-    async def _receive(self, ws: websockets.ClientConnection, stop: asyncio.Event) -> str:
-        feed = self.feed
-        opened = time.monotonic()
-        last_data = time.monotonic()
-        stopping = asyncio.ensure_future(stop.wait())
-        try:
-            while True:
-                now = time.monotonic()
-                wait = feed.idle_timeout_s - (now - last_data)
-                if feed.max_age_s is not None:
-                    wait = min(wait, feed.max_age_s - (now - opened))
-                if wait <= 0:
-                    return "idle" if now - last_data >= feed.idle_timeout_s else "planned"
-                receiving = asyncio.ensure_future(ws.recv())
-                done, _ = await asyncio.wait({receiving, stopping}, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
-                if stopping in done:
-                    receiving.cancel()
-                    return "stop"
-                if receiving not in done:
-                    receiving.cancel()
-                    continue  # the loop head decides idle or planned
-                raw = receiving.result()
-                if await self._handle(raw, ws):
-                    last_data = time.monotonic()
-        finally:
-            stopping.cancel()
+    async def _receive(self, ws: websockets.ClientConnection) -> str:
+        """Frames until no data came for idle_timeout_s ("idle") or the socket is too old ("planned").
+
+        One timer per idle period, not per frame: when it fires, the deadline moves to the last
+        data frame's time + the idle timeout, or the session ends.
+        """
+        loop = asyncio.get_running_loop()
+        idle = self.feed.idle_timeout_s
+        opened = last_data = loop.time()
+        age_deadline = float("inf")
+        if self.feed.max_age_s is not None:
+            age_deadline = opened + self.feed.max_age_s * (1 - PLANNED_JITTER * self._rng.random())
+        while True:
+            try:
+                async with asyncio.timeout_at(min(last_data + idle, age_deadline)):
+                    while True:
+                        raw = await ws.recv()
+                        if await self._handle(raw, ws):
+                            last_data = loop.time()
+            except TimeoutError:
+                now = loop.time()
+                if now >= age_deadline:
+                    return "planned"
+                if now - last_data >= idle:
+                    return "idle"
 
     async def _handle(self, raw: bytes | str, ws: websockets.ClientConnection) -> bool:
-        """Parse and publish one frame; True when it carried data (acks and pongs do not)."""
+        """Parse and publish one frame; True when it carried data (acks, pongs, heartbeats do not)."""
         recv_ts = now_us()
         self.frames += 1
-        metrics.FRAMES.labels(self.feed.name).inc()
+        if not self.frames % METRICS_EVERY:
+            self._sync_metrics()
         if self.feed.reply is not None:
             answer = self.feed.reply(raw)
             if answer is not None:
-                await ws.send(answer)
+                await _send(ws, answer)
                 return False
         try:
             events = self.feed.parse(raw, recv_ts)
         except FrameError as exc:
             self.bad_frames += 1
-            metrics.BAD_FRAMES.labels(self.feed.name).inc()
             log.debug("bad frame skipped", extra={"feed": self.feed.name, "error": str(exc)[:200]})
             return False
         if not events:
             return False
-        if self._outage_from is not None:
-            self.producer.publish(Gap(feed=self.feed.name, exchange=self.feed.exchange, from_ts=self._outage_from,
-                                      to_ts=recv_ts, ts=recv_ts, recv_ts=recv_ts))
-            self._outage_from = None
-        self._last_data_ts = recv_ts
-        self.backoff.reset()
+        self.data_frames += 1
+        self.last_data_ts = recv_ts
+        if not self._session_data:
+            self._first_data(recv_ts)
+        publish = self.producer.publish
         for event in events:
-            self.producer.publish(event)
+            publish(event)
         return True
+
+    def _first_data(self, recv_ts: int) -> None:
+        """Data flows again: the outage (if any) becomes a gap record, the backoff starts over."""
+        self._session_data = True
+        self.failures = 0
+        self.backoff.reset()
+        metrics.FEED_FAILURES.labels(self.feed.name).set(0)
+        metrics.FEED_LAST_DATA.labels(self.feed.name).set(recv_ts / 1e6)
+        if self._outage_from is None:
+            return
+        gap = Gap(
+            feed=self.feed.name,
+            exchange=self.feed.exchange,
+            from_ts=self._outage_from,
+            to_ts=recv_ts,
+            reason=self._outage_reason,
+            ts=recv_ts,
+            recv_ts=recv_ts,
+        )
+        self._outage_from = None
+        metrics.GAPS.labels(self.feed.name).inc()
+        if not self.producer.publish(gap):
+            log.error(
+                "gap record dropped by the producer",
+                extra={"feed": gap.feed, "from_ts": gap.from_ts, "to_ts": gap.to_ts},
+            )
+        log.info(
+            "feed receiving again",
+            extra={
+                "feed": gap.feed,
+                "gap_s": round((gap.to_ts - gap.from_ts) / 1e6, 3),
+                "reason": gap.reason,
+            },
+        )
+
+    def _sync_metrics(self) -> None:
+        """Bring the Prometheus frame counters up to this connection's own counts."""
+        counts = (self.frames, self.data_frames, self.bad_frames)
+        for counter, now, before in zip(self._counters, counts, self._counted, strict=True):
+            if now > before:
+                counter.inc(now - before)
+        self._counted = counts
+
+    def _set_connected(self, connected: bool) -> None:
+        self.connected_since = now_us() if connected else None
+        metrics.FEED_CONNECTED.labels(self.feed.name).set(1 if connected else 0)
 
     async def _ping(self, ws: websockets.ClientConnection) -> None:
         assert self.feed.ping_message is not None
         while True:
             await asyncio.sleep(self.feed.ping_interval_s)
-            await ws.send(self.feed.ping_message)
+            await _send(ws, self.feed.ping_message)
+
+    def status(self) -> FeedStatus:
+        """This feed's state for Redis (shared/feed_status.py); it also brings the metrics up to date."""
+        self._sync_metrics()
+        if self.last_data_ts is not None:
+            metrics.FEED_LAST_DATA.labels(self.feed.name).set(self.last_data_ts / 1e6)
+        return FeedStatus(
+            feed=self.feed.name,
+            exchange=self.feed.exchange,
+            connected=self.connected_since is not None,
+            at=now_us(),
+            last_data_ts=self.last_data_ts,
+            connected_since=self.connected_since,
+            outage_from=self._outage_from,
+            reconnects=self.reconnects,
+            failures=self.failures,
+            reason=self.reason,
+            frames=self.frames,
+            data_frames=self.data_frames,
+            bad_frames=self.bad_frames,
+            idle_timeout_s=self.feed.idle_timeout_s,
+        )
+
+
+async def _send(ws: websockets.ClientConnection, message: Message) -> None:
+    """A text frame, whether the exchange module built the message as str or bytes."""
+    await ws.send(message, text=True) if isinstance(message, bytes) else await ws.send(message)

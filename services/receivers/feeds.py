@@ -1,26 +1,288 @@
-"""Which sockets to open, from the settings: exchange -> feeds."""
+"""Which sockets to open, from the settings: venue -> feeds (one Feed per socket).
+
+One small builder per venue, here rather than in the exchange files: those stay pure (wire
+formats, subscribe builders, parse functions, REST) while this file decides the I/O shape of a
+deployment: which channels, how they are split across sockets at each venue's per-connection
+limit, the keepalive, the idle timeout and the planned reconnect of each socket.
+
+Channels use the same words on every venue (trades, candles, funding, liquidations, prices);
+a socket carries the channels of a few symbols, and its idle timeout is the shortest of its
+channels' (a quiet liquidation stream sharing a socket with trades never looks idle).
+"""
+
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Sequence
+from decimal import Decimal, InvalidOperation
+from functools import partial
+from typing import TypeVar
+
 from services.receivers.connection import Feed
-from services.receivers.exchanges import binance
-from shared.config import Settings
+from services.receivers.exchanges import binance, bybit, deribit, hyperliquid, okx
+from shared.config import ConfigError, Settings
+
+T = TypeVar("T")
+Item = tuple[str, T]  # (channel, what to subscribe for it)
+PLANNED_MARGIN_S = 600  # reconnect this long before a venue's forced disconnect
+# No per-connection limit is documented for these; a conservative split keeps a resubscribe small.
+OKX_ARGS_PER_CONNECTION = 300
+DERIBIT_CHANNELS_PER_CONNECTION = 300
+OKX_CONNECT_SPACING_S = 0.4  # "Connection limit: 3 requests per second (based on IP)"
+HYPERLIQUID_MESSAGE_SPACING_S = 0.035  # 2000 messages a minute per IP (api/rate-limits)
+
+BINANCE_STREAMS: dict[str, Callable[[Iterable[str]], list[str]]] = {
+    "trades": binance.agg_trade_streams,
+    "candles": binance.kline_streams,
+    "funding": binance.mark_price_streams,
+    "liquidations": binance.force_order_streams,
+}
+BINANCE_SPOT_STREAMS: dict[str, Callable[[Iterable[str]], list[str]]] = {"trades": binance.spot_trade_streams}
+BYBIT_TOPICS = {
+    "trades": "publicTrade",
+    "candles": "kline.1",
+    "funding": "tickers",
+    "prices": "tickers",
+    "liquidations": "allLiquidation",
+}
+HYPERLIQUID_SUBSCRIPTIONS: dict[str, Callable[[str], bytes]] = {
+    "trades": hyperliquid.trades_subscription,
+    "candles": hyperliquid.candle_subscription,
+    "funding": hyperliquid.active_asset_ctx_subscription,
+}
 
 
-def chunks(items: list[str], size: int) -> list[list[str]]:
+def chunks(items: Sequence[T], size: int) -> list[Sequence[T]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
-def binance_feeds(settings: Settings) -> list[Feed]:
-    """USD-M aggTrade over combined streams, split at the per-connection stream limit."""
-    base = settings.venue_urls.get("binance", binance.WS_URL)
-    streams = binance.agg_trade_streams(settings.binance_symbols)
+def idle_timeout(settings: Settings, channels: Iterable[str]) -> float:
+    """The shortest idle timeout of a socket's channels: data on any of them proves it alive."""
+    by_channel = settings.ws_idle_timeout_by_channel
+    return min(
+        (by_channel.get(c, settings.ws_idle_timeout_s) for c in channels), default=settings.ws_idle_timeout_s
+    )
+
+
+def channels_of(part: Iterable[Item[object]]) -> tuple[str, ...]:
+    return tuple(sorted({channel for channel, _ in part}))
+
+
+def _binance(
+    settings: Settings,
+    venue: str,
+    symbols: list[str],
+    channels: Sequence[str],
+    streams_of: dict[str, Callable[[Iterable[str]], list[str]]],
+    all_market: dict[str, str],
+) -> list[Feed]:
+    """Combined streams in the url, at most MAX_STREAMS_PER_CONNECTION each; no subscribe messages."""
+    module = binance if venue == "binance" else binance.spot
+    items: list[Item[str]] = [
+        (c, stream)
+        for symbol in symbols
+        for c in channels
+        if c not in all_market
+        for stream in streams_of[c]([symbol])
+    ]
+    items += [(c, stream) for c, stream in all_market.items() if c in channels]
+    base = settings.venue_urls.get(venue, module.WS_URL)
+    parse = binance.parse_frame if venue == "binance" else binance.parse_frame_spot
     return [
-        Feed(name=f"binance:aggTrade:{n}", exchange="binance", url=binance.combined_stream_url(base, part),
-             parse=binance.parse_frame, idle_timeout_s=settings.ws_idle_timeout_s,
-             max_age_s=binance.MAX_CONNECTION_AGE_S - 600)
-        for n, part in enumerate(chunks(streams, binance.MAX_STREAMS_PER_CONNECTION))
+        Feed(
+            name=f"{venue}:{n}",
+            exchange=venue,
+            url=binance.combined_stream_url(base, [s for _, s in part]),
+            parse=parse,
+            channels=channels_of(part),
+            idle_timeout_s=idle_timeout(settings, channels_of(part)),
+            max_age_s=module.MAX_CONNECTION_AGE_S - PLANNED_MARGIN_S,
+        )  # "only valid for 24 hours"
+        for n, part in enumerate(chunks(items, module.MAX_STREAMS_PER_CONNECTION))
     ]
 
 
+def binance_feeds(settings: Settings) -> list[Feed]:
+    """USD-M: aggTrade, kline_1m, markPrice@1s, forceOrder; or every perpetual's funding and liquidations."""
+    all_market = binance.ALL_MARKET_STREAMS if settings.binance_all_market else {}
+    return _binance(
+        settings, "binance", settings.binance_symbols, settings.binance_channels, BINANCE_STREAMS, all_market
+    )
+
+
+def binance_spot_feeds(settings: Settings) -> list[Feed]:
+    return _binance(
+        settings,
+        "binance_spot",
+        settings.binance_spot_symbols,
+        settings.binance_spot_channels,
+        BINANCE_SPOT_STREAMS,
+        {},
+    )
+
+
+def _bybit(settings: Settings, venue: str, symbols: list[str], channels: Sequence[str]) -> list[Feed]:
+    """Topics split so no socket's args pass 21,000 characters; spot subscribes 10 args a request."""
+    module = bybit if venue == "bybit" else bybit.spot
+    category: bybit.Category = "linear" if venue == "bybit" else "spot"
+    channel_of = {f"{BYBIT_TOPICS[c]}.{s.upper()}": c for s in symbols for c in channels}
+    url = settings.venue_urls.get(venue, module.WS_URL)
+    feeds = []
+    for n, topics in enumerate(bybit.connections(channel_of)):
+        channels_here = tuple(sorted({channel_of[t] for t in topics}))
+        feeds.append(
+            Feed(
+                name=f"{venue}:{n}",
+                exchange=venue,
+                url=url,
+                parse=module.parse_frame,
+                subscribe=list(bybit.subscribe_requests(topics, category)),
+                channels=channels_here,
+                idle_timeout_s=idle_timeout(settings, channels_here),
+                ping_message=bybit.PING,
+                ping_interval_s=bybit.PING_INTERVAL_S,
+            )
+        )  # "send the ping heartbeat packet every 20 seconds"
+    return feeds
+
+
+def bybit_feeds(settings: Settings) -> list[Feed]:
+    return _bybit(settings, "bybit", settings.bybit_symbols, settings.bybit_channels)
+
+
+def bybit_spot_feeds(settings: Settings) -> list[Feed]:
+    return _bybit(settings, "bybit_spot", settings.bybit_spot_symbols, settings.bybit_spot_channels)
+
+
+def okx_contract_values(settings: Settings) -> okx.CtVal:
+    """okx.CT_VAL plus okx_contract_values: a swap without ctVal would be off by orders of magnitude."""
+    table = dict(okx.CT_VAL)
+    for inst_id, text in settings.okx_contract_values.items():
+        try:
+            value = Decimal(text)
+        except InvalidOperation as exc:
+            raise ConfigError(f"okx_contract_values[{inst_id}] is not a number: {text!r}") from exc
+        if not value.is_finite() or value <= 0:
+            raise ConfigError(f"okx_contract_values[{inst_id}] must be a positive number, got {text!r}")
+        table[inst_id] = value
+    return table
+
+
+def okx_feeds(settings: Settings) -> list[Feed]:
+    """/public: trades, funding-rate + open-interest (swaps), liquidation-orders (every swap);
+    /business: candles."""
+    ids, channels = settings.okx_instruments, settings.okx_channels
+    swaps = [i for i in ids if i.endswith("-SWAP")]
+    public: list[Item[dict[str, str]]] = []
+    for inst_id in ids:
+        if "trades" in channels:
+            public.append(("trades", {"channel": "trades", "instId": inst_id}))
+        if "funding" in channels and inst_id in swaps:
+            public += [
+                ("funding", {"channel": name, "instId": inst_id})
+                for name in ("funding-rate", "open-interest")
+            ]
+    if "liquidations" in channels and swaps:
+        public.append(("liquidations", {"channel": "liquidation-orders", "instType": "SWAP"}))
+    business: list[Item[dict[str, str]]] = [
+        ("candles", {"channel": "candle1m", "instId": i}) for i in ids if "candles" in channels
+    ]
+    parse = partial(okx.parse_frame, ct_val=okx_contract_values(settings))
+    feeds = []
+    for endpoint, items, default_url in (
+        ("public", public, okx.WS_URL),
+        ("business", business, okx.BUSINESS_WS_URL),
+    ):
+        url = settings.venue_urls.get("okx" if endpoint == "public" else "okx_business", default_url)
+        for n, part in enumerate(chunks(items, OKX_ARGS_PER_CONNECTION)):
+            feeds.append(
+                Feed(
+                    name=f"okx:{endpoint}:{n}",
+                    exchange="okx",
+                    url=url,
+                    parse=parse,
+                    subscribe=list(okx.subscribe_requests([arg for _, arg in part])),
+                    channels=channels_of(part),
+                    idle_timeout_s=idle_timeout(settings, channels_of(part)),
+                    ping_message=okx.PING,
+                    ping_interval_s=okx.PING_INTERVAL_S,
+                    start_delay_s=len(feeds) * OKX_CONNECT_SPACING_S,
+                )
+            )
+    return feeds
+
+
+def hyperliquid_feeds(settings: Settings) -> list[Feed]:
+    """One subscribe message per coin and channel; {"method":"ping"} keeps a quiet socket open."""
+    items: list[Item[bytes]] = [
+        (c, HYPERLIQUID_SUBSCRIPTIONS[c](coin))
+        for coin in settings.hyperliquid_coins
+        for c in settings.hyperliquid_channels
+    ]
+    url = settings.venue_urls.get("hyperliquid", hyperliquid.WS_URL)
+    return [
+        Feed(
+            name=f"hyperliquid:{n}",
+            exchange="hyperliquid",
+            url=url,
+            parse=hyperliquid.parse_frame,
+            subscribe=[message for _, message in part],
+            channels=channels_of(part),
+            idle_timeout_s=idle_timeout(settings, channels_of(part)),
+            ping_message=hyperliquid.PING,
+            ping_interval_s=hyperliquid.PING_INTERVAL_S,
+            subscribe_pause_s=HYPERLIQUID_MESSAGE_SPACING_S,
+        )
+        for n, part in enumerate(
+            chunks(items, hyperliquid.MAX_SUBSCRIPTIONS)
+        )  # 1000 per IP, so per socket too
+    ]
+
+
+def deribit_channel(channel: str, instrument: str, interval: str) -> str:
+    if channel == "trades":
+        return deribit.trades_channel(instrument, interval)
+    if channel == "funding":
+        return deribit.ticker_channel(instrument, interval)
+    return deribit.chart_trades_channel(instrument, "1")
+
+
+def deribit_feeds(settings: Settings, heartbeat_s: int = deribit.HEARTBEAT_INTERVAL_S) -> list[Feed]:
+    """JSON-RPC: public/set_heartbeat, then public/subscribe; test_request answered with public/test."""
+    items: list[Item[str]] = [
+        (c, deribit_channel(c, inst, settings.deribit_interval))
+        for inst in settings.deribit_instruments
+        for c in settings.deribit_channels
+    ]
+    url = settings.venue_urls.get("deribit", deribit.WS_URL)
+    return [
+        Feed(
+            name=f"deribit:{n}",
+            exchange="deribit",
+            url=url,
+            parse=deribit.parse_frame,
+            subscribe=[
+                deribit.set_heartbeat_message(1, heartbeat_s),
+                deribit.subscribe_message([name for _, name in part], 2),
+            ],
+            channels=channels_of(part),
+            idle_timeout_s=idle_timeout(settings, channels_of(part)),
+            reply=deribit.heartbeat_reply,
+        )
+        for n, part in enumerate(chunks(items, DERIBIT_CHANNELS_PER_CONNECTION))
+    ]
+
+
+BUILDERS: dict[str, Callable[[Settings], list[Feed]]] = {
+    "binance": binance_feeds,
+    "binance_spot": binance_spot_feeds,
+    "bybit": bybit_feeds,
+    "bybit_spot": bybit_spot_feeds,
+    "okx": okx_feeds,
+    "hyperliquid": hyperliquid_feeds,
+    "deribit": deribit_feeds,
+}
+
+
 def build_feeds(settings: Settings) -> list[Feed]:
-    return binance_feeds(settings) if settings.binance_symbols else []
+    """Every socket of every venue in settings.feeds (a venue with no symbols opens none)."""
+    return [feed for venue in settings.feeds for feed in BUILDERS[venue](settings)]

@@ -23,8 +23,8 @@ async def run_receivers(settings: Settings, redis: aioredis.Redis, stop: asyncio
     if not feeds:
         log.warning("no feeds configured: nothing to receive")
     resume = await outages_to_resume(redis, settings)
-    connections = [FeedConnection(feed, producer, settings.ws_backoff_max_s, resume_from=resume.get(feed.name))
-                   for feed in feeds]
+    backoff_max_s = settings.ws_backoff_max_s
+    connections = [FeedConnection(f, producer, backoff_max_s, resume_from=resume.get(f.name)) for f in feeds]
     reporter = FeedStatusReporter(redis, settings.stream_prefix, lambda: [c.status() for c in connections],
                                   settings.ws_status_interval_s)
     feeds_stop = asyncio.Event()

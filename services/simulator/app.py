@@ -52,7 +52,8 @@ def venue_urls(base: str) -> dict[str, str]:
     base = base.rstrip("/")
     return {"binance": base, "binance_spot": f"{base}/spot", "bybit": f"{base}/v5/public/linear",
             "bybit_spot": f"{base}/v5/public/spot", "okx": f"{base}/ws/v5/public",
-            "okx_business": f"{base}/ws/v5/business", "hyperliquid": f"{base}/ws", "deribit": f"{base}/ws/api/v2"}
+            "okx_business": f"{base}/ws/v5/business", "hyperliquid": f"{base}/ws",
+            "deribit": f"{base}/ws/api/v2"}
 
 
 def _handler(name: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
@@ -82,7 +83,8 @@ async def control(request: web.Request) -> web.Response:
     state = request.app[STATE]
     venue = request.query.get("venue")
     if venue is not None and venue not in state.venues:
-        return web.json_response({"error": f"unknown venue {venue!r}", "venues": sorted(state.venues)}, status=400)
+        body = {"error": f"unknown venue {venue!r}", "venues": sorted(state.venues)}
+        return web.json_response(body, status=400)
     mode = request.query.get("mode")
     if mode is not None and mode not in MODES:
         return web.json_response({"error": f"unknown mode {mode!r}", "modes": list(MODES)}, status=400)

@@ -1,5 +1,6 @@
 """The simulator in-process for receiver tests: a server on 127.0.0.1, its control API, and feeds
 built from settings that point every venue at it."""
+
 from __future__ import annotations
 
 import asyncio
@@ -53,8 +54,11 @@ class Sim:
 
     def settings(self, **overrides: Any) -> Settings:
         """Receiver settings with every venue at this simulator and short idle timeouts."""
-        base: dict[str, Any] = {"venue_urls": venue_urls(self.base), "ws_idle_timeout_s": IDLE_S,
-                                "ws_idle_timeout_by_channel": {}}
+        base: dict[str, Any] = {
+            "venue_urls": venue_urls(self.base),
+            "ws_idle_timeout_s": IDLE_S,
+            "ws_idle_timeout_by_channel": {},
+        }
         return self.make_settings(**(base | overrides))
 
     def feed(self, venue: str, **overrides: Any) -> Feed:
@@ -64,7 +68,9 @@ class Sim:
 
 @asynccontextmanager
 async def simulator(make_settings: SettingsFactory, **overrides: Any) -> AsyncIterator[Sim]:
-    settings = make_settings(**({"simulator_rate": 50.0, "simulator_symbols": ["BTCUSDT", "ETHUSDT"]} | overrides))
+    settings = make_settings(
+        **({"simulator_rate": 50.0, "simulator_symbols": ["BTCUSDT", "ETHUSDT"]} | overrides)
+    )
     server = TestServer(create_app(settings), host="127.0.0.1")
     await server.start_server()
     try:

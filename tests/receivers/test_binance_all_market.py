@@ -1,4 +1,5 @@
 """Binance all-market streams (binance_all_market = true): every perpetual's funding and liquidations."""
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -24,7 +25,12 @@ def test_all_mark_prices_skip_delivery_contracts() -> None:
 def test_all_market_liquidation_is_one_force_order() -> None:
     [liq] = binance.parse_frame(frame("binance", "forceOrder_arr"), RECV_TS)
     assert isinstance(liq, Liquidation)
-    assert (liq.symbol, liq.side, liq.price, liq.size) == ("ETH-USDT-PERP", "buy", Decimal("180.05"), Decimal("0.5"))
+    assert (liq.symbol, liq.side, liq.price, liq.size) == (
+        "ETH-USDT-PERP",
+        "buy",
+        Decimal("180.05"),
+        Decimal("0.5"),
+    )
 
 
 def test_a_bad_item_in_the_mark_price_list_is_a_frame_error() -> None:

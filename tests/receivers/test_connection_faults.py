@@ -1,5 +1,6 @@
 """FeedConnection against the simulator's scripted misbehaviour, in-process: silence, half-open
 sockets, garbage, forced closes, a venue that is down, and the gap each outage leaves."""
+
 from __future__ import annotations
 
 import asyncio
@@ -19,6 +20,7 @@ from services.api.app import create_app as create_api
 from services.processor.sinks import STORED_FAMILIES
 from services.processor.store import EventStore
 from services.receivers.connection import FeedConnection
+from services.receivers.feeds import deribit_feeds
 from services.simulator.app import create_app as create_simulator
 from shared.config import Settings
 from shared.constants import FIELD_EVENTS, stream_key
@@ -44,14 +46,17 @@ async def test_silent_feed_reconnects_within_idle_timeout_plus_2s(make_settings:
             await wait_until(lambda: conn.data_frames > 10, what="data before the silence")
             opened = sim.venue("bybit").opened
             await sim.control(venue="bybit", mode="silence")
-            await asyncio.sleep(0.05)  # frames already in flight
+            silent_since = time.monotonic()
+            await asyncio.sleep(0.2)  # frames already in flight
             non_data_before = conn.frames - conn.data_frames - conn.bad_frames
             data_before = conn.data_frames
-            elapsed = await wait_until(lambda: sim.venue("bybit").opened > opened, timeout=10, what="reconnect")
-            assert elapsed <= IDLE_S + 2
+            await wait_until(lambda: sim.venue("bybit").opened > opened, timeout=10, what="reconnect")
+            assert time.monotonic() - silent_since <= IDLE_S + 2
             assert conn.reason == "idle"
             assert conn.data_frames == data_before
-            assert conn.frames - conn.data_frames - conn.bad_frames >= non_data_before + 2  # pongs did not count
+            assert (
+                conn.frames - conn.data_frames - conn.bad_frames >= non_data_before + 2
+            )  # pongs did not count
             await sim.control(venue="bybit", mode="normal")
             await wait_until(lambda: conn.data_frames > data_before, what="data after the silence")
 
@@ -65,7 +70,9 @@ async def test_half_open_socket_reconnects(make_settings: SettingsFactory) -> No
                 opened = sim.venue(venue).opened
                 await sim.control(venue=venue, mode="halfopen")
                 started = time.monotonic()
-                await wait_until(lambda v=venue, o=opened: sim.venue(v).opened > o, timeout=10, what="reconnect")
+                await wait_until(
+                    lambda v=venue, o=opened: sim.venue(v).opened > o, timeout=10, what="reconnect"
+                )
                 assert time.monotonic() - started <= IDLE_S + 2, venue
                 assert conn.reason == "idle"
                 await sim.control(venue=venue, mode="normal")
@@ -110,14 +117,22 @@ async def test_forced_close_restores_every_subscription(venue: str, make_setting
             await sim.control(venue=venue, mode="normal")
             data = conn.data_frames
             await wait_until(lambda: conn.data_frames > data, what="data after the close")
-            await wait_until(lambda: sorted(state.sessions[-1]) == first, timeout=2,
-                             what=f"same subscriptions again: {first} vs {sorted(state.sessions[-1])}")
-            assert len(first) >= 2 * len(feed.channels)  # two symbols of every channel (OKX liquidations: one)
+            await wait_until(
+                lambda: sorted(state.sessions[-1]) == first,
+                timeout=2,
+                what=f"same subscriptions again: {first} vs {sorted(state.sessions[-1])}",
+            )
+            assert len(first) >= 2 * len(
+                feed.channels
+            )  # two symbols of every channel (OKX liquidations: one)
             assert len(state.sessions) >= 2 and conn.reason == "closed"
 
 
 async def test_a_failing_feed_keeps_retrying_and_is_reported(
-    make_settings: SettingsFactory, redis: aioredis.Redis, settings: Settings, caplog: pytest.LogCaptureFixture
+    make_settings: SettingsFactory,
+    redis: aioredis.Redis,
+    settings: Settings,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     port = free_port()  # nothing listens there yet: every connect is refused
     async with simulator(make_settings) as sim:
@@ -146,7 +161,10 @@ async def test_a_failing_feed_keeps_retrying_and_is_reported(
 
 
 async def test_disconnection_becomes_a_gap_record(
-    make_settings: SettingsFactory, settings: Settings, redis: aioredis.Redis, pool: asyncpg.Pool,
+    make_settings: SettingsFactory,
+    settings: Settings,
+    redis: aioredis.Redis,
+    pool: asyncpg.Pool,
     aiohttp_client: Callable[..., TestClient],
 ) -> None:
     producer = StreamProducer(redis, settings, source="test")
@@ -162,8 +180,15 @@ async def test_disconnection_becomes_a_gap_record(
                 await wait_until(lambda: conn.reconnects >= 1, what="disconnected")
                 await asyncio.sleep(0.3)
                 await sim.control(venue="binance", mode="normal")
-                await wait_until(lambda: conn.data_frames > 0 and conn.status().outage_from is None and
-                                 conn.reconnects >= 1 and conn.last_data_ts != before_close, what="data again")
+                await wait_until(
+                    lambda: (
+                        conn.data_frames > 0
+                        and conn.status().outage_from is None
+                        and conn.reconnects >= 1
+                        and conn.last_data_ts != before_close
+                    ),
+                    what="data again",
+                )
     finally:
         flushing.set()
         await writer
@@ -171,7 +196,12 @@ async def test_disconnection_becomes_a_gap_record(
     gaps = [e for _, fields in entries for e in batch_decoder.decode(fields[FIELD_EVENTS])]
     assert len(gaps) == 1
     gap = gaps[0]
-    assert isinstance(gap, Gap) and gap.feed == "binance:0" and gap.exchange == "binance" and gap.reason == "closed"
+    assert (
+        isinstance(gap, Gap)
+        and gap.feed == "binance:0"
+        and gap.exchange == "binance"
+        and gap.reason == "closed"
+    )
     assert before_close is not None and before_close <= gap.from_ts < gap.to_ts
     assert gap.to_ts - gap.from_ts >= 300_000  # the 0.3 s the venue refused connections, at least
     await EventStore(pool, STORED_FAMILIES["gaps"])(gaps + gaps)  # a redelivery changes nothing
@@ -180,5 +210,33 @@ async def test_disconnection_becomes_a_gap_record(
     assert body["count"] == 1 and body["ongoing"] == []
     row = body["gaps"][0]
     assert (row["feed"], row["exchange"], row["from_ts"], row["to_ts"], row["reason"]) == (
-        "binance:0", "binance", gap.from_ts, gap.to_ts, "closed")
+        "binance:0",
+        "binance",
+        gap.from_ts,
+        gap.to_ts,
+        "closed",
+    )
     assert (await (await client.get("/api/v1/gaps", params={"exchange": "okx"})).json())["count"] == 0
+
+
+async def test_planned_reconnect_before_the_forced_disconnect_waits_for_nothing(
+    make_settings: SettingsFactory,
+) -> None:
+    async with simulator(make_settings) as sim:
+        conn = connect(replace(sim.feed("binance"), max_age_s=0.4))  # Binance: 24 h minus a margin
+        async with running(conn):
+            await wait_until(lambda: conn.connects >= 3, what="two planned reconnects")
+            assert conn.reason == "planned" and conn.failures == 0 and conn.backoff.attempt == 0
+
+
+async def test_deribit_heartbeat_unanswered_drops_the_socket_and_answered_keeps_it(
+    make_settings: SettingsFactory,
+) -> None:
+    async with simulator(make_settings) as sim:
+        settings = sim.settings(deribit_channels=["trades"], ws_idle_timeout_s=5.0)
+        answering = connect(deribit_feeds(settings, heartbeat_s=1)[0])
+        deaf = connect(replace(deribit_feeds(settings, heartbeat_s=1)[0], name="deribit:deaf", reply=None))
+        async with running(answering, deaf):
+            await wait_until(lambda: deaf.reconnects >= 1, timeout=5, what="the deaf socket dropped")
+            assert deaf.reason == "closed"
+            assert answering.reconnects == 0 and answering.connects == 1 and answering.data_frames > 0

@@ -1,0 +1,241 @@
+"""The websocket engine every simulated venue shares: subscriptions, paced frames, scripted
+misbehaviour and counters. A venue file (binance.py, bybit.py, ...) only speaks its protocol:
+what a client message means, how an ack, a pong and a refusal look, and each channel's frame.
+
+Modes (POST /control?mode=...&venue=...):
+  normal     frames at their rates, pings answered, subscriptions acknowledged
+  silence    no data, but pings, heartbeats and subscriptions still answered (a maintenance)
+  paused     as silence (the demo summary pauses the simulator before counting)
+  close      every connection dropped abruptly (TCP abort, no close frame), new ones too
+  halfopen   nothing read, nothing written, the TCP socket left open: no pong ever comes back
+  garbage    a garbage frame before every data frame
+  truncated  every other data frame cut in half (the frame and its trades are lost)
+  suberror   subscriptions answered with the venue's error format, and not served
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from aiohttp import WSCloseCode, WSMsgType, web
+
+from services.simulator.tape import Tape
+from shared.config import Settings
+
+log = logging.getLogger(__name__)
+MODES = ("normal", "silence", "paused", "close", "halfopen", "garbage", "truncated", "suberror")
+TICK_S = 0.02
+RATES = {
+    "candles": 4.0,
+    "funding": 1.0,
+    "prices": 1.0,
+    "liquidations": 0.5,
+}  # frames/s; trades: simulator_rate
+GARBAGE = ("not json at all", "\x00\x01\x02\x7f", '{"', "[1,2,", '{"unexpected":true}', "}{")
+SESSIONS_KEPT = 50
+
+
+@dataclass
+class Sub:
+    """One subscription of one connection."""
+
+    channel: str  # trades, candles, funding, prices, liquidations
+    symbol: str  # the venue's own name: BTCUSDT, BTC-USDT-SWAP, BTC, BTC-PERPETUAL; "*" = every symbol
+    key: str  # what the client subscribed to, as it wrote it (stream, topic, channel)
+    extra: dict[str, str] = field(default_factory=dict)  # venue details, e.g. an OKX arg
+    started: float = 0.0
+    sent: int = 0
+
+
+class VenueState:
+    """Tapes shared by all connections of one venue, its counters and its current mode."""
+
+    def __init__(self, name: str, settings: Settings) -> None:
+        self.name = name
+        self.settings = settings
+        self.mode = "normal"
+        self.max_frames: int | None = settings.simulator_max_frames or None  # trades per symbol
+        self.tapes: dict[str, Tape] = {}
+        self.frames: Counter[str] = Counter()  # data frames sent, per symbol
+        self.trades: Counter[str] = Counter()  # trades inside them, per symbol
+        self.garbage = 0  # garbage and truncated frames sent
+        self.connections = 0
+        self.opened = 0  # connections ever accepted
+        self.sessions: deque[list[str]] = deque(maxlen=SESSIONS_KEPT)  # subscription keys of each connection
+        self.open: dict[Session, tuple[web.WebSocketResponse, web.Request]] = {}  # closed at shutdown
+
+    def tape(self, symbol: str) -> Tape:
+        if symbol not in self.tapes:
+            self.tapes[symbol] = Tape(self.name, symbol, self.settings.simulator_seed)
+        return self.tapes[symbol]
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode,
+            "connections": self.connections,
+            "opened": self.opened,
+            "frames": dict(self.frames),
+            "trades": sum(self.trades.values()),
+            "trades_by_symbol": dict(self.trades),
+            "garbage": self.garbage,
+            "sessions": [sorted(keys) for keys in self.sessions],
+        }
+
+
+class Session:
+    """One client connection: its subscriptions and the replies queued for it."""
+
+    def __init__(self, state: VenueState, number: int) -> None:
+        self.state = state
+        self.conn_id = f"{state.name}-{number:08d}"
+        self.subs: dict[str, Sub] = {}
+        self.keys: list[str] = []  # kept in state.sessions: the test of a resubscription reads it
+        self.outbox: list[str] = []
+        self.halfopen = False
+        self.extra: dict[str, Any] = {}  # venue state of the connection (Deribit's heartbeat)
+
+    @property
+    def refusing(self) -> bool:
+        """suberror mode: subscriptions get the venue's error and are not served."""
+        return self.state.mode == "suberror"
+
+    def subscribe(self, sub: Sub) -> None:
+        if sub.key not in self.subs:
+            sub.started = time.monotonic()
+            self.subs[sub.key] = sub
+            self.keys.append(sub.key)
+
+    def send(self, text: str) -> None:
+        """Queue a reply (ack, pong, error, heartbeat): written before the next data frames."""
+        self.outbox.append(text)
+
+
+class Venue(Protocol):
+    name: str
+
+    def connect(self, request: web.Request, session: Session) -> None:
+        """Subscriptions named in the url (Binance), a greeting (Hyperliquid)."""
+
+    def receive(self, text: str, session: Session) -> None:
+        """A client message: subscribe, ping, test... -> session.subscribe / session.send."""
+
+    def frame(self, sub: Sub, session: Session) -> tuple[str, int]:
+        """The next data frame of a subscription, and how many trades it holds."""
+
+    def tick(self, session: Session, now: float) -> bool:
+        """Periodic duties (Deribit's test_request); False closes the connection."""
+
+
+async def serve(request: web.Request, state: VenueState, venue: Venue) -> web.WebSocketResponse:
+    """One client connection of a venue, until the client leaves or a mode drops it."""
+    ws = web.WebSocketResponse(timeout=2.0, heartbeat=None, autoping=True, max_msg_size=2**22)
+    await ws.prepare(request)
+    state.connections += 1
+    state.opened += 1
+    session = Session(state, state.opened)
+    state.sessions.append(session.keys)
+    venue.connect(request, session)
+    reader = asyncio.create_task(_read(ws, venue, session))
+    state.open[session] = (ws, request)
+    try:
+        await _write(ws, request, venue, session, reader)
+    except ConnectionResetError:
+        pass  # the client went away between two frames: the session is over either way
+    finally:
+        reader.cancel()
+        await asyncio.gather(reader, return_exceptions=True)
+        state.connections -= 1
+        del state.open[session]
+    return ws
+
+
+async def close_all(state: VenueState) -> None:
+    """At shutdown: a close frame to every client (going away), an abort for half-open ones."""
+    for session, (ws, request) in list(state.open.items()):
+        if session.halfopen:
+            if request.transport is not None:
+                request.transport.abort()
+        else:
+            await ws.close(code=WSCloseCode.GOING_AWAY, message=b"simulator shutting down")
+
+
+async def _read(ws: web.WebSocketResponse, venue: Venue, session: Session) -> None:
+    async for msg in ws:
+        if msg.type == WSMsgType.TEXT:
+            venue.receive(msg.data, session)
+        elif msg.type == WSMsgType.BINARY:
+            venue.receive(msg.data.decode("utf-8", "replace"), session)
+
+
+def _gone(request: web.Request) -> bool:
+    transport = request.transport
+    return transport is None or transport.is_closing()
+
+
+async def _write(
+    ws: web.WebSocketResponse,
+    request: web.Request,
+    venue: Venue,
+    session: Session,
+    reader: asyncio.Task[None],
+) -> None:
+    state = session.state
+    while not ws.closed:
+        await asyncio.sleep(TICK_S)
+        mode = state.mode
+        if mode == "halfopen" or session.halfopen:
+            if not session.halfopen:
+                session.halfopen = True
+                reader.cancel()  # no more reading: pings and close frames go unanswered
+            if _gone(request):
+                return
+            continue
+        if reader.done():
+            return  # the client closed
+        if mode == "close":
+            if request.transport is not None:
+                request.transport.abort()
+            return
+        now = time.monotonic()
+        if not venue.tick(session, now):
+            await ws.close()
+            return
+        while session.outbox:
+            await ws.send_str(session.outbox.pop(0))
+        if mode in ("silence", "paused"):
+            for sub in session.subs.values():
+                sub.started, sub.sent = now, 0
+            continue
+        await _emit(ws, venue, session, mode, now)
+
+
+async def _emit(ws: web.WebSocketResponse, venue: Venue, session: Session, mode: str, now: float) -> None:
+    """Every subscription's frames due by now, at its channel's rate."""
+    state = session.state
+    for sub in list(session.subs.values()):
+        rate = state.settings.simulator_rate if sub.channel == "trades" else RATES.get(sub.channel, 1.0)
+        due = int((now - sub.started) * rate) - sub.sent
+        for _ in range(due):
+            if (
+                sub.channel == "trades"
+                and state.max_frames is not None
+                and state.trades[sub.symbol] >= state.max_frames
+            ):
+                break
+            text, trades = venue.frame(sub, session)
+            sub.sent += 1
+            if mode == "garbage":
+                await ws.send_str(GARBAGE[state.garbage % len(GARBAGE)])
+                state.garbage += 1
+            if mode == "truncated" and sub.sent % 2:
+                await ws.send_str(text[: len(text) // 2])
+                state.garbage += 1
+                continue
+            await ws.send_str(text)
+            state.frames[sub.symbol] += 1
+            state.trades[sub.symbol] += trades
