@@ -106,7 +106,7 @@ class FeedWatch:
                         make_alert(key, "warning", f"Breaker open: {service} {name}",
                                    "what it guards is unreachable; calls wait until it closes"),
                         make_alert(key, "info", f"Breaker closed: {service} {name}")))
-                elif sample.name == "tradehub_frames_total":
+                elif sample.name == "tradehub_feed_data_frames_total":  # pongs and acks do not count
                     alerts.append(self._frames(sample.labels.get("feed", ""), sample.value, now))
         return [alert for alert in alerts if alert is not None]
 
@@ -119,7 +119,7 @@ class FeedWatch:
         key = f"feed:{feed}"
         return self.conditions.update(
             key, silent >= self.silent_s,
-            make_alert(key, "warning", f"Feed silent: {feed}", f"no frames for {silent:.0f}s"),
+            make_alert(key, "warning", f"Feed silent: {feed}", f"no data frames for {silent:.0f}s"),
             make_alert(key, "info", f"Feed receiving again: {feed}"))
 
 

@@ -105,7 +105,7 @@ def test_open_breaker_and_silent_feed_from_scraped_metrics(make_settings: Callab
 
     def scrape(breaker: float, frames: float, at: float) -> list[Alert]:
         text = (f'tradehub_breaker_state{{breaker="processor:th:trades"}} {breaker}\n'
-                f'tradehub_frames_total{{feed="binance:trades"}} {frames}\n')
+                f'tradehub_feed_data_frames_total{{feed="binance:trades"}} {frames}\n')
         return watch.check("processor", text, at)
 
     assert scrape(0, 10, at=0) == []
@@ -116,7 +116,7 @@ def test_open_breaker_and_silent_feed_from_scraped_metrics(make_settings: Callab
     assert closed.key == opened.key and closed.severity == "info"
     assert scrape(0, 30, at=70) == []  # 50 s without a frame
     [silent] = scrape(0, 30, at=95)
-    assert silent.key == "feed:binance:trades" and "no frames for 75s" in silent.text
+    assert silent.key == "feed:binance:trades" and "no data frames for 75s" in silent.text
     [receiving] = scrape(0, 31, at=100)
     assert receiving.key == silent.key and receiving.severity == "info"
 
