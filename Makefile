@@ -24,7 +24,7 @@ test: install         ## everything CI runs (needs Redis and PostgreSQL, see REA
 	$(PY) -m pytest -q
 
 bench: install        ## benchmarks: one JSON document of figures
-	$(PY) bench/run.py
+	@$(PY) bench/run.py
 
 up:                   ## docker compose deployment for a VPS
 	test -f .env || cp deploy/env.example .env

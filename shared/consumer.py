@@ -18,7 +18,7 @@ from shared import metrics
 from shared.backoff import Backoff
 from shared.breaker import SinkBreaker, SinkUnavailable
 from shared.config import Settings
-from shared.constants import FIELD_EVENTS
+from shared.constants import FIELD_EVENTS, trimmed_key
 from shared.dlq import dead_letter
 from shared.events import Event, batch_decoder, batch_encoder
 
@@ -56,6 +56,7 @@ class StreamConsumer:
         self._read_own_pending = True
         self._labels = (stream, group)
         self._backoff = Backoff(base=0.2, cap=settings.ws_backoff_max_s)
+        self._stop = asyncio.Event()  # run() replaces it with the service's stop event
 
     async def ensure_group(self) -> None:
         try:
@@ -66,6 +67,7 @@ class StreamConsumer:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Until stopped: finish the batch in hand, ack it, return (unfinished work stays pending)."""
+        self._stop = stop
         while not stop.is_set():
             try:
                 await self.ensure_group()
@@ -79,14 +81,18 @@ class StreamConsumer:
                 await self._redis_down("xreadgroup", exc)
 
     async def _redis_down(self, op: str, exc: Exception) -> None:
+        """Back off; then re-read our own pending entries first: a read whose reply was lost, or an
+        ack that failed, left entries pending under our name that nobody would see for claim_idle."""
         metrics.REDIS_ERRORS.labels(op).inc()
+        self._read_own_pending = True
         log.warning("redis unavailable to consumer", extra={"stream": self.stream, "error": repr(exc)})
-        await asyncio.sleep(self._backoff.next_delay())
+        await self._pause(self._backoff.next_delay())
 
     async def step(self) -> int:
         """One round: retry held work, else reclaim idle entries, else read new ones. Returns entries handled."""
         if self._held:
-            await asyncio.sleep(self.breaker.wait_s())
+            if await self._pause(self.breaker.wait_s()):
+                return 0  # stopping: the held entries stay pending, for us or another consumer
             entries, self._held = self._held, []
         else:
             entries = await self._reclaim() or await self._read()
@@ -109,7 +115,7 @@ class StreamConsumer:
             raw = reply[0][1] if reply else []
         gone = [entry_id for entry_id, fields in raw if not fields]
         if gone:  # pending here, but trimmed from the stream before we processed them
-            metrics.TRIMMED_UNREAD.labels(*self._labels).inc(len(gone))
+            await self._count_trimmed(len(gone))
             await self._ack(gone)
         entries = [Entry(entry_id, fields.get(FIELD_EVENTS, b"")) for entry_id, fields in raw if fields]
         metrics.DELIVERIES.labels(*self._labels).inc(len(entries))
@@ -121,8 +127,9 @@ class StreamConsumer:
                                             min_idle_time=self.settings.consumer_claim_idle_ms,
                                             start_id="0-0", count=self.settings.consumer_batch_entries)
         claimed = [Entry(entry_id, fields.get(FIELD_EVENTS, b"")) for entry_id, fields in reply[1] if fields]
-        if reply[2]:
-            metrics.TRIMMED_UNREAD.labels(*self._labels).inc(len(reply[2]))
+        deleted = reply[2] if len(reply) > 2 else []  # Redis 6.2 does not report them
+        if deleted:  # pending, but trimmed before anyone processed them (XAUTOCLAIM dropped them)
+            await self._count_trimmed(len(deleted))
         if not claimed:
             return []
         metrics.ENTRIES_RECLAIMED.labels(*self._labels).inc(len(claimed))
@@ -200,6 +207,21 @@ class StreamConsumer:
         await dead_letter(self.redis, self.stream, self.group, entry.id, payload, error, self.consumer)
         metrics.ENTRIES_DEAD.labels(*self._labels).inc()
         log.error("entry dead-lettered", extra={"stream": self.stream, "entry": entry.id.decode(), "error": error})
+
+    async def _pause(self, seconds: float) -> bool:
+        """Sleep, but wake up at once when the consumer is told to stop; True when stopping."""
+        try:
+            await asyncio.wait_for(self._stop.wait(), seconds)
+        except TimeoutError:
+            return False
+        return True
+
+    async def _count_trimmed(self, count: int) -> None:
+        """Entries read but trimmed before we processed them: a metric here, a running total in Redis."""
+        metrics.TRIMMED_UNREAD.labels(*self._labels).inc(count)
+        await self.redis.hincrby(trimmed_key(self.stream), self.group, count)  # type: ignore[misc]
+        log.error("pending entries trimmed before they were processed",
+                  extra={"stream": self.stream, "group": self.group, "entries": count})
 
     async def _ack(self, ids: list[bytes]) -> None:
         await self.redis.xack(self.stream, self.group, *ids)

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Callable
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
@@ -43,12 +44,18 @@ def encode_entry(events: list[Event]) -> dict[bytes, bytes]:
 
 
 async def group_lag(redis: aioredis.Redis, stream: str) -> int | None:
-    """The largest lag of the stream's consumer groups; None when there is no group."""
-    try:
-        groups = await redis.xinfo_groups(stream)
-    except ResponseError:  # no such key yet
+    """The largest backlog of the stream's consumer groups; None when there is no group.
+
+    A backlog never exceeds the stream's length: Redis's lag also counts entries trimmed
+    before the group read them (until the stream monitor records them), which are not there
+    to be read any more."""
+    async with redis.pipeline(transaction=False) as pipe:
+        pipe.xlen(stream)
+        pipe.xinfo_groups(stream)
+        length, groups = await pipe.execute(raise_on_error=False)
+    if isinstance(groups, ResponseError):  # no such key yet
         return None
-    lags = [int(g["lag"]) for g in groups if g.get("lag") is not None]
+    lags = [min(int(g["lag"]), int(length)) for g in groups if g.get("lag") is not None]
     return max(lags) if lags else None
 
 
@@ -60,8 +67,10 @@ class StreamProducer:
     account and position events, which are never shed (the caller waits instead).
     """
 
-    def __init__(self, redis: aioredis.Redis, settings: Settings, source: str = "") -> None:
+    def __init__(self, redis: aioredis.Redis, settings: Settings, source: str = "",
+                 on_written: Callable[[list[bytes]], None] | None = None) -> None:
         self.redis = redis
+        self.on_written = on_written  # sees the ids Redis returned for each flush (audits, tests)
         self.settings = settings
         self.source = source
         self._pending: dict[str, list[Event]] = defaultdict(list)
@@ -124,6 +133,8 @@ class StreamProducer:
     async def flush(self) -> bool:
         """Write everything pending in one pipeline; False when Redis failed (events kept)."""
         if not self._buffered:
+            if self._shedding and time.monotonic() - self._lag_checked >= LAG_CHECK_S:
+                await self.check_lag(set(self._shedding))  # so a waiting publish_wait learns of recovery
             return True
         batches = self._pending
         self._pending = defaultdict(list)
@@ -136,7 +147,7 @@ class StreamProducer:
             async with self.redis.pipeline(transaction=False) as pipe:
                 for stream, chunk in entries:
                     pipe.xadd(stream, encode_entry(chunk), maxlen=maxlen_of(stream, self.settings), approximate=True)
-                await pipe.execute()
+                ids = await pipe.execute()
         except (RedisError, OSError) as exc:
             self._restore(batches)
             metrics.REDIS_ERRORS.labels("xadd").inc()
@@ -148,6 +159,8 @@ class StreamProducer:
             metrics.EVENTS_PUBLISHED.labels(stream).inc(len(chunk))
             self.published += len(chunk)
         self._buffered -= sum(len(chunk) for _, chunk in entries)
+        if self.on_written is not None:
+            self.on_written(ids)
         metrics.PRODUCER_BUFFERED.set(self._buffered)
         self._backoff.reset()
         self._drained.set()
@@ -178,6 +191,7 @@ class StreamProducer:
                 self._alert(stream, lag, "critical", "shedding")
             elif stream in self._shedding and (lag is None or lag < limit / 2):
                 self._shedding.discard(stream)
+                self._drained.set()  # publish_wait callers re-check their own stream
                 log.info("group lag recovered: no longer shedding", extra={"stream": stream, "lag": lag})
                 self._alert(stream, lag or 0, "info", "recovered")
         if not self._shedding:

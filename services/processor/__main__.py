@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import sys
 
-from services.processor.main import run_processor
-from shared.service import run
-
 
 def main(argv: list[str]) -> int:
     if argv and argv[0] == "dlq":
@@ -16,6 +13,9 @@ def main(argv: list[str]) -> int:
     if argv:
         print(__doc__, file=sys.stderr)
         return 2
+    from services.processor.main import run_processor  # not for the CLI: it starts in a fraction of the time
+    from shared.service import run
+
     run("processor", run_processor, lambda s: s.processor_metrics_port)
     return 0
 

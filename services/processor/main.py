@@ -10,6 +10,7 @@ from redis.exceptions import RedisError
 from services.processor.analytics import run_analytics
 from services.processor.sinks import STORED_FAMILIES
 from services.processor.store import EventStore
+from shared.breaker import SinkBreaker
 from shared.config import Settings
 from shared.constants import PROCESSOR_GROUP, family_streams
 from shared.consumer import StreamConsumer
@@ -52,12 +53,24 @@ async def first_poll(monitor: StreamMonitor) -> None:
 
 
 async def cancel_late(stop: asyncio.Event, work: list[asyncio.Task[None]], grace_s: float) -> None:
-    """A graceful stop has a limit: what still runs `grace_s` after stop is cancelled (entries stay pending)."""
+    """A graceful stop has a limit: what still runs `grace_s` after stop is cancelled (its entries
+    stay pending, for the next start or another consumer)."""
     await stop.wait()
     _, late = await asyncio.wait(work, timeout=grace_s)
     for task in late:
         log.warning("consumer still busy at the stop deadline: cancelled, its batch stays pending")
         task.cancel()
+
+
+def storing_consumers(redis: aioredis.Redis, settings: Settings, stream: str, name: str,
+                      store: EventStore) -> list[StreamConsumer]:
+    """`consumer_concurrency` consumers of one stream sharing a breaker: while one waits for
+    PostgreSQL the next decodes its batch. Names are stable (<name>, <name>-1, ...), so a
+    restarted processor finds its own pending entries."""
+    breaker = SinkBreaker(f"{PROCESSOR_GROUP}:{stream}", settings)
+    return [StreamConsumer(redis, settings, stream, PROCESSOR_GROUP, name if n == 0 else f"{name}-{n}", store,
+                           breaker=breaker)
+            for n in range(settings.consumer_concurrency)]
 
 
 async def run_processor(settings: Settings, redis: aioredis.Redis, stop: asyncio.Event) -> None:
@@ -66,9 +79,11 @@ async def run_processor(settings: Settings, redis: aioredis.Redis, stop: asyncio
     consumer_name = instance_name(settings)
     try:
         consumers = [
-            StreamConsumer(redis, settings, stream, PROCESSOR_GROUP, consumer_name, EventStore(pool, tables))
+            consumer
             for family, tables in STORED_FAMILIES.items()
             for stream in family_streams(settings.stream_prefix, family, settings.stream_partitions)
+            for consumer in storing_consumers(redis, settings, stream, consumer_name,
+                                              EventStore(pool, tables))
         ]
         log.info("consuming", extra={"streams": ",".join(c.stream for c in consumers), "consumer": consumer_name})
         monitor = StreamMonitor(redis, settings, source="processor")

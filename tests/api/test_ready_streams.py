@@ -1,5 +1,6 @@
 """/ready's streams section: per stream length, DLQ depth and per group lag and pending;
 a backlog at the shedding point makes it 503, dead letters alone do not."""
+
 from __future__ import annotations
 
 import asyncio
@@ -18,7 +19,9 @@ from tests.trades import trade
 
 
 async def test_ready_shows_lag_and_dlq_and_fails_on_lag_only(
-    aiohttp_client: Callable[..., TestClient], make_settings: Callable[..., Settings], redis: aioredis.Redis,
+    aiohttp_client: Callable[..., TestClient],
+    make_settings: Callable[..., Settings],
+    redis: aioredis.Redis,
     pool: asyncpg.Pool,
 ) -> None:
     settings = make_settings(stream_maxlen=100)
@@ -37,8 +40,12 @@ async def test_ready_shows_lag_and_dlq_and_fails_on_lag_only(
         body = await response.json()
         assert response.status == 200, body  # a DLQ is shown, not a reason to be unready
         figures = body["streams"]["by_stream"][stream]
-        assert figures == {"length": 30, "cap": 100, "dlq": 1, "groups": {
-            PROCESSOR_GROUP: {"lag": 25, "pending": 5, "consumers": 1, "trimmed_unread": 0}}}
+        assert figures == {
+            "length": 30,
+            "cap": 100,
+            "dlq": 1,
+            "groups": {PROCESSOR_GROUP: {"lag": 25, "pending": 5, "consumers": 1, "trimmed_unread": 0}},
+        }
         assert body["streams"]["ok"] and body["streams"]["dlq_total"] == 1
         for n in range(30, 90):  # the backlog reaches 0.8 of the cap: producers shed now
             await redis.xadd(stream, encode_entry([trade(n)]))  # type: ignore[arg-type]
