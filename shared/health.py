@@ -17,6 +17,7 @@ from shared.constants import heartbeat_key, heartbeat_pattern
 from shared.events import Heartbeat, json_encoder, now_us
 
 log = logging.getLogger(__name__)
+HEARTBEAT_INTERVALS = 3  # a service silent for this many heartbeat intervals is down
 _heartbeat = msgspec.json.Decoder(Heartbeat)
 
 
@@ -30,7 +31,7 @@ async def beat_forever(redis: aioredis.Redis, settings: Settings, service: str, 
     instance = instance_name(settings)
     started = now_us()
     key = heartbeat_key(settings.stream_prefix, service, instance)
-    ttl_ms = int(settings.heartbeat_interval_s * 3000)
+    ttl_ms = int(settings.heartbeat_interval_s * HEARTBEAT_INTERVALS * 1000)
     while not stop.is_set():
         beat = Heartbeat(service=service, instance=instance, started_ts=started, pid=os.getpid(),
                          ts=now_us(), recv_ts=now_us())

@@ -9,10 +9,8 @@ import redis.asyncio as aioredis
 from shared.config import Settings
 from shared.constants import SERVICES, backup_status_key
 from shared.events import now_us
-from shared.health import read_heartbeats
+from shared.health import HEARTBEAT_INTERVALS, read_heartbeats
 from shared.monitor import StreamFigures, read_streams
-
-HEARTBEAT_INTERVALS = 3  # a service silent for this many heartbeat intervals is down (as /ready says)
 
 
 def max_lag(figures: StreamFigures) -> int | None:

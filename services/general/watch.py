@@ -15,11 +15,12 @@ import redis.asyncio as aioredis
 from prometheus_client.parser import text_string_to_metric_families
 from redis.exceptions import RedisError
 
-from services.general.status import HEARTBEAT_INTERVALS, max_lag, service_states
+from services.general.status import max_lag, service_states
 from shared import metrics
 from shared.config import Settings
 from shared.constants import SERVICES
 from shared.events import Alert, Severity, now_us
+from shared.health import HEARTBEAT_INTERVALS
 from shared.monitor import read_streams
 from shared.streams import StreamProducer
 
