@@ -124,7 +124,16 @@ def python_for_cryptofeed() -> str | None:
     candidates += sorted(
         glob.glob(os.path.expanduser("~/.pyenv/versions/3.1[3-9]*/bin/python3")), reverse=True
     )
-    return next((c for c in candidates if c and os.access(c, os.X_OK)), None)
+    return next((c for c in candidates if c and runs_313(c)), None)
+
+
+def runs_313(python: str) -> bool:
+    """A pyenv shim exists on PATH even when its version is not selected: try it."""
+    check = [python, "-c", "import sys; assert sys.version_info >= (3, 13)"]
+    try:
+        return subprocess.run(check, capture_output=True, timeout=60).returncode == 0
+    except OSError:
+        return False
 
 
 def ensure_cryptofeed_venv() -> Path:

@@ -1,8 +1,10 @@
 """What every exchange file shares: the bad-frame error and symbol normalization."""
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from collections.abc import Callable
+from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
 from functools import lru_cache
+from typing import Any
 
 import msgspec
 
@@ -23,6 +25,7 @@ def split_concatenated(raw_symbol: str) -> tuple[str, str]:
     raise FrameError(f"unknown quote asset in symbol {raw_symbol!r}")
 
 
+@lru_cache(maxsize=8192)  # called for every event: a few thousand symbols, answers never change
 def normalized(base: str, quote: str, perpetual: bool) -> str:
     """BASE-QUOTE for spot, BASE-QUOTE-PERP for perpetuals."""
     symbol = f"{base.upper()}-{quote.upper()}"
@@ -39,27 +42,29 @@ _NEGATIVE_LIMIT = -_LIMIT
 
 
 def finite(value: Decimal, what: str) -> Decimal:
-    """Refuse NaN/Infinity and absurd magnitudes a price or size can never have."""
+    """Refuse NaN/Infinity and absurd magnitudes a price or size can never have.
+
+    One chained comparison does it all: Infinity is out of range, and a NaN either raises
+    InvalidOperation (the default context traps it) or compares False."""
     try:
-        if not value.is_finite() or not (_NEGATIVE_LIMIT < value < _LIMIT):
-            raise FrameError(f"{what} out of range: {value}")
-    except InvalidOperation as exc:  # signalling NaN compares with an error
+        if _NEGATIVE_LIMIT < value < _LIMIT:
+            return value
+    except InvalidOperation as exc:
         raise FrameError(f"{what} is not a number: {value}") from exc
-    return value
+    raise FrameError(f"{what} out of range: {value}")
 
 
 def decode(decoder: msgspec.json.Decoder, raw: bytes | str):  # type: ignore[no-untyped-def]
-    """Decode with the frame error every caller expects."""
+    """Decode with the frame error every caller expects; undecodable text too (invalid UTF-8,
+    lone surrogates), for which msgspec raises UnicodeError."""
     try:
         return decoder.decode(raw)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeError) as exc:
         raise FrameError(str(exc)) from exc
 
 
 # Decimal arithmetic for venues that quote in USD or contracts: a fixed context, so a
 # result never depends on whatever decimal context the calling thread happens to carry.
-from decimal import ROUND_HALF_EVEN, Context  # noqa: E402  (appended section)
-
 EXACT = Context(prec=28, rounding=ROUND_HALF_EVEN)  # Python's default precision, written down
 
 
@@ -84,18 +89,44 @@ def annualized(rate: Decimal, interval_hours: Decimal) -> Decimal:
     return divide(multiply(rate, Decimal(24 * 365), "annualized rate"), interval_hours, "annualized rate")
 
 
-def decode_frame(decoder: msgspec.json.Decoder, raw: bytes | str):  # type: ignore[no-untyped-def]
-    """decode(), and undecodable text too (invalid UTF-8, lone surrogates) is a FrameError:
-    msgspec raises UnicodeError for those, which decode() lets through."""
-    try:
-        return decode(decoder, raw)
-    except UnicodeError as exc:
-        raise FrameError(f"frame is not UTF-8 text: {exc}") from exc
-
-
 def decimal_of(text: str, what: str) -> Decimal:
     """A decimal sent as text outside a typed field (e.g. "" when absent) -> a finite Decimal."""
     try:
         return finite(Decimal(text), what)
     except InvalidOperation as exc:
         raise FrameError(f"{what} is not a number: {text!r}") from exc
+
+
+Parse = Callable[[bytes, int], list[Any]]  # a whole frame and its recv_ts -> events
+
+
+class Router:
+    """Picks a data frame's parse function from the name the frame begins with, read off the bytes.
+
+    Venues put the channel first: {"stream":"btcusdt@aggTrade",...}, {"topic":"publicTrade.BTCUSDT",...},
+    {"channel":"trades",...}. Reading that name from the bytes, instead of decoding a wrapper just
+    to route, means a data frame is decoded once, straight into its typed payload. `resolve` maps
+    a name to its parse function, or None; its answers are kept (a few per subscription, bounded).
+    A frame that begins otherwise (replies, acks, other key orders, escaped names) gets None and
+    takes the venue's full path, which decodes the wrapper and says what is wrong with it.
+    """
+
+    def __init__(self, prefix: bytes, resolve: Callable[[str], Parse | None], limit: int = 8192) -> None:
+        self._prefix, self._start = prefix, len(prefix)
+        self._resolve, self._limit = resolve, limit
+        self._routes: dict[bytes, Parse] = {}
+
+    def route(self, raw: bytes) -> Parse | None:
+        """The parse function for this frame's name, or None for the full path."""
+        if not raw.startswith(self._prefix):
+            return None
+        end = raw.find(b'"', self._start)
+        name = raw[self._start : end]
+        parse = self._routes.get(name)
+        if parse is None and end > 0 and b"\\" not in name:
+            parse = self._resolve(name.decode("utf-8", "replace"))
+            if parse is not None:
+                if len(self._routes) >= self._limit:  # names made up by garbage frames: start over
+                    self._routes.clear()
+                self._routes[name] = parse
+        return parse

@@ -23,7 +23,7 @@ import msgspec
 from services.receivers.frames import (
     FrameError,
     annualized,
-    decode_frame,
+    decode,
     divide,
     finite,
     ms_to_us,
@@ -77,7 +77,7 @@ def funding_intervals(raw: bytes) -> dict[str, Decimal]:
       "fundingInterval":3600000, ...}]
     """
     intervals = {}
-    for market in decode_frame(_markets, raw):
+    for market in decode(_markets, raw):
         if market.fundingInterval is None:
             continue
         if market.fundingInterval <= 0:
@@ -99,7 +99,7 @@ def parse_mark_prices(
       "nextFundingTimestamp":1759489200000,"symbol":"AAVE_USDC_PERP"}]
     """
     events: list[AnyEvent] = []
-    for item in decode_frame(_mark_prices, raw):
+    for item in decode(_mark_prices, raw):
         if symbols is not None and item.symbol not in symbols:
             continue
         rate = finite(item.fundingRate, "fundingRate")

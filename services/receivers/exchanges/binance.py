@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from decimal import Decimal
+from functools import lru_cache
 from types import ModuleType
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar, Union
 
 import msgspec
 
@@ -21,7 +22,6 @@ from services.receivers.frames import (
     annualized,
     decimal_of,
     decode,
-    decode_frame,
     finite,
     ms_to_us,
     multiply,
@@ -46,7 +46,6 @@ SPOT_MAX_STREAMS_PER_CONNECTION = 1024  # "A single connection can listen to a m
 SPOT_MAX_CONNECTION_AGE_S = 24 * 3600
 SPOT_MAX_INCOMING_MESSAGES_PER_S = 5
 
-Parse = Callable[[bytes | msgspec.Raw, int], list[AnyEvent]]
 
 
 def combined_stream_url(base_url: str, streams: Iterable[str]) -> str:
@@ -88,10 +87,9 @@ def spot_trade_streams(symbols: Iterable[str]) -> list[str]:
     return _streams(symbols, "trade")
 
 
-class AggTrade(msgspec.Struct, frozen=True):
+class AggTrade(msgspec.Struct, frozen=True, gc=False, tag_field="e", tag="aggTrade"):
     """<symbol>@aggTrade payload."""
 
-    e: str  # event type, "aggTrade"
     E: int  # event time, ms
     s: str  # symbol, e.g. BTCUSDT
     a: int  # aggregate trade id
@@ -104,7 +102,7 @@ class AggTrade(msgspec.Struct, frozen=True):
     nq: Decimal | None = None  # quantity without RPI orders (newer frames)
 
 
-class KlineBar(msgspec.Struct, frozen=True):
+class KlineBar(msgspec.Struct, frozen=True, gc=False):
     """The "k" object of a kline payload."""
 
     t: int  # kline start (open) time, ms
@@ -121,19 +119,17 @@ class KlineBar(msgspec.Struct, frozen=True):
     V: Decimal  # taker buy base asset volume ("q", "Q": quote volumes, unused)
 
 
-class Kline(msgspec.Struct, frozen=True):
+class Kline(msgspec.Struct, frozen=True, gc=False, tag_field="e", tag="kline"):
     """<symbol>@kline_<interval> payload."""
 
-    e: str  # event type, "kline"
     E: int  # event time, ms
     s: str  # symbol
     k: KlineBar
 
 
-class MarkPriceUpdate(msgspec.Struct, frozen=True):
+class MarkPriceUpdate(msgspec.Struct, frozen=True, gc=False, tag_field="e", tag="markPriceUpdate"):
     """<symbol>@markPrice@1s payload."""
 
-    e: str  # event type, "markPriceUpdate"
     E: int  # event time, ms
     s: str  # symbol
     p: Decimal  # mark price
@@ -142,7 +138,7 @@ class MarkPriceUpdate(msgspec.Struct, frozen=True):
     T: int  # next funding time, ms ("P": estimated settle price, unused)
 
 
-class ForceOrderDetail(msgspec.Struct, frozen=True):
+class ForceOrderDetail(msgspec.Struct, frozen=True, gc=False):
     """The "o" object of a forceOrder payload: the liquidation order itself."""
 
     s: str  # symbol
@@ -155,18 +151,16 @@ class ForceOrderDetail(msgspec.Struct, frozen=True):
     T: int  # order trade time, ms ("o" type, "f" time in force, "l" last fill: unused)
 
 
-class ForceOrder(msgspec.Struct, frozen=True):
+class ForceOrder(msgspec.Struct, frozen=True, gc=False, tag_field="e", tag="forceOrder"):
     """<symbol>@forceOrder payload."""
 
-    e: str  # event type, "forceOrder"
     E: int  # event time, ms
     o: ForceOrderDetail
 
 
-class SpotTrade(msgspec.Struct, frozen=True):
+class SpotTrade(msgspec.Struct, frozen=True, gc=False, tag_field="e", tag="trade"):
     """Spot <symbol>@trade payload."""
 
-    e: str  # event type, "trade"
     E: int  # event time, ms
     s: str  # symbol, e.g. BNBBTC
     t: int  # trade id
@@ -176,11 +170,17 @@ class SpotTrade(msgspec.Struct, frozen=True):
     m: bool  # is the buyer the market maker? true -> the taker sold ("M": ignore)
 
 
-class Combined(msgspec.Struct, frozen=True):
-    """The combined-stream wrapper; data is decoded once its stream name is known."""
+T = TypeVar("T")
+
+
+class Wrapped(msgspec.Struct, Generic[T], frozen=True, gc=False):
+    """A combined-stream frame: {"stream": "<name>", "data": <payload>}."""
 
     stream: str
-    data: msgspec.Raw
+    data: T
+
+
+Combined = Wrapped[msgspec.Raw]  # the wrapper with its payload left undecoded
 
 
 class Bare(msgspec.Struct, frozen=True):
@@ -191,40 +191,30 @@ class Bare(msgspec.Struct, frozen=True):
     error: Any = None  # {"code":..,"msg":..} on a refused request
 
 
-_combined = msgspec.json.Decoder(Combined)
 _bare = msgspec.json.Decoder(Bare)
-_agg_trade = msgspec.json.Decoder(AggTrade)
-_kline = msgspec.json.Decoder(Kline)
 _mark_price = msgspec.json.Decoder(MarkPriceUpdate)
-_force_order = msgspec.json.Decoder(ForceOrder)
-_spot_trade = msgspec.json.Decoder(SpotTrade)
 
 
+@lru_cache(maxsize=8192)  # called for every event; a venue has a few thousand symbols
 def symbol_of(raw_symbol: str) -> str:
     """USD-M perpetuals: BTCUSDT -> BTC-USDT-PERP."""
     base, quote = split_concatenated(raw_symbol)
     return normalized(base, quote, perpetual=True)
 
 
+@lru_cache(maxsize=8192)
 def spot_symbol_of(raw_symbol: str) -> str:
     """Spot: BTCUSDT -> BTC-USDT."""
     base, quote = split_concatenated(raw_symbol)
     return normalized(base, quote, perpetual=False)
 
 
-def _expect(event: str, wanted: str) -> None:
-    if event != wanted:
-        raise FrameError(f"expected {wanted}, got {event!r}")
-
-
-def parse_agg_trade(raw: bytes | msgspec.Raw, recv_ts: int) -> list[AnyEvent]:
+def agg_trade_events(msg: AggTrade, recv_ts: int) -> list[AnyEvent]:
     """One aggTrade payload -> one Trade; the taker sold when the buyer is the maker.
 
     {"e":"aggTrade","E":123456789,"s":"BTCUSDT","a":5933014,"p":"0.001","q":"100",
      "f":100,"l":105,"T":123456785,"m":true}
     """
-    msg = decode_frame(_agg_trade, raw)
-    _expect(msg.e, "aggTrade")
     return [
         Trade(
             exchange=NAME, symbol=symbol_of(msg.s), raw_symbol=msg.s, trade_id=str(msg.a),
@@ -234,15 +224,13 @@ def parse_agg_trade(raw: bytes | msgspec.Raw, recv_ts: int) -> list[AnyEvent]:
     ]
 
 
-def parse_kline(raw: bytes | msgspec.Raw, recv_ts: int) -> list[AnyEvent]:
+def kline_events(msg: Kline, recv_ts: int) -> list[AnyEvent]:
     """One kline payload -> one Candle at its open time; closed once "x" says so.
 
     {"e":"kline","E":1638747660000,"s":"BTCUSDT","k":{"t":1638747660000,"T":1638747719999,
      "s":"BTCUSDT","i":"1m","f":100,"L":200,"o":"0.0010","c":"0.0020","h":"0.0025",
      "l":"0.0015","v":"1000","n":100,"x":false,"q":"1.0000","V":"500","Q":"0.500","B":"123456"}}
     """
-    msg = decode_frame(_kline, raw)
-    _expect(msg.e, "kline")
     k = msg.k
     return [
         Candle(
@@ -254,14 +242,12 @@ def parse_kline(raw: bytes | msgspec.Raw, recv_ts: int) -> list[AnyEvent]:
     ]
 
 
-def parse_mark_price(raw: bytes | msgspec.Raw, recv_ts: int) -> list[AnyEvent]:
+def mark_price_events(msg: MarkPriceUpdate, recv_ts: int) -> list[AnyEvent]:
     """One markPriceUpdate -> MarkPrice and FundingRate (next funding time from "T").
 
     {"e":"markPriceUpdate","E":1562305380000,"s":"BTCUSDT","p":"11794.15000000",
      "i":"11784.62659091","P":"11784.25641265","r":"0.00038167","T":1562306400000}
     """
-    msg = decode_frame(_mark_price, raw)
-    _expect(msg.e, "markPriceUpdate")
     symbol, ts, rate = symbol_of(msg.s), ms_to_us(msg.E), finite(msg.r, "funding rate")
     return [
         MarkPrice(
@@ -276,14 +262,12 @@ def parse_mark_price(raw: bytes | msgspec.Raw, recv_ts: int) -> list[AnyEvent]:
     ]
 
 
-def parse_force_order(raw: bytes | msgspec.Raw, recv_ts: int) -> list[AnyEvent]:
+def force_order_events(msg: ForceOrder, recv_ts: int) -> list[AnyEvent]:
     """One forceOrder -> one Liquidation: the order's side as sent, filled size at average price.
 
     {"e":"forceOrder","E":1568014460893,"o":{"s":"BTCUSDT","S":"SELL","o":"LIMIT","f":"IOC",
      "q":"0.014","p":"9910","ap":"9910","X":"FILLED","l":"0.014","z":"0.014","T":1568014460893}}
     """
-    msg = decode_frame(_force_order, raw)
-    _expect(msg.e, "forceOrder")
     o = msg.o
     price, size = finite(o.ap, "average price"), finite(o.z, "filled quantity")
     return [
@@ -295,14 +279,12 @@ def parse_force_order(raw: bytes | msgspec.Raw, recv_ts: int) -> list[AnyEvent]:
     ]
 
 
-def parse_spot_trade(raw: bytes | msgspec.Raw, recv_ts: int) -> list[AnyEvent]:
+def spot_trade_events(msg: SpotTrade, recv_ts: int) -> list[AnyEvent]:
     """One spot trade payload -> one Trade on binance_spot; the taker sold when the buyer is the maker.
 
     {"e":"trade","E":1672515782136,"s":"BNBBTC","t":12345,"p":"0.001","q":"100",
      "T":1672515782136,"m":true,"M":true}
     """
-    msg = decode_frame(_spot_trade, raw)
-    _expect(msg.e, "trade")
     return [
         Trade(
             exchange=SPOT_NAME, symbol=spot_symbol_of(msg.s), raw_symbol=msg.s, trade_id=str(msg.t),
@@ -322,11 +304,11 @@ class SymbolOnly(msgspec.Struct, frozen=True):
     s: str  # symbol; delivery contracts carry their date: BTCUSDT_250627
 
 
-_raw_list = msgspec.json.Decoder(list[msgspec.Raw])
 _symbol_only = msgspec.json.Decoder(SymbolOnly)
+_raw_list = msgspec.json.Decoder(list[msgspec.Raw])
 
 
-def parse_all_mark_price(raw: bytes | msgspec.Raw, recv_ts: int) -> list[AnyEvent]:
+def all_mark_price_events(items: list[msgspec.Raw], recv_ts: int) -> list[AnyEvent]:
     """!markPrice@arr@1s payload -> MarkPrice and FundingRate per perpetual; delivery contracts
     (no funding, "r" is "") are skipped, every other item is parsed as strictly as one symbol's.
 
@@ -334,24 +316,64 @@ def parse_all_mark_price(raw: bytes | msgspec.Raw, recv_ts: int) -> list[AnyEven
       "i":"11784.62659091","P":"11784.25641265","r":"0.00030000","T":1562306400000}]
     """
     events: list[AnyEvent] = []
-    for item in decode_frame(_raw_list, raw):
-        if "_" not in decode_frame(_symbol_only, item).s:
-            events += parse_mark_price(item, recv_ts)
+    for item in items:
+        if "_" not in decode(_symbol_only, item).s:
+            events += mark_price_events(decode(_mark_price, item), recv_ts)
     return events
 
 
-# stream-name channel (btcusdt@<channel>[_interval][@speed]) -> parse function of its payload
-CHANNELS: dict[str, Parse] = {
-    "aggTrade": parse_agg_trade, "kline": parse_kline, "markPrice": parse_mark_price,
-    "forceOrder": parse_force_order,
-    "!markPrice": parse_all_mark_price, "!forceOrder": parse_force_order,  # all-market streams
+# The payloads of every stream, told apart by their event type "e" (a tagged union), each
+# with its events; !markPrice@arr@1s is the one whose payload is a list. A frame is decoded
+# once, straight into its payload, whichever stream it comes from.
+FUTURES: dict[Any, Callable[[Any, int], list[AnyEvent]]] = {
+    AggTrade: agg_trade_events, Kline: kline_events, MarkPriceUpdate: mark_price_events,
+    ForceOrder: force_order_events, list: all_mark_price_events,
 }
-SPOT_CHANNELS: dict[str, Parse] = {"trade": parse_spot_trade}
-# A raw /ws/<stream> connection sends bare payloads: their event type names the channel.
-EVENT_CHANNELS = {
-    "aggTrade": "aggTrade", "kline": "kline", "markPriceUpdate": "markPrice",
-    "forceOrder": "forceOrder", "trade": "trade",
-}
+SPOT: dict[Any, Callable[[Any, int], list[AnyEvent]]] = {SpotTrade: spot_trade_events}
+
+
+class Payloads:
+    """A feed's decoders: combined-stream frames, bare payloads, and each payload alone."""
+
+    def __init__(self, payloads: dict[Any, Callable[[Any, int], list[AnyEvent]]]) -> None:
+        structs = [kind for kind in payloads if kind is not list]
+        union = Union[tuple(structs + ([list[msgspec.Raw]] if list in payloads else []))]  # noqa: UP007
+        self.events = payloads
+        self.wrapped = msgspec.json.Decoder(Wrapped[union])  # type: ignore[valid-type]
+        self.bare = msgspec.json.Decoder(union)
+        self.alone = {kind: msgspec.json.Decoder(kind) for kind in structs}
+
+    def parse(self, raw: bytes | str, recv_ts: int) -> list[AnyEvent]:
+        """A combined-stream frame (or a bare payload) -> events; subscription acks -> []."""
+        if isinstance(raw, str):
+            raw = raw.encode("utf-8", "surrogatepass")  # a lone surrogate -> FrameError below
+        if raw.startswith(b'{"stream"'):
+            data = decode(self.wrapped, raw).data
+        else:
+            bare = decode(_bare, raw)
+            if not bare.e and bare.id is not None and bare.error is None:
+                return []  # {"result":null,"id":1}: a subscription ack, not data
+            if bare.error is not None or not bare.e:
+                raise FrameError(f"not a market-data frame: event {bare.e!r}, error {bare.error!r}")
+            data = decode(self.bare, raw)
+        return self.events[type(data)](data, recv_ts)
+
+    def payload(self, kind: type) -> Callable[[bytes | msgspec.Raw, int], list[AnyEvent]]:
+        """The parse of one payload kind alone: raw payload bytes -> its events."""
+        decoder, events = self.alone[kind], self.events[kind]
+        return lambda raw, recv_ts: events(decode(decoder, raw), recv_ts)
+
+
+_FUTURES, _SPOT = Payloads(FUTURES), Payloads(SPOT)
+parse_frame, parse_frame_spot = _FUTURES.parse, _SPOT.parse
+parse_agg_trade, parse_kline = _FUTURES.payload(AggTrade), _FUTURES.payload(Kline)
+parse_mark_price, parse_force_order = _FUTURES.payload(MarkPriceUpdate), _FUTURES.payload(ForceOrder)
+parse_spot_trade = _SPOT.payload(SpotTrade)
+
+
+def parse_all_mark_price(raw: bytes | msgspec.Raw, recv_ts: int) -> list[AnyEvent]:
+    """A !markPrice@arr@1s payload alone -> events (see all_mark_price_events)."""
+    return all_mark_price_events(decode(_raw_list, raw), recv_ts)
 
 
 def channel_of(stream: str) -> str:
@@ -361,39 +383,11 @@ def channel_of(stream: str) -> str:
     return stream.partition("@")[2].partition("@")[0].split("_")[0]
 
 
-def _dispatch(raw: bytes | str, recv_ts: int, channels: dict[str, Parse]) -> list[AnyEvent]:
-    if isinstance(raw, str):
-        raw = raw.encode("utf-8", "surrogatepass")  # a lone surrogate -> FrameError below
-    if raw.startswith(b'{"stream"'):
-        wrapper = decode_frame(_combined, raw)
-        parse = channels.get(channel_of(wrapper.stream))
-        if parse is None:
-            raise FrameError(f"unknown stream {wrapper.stream!r}")
-        return parse(wrapper.data, recv_ts)
-    bare = decode_frame(_bare, raw)
-    if not bare.e and bare.id is not None and bare.error is None:
-        return []  # {"result":null,"id":1}: a subscription ack, not data
-    parse = channels.get(EVENT_CHANNELS.get(bare.e, ""))
-    if parse is None:
-        raise FrameError(f"not a market-data frame: event {bare.e!r}, error {bare.error!r}")
-    return parse(raw, recv_ts)
-
-
-def parse_frame(raw: bytes | str, recv_ts: int) -> list[AnyEvent]:
-    """A USD-M combined-stream frame (or a bare payload) -> events; subscription acks -> []."""
-    return _dispatch(raw, recv_ts, CHANNELS)
-
-
-def parse_frame_spot(raw: bytes | str, recv_ts: int) -> list[AnyEvent]:
-    """A spot combined-stream frame (or a bare payload) -> events; subscription acks -> []."""
-    return _dispatch(raw, recv_ts, SPOT_CHANNELS)
-
-
 # binance_spot as the registry sees a feed: a namespace holding NAME, WS_URL and parse_frame.
 spot = ModuleType(f"{__name__}.spot", "Binance spot, the second feed of binance.py.")
 vars(spot).update(
     NAME=SPOT_NAME, WS_URL=SPOT_WS_URL, MAX_STREAMS_PER_CONNECTION=SPOT_MAX_STREAMS_PER_CONNECTION,
-    MAX_CONNECTION_AGE_S=SPOT_MAX_CONNECTION_AGE_S, CHANNELS=SPOT_CHANNELS,
+    MAX_CONNECTION_AGE_S=SPOT_MAX_CONNECTION_AGE_S,
     MAX_INCOMING_MESSAGES_PER_S=SPOT_MAX_INCOMING_MESSAGES_PER_S,
     parse_frame=parse_frame_spot, trade_streams=spot_trade_streams,
 )

@@ -17,7 +17,7 @@ from typing import Annotated, Generic, Literal, TypeVar
 
 import msgspec
 
-from services.receivers.frames import FrameError, annualized, decode_frame, finite, ms_to_us, multiply
+from services.receivers.frames import FrameError, annualized, decode, finite, ms_to_us, multiply
 from services.receivers.frames import normalized, split_concatenated
 from shared.events import AnyEvent, Candle, FundingRate, Liquidation, MarkPrice, OpenInterest, SpotPrice, Trade
 
@@ -158,7 +158,7 @@ def parse_public_trade(raw: bytes | str, recv_ts: int, category: Category = CATE
      "s":"BTCUSDT","S":"Buy","v":"0.001","p":"16578.50","L":"PlusTick",
      "i":"20f43950-d8dd-5b31-9112-a178eb6023af","BT":false,"seq":1783284617}]}
     """
-    msg = decode_frame(_ws_trades, raw)
+    msg = decode(_ws_trades, raw)
     return [
         Trade(exchange=NAME, symbol=symbol_of(t.s, category), raw_symbol=t.s, trade_id=t.i,
               price=finite(t.p, "price"), size=finite(t.v, "size"), side="buy" if t.S == "Buy" else "sell",
@@ -174,7 +174,7 @@ def parse_kline(raw: bytes | str, recv_ts: int, category: Category = CATEGORY) -
      "open":"16649.5","close":"16677","high":"16677","low":"16608","volume":"2.081",
      "turnover":"34666.4005","confirm":false,"timestamp":1672324988882}],"ts":1672324988882,"type":"snapshot"}
     """
-    msg = decode_frame(_ws_klines, raw)
+    msg = decode(_ws_klines, raw)
     raw_symbol = msg.topic.rpartition(".")[2]  # the bars carry no symbol: the topic ends with it
     symbol = symbol_of(raw_symbol, category)
     events: list[AnyEvent] = []
@@ -203,7 +203,7 @@ def parse_tickers(raw: bytes | str, recv_ts: int, category: Category = CATEGORY,
      "indexPrice":"17227.36","openInterest":"68744.761","openInterestValue":"1183601235.91",
      "nextFundingTime":"1673280000000","fundingRate":"-0.000212", ...},"cs":24987956059,"ts":1673272861686}
     """
-    msg = decode_frame(_ws_tickers, raw)
+    msg = decode(_ws_tickers, raw)
     t, ts = msg.data, ms_to_us(msg.ts)
     symbol = symbol_of(t.symbol, category)
     if category == "spot":
@@ -252,7 +252,7 @@ def parse_all_liquidation(raw: bytes | str, recv_ts: int, category: Category = C
     """
     if category != "linear":
         raise FrameError("allLiquidation exists for contracts only")
-    msg = decode_frame(_ws_liquidations, raw)
+    msg = decode(_ws_liquidations, raw)
     events: list[AnyEvent] = []
     for liq in msg.data:
         price, size = finite(liq.p, "price"), finite(liq.v, "size")
@@ -274,7 +274,7 @@ SPOT_CHANNELS = frozenset({"publicTrade", "kline", "tickers"})
 
 
 def _parse_frame(raw: bytes | str, recv_ts: int, category: Category) -> list[AnyEvent]:
-    reply = decode_frame(_ws_reply, raw)
+    reply = decode(_ws_reply, raw)
     if reply.topic is None:
         if reply.op is None:
             raise FrameError("neither a topic nor an op")
@@ -353,7 +353,7 @@ _rest_tickers = msgspec.json.Decoder(RestTickers)
 
 
 def _rest_list(raw: bytes, symbols: Collection[str] | None) -> tuple[list[RestTicker], int]:
-    msg = decode_frame(_rest_tickers, raw)
+    msg = decode(_rest_tickers, raw)
     if msg.retCode != 0:
         raise FrameError(f"bybit retCode {msg.retCode}: {msg.retMsg}")
     return [t for t in msg.result.items if symbols is None or t.symbol in symbols], ms_to_us(msg.time)

@@ -21,7 +21,7 @@ import msgspec
 from services.receivers.frames import (
     FrameError,
     annualized,
-    decode_frame,
+    decode,
     divide,
     finite,
     ms_to_us,
@@ -188,7 +188,7 @@ def parse_trades(raw: bytes, recv_ts: int) -> list[AnyEvent]:
      "index_price":8955.88,"direction":"sell","amount":10}],"channel":"trades.BTC-PERPETUAL.raw"},
      "method":"subscription","jsonrpc":"2.0"}
     """
-    note = decode_frame(_trades, raw)
+    note = decode(_trades, raw)
     _expect(note, "trades")
     events: list[AnyEvent] = []
     for t in note.params.data:
@@ -219,7 +219,7 @@ def parse_ticker(raw: bytes, recv_ts: int) -> list[AnyEvent]:
      "best_bid_price":36442.5,"best_bid_amount":5000,"best_ask_price":36443,"best_ask_amount":100},
      "channel":"ticker.BTC-PERPETUAL.raw"},"method":"subscription","jsonrpc":"2.0"}
     """
-    note = decode_frame(_ticker, raw)
+    note = decode(_ticker, raw)
     _expect(note, "ticker")
     t = note.params.data
     symbol, inverse = symbol_of(t.instrument_name)
@@ -254,7 +254,7 @@ def parse_chart_trades(raw: bytes, recv_ts: int) -> list[AnyEvent]:
      "high":8870.31,"cost":460,"close":8791.25},"channel":"chart.trades.BTC-PERPETUAL.1"},
      "method":"subscription","jsonrpc":"2.0"}
     """
-    note = decode_frame(_chart, raw)
+    note = decode(_chart, raw)
     _expect(note, "chart.trades")
     _, instrument, resolution = note.params.channel.rsplit(".", 2)
     interval = RESOLUTIONS.get(resolution)
@@ -282,7 +282,7 @@ def parse_frame(raw: bytes | str, recv_ts: int) -> list[AnyEvent]:
     """Any frame from the socket -> events; heartbeats and replies to our requests -> []."""
     if isinstance(raw, str):
         raw = raw.encode("utf-8", "surrogatepass")  # a lone surrogate -> FrameError below
-    env = decode_frame(_envelope, raw)
+    env = decode(_envelope, raw)
     if env.method == "subscription" and env.params is not None:
         parse = CHANNELS.get(channel_kind(env.params.channel))
         if parse is None:
@@ -307,7 +307,7 @@ def heartbeat_reply(raw: bytes | str, request_id: int = TEST_REPLY_ID) -> bytes 
     if b"test_request" not in raw:  # the cheap test first: this runs on every frame
         return None
     try:
-        env = decode_frame(_envelope, raw)
+        env = decode(_envelope, raw)
     except FrameError:
         return None  # parse_frame reports the bad frame; here it is simply not a test_request
     if env.method == "heartbeat" and env.params is not None and env.params.type == "test_request":

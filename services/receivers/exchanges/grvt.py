@@ -26,7 +26,7 @@ from services.receivers.frames import (
     FrameError,
     annualized,
     decimal_of,
-    decode_frame,
+    decode,
     divide,
     finite,
     normalized,
@@ -86,7 +86,7 @@ def parse_ticker(raw: bytes, recv_ts: int) -> list[AnyEvent]:
      "funding_interval_hours":8,"next_funding_time":"1767225600000000000",
      "open_interest":"1914.093886738", ...}}
     """
-    t = decode_frame(_ticker, raw).result
+    t = decode(_ticker, raw).result
     rate = divide(decimal_of(t.funding_rate, "funding_rate"), PERCENT, "funding rate")
     hours = (
         DEFAULT_FUNDING_INTERVAL_HOURS

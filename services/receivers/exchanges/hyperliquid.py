@@ -23,7 +23,7 @@ import msgspec
 from services.receivers.frames import (
     FrameError,
     annualized,
-    decode_frame,
+    decode,
     finite,
     ms_to_us,
     multiply,
@@ -170,7 +170,7 @@ def parse_trades(raw: bytes, recv_ts: int) -> list[AnyEvent]:
      "tid":877707108085800,
      "users":["0x9b54264d7502f80163ea949038aad771eae67e38","0x706bb519b05b7dc01d048af9a5e29d1ef5d6d9e3"]}]}
     """
-    push = decode_frame(_trades, raw)
+    push = decode(_trades, raw)
     _expect(push, "trades")
     return [
         Trade(
@@ -189,7 +189,7 @@ def parse_candle(raw: bytes, recv_ts: int) -> list[AnyEvent]:
     {"channel":"candle","data":{"t":1754956800000,"T":1754956859999,"s":"BTC","i":"1m",
      "o":"64000.0","c":"64010.0","h":"64020.0","l":"63990.0","v":"12.5","n":42}}
     """
-    push = decode_frame(_candle, raw)
+    push = decode(_candle, raw)
     _expect(push, "candle")
     bars = push.data if isinstance(push.data, list) else [push.data]
     return [
@@ -213,7 +213,7 @@ def parse_active_asset_ctx(raw: bytes, recv_ts: int) -> list[AnyEvent]:
      "premium":"-0.0002483354","oraclePx":"64429.0","markPx":"64405.0","midPx":"64412.5",
      "impactPxs":["64404.4","64413.0"],"dayBaseVlm":"17577.61508"}}}
     """
-    push = decode_frame(_active_asset_ctx, raw)
+    push = decode(_active_asset_ctx, raw)
     _expect(push, "activeAssetCtx")
     coin, ctx = push.data.coin, push.data.ctx
     symbol, ts = symbol_of(coin), recv_ts
@@ -245,7 +245,7 @@ def parse_all_mids(raw: bytes, recv_ts: int) -> list[AnyEvent]:
     checked, so a malformed one is counted.
     {"channel":"allMids","data":{"mids":{"BTC":"64412.5","ETH":"3227.45","@107":"38.123"}}}
     """
-    _expect(decode_frame(_all_mids, raw), "allMids")
+    _expect(decode(_all_mids, raw), "allMids")
     return []
 
 
@@ -263,7 +263,7 @@ def parse_frame(raw: bytes | str, recv_ts: int) -> list[AnyEvent]:
         raw = raw.encode("utf-8", "surrogatepass")  # a lone surrogate -> FrameError below
     if raw == GREETING:
         return []
-    channel = decode_frame(_channel, raw).channel
+    channel = decode(_channel, raw).channel
     if channel in NOT_DATA:
         return []
     parse = CHANNELS.get(channel)
@@ -313,7 +313,7 @@ _meta_and_asset_ctxs = msgspec.json.Decoder(tuple[Meta, list[RestAssetCtx]])
 
 
 def _contexts(raw: bytes, coins: Collection[str] | None) -> list[tuple[str, RestAssetCtx]]:
-    meta, ctxs = decode_frame(_meta_and_asset_ctxs, raw)
+    meta, ctxs = decode(_meta_and_asset_ctxs, raw)
     if len(meta.universe) != len(ctxs):  # matched by position: a mismatch would pair wrong coins
         raise FrameError(f"{len(meta.universe)} assets but {len(ctxs)} contexts")
     return [(a.name, ctx) for a, ctx in zip(meta.universe, ctxs, strict=True)

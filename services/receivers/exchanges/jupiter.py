@@ -21,7 +21,7 @@ from decimal import Decimal
 
 import msgspec
 
-from services.receivers.frames import FrameError, decode_frame, finite, normalized
+from services.receivers.frames import FrameError, decode, finite, normalized
 from services.receivers.rest import VenueClient
 from shared.events import AnyEvent, SpotPrice, now_us
 
@@ -53,7 +53,7 @@ def parse_price(raw: bytes, recv_ts: int, *, mints: Mapping[str, str]) -> list[A
      "liquidity":621679197.67,"usdPrice":147.48,"blockId":348004023,"decimals":9,"priceChange24h":1.29}}
     """
     events: list[AnyEvent] = []
-    for mint, item in decode_frame(_prices, raw).items():
+    for mint, item in decode(_prices, raw).items():
         asset = mints.get(mint)
         if asset is None:
             continue

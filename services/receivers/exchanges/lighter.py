@@ -24,7 +24,7 @@ from decimal import Decimal
 
 import msgspec
 
-from services.receivers.frames import FrameError, annualized, decode_frame, divide, finite, normalized
+from services.receivers.frames import FrameError, annualized, decode, divide, finite, normalized
 from services.receivers.rest import VenueClient
 from shared.events import AnyEvent, FundingRate, now_us
 
@@ -62,7 +62,7 @@ def parse_funding_rates(raw: bytes, recv_ts: int, *, coins: Collection[str] | No
     {"code":200,"funding_rates":[{"market_id":0,"exchange":"lighter","symbol":"ETH","rate":0.0001},
      {"market_id":0,"exchange":"binance","symbol":"ETH","rate":0.00008}]}
     """
-    msg = decode_frame(_funding_rates, raw)
+    msg = decode(_funding_rates, raw)
     if msg.code != 200:
         raise FrameError(f"lighter code {msg.code}: {msg.message}")
     events: list[AnyEvent] = []

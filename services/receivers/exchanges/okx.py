@@ -17,7 +17,7 @@ from typing import Annotated, Generic, Literal, TypeVar
 
 import msgspec
 
-from services.receivers.frames import FrameError, annualized, decode_frame, divide, finite, ms_to_us, multiply
+from services.receivers.frames import FrameError, annualized, decode, divide, finite, ms_to_us, multiply
 from services.receivers.frames import normalized
 from shared.events import AnyEvent, Candle, FundingRate, Liquidation, OpenInterest, Trade
 
@@ -194,7 +194,7 @@ def parse_trades(raw: bytes | str, recv_ts: int, ct_val: CtVal = CT_VAL) -> list
     {"arg":{"channel":"trades","instId":"BTC-USDT"},"data":[{"instId":"BTC-USDT","tradeId":"130639474",
      "px":"42219.9","sz":"0.12060306","side":"buy","ts":"1630048897897","count":"3","source":"0","seqId":1234}]}
     """
-    msg = decode_frame(_trades, raw)
+    msg = decode(_trades, raw)
     events: list[AnyEvent] = []
     for t in msg.data:
         size, raw_size = base_size(t.instId, t.sz, ct_val)
@@ -211,7 +211,7 @@ def parse_candles(raw: bytes | str, recv_ts: int, ct_val: CtVal = CT_VAL) -> lis
     {"arg":{"channel":"candle1m","instId":"BTC-USDT"},"data":[["1597026383085","8533.02","8553.74",
      "8527.17","8548.26","45247","529.5858061","5529.5858061","0"]]}
     """
-    msg = decode_frame(_candles, raw)
+    msg = decode(_candles, raw)
     interval = CANDLE_INTERVALS.get(msg.arg.channel)
     if interval is None or msg.arg.instId is None:  # the bars carry no instId: the arg has it
         raise FrameError(f"unsupported candle push {msg.arg}")
@@ -235,7 +235,7 @@ def parse_funding_rate(raw: bytes | str, recv_ts: int, ct_val: CtVal = CT_VAL) -
      "fundingTime":"1700726400000","instId":"BTC-USD-SWAP","nextFundingTime":"1700755200000",
      "ts":"1700724675402", ...}]}
     """
-    msg = decode_frame(_funding, raw)
+    msg = decode(_funding, raw)
     events: list[AnyEvent] = []
     for f in msg.data:
         rate, next_ms = finite(f.fundingRate, "fundingRate"), _ms_text(f.nextFundingTime, "nextFundingTime")
@@ -256,7 +256,7 @@ def parse_open_interest(raw: bytes | str, recv_ts: int, ct_val: CtVal = CT_VAL) 
      "instType":"SWAP","oi":"2216113.01000000309","oiCcy":"22161.1301000000309",
      "oiUsd":"1939251795.54769270396321","ts":"1743041250440"}]}
     """
-    msg = decode_frame(_open_interest, raw)
+    msg = decode(_open_interest, raw)
     return [
         OpenInterest(exchange=NAME, symbol=symbol_of(o.instId), raw_symbol=o.instId, contracts=finite(o.oi, "oi"),
                      base=finite(o.oiCcy, "oiCcy"), usd=None if o.oiUsd is None else finite(o.oiUsd, "oiUsd"),
@@ -272,7 +272,7 @@ def parse_liquidation_orders(raw: bytes | str, recv_ts: int, ct_val: CtVal = CT_
      "bkPx":"0.007831","ccy":"","posSide":"short","side":"buy","sz":"13","ts":"1692266434010"}],
      "instFamily":"IOST-USDT","instId":"IOST-USDT-SWAP","instType":"SWAP","uly":"IOST-USDT"}]}
     """
-    msg = decode_frame(_liquidations, raw)
+    msg = decode(_liquidations, raw)
     events: list[AnyEvent] = []
     for item in msg.data:
         symbol = symbol_of(item.instId)
@@ -299,7 +299,7 @@ def parse_frame(raw: bytes | str, recv_ts: int, ct_val: CtVal = CT_VAL) -> list[
     """A frame of /public or /business -> events; acks, notices and "pong" -> []."""
     if raw == PONG or raw == PONG.encode():
         return []
-    envelope = decode_frame(_envelope, raw)
+    envelope = decode(_envelope, raw)
     if envelope.event is not None:
         if envelope.event == "error":  # e.g. a refused subscription: counted, not data
             raise FrameError(f"okx error {envelope.code}: {envelope.msg}")
@@ -373,7 +373,7 @@ _rest_tickers = msgspec.json.Decoder(RestEnvelope[RestTicker], strict=False)
 
 def _rest_data(decoder: msgspec.json.Decoder, raw: bytes,
                inst_ids: Collection[str] | None) -> list:  # type: ignore[type-arg]
-    msg = decode_frame(decoder, raw)
+    msg = decode(decoder, raw)
     if msg.code != "0":
         raise FrameError(f"okx code {msg.code}: {msg.msg}")
     return [item for item in msg.data if inst_ids is None or item.instId in inst_ids]

@@ -21,7 +21,7 @@ from decimal import Decimal
 
 import msgspec
 
-from services.receivers.frames import FrameError, decode_frame, finite, normalized
+from services.receivers.frames import FrameError, decode, finite, normalized
 from services.receivers.rest import VenueClient
 from shared.events import AnyEvent, SpotPrice, now_us
 
@@ -73,7 +73,7 @@ def parse_latest(raw: bytes, recv_ts: int, *, feeds: Mapping[str, str]) -> list[
     """
     wanted = {feed_key(k): v for k, v in feeds.items()}
     events: list[AnyEvent] = []
-    for update in decode_frame(_latest, raw).parsed:
+    for update in decode(_latest, raw).parsed:
         asset = wanted.get(feed_key(update.id))
         if asset is None:
             continue
