@@ -188,7 +188,7 @@ class FeedConnection:
             try:
                 async with asyncio.timeout_at(min(last_data + idle, age_deadline)):
                     while True:
-                        raw = await ws.recv()
+                        raw = await ws.recv(decode=False)  # bytes: the parsers validate UTF-8 as they decode
                         if await self._handle(raw, ws):
                             last_data = loop.time()
             except TimeoutError:

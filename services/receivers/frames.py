@@ -1,10 +1,8 @@
 """What every exchange file shares: the bad-frame error and symbol normalization."""
 from __future__ import annotations
 
-from collections.abc import Callable
 from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
 from functools import lru_cache
-from typing import Any
 
 import msgspec
 
@@ -95,38 +93,3 @@ def decimal_of(text: str, what: str) -> Decimal:
         return finite(Decimal(text), what)
     except InvalidOperation as exc:
         raise FrameError(f"{what} is not a number: {text!r}") from exc
-
-
-Parse = Callable[[bytes, int], list[Any]]  # a whole frame and its recv_ts -> events
-
-
-class Router:
-    """Picks a data frame's parse function from the name the frame begins with, read off the bytes.
-
-    Venues put the channel first: {"stream":"btcusdt@aggTrade",...}, {"topic":"publicTrade.BTCUSDT",...},
-    {"channel":"trades",...}. Reading that name from the bytes, instead of decoding a wrapper just
-    to route, means a data frame is decoded once, straight into its typed payload. `resolve` maps
-    a name to its parse function, or None; its answers are kept (a few per subscription, bounded).
-    A frame that begins otherwise (replies, acks, other key orders, escaped names) gets None and
-    takes the venue's full path, which decodes the wrapper and says what is wrong with it.
-    """
-
-    def __init__(self, prefix: bytes, resolve: Callable[[str], Parse | None], limit: int = 8192) -> None:
-        self._prefix, self._start = prefix, len(prefix)
-        self._resolve, self._limit = resolve, limit
-        self._routes: dict[bytes, Parse] = {}
-
-    def route(self, raw: bytes) -> Parse | None:
-        """The parse function for this frame's name, or None for the full path."""
-        if not raw.startswith(self._prefix):
-            return None
-        end = raw.find(b'"', self._start)
-        name = raw[self._start : end]
-        parse = self._routes.get(name)
-        if parse is None and end > 0 and b"\\" not in name:
-            parse = self._resolve(name.decode("utf-8", "replace"))
-            if parse is not None:
-                if len(self._routes) >= self._limit:  # names made up by garbage frames: start over
-                    self._routes.clear()
-                self._routes[name] = parse
-        return parse

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
-from functools import partial
+from functools import lru_cache, partial
 from types import ModuleType
 from typing import Annotated, Generic, Literal, TypeVar
 
@@ -139,6 +139,7 @@ _ws_tickers = msgspec.json.Decoder(Push[Ticker], strict=False)  # strict=False: 
 _ws_liquidations = msgspec.json.Decoder(Push[list[AllLiquidation]])
 
 
+@lru_cache(maxsize=8192)  # called for every event; a venue has a few thousand symbols
 def symbol_of(raw_symbol: str, category: Category) -> str:
     """BTCUSDT -> BTC-USDT (spot) or BTC-USDT-PERP (linear)."""
     if not (raw_symbol.isascii() and raw_symbol.isalnum()):
