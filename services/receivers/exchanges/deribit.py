@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any, Generic, Literal, TypeVar
 
 import msgspec
@@ -159,6 +160,7 @@ _ticker = msgspec.json.Decoder(Notification[Ticker])
 _chart = msgspec.json.Decoder(Notification[ChartBar])
 
 
+@lru_cache(maxsize=8192)  # called for every event; a venue has a few thousand symbols
 def symbol_of(instrument: str) -> tuple[str, bool]:
     """BTC-PERPETUAL -> (BTC-USD-PERP, inverse); BTC_USDC-PERPETUAL -> (BTC-USDC-PERP, linear)."""
     name, _, kind = instrument.rpartition("-")

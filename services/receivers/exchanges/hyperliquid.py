@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any, Generic, Literal, TypeVar
 
 import msgspec
@@ -145,6 +146,7 @@ _active_asset_ctx = msgspec.json.Decoder(Push[ActiveAssetCtx])
 _all_mids = msgspec.json.Decoder(Push[AllMids])
 
 
+@lru_cache(maxsize=8192)  # called for every event; a venue has a few thousand symbols
 def symbol_of(coin: str) -> str:
     """Perp "BTC" -> BTC-USD-PERP; spot "PURR/USDC" -> PURR-USDC; "@107" needs spotMeta -> FrameError."""
     if coin.startswith("@") or not coin:

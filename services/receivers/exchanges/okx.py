@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
+from functools import lru_cache
 from types import MappingProxyType
 from typing import Annotated, Generic, Literal, TypeVar
 
@@ -156,6 +157,7 @@ _open_interest = msgspec.json.Decoder(Push[WsOpenInterest], strict=False)
 _liquidations = msgspec.json.Decoder(Push[WsLiquidation], strict=False)
 
 
+@lru_cache(maxsize=8192)  # called for every event; a venue has a few thousand symbols
 def symbol_of(inst_id: str) -> str:
     """BTC-USDT-SWAP -> BTC-USDT-PERP, BTC-USDT (spot) -> BTC-USDT; dated futures are refused."""
     parts = inst_id.split("-")
