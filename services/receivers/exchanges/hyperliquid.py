@@ -174,15 +174,14 @@ def parse_trades(raw: bytes, recv_ts: int) -> list[AnyEvent]:
     """
     push = decode(_trades, raw)
     _expect(push, "trades")
-    return [
-        Trade(
+    events: list[AnyEvent] = []  # a loop, not a comprehension: Python 3.11 makes a function per comprehension
+    for t in push.data:
+        events.append(Trade(
             exchange=NAME, symbol=symbol_of(t.coin), raw_symbol=t.coin, trade_id=str(t.tid),
             price=finite(t.px, "price"), size=finite(t.sz, "size"), side="buy" if t.side == "B" else "sell",
             buyer=t.users[0] if t.users else None, seller=t.users[1] if t.users else None,
-            ts=ms_to_us(t.time), recv_ts=recv_ts,
-        )
-        for t in push.data
-    ]
+            ts=ms_to_us(t.time), recv_ts=recv_ts))
+    return events
 
 
 def parse_candle(raw: bytes, recv_ts: int) -> list[AnyEvent]:
