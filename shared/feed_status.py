@@ -38,7 +38,7 @@ class FeedStatus(msgspec.Struct, frozen=True, kw_only=True):
     outage_from: int | None = None  # set while the feed has no data flowing: the open gap's start
     reconnects: int = 0  # sessions that ended, since the process started
     failures: int = 0  # sessions in a row that ended without data: > 0 means failing now
-    reason: str = ""  # why the last session ended: idle, planned, closed, refused, ...
+    reason: str = ""  # why the last session ended: idle, planned, notice, closed, refused, ...
     frames: int = 0
     data_frames: int = 0
     bad_frames: int = 0

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import websockets
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
-from services.receivers.frames import FrameError
+from services.receivers.frames import FrameError, ReconnectNotice
 from shared import metrics
 from shared.backoff import Backoff
 from shared.events import AnyEvent, Gap, now_us
@@ -29,6 +29,9 @@ Parse = Callable[[bytes | str, int], list[AnyEvent]]
 Message = str | bytes  # bytes are sent as text frames: every venue here speaks JSON text
 METRICS_EVERY = 256
 PLANNED_JITTER = 0.02  # planned reconnects of sockets opened together spread over 2 % of their age
+# Sessions that ended on purpose: before the venue's forced disconnect, or on its notice of one.
+# They reconnect at once and never count as failures.
+PLANNED = frozenset({"planned", "notice"})
 
 
 @dataclass(frozen=True)
@@ -105,7 +108,7 @@ class FeedConnection:
         self._sync_metrics()
         self.reconnects += 1
         self.reason = reason
-        if reason != "planned":
+        if reason not in PLANNED:
             self.failures = 0 if self._session_data else self.failures + 1
         metrics.FEED_FAILURES.labels(self.feed.name).set(self.failures)
         metrics.RECONNECTS.labels(self.feed.name, reason).inc()
@@ -114,7 +117,7 @@ class FeedConnection:
             self._outage_reason = reason
 
     def _retry_delay(self, reason: str) -> float:
-        delay = 0.0 if reason == "planned" else self.backoff.next_delay()
+        delay = 0.0 if reason in PLANNED else self.backoff.next_delay()
         level = logging.ERROR if self.failures >= 5 else logging.WARNING  # failing for a while: louder
         outage_s = round((now_us() - (self._outage_from or now_us())) / 1e6, 1)
         log.log(level, "feed disconnected, reconnecting", extra={
@@ -173,7 +176,8 @@ class FeedConnection:
             return type(exc).__name__
 
     async def _receive(self, ws: websockets.ClientConnection) -> str:
-        """Frames until no data came for idle_timeout_s ("idle") or the socket is too old ("planned").
+        """Frames until no data came for idle_timeout_s ("idle"), the socket is too old ("planned")
+        or the venue announced it will close it ("notice").
 
         One timer per idle period, not per frame: when it fires, the deadline moves to the last
         data frame's time + the idle timeout, or the session ends.
@@ -191,6 +195,9 @@ class FeedConnection:
                         raw = await ws.recv(decode=False)  # bytes: the parsers validate UTF-8 as they decode
                         if await self._handle(raw, ws):
                             last_data = loop.time()
+            except ReconnectNotice as notice:
+                log.info("venue notice: reconnecting", extra={"feed": self.feed.name, "notice": str(notice)})
+                return "notice"
             except TimeoutError:
                 now = loop.time()
                 if now >= age_deadline:

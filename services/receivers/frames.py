@@ -14,6 +14,11 @@ class FrameError(ValueError):
     """A frame that cannot become events: counted and skipped, never a reconnect."""
 
 
+class ReconnectNotice(Exception):
+    """The venue says it will soon close this connection (a server upgrade or shutdown): open a
+    new one now, as a planned reconnect, rather than wait for the drop."""
+
+
 @lru_cache(maxsize=8192)  # a venue has a few thousand symbols; the answer never changes
 def split_concatenated(raw_symbol: str) -> tuple[str, str]:
     """BTCUSDT -> (BTC, USDT) by the longest known quote suffix."""

@@ -7,7 +7,7 @@ import sys
 from typing import TextIO
 
 from services.receivers.exchanges import EXCHANGES
-from services.receivers.frames import FrameError
+from services.receivers.frames import FrameError, ReconnectNotice
 from shared.events import json_encoder, now_us
 
 
@@ -24,6 +24,9 @@ def normalize(exchange: str, lines: TextIO, out: TextIO, err: TextIO) -> tuple[i
         except FrameError as exc:
             bad += 1
             print(f"line {number}: {exc}", file=err)
+            continue
+        except ReconnectNotice as notice:  # no events; a live feed would reconnect here
+            print(f"line {number}: notice of a coming disconnect: {notice}", file=err)
             continue
         for event in events:
             out.write(json_encoder.encode(event).decode() + "\n")

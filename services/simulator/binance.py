@@ -8,6 +8,7 @@ answering protocol pings, which aiohttp does while the connection is read.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import msgspec
@@ -86,6 +87,10 @@ class Binance:
 
     def tick(self, session: Session, now: float) -> bool:
         return True
+
+    def notice(self, session: Session) -> str | None:
+        """Combined streams wrap it as "!serverShutdown" (spot General-WSS-information page)."""
+        return _wrap("!serverShutdown", {"e": "serverShutdown", "E": int(time.time() * 1000)})
 
     def frame(self, sub: Sub, session: Session) -> tuple[str, int]:
         state = session.state

@@ -80,6 +80,9 @@ class Bybit:
     def tick(self, session: Session, now: float) -> bool:
         return True
 
+    def notice(self, session: Session) -> str | None:
+        return None  # no documented notice before a disconnect
+
     def frame(self, sub: Sub, session: Session) -> tuple[str, int]:
         tape = session.state.tape(sub.symbol)
         if sub.channel == "trades":

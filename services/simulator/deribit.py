@@ -93,6 +93,9 @@ class Deribit:
             session.subscribe(Sub(kind[0], kind[1], str(channel)))
         session.send(_answer(request_id, [str(c) for c in channels]))
 
+    def notice(self, session: Session) -> str | None:
+        return None  # no documented notice before a disconnect
+
     def tick(self, session: Session, now: float) -> bool:
         """A test_request every interval; one still unanswered at the next means a dead client."""
         interval = session.extra.get("heartbeat_s")

@@ -60,6 +60,9 @@ class Hyperliquid:
     def tick(self, session: Session, now: float) -> bool:
         return True
 
+    def notice(self, session: Session) -> str | None:
+        return None  # no documented notice before a disconnect
+
     def frame(self, sub: Sub, session: Session) -> tuple[str, int]:
         state = session.state
         if sub.channel == "prices":  # allMids: every simulated coin's mid

@@ -94,6 +94,12 @@ class Okx:
     def tick(self, session: Session, now: float) -> bool:
         return True
 
+    def notice(self, session: Session) -> str | None:
+        """Sent 30 s before a service upgrade closes the connection (overview, "Notification")."""
+        msg = "The connection will soon be closed for a service upgrade. Please reconnect."
+        notice = {"event": "notice", "code": "64008", "msg": msg, "connId": session.conn_id}
+        return _encoder.encode(notice).decode()
+
     def frame(self, sub: Sub, session: Session) -> tuple[str, int]:
         arg = sub.extra
         if arg["channel"] == "liquidation-orders":

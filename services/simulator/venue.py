@@ -11,6 +11,8 @@ Modes (POST /control?mode=...&venue=...):
   garbage    a garbage frame before every data frame
   truncated  every other data frame cut in half (the frame and its trades are lost)
   suberror   subscriptions answered with the venue's error format, and not served
+  notice     the venue's notice of a coming disconnect (Binance serverShutdown, OKX 64008), once to
+             each connection open when the mode is set; data goes on (venues without one: normal)
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from services.simulator.tape import Tape
 from shared.config import Settings
 
 log = logging.getLogger(__name__)
-MODES = ("normal", "silence", "paused", "close", "halfopen", "garbage", "truncated", "suberror")
+MODES = ("normal", "silence", "paused", "close", "halfopen", "garbage", "truncated", "suberror", "notice")
 TICK_S = 0.02
 RATES = {
     "candles": 4.0,
@@ -97,6 +99,7 @@ class Session:
         self.keys: list[str] = []  # kept in state.sessions: the test of a resubscription reads it
         self.outbox: list[str] = []
         self.halfopen = False
+        self.noticed = state.mode == "notice"  # opened after the announcement: not told again
         self.extra: dict[str, Any] = {}  # venue state of the connection (Deribit's heartbeat)
 
     @property
@@ -129,6 +132,9 @@ class Venue(Protocol):
 
     def tick(self, session: Session, now: float) -> bool:
         """Periodic duties (Deribit's test_request); False closes the connection."""
+
+    def notice(self, session: Session) -> str | None:
+        """The venue's notice that it will close the connection soon; None when it has none."""
 
 
 async def serve(request: web.Request, state: VenueState, venue: Venue) -> web.WebSocketResponse:
@@ -205,6 +211,11 @@ async def _write(
         if not venue.tick(session, now):
             await ws.close()
             return
+        if mode == "notice" and not session.noticed:
+            session.noticed = True
+            notice = venue.notice(session)
+            if notice is not None:
+                session.outbox.append(notice)
         while session.outbox:
             await ws.send_str(session.outbox.pop(0))
         if mode in ("silence", "paused"):

@@ -11,7 +11,7 @@ import msgspec
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
-from services.receivers.frames import FrameError
+from services.receivers.frames import FrameError, ReconnectNotice
 from shared.events import AnyEvent, json_decoder, json_encoder
 
 RECV_TS = 1_700_000_000_123_456  # a receive time in microseconds, passed through untouched
@@ -115,11 +115,12 @@ def broken_frames(fixtures: Sequence[bytes], per_example: int = 10) -> st.Search
 def only_frame_errors(
     parse_frame: Callable[[bytes | str, int], list[AnyEvent]], frames: list[bytes | str]
 ) -> None:
-    """parse_frame may return events or raise FrameError; anything else is a bug, shown with its frame."""
+    """parse_frame may return events, raise FrameError or ask for a reconnect (a venue's notice);
+    anything else is a bug, shown with its frame."""
     for raw in frames:
         try:
             events = parse_frame(raw, RECV_TS)
-        except FrameError:
+        except (FrameError, ReconnectNotice):
             continue
         except Exception as exc:
             raise AssertionError(f"{raw!r} raised {exc!r}") from exc

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 
 from services.receivers.exchanges import EXCHANGES, binance
-from services.receivers.frames import FrameError
+from services.receivers.frames import FrameError, ReconnectNotice
 from shared.events import Candle, FundingRate, Liquidation, MarkPrice, Trade
 from tests.fixtures import frame
 from tests.receivers.frame_checks import FUZZ, RECV_TS, assert_event, broken_frames, only_frame_errors
@@ -113,6 +113,14 @@ def test_spot_bare_payload() -> None:
     assert binance.parse_frame_spot(bytes(payload(raw)), RECV_TS) == binance.parse_frame_spot(raw, RECV_TS)
 
 
+@pytest.mark.parametrize("name", ["serverShutdown", "serverShutdown_raw"])
+def test_server_shutdown_asks_for_a_reconnect_on_futures_and_spot(name: str) -> None:
+    """Spot General-WSS-information page: combined streams wrap it as "!serverShutdown"."""
+    for parse in (binance.parse_frame, binance.parse_frame_spot):
+        with pytest.raises(ReconnectNotice, match="serverShutdown at 1770123456789 ms"):
+            parse(frame("binance", name), RECV_TS)
+
+
 def test_subscription_ack_is_not_data() -> None:
     assert binance.parse_frame(frame("binance", "subscribe_ack"), RECV_TS) == []
     assert binance.parse_frame_spot(frame("binance", "subscribe_ack"), RECV_TS) == []
@@ -168,7 +176,9 @@ def test_both_feeds_are_registered() -> None:
     assert EXCHANGES["binance_spot"].NAME == "binance_spot"
 
 
-ALL_FIXTURES = [frame("binance", c) for c in [*FUTURES, "subscribe_ack"]] + [frame("binance_spot", "trade")]
+NOT_DATA = ["subscribe_ack", "serverShutdown", "serverShutdown_raw"]
+ALL_FIXTURES = [frame("binance", c) for c in [*FUTURES, *NOT_DATA]]
+ALL_FIXTURES += [frame("binance_spot", "trade")]
 
 
 @FUZZ

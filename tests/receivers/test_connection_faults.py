@@ -240,3 +240,27 @@ async def test_deribit_heartbeat_unanswered_drops_the_socket_and_answered_keeps_
             await wait_until(lambda: deaf.reconnects >= 1, timeout=5, what="the deaf socket dropped")
             assert deaf.reason == "closed"
             assert answering.reconnects == 0 and answering.connects == 1 and answering.data_frames > 0
+
+
+@pytest.mark.parametrize("venue", ["binance", "binance_spot", "okx"])
+async def test_a_venue_notice_of_a_coming_disconnect_reconnects_at_once(
+    venue: str, make_settings: SettingsFactory
+) -> None:
+    """Binance serverShutdown and OKX 64008: a new connection now, as planned, subscriptions restored."""
+    async with simulator(make_settings) as sim:
+        feed = sim.feed(venue)
+        conn = connect(feed, backoff_max_s=30)  # a backoff delay would show as a slow reconnect
+        state = sim.venue(venue)
+        async with running(conn):
+            await wait_until(lambda: conn.data_frames > 3 and len(state.sessions) == 1, what="first session")
+            await asyncio.sleep(0.2)  # every subscribe message answered
+            first = sorted(state.sessions[0])
+            await sim.control(venue=venue, mode="notice")
+            await wait_until(lambda: conn.reconnects >= 1, timeout=2, what="the notice acted on")
+            assert conn.reason == "notice" and conn.failures == 0 and conn.backoff.attempt == 0
+            data = conn.data_frames
+            await wait_until(lambda: conn.data_frames > data, timeout=2, what="data on the new connection")
+            restored = lambda: sorted(state.sessions[-1]) == first  # noqa: E731
+            await wait_until(restored, timeout=2, what="same subscriptions")
+            await asyncio.sleep(0.3)
+            assert conn.reconnects == 1 and conn.bad_frames == 0  # told once; the new connection was not

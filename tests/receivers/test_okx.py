@@ -4,7 +4,7 @@ Fixture sources (compact wire form of each push example of https://www.okx.com/d
 - trades, candle1D: order-book-trading / market data, "WS / Trades channel", "WS / Candlesticks channel"
 - funding-rate, open-interest, liquidation-orders: public data / WebSocket channels of the same names
 - subscribe, error: the successful and failure responses of the trades channel
-- notice: overview / websocket / notification (64008, 60 s before a service upgrade)
+- notice: overview / websocket / notification (64008, 30 s before a service upgrade)
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 
 from services.receivers.exchanges import okx
-from services.receivers.frames import FrameError
+from services.receivers.frames import FrameError, ReconnectNotice
 from shared.events import Candle, FundingRate, Liquidation, OpenInterest, Trade
 from tests.fixtures import frame
 from tests.receivers.frame_checks import FUZZ, RECV_TS, assert_event, broken_frames, only_frame_errors
@@ -108,10 +108,16 @@ def test_parse_frame_dispatches_on_the_channel(name: str) -> None:
     assert okx.parse_frame(raw.decode(), RECV_TS, IOST) == parse(raw, RECV_TS, IOST)  # text frames too
 
 
-@pytest.mark.parametrize("raw", [b"pong", "pong", frame("okx", "subscribe"), frame("okx", "notice"),
+@pytest.mark.parametrize("raw", [b"pong", "pong", frame("okx", "subscribe"),
+                                 frame("okx", "notice").replace(b"64008", b"64009"),
                                  b'{"event":"unsubscribe","arg":{"channel":"trades","instId":"BTC-USDT"},"connId":"d0b44253"}'])
-def test_pong_acks_and_notices_are_not_data(raw: bytes | str) -> None:
+def test_pong_acks_and_other_notices_are_not_data(raw: bytes | str) -> None:
     assert okx.parse_frame(raw, RECV_TS) == []
+
+
+def test_service_upgrade_notice_asks_for_a_reconnect() -> None:
+    with pytest.raises(ReconnectNotice, match="64008: The connection will soon be closed for a service upgrade"):
+        okx.parse_frame(frame("okx", "notice"), RECV_TS)
 
 
 def test_error_event_is_a_frame_error() -> None:

@@ -19,6 +19,7 @@ import msgspec
 
 from services.receivers.frames import (
     FrameError,
+    ReconnectNotice,
     annualized,
     decimal_of,
     decode,
@@ -168,6 +169,20 @@ class SpotTrade(msgspec.Struct, frozen=True, gc=False, tag_field="e", tag="trade
     q: Decimal  # quantity, base asset
     T: int  # trade time, ms
     m: bool  # is the buyer the market maker? true -> the taker sold ("M": ignore)
+
+
+class ServerShutdown(msgspec.Struct, frozen=True, tag_field="e", tag="serverShutdown"):
+    """Sent "when the server is about to shutdown, resulting in disconnection. Please establish a
+    new connection as soon as possible" (spot General-WSS-information page). Raw streams send the
+    payload alone, combined streams wrap it as stream "!serverShutdown". The USD-M pages do not
+    list it; a futures socket that sends it is treated the same way."""
+
+    E: int  # event time, ms
+
+
+def server_shutdown(msg: ServerShutdown, recv_ts: int) -> list[AnyEvent]:
+    """{"stream":"!serverShutdown","data":{"e":"serverShutdown","E":1770123456789}} -> reconnect now."""
+    raise ReconnectNotice(f"serverShutdown at {msg.E} ms")
 
 
 T = TypeVar("T")
@@ -327,9 +342,11 @@ def all_mark_price_events(items: list[msgspec.Raw], recv_ts: int) -> list[AnyEve
 # once, straight into its payload, whichever stream it comes from.
 FUTURES: dict[Any, Callable[[Any, int], list[AnyEvent]]] = {
     AggTrade: agg_trade_events, Kline: kline_events, MarkPriceUpdate: mark_price_events,
-    ForceOrder: force_order_events, list: all_mark_price_events,
+    ForceOrder: force_order_events, ServerShutdown: server_shutdown, list: all_mark_price_events,
 }
-SPOT: dict[Any, Callable[[Any, int], list[AnyEvent]]] = {SpotTrade: spot_trade_events}
+SPOT: dict[Any, Callable[[Any, int], list[AnyEvent]]] = {
+    SpotTrade: spot_trade_events, ServerShutdown: server_shutdown,
+}
 
 
 class Payloads:

@@ -18,23 +18,36 @@ from typing import Annotated, Generic, Literal, TypeVar
 
 import msgspec
 
-from services.receivers.frames import FrameError, annualized, decode, divide, finite, ms_to_us, multiply
-from services.receivers.frames import normalized
+from services.receivers.frames import (
+    FrameError,
+    ReconnectNotice,
+    annualized,
+    decode,
+    divide,
+    finite,
+    ms_to_us,
+    multiply,
+    normalized,
+)
 from shared.events import AnyEvent, Candle, FundingRate, Liquidation, OpenInterest, Trade
 
 Millis = Annotated[int, msgspec.Meta(ge=0, lt=10**15)]  # epoch milliseconds (sent as strings)
 CtVal = Mapping[str, Decimal]
 
 NAME = "okx"
-WS_URL = "wss://ws.okx.com:8443/ws/v5/public"
-BUSINESS_WS_URL = "wss://ws.okx.com:8443/ws/v5/business"  # candles: "URL Path /ws/v5/business"
+# Port 443: OKX stopped accepting websocket connections on port 8443 on 31 October 2026; the same
+# service has always answered on 443.
+WS_URL = "wss://ws.okx.com/ws/v5/public"
+BUSINESS_WS_URL = "wss://ws.okx.com/ws/v5/business"  # candles: "URL Path /ws/v5/business"
 PING = "ping"  # overview/websocket: with no message for N < 30 s, "send the String 'ping'"
 PONG = "pong"
 PING_INTERVAL_S = 25  # "The connection will break ... if ... data has not been pushed for more than 30 seconds"
 MAX_SUBSCRIBE_BYTES = 64 * 1024  # "the total length of multiple channels cannot exceed 64 KB"
 MAX_REQUESTS_PER_HOUR = 480  # 'subscribe'/'unsubscribe'/'login' requests per connection
 MAX_CONNECTS_PER_SECOND = 3  # "Connection limit: 3 requests per second (based on IP)"
-RECONNECT_NOTICE = "64008"  # event "notice", 60 s before a service upgrade closes the socket
+# {"event":"notice","code":"64008","msg":"The connection will soon be closed for a service upgrade.
+# Please reconnect.","connId":"a4d3ae55"}: sent 30 s before the upgrade (overview, "Notification")
+RECONNECT_NOTICE = "64008"
 DEFAULT_FUNDING_INTERVAL_HOURS = Decimal(8)  # only when nextFundingTime is missing
 
 # ctVal of linear swaps, base coin per contract. The full table is ctVal of
@@ -305,7 +318,9 @@ def parse_frame(raw: bytes | str, recv_ts: int, ct_val: CtVal = CT_VAL) -> list[
     if envelope.event is not None:
         if envelope.event == "error":  # e.g. a refused subscription: counted, not data
             raise FrameError(f"okx error {envelope.code}: {envelope.msg}")
-        return []  # subscribe/unsubscribe acks, notice (64008: reconnect soon), channel-conn-count
+        if envelope.event == "notice" and envelope.code == RECONNECT_NOTICE:
+            raise ReconnectNotice(f"okx {envelope.code}: {envelope.msg}")
+        return []  # subscribe/unsubscribe acks, other notices, channel-conn-count
     if envelope.arg is None:
         raise FrameError("neither an arg nor an event")
     parse = CHANNELS.get(envelope.arg.channel)
