@@ -77,7 +77,7 @@ async def stats(request: web.Request) -> web.Response:
 
 
 async def control(request: web.Request) -> web.Response:
-    """POST /control?mode=normal|silence|paused|close|halfopen|garbage|truncated|suberror|notice&venue=V&max_frames=N
+    """POST /control?mode=M&venue=V&max_frames=N, M one of MODES (services/simulator/venue.py)
 
     Without venue the mode applies to every venue; max_frames caps trades per symbol (0 = no cap)."""
     state = request.app[STATE]

@@ -38,6 +38,13 @@ def connect(feed: Any, producer: Any = None, backoff_max_s: float = 0.3) -> Feed
     return FeedConnection(feed, producer or FakeProducer(), backoff_max_s=backoff_max_s)
 
 
+async def first_session(conn: FeedConnection, state: Any) -> list[str]:
+    """Data on the first connection and every subscribe message answered: its subscriptions."""
+    await wait_until(lambda: conn.data_frames > 3 and len(state.sessions) == 1, what="first session")
+    await asyncio.sleep(0.2)
+    return sorted(state.sessions[0])
+
+
 async def test_silent_feed_reconnects_within_idle_timeout_plus_2s(make_settings: SettingsFactory) -> None:
     async with simulator(make_settings) as sim:
         feed = replace(sim.feed("bybit"), ping_interval_s=0.25)  # pongs keep coming during the silence
@@ -109,9 +116,7 @@ async def test_forced_close_restores_every_subscription(venue: str, make_setting
         conn = connect(feed)
         state = sim.venue(venue)
         async with running(conn):
-            await wait_until(lambda: conn.data_frames > 3 and len(state.sessions) == 1, what="first session")
-            await asyncio.sleep(0.2)  # every subscribe message answered
-            first = sorted(state.sessions[0])
+            first = await first_session(conn, state)
             await sim.control(venue=venue, mode="close")
             await wait_until(lambda: conn.reconnects >= 1, what="the close noticed")
             await sim.control(venue=venue, mode="normal")
@@ -252,9 +257,7 @@ async def test_a_venue_notice_of_a_coming_disconnect_reconnects_at_once(
         conn = connect(feed, backoff_max_s=30)  # a backoff delay would show as a slow reconnect
         state = sim.venue(venue)
         async with running(conn):
-            await wait_until(lambda: conn.data_frames > 3 and len(state.sessions) == 1, what="first session")
-            await asyncio.sleep(0.2)  # every subscribe message answered
-            first = sorted(state.sessions[0])
+            first = await first_session(conn, state)
             await sim.control(venue=venue, mode="notice")
             await wait_until(lambda: conn.reconnects >= 1, timeout=2, what="the notice acted on")
             assert conn.reason == "notice" and conn.failures == 0 and conn.backoff.attempt == 0
