@@ -24,6 +24,7 @@ from shared.events import FAMILY, NEVER_SHED, Alert, Event, batch_encoder, now_u
 
 log = logging.getLogger(__name__)
 LAG_CHECK_S = 1.0
+ROUTES_KEPT = 65536  # (kind, exchange, symbol) routes a producer remembers
 
 
 def stream_of(event: Event, settings: Settings) -> str:
@@ -78,6 +79,9 @@ class StreamProducer:
         self._full = asyncio.Event()
         self._drained = asyncio.Event()
         self._shedding: set[str] = set()
+        # (kind, exchange, symbol) -> (stream, never shed): the same answer for every event of a
+        # symbol, worked out once instead of hashing the partition per event
+        self._routes: dict[tuple[type, str, str], tuple[str, bool]] = {}
         self._lag_checked = 0.0
         self._backoff = Backoff(base=0.2, cap=settings.ws_backoff_max_s)
         self.published = 0
@@ -88,8 +92,13 @@ class StreamProducer:
 
     def publish(self, event: Event) -> bool:
         """Queue one event; False when it was shed or dropped (counted)."""
-        stream = stream_of(event, self.settings)
-        never_shed = FAMILY[type(event)] in NEVER_SHED
+        key = (type(event), getattr(event, "exchange", ""), getattr(event, "symbol", ""))
+        route = self._routes.get(key)
+        if route is None:
+            if len(self._routes) >= ROUTES_KEPT:
+                self._routes.clear()
+            route = self._routes[key] = (stream_of(event, self.settings), FAMILY[type(event)] in NEVER_SHED)
+        stream, never_shed = route
         if not never_shed:
             if stream in self._shedding:
                 metrics.EVENTS_SHED.labels(stream).inc()
