@@ -23,7 +23,10 @@ def start(name: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
     logs = VAR / "log"
     logs.mkdir(parents=True, exist_ok=True)
     out = open(logs / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child until it exits
-    return subprocess.Popen([sys.executable, "-m", f"services.{name}"], env=env, stdout=out, stderr=subprocess.STDOUT)
+    # A process group of its own: Ctrl-C reaches this script alone, which takes the demo summary
+    # while everything still runs, then stops the services in order.
+    return subprocess.Popen([sys.executable, "-m", f"services.{name}"], env=env, stdout=out,
+                            stderr=subprocess.STDOUT, process_group=0)
 
 
 def demo_summary(env: dict[str, str], since_us: int) -> None:
