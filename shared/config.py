@@ -166,7 +166,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
         default_factory=lambda: ["BTC-USDT-SWAP", "ETH-USDT-SWAP"])  # instIds: <BASE>-<QUOTE>-SWAP or spot <BASE>-<QUOTE>
     okx_channels: list[Literal["trades", "candles", "funding", "liquidations"]] = msgspec.field(
         default_factory=lambda: ["trades", "candles", "funding", "liquidations"])  # trades, candle1m, funding-rate + open-interest, liquidation-orders
-    okx_contract_values: dict[str, str] = {}  # instId -> ctVal (base coin per contract) beyond BTC/ETH USDT swaps
+    okx_contract_values: dict[str, str] = {}  # instId -> ctVal (base coin per contract); wins over OKX's own list
     hyperliquid_coins: list[str] = msgspec.field(default_factory=lambda: ["BTC", "ETH"])  # perp coins
     hyperliquid_channels: list[Literal["trades", "candles", "funding"]] = msgspec.field(
         default_factory=lambda: ["trades", "candles", "funding"])  # trades (with addresses), candle 1m, activeAssetCtx

@@ -153,7 +153,7 @@ def bybit_spot_feeds(settings: Settings) -> list[Feed]:
     return _bybit(settings, "bybit_spot", settings.bybit_spot_symbols, settings.bybit_spot_channels)
 
 
-def okx_contract_values(settings: Settings) -> okx.CtVal:
+def okx_contract_values(settings: Settings) -> dict[str, Decimal]:
     """okx.CT_VAL plus okx_contract_values: a swap without ctVal would be off by orders of magnitude."""
     table = dict(okx.CT_VAL)
     for inst_id, text in settings.okx_contract_values.items():
@@ -167,9 +167,10 @@ def okx_contract_values(settings: Settings) -> okx.CtVal:
     return table
 
 
-def okx_feeds(settings: Settings) -> list[Feed]:
+def okx_feeds(settings: Settings, contract_values: okx.CtVal | None = None) -> list[Feed]:
     """/public: trades, funding-rate + open-interest (swaps), liquidation-orders (every swap);
-    /business: candles."""
+    /business: candles. contract_values: the ctVal table the parse reads (the receivers fill it
+    from the venue's instrument list); the built-in one plus okx_contract_values by default."""
     ids, channels = settings.okx_instruments, settings.okx_channels
     swaps = [i for i in ids if i.endswith("-SWAP")]
     public: list[Item[dict[str, str]]] = []
@@ -186,7 +187,8 @@ def okx_feeds(settings: Settings) -> list[Feed]:
     business: list[Item[dict[str, str]]] = [
         ("candles", {"channel": "candle1m", "instId": i}) for i in ids if "candles" in channels
     ]
-    parse = partial(okx.parse_frame, ct_val=okx_contract_values(settings))
+    table = okx_contract_values(settings) if contract_values is None else contract_values
+    parse = partial(okx.parse_frame, ct_val=table)
     feeds = []
     for endpoint, items, default_url in (
         ("public", public, okx.WS_URL),
@@ -283,6 +285,11 @@ BUILDERS: dict[str, Callable[[Settings], list[Feed]]] = {
 }
 
 
-def build_feeds(settings: Settings) -> list[Feed]:
-    """Every socket of every venue in settings.feeds (a venue with no symbols opens none)."""
-    return [feed for venue in settings.feeds for feed in BUILDERS[venue](settings)]
+def build_feeds(settings: Settings, okx_table: okx.CtVal | None = None) -> list[Feed]:
+    """Every socket of every venue in settings.feeds (a venue with no symbols opens none);
+    okx_table: the OKX feeds' ctVal table (see okx_feeds)."""
+    return [
+        feed
+        for venue in settings.feeds
+        for feed in (okx_feeds(settings, okx_table) if venue == "okx" else BUILDERS[venue](settings))
+    ]

@@ -133,6 +133,23 @@ def okx_open_interest(m: Market) -> dict[str, object]:
     return {"code": "0", "msg": "", "data": data}
 
 
+def okx_instruments(m: Market) -> dict[str, object]:
+    """public/instruments?instType=SWAP: a linear swap per asset, counted in the contracts the
+    simulated websockets use (services/simulator/okx.py), and the inverse BTC-USD-SWAP."""
+    from services.simulator.okx import CT_VAL
+
+    linear = [
+        {"instType": "SWAP", "instId": f"{a}-USDT-SWAP", "instFamily": f"{a}-USDT", "uly": f"{a}-USDT",
+         "ctVal": str(CT_VAL.get(a, Decimal(1))), "ctValCcy": a, "ctMult": "1", "ctType": "linear",
+         "settleCcy": "USDT", "state": "live"}
+        for a in m.assets
+    ]
+    inverse = {"instType": "SWAP", "instId": "BTC-USD-SWAP", "instFamily": "BTC-USD", "uly": "BTC-USD",
+               "ctVal": "100", "ctValCcy": "USD", "ctMult": "1", "ctType": "inverse", "settleCcy": "BTC",
+               "state": "live"}
+    return {"code": "0", "msg": "", "data": [*linear, inverse]}
+
+
 def okx_spot_tickers(m: Market) -> dict[str, object]:
     t = now_ms()
     return {

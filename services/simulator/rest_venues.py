@@ -130,6 +130,10 @@ async def _okx_open_interest(request: web.Request, sim: RestSim) -> Any:
     return answers.okx_open_interest(sim.market)
 
 
+async def _okx_instruments(request: web.Request, sim: RestSim) -> Any:
+    return answers.okx_instruments(sim.market)
+
+
 async def _okx_tickers(request: web.Request, sim: RestSim) -> Any:
     return answers.okx_spot_tickers(sim.market)
 
@@ -211,6 +215,7 @@ ROUTES: list[tuple[str, str, str, Answer]] = [  # method, venue, path under /<ve
     ("GET", "okx", "/api/v5/public/funding-rate", _okx_funding),
     ("GET", "okx", "/api/v5/public/open-interest", _okx_open_interest),
     ("GET", "okx", "/api/v5/market/tickers", _okx_tickers),
+    ("GET", "okx", "/api/v5/public/instruments", _okx_instruments),
     ("POST", "hyperliquid", "/info", _hyperliquid_info),
     ("GET", "lighter", "/api/v1/funding-rates", _lighter_funding),
     ("GET", "aster", "/fapi/v1/premiumIndex", _binance_premium),

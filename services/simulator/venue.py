@@ -211,11 +211,7 @@ async def _write(
         if not venue.tick(session, now):
             await ws.close()
             return
-        if mode == "notice" and not session.noticed:
-            session.noticed = True
-            notice = venue.notice(session)
-            if notice is not None:
-                session.outbox.append(notice)
+        _announce(venue, session, mode)
         while session.outbox:
             await ws.send_str(session.outbox.pop(0))
         if mode in ("silence", "paused"):
@@ -223,6 +219,15 @@ async def _write(
                 sub.started, sub.sent = now, 0
             continue
         await _emit(ws, venue, session, mode, now)
+
+
+def _announce(venue: Venue, session: Session, mode: str) -> None:
+    """notice mode: the venue's notice of a coming disconnect, once per connection."""
+    if mode == "notice" and not session.noticed:
+        session.noticed = True
+        notice = venue.notice(session)
+        if notice is not None:
+            session.outbox.append(notice)
 
 
 async def _emit(ws: web.WebSocketResponse, venue: Venue, session: Session, mode: str, now: float) -> None:

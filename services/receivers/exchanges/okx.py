@@ -22,6 +22,7 @@ from services.receivers.frames import (
     FrameError,
     ReconnectNotice,
     annualized,
+    decimal_of,
     decode,
     divide,
     finite,
@@ -372,6 +373,16 @@ class RestTicker(msgspec.Struct, frozen=True):
     ts: Millis
 
 
+class RestInstrument(msgspec.Struct, frozen=True):
+    """get-instruments item (instType=SWAP): the contract's size and what it is counted in."""
+
+    instId: str
+    ctVal: str = ""  # contract value; "" outside futures, swaps and options
+    ctValCcy: str = ""  # the currency of ctVal: the base coin on linear swaps, USD on inverse ones
+    ctType: str = ""  # linear, inverse
+    state: str = ""  # live, suspend, preopen, test
+
+
 T_ = TypeVar("T_")
 
 
@@ -386,6 +397,7 @@ class RestEnvelope(msgspec.Struct, Generic[T_], frozen=True):
 _rest_funding = msgspec.json.Decoder(RestEnvelope[RestFunding], strict=False)
 _rest_open_interest = msgspec.json.Decoder(RestEnvelope[RestOpenInterest], strict=False)
 _rest_tickers = msgspec.json.Decoder(RestEnvelope[RestTicker], strict=False)
+_rest_instruments = msgspec.json.Decoder(RestEnvelope[RestInstrument])
 
 
 def _rest_data(decoder: msgspec.json.Decoder, raw: bytes,
@@ -447,6 +459,30 @@ def parse_rest_spot(raw: bytes, recv_ts: int, *,
                   source="exchange", ts=ms_to_us(t.ts), recv_ts=recv_ts)
         for t in _rest_data(_rest_tickers, raw, inst_ids)
     ]
+
+
+def parse_contract_values(raw: bytes) -> dict[str, Decimal]:
+    """get-instruments (instType=SWAP) -> instId: ctVal of every linear swap counted in its base coin.
+
+    Inverse swaps (BTC-USD-SWAP: ctVal is USD) are left out: a base size needs the price, and a
+    swap absent from the table keeps being refused rather than guessed.
+    {"code":"0","msg":"","data":[{"instType":"SWAP","instId":"BTC-USDT-SWAP","instFamily":"BTC-USDT",
+     "ctVal":"0.01","ctValCcy":"BTC","ctMult":"1","ctType":"linear","settleCcy":"USDT","state":"live",...}]}
+    """
+    table = {}
+    for item in _rest_data(_rest_instruments, raw, None):
+        if item.ctType != "linear" or item.ctValCcy != item.instId.partition("-")[0]:
+            continue
+        value = decimal_of(item.ctVal, f"ctVal of {item.instId}")
+        if value <= 0:
+            raise FrameError(f"ctVal of {item.instId} is {value}")
+        table[item.instId] = value
+    return table
+
+
+async def fetch_contract_values(client: VenueClient) -> dict[str, Decimal]:
+    """Every swap in one call (public/instruments: 20 requests per 2 s per IP and instType)."""
+    return parse_contract_values(await client.get("/api/v5/public/instruments", {"instType": "SWAP"}))
 
 
 async def fetch_funding(client: VenueClient, assets: Sequence[str]) -> list[AnyEvent]:
