@@ -17,6 +17,7 @@ from decimal import Context, Decimal
 
 import msgspec
 
+from shared.decimals import rounded
 from shared.events import Candle, Trade
 
 MINUTE_US = 60_000_000
@@ -239,11 +240,12 @@ class MultiCandle(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def _weighted(prices: Sequence[Decimal], volumes: Sequence[Decimal], total: Decimal) -> Decimal:
-    """Σ(p·v)/Σv (products and sums exact, the quotient to 28 significant digits); plain mean when Σv = 0."""
+    """Σ(p·v)/Σv (products and sums exact, the quotient to 28 significant digits and at most
+    shared.decimals.PLACES places); plain mean when Σv = 0."""
     if total == 0:
-        return _QUOTIENT.divide(exact_sum(prices), Decimal(len(prices)))
+        return rounded(_QUOTIENT.divide(exact_sum(prices), Decimal(len(prices))))
     products = [_EXACT.multiply(p, v) for p, v in zip(prices, volumes, strict=True)]
-    return _QUOTIENT.divide(exact_sum(products), total)
+    return rounded(_QUOTIENT.divide(exact_sum(products), total))
 
 
 def combine(bars: Sequence[Candle]) -> MultiCandle:
@@ -252,7 +254,8 @@ def combine(bars: Sequence[Candle]) -> MultiCandle:
     volume, buy volume, trade count: sums over venues; high/low: the highest high and lowest
     low anywhere; open and close: the venues' opens and closes weighted by each venue's
     volume, Σ(open_i·volume_i)/Σvolume_i (so a thin venue barely moves them), rounded to 28
-    significant digits; a plain mean if every volume is 0. A venue without a bar is absent.
+    significant digits and 18 places (shared.decimals); a plain mean if every volume is 0. A
+    venue without a bar is absent.
     """
     if not bars or len({(b.symbol, b.interval, b.ts) for b in bars}) != 1:
         raise ValueError("combine needs bars of one symbol, interval and open time")

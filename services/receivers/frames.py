@@ -6,6 +6,8 @@ from functools import lru_cache
 
 import msgspec
 
+from shared.decimals import rounded
+
 # Quote assets in the order they are tried against a venue symbol's tail.
 QUOTES = ("FDUSD", "USDT", "USDC", "BUSD", "TUSD", "USD", "EUR", "TRY", "BTC", "ETH", "BNB")
 
@@ -72,17 +74,18 @@ EXACT = Context(prec=28, rounding=ROUND_HALF_EVEN)  # Python's default precision
 
 
 def multiply(a: Decimal, b: Decimal, what: str) -> Decimal:
-    """a * b in EXACT; an overflow is a bad frame, not a crash."""
+    """a * b in EXACT, at most shared.decimals.PLACES places; an overflow is a bad frame, not a crash."""
     try:
-        return finite(EXACT.multiply(a, b), what)
+        return finite(rounded(EXACT.multiply(a, b)), what)
     except ArithmeticError as exc:
         raise FrameError(f"cannot compute {what}: {a} * {b}") from exc
 
 
 def divide(a: Decimal, b: Decimal, what: str) -> Decimal:
-    """a / b in EXACT; a zero divisor (a price of 0) is a bad frame, not a crash."""
+    """a / b in EXACT, at most shared.decimals.PLACES places; a zero divisor (a price of 0) is a
+    bad frame, not a crash."""
     try:
-        return finite(EXACT.divide(a, b), what)
+        return finite(rounded(EXACT.divide(a, b)), what)
     except ArithmeticError as exc:  # DivisionByZero, InvalidOperation (0/0), Overflow
         raise FrameError(f"cannot compute {what}: {a} / {b}") from exc
 

@@ -226,6 +226,14 @@ def test_multi_exchange_candle_is_volume_weighted() -> None:
     )
 
 
+def test_weighted_prices_of_a_tiny_token_keep_18_places() -> None:
+    """(0.00001234*1 + 0.00001235*2) / 3 = 0.0000123466666...: 28 digits would be 32 places,
+    more than the store takes; half-even at the 18th place."""
+    multi = combine([bar("binance", "0.00001234", "0.00001234", "0.00001234", "0.00001234", "1"),
+                     bar("bybit", "0.00001235", "0.00001235", "0.00001235", "0.00001235", "2")])
+    assert multi.open == multi.close == D("0.000012346666666667")
+
+
 def test_multi_exchange_candle_without_volume_is_a_plain_mean() -> None:
     multi = combine(
         [bar("binance", "100", "100", "100", "100", "0"), bar("okx", "103", "103", "103", "103", "0")]

@@ -8,6 +8,7 @@ from hypothesis import given
 
 from services.receivers.exchanges import EXCHANGES, deribit
 from services.receivers.frames import FrameError
+from shared.decimals import rounded
 from shared.events import Candle, FundingRate, MarkPrice, OpenInterest, Trade
 from tests.fixtures import frame
 from tests.receivers.frame_checks import FUZZ, RECV_TS, assert_event, broken_frames, only_frame_errors
@@ -27,11 +28,11 @@ def test_inverse_trade_size_is_usd_over_price() -> None:
     assert_event(
         trade, Trade, exchange="deribit", symbol="BTC-USD-PERP", raw_symbol="BTC-PERPETUAL",
         trade_id="48079269", price=Decimal("8950"),
-        size=Decimal("0.001117318435754189944134078212"),  # 10 USD / 8950
+        size=Decimal("0.001117318435754190"),  # 10 USD / 8950, rounded half-even at 18 places
         side="sell", raw_size=Decimal("10"), buyer=None, seller=None, ts=1_590_484_512_188_000,
         recv_ts=RECV_TS,
     )
-    assert trade.size == Decimal(10) / Decimal(8950)
+    assert trade.size == rounded(Decimal(10) / Decimal(8950))
     assert deribit.parse_trades(raw, RECV_TS) == [trade]
 
 
@@ -54,10 +55,10 @@ def test_ticker_gives_mark_oi_and_funding() -> None:
     )
     assert_event(
         oi, OpenInterest, exchange="deribit", symbol="BTC-USD-PERP", raw_symbol="BTC-PERPETUAL",
-        contracts=Decimal("502097590"), base=Decimal("13776.28722201384988576409648"),  # USD / mark
+        contracts=Decimal("502097590"), base=Decimal("13776.287222013849885764"),  # USD / mark
         usd=Decimal("502097590"), ts=ts, recv_ts=RECV_TS,
     )
-    assert oi.base == Decimal(502097590) / Decimal("36446.51")
+    assert oi.base == rounded(Decimal(502097590) / Decimal("36446.51"))
     assert_event(
         funding, FundingRate, exchange="deribit", symbol="BTC-USD-PERP", raw_symbol="BTC-PERPETUAL",
         rate=Decimal("0"),  # current_funding, not the trailing funding_8h (0.0000211)
