@@ -12,7 +12,8 @@ channels' (a quiet liquidation stream sharing a socket with trades never looks i
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from functools import partial
 from typing import TypeVar
@@ -74,6 +75,7 @@ def _binance(
     channels: Sequence[str],
     streams_of: dict[str, Callable[[Iterable[str]], list[str]]],
     all_market: dict[str, str],
+    funding_hours: Mapping[str, Decimal] | None = None,
 ) -> list[Feed]:
     """Combined streams in the url, at most MAX_STREAMS_PER_CONNECTION each; no subscribe messages."""
     module = binance if venue == "binance" else binance.spot
@@ -87,6 +89,8 @@ def _binance(
     items += [(c, stream) for c, stream in all_market.items() if c in channels]
     base = settings.venue_urls.get(venue, module.WS_URL)
     parse = binance.parse_frame if venue == "binance" else binance.parse_frame_spot
+    if venue == "binance" and funding_hours is not None:
+        parse = binance.futures_parser(funding_hours)
     return [
         Feed(
             name=f"{venue}:{n}",
@@ -101,11 +105,13 @@ def _binance(
     ]
 
 
-def binance_feeds(settings: Settings) -> list[Feed]:
-    """USD-M: aggTrade, kline_1m, markPrice@1s, forceOrder; or every perpetual's funding and liquidations."""
+def binance_feeds(settings: Settings, funding_hours: Mapping[str, Decimal] | None = None) -> list[Feed]:
+    """USD-M: aggTrade, kline_1m, markPrice@1s, forceOrder; or every perpetual's funding and liquidations.
+    funding_hours: symbol -> funding interval the parse reads (8 h for a symbol absent from it)."""
     all_market = binance.ALL_MARKET_STREAMS if settings.binance_all_market else {}
     return _binance(
-        settings, "binance", settings.binance_symbols, settings.binance_channels, BINANCE_STREAMS, all_market
+        settings, "binance", settings.binance_symbols, settings.binance_channels, BINANCE_STREAMS, all_market,
+        funding_hours,
     )
 
 
@@ -120,9 +126,13 @@ def binance_spot_feeds(settings: Settings) -> list[Feed]:
     )
 
 
-def _bybit(settings: Settings, venue: str, symbols: list[str], channels: Sequence[str]) -> list[Feed]:
+def _bybit(settings: Settings, venue: str, symbols: list[str], channels: Sequence[str],
+           funding_hours: Mapping[str, Decimal] | None = None) -> list[Feed]:
     """Topics split so no socket's args pass 21,000 characters; spot subscribes 10 args a request."""
     module = bybit if venue == "bybit" else bybit.spot
+    parse = module.parse_frame
+    if venue == "bybit" and funding_hours is not None:
+        parse = partial(bybit.parse_frame_linear, funding_hours=funding_hours)
     category: bybit.Category = "linear" if venue == "bybit" else "spot"
     channel_of = {f"{BYBIT_TOPICS[c]}.{s.upper()}": c for s in symbols for c in channels}
     url = settings.venue_urls.get(venue, module.WS_URL)
@@ -134,7 +144,7 @@ def _bybit(settings: Settings, venue: str, symbols: list[str], channels: Sequenc
                 name=f"{venue}:{n}",
                 exchange=venue,
                 url=url,
-                parse=module.parse_frame,
+                parse=parse,
                 subscribe=list(bybit.subscribe_requests(topics, category)),
                 channels=channels_here,
                 idle_timeout_s=idle_timeout(settings, channels_here),
@@ -145,8 +155,8 @@ def _bybit(settings: Settings, venue: str, symbols: list[str], channels: Sequenc
     return feeds
 
 
-def bybit_feeds(settings: Settings) -> list[Feed]:
-    return _bybit(settings, "bybit", settings.bybit_symbols, settings.bybit_channels)
+def bybit_feeds(settings: Settings, funding_hours: Mapping[str, Decimal] | None = None) -> list[Feed]:
+    return _bybit(settings, "bybit", settings.bybit_symbols, settings.bybit_channels, funding_hours)
 
 
 def bybit_spot_feeds(settings: Settings) -> list[Feed]:
@@ -285,11 +295,32 @@ BUILDERS: dict[str, Callable[[Settings], list[Feed]]] = {
 }
 
 
-def build_feeds(settings: Settings, okx_table: okx.CtVal | None = None) -> list[Feed]:
-    """Every socket of every venue in settings.feeds (a venue with no symbols opens none);
-    okx_table: the OKX feeds' ctVal table (see okx_feeds)."""
+@dataclass(frozen=True)
+class VenueFacts:
+    """Tables of venue facts only a REST call answers, read by the parsers and filled in place by
+    services/receivers/instruments.py while the feeds run."""
+
+    okx_contract_values: dict[str, Decimal]  # instId -> ctVal
+    binance_funding_hours: dict[str, Decimal] = field(default_factory=dict)  # symbols off 8 h
+    bybit_funding_hours: dict[str, Decimal] = field(default_factory=dict)  # every linear perpetual
+
+
+def venue_facts(settings: Settings) -> VenueFacts:
+    """What is known before any REST call: built-in contract values and the settings'."""
+    return VenueFacts(okx_contract_values(settings))
+
+
+def build_feeds(settings: Settings, facts: VenueFacts | None = None) -> list[Feed]:
+    """Every socket of every venue in settings.feeds (a venue with no symbols opens none), their
+    parsers reading `facts` (venue_facts(settings) when not given)."""
+    facts = facts or venue_facts(settings)
+    with_facts: dict[str, Callable[[], list[Feed]]] = {
+        "binance": lambda: binance_feeds(settings, facts.binance_funding_hours),
+        "bybit": lambda: bybit_feeds(settings, facts.bybit_funding_hours),
+        "okx": lambda: okx_feeds(settings, facts.okx_contract_values),
+    }
     return [
         feed
         for venue in settings.feeds
-        for feed in (okx_feeds(settings, okx_table) if venue == "okx" else BUILDERS[venue](settings))
+        for feed in (with_facts[venue]() if venue in with_facts else BUILDERS[venue](settings))
     ]

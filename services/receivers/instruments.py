@@ -1,73 +1,101 @@
 """Venue facts only a REST call answers, loaded before the feeds that need them start and kept
-fresh while they run: OKX contract values (a swap's size arrives in contracts of ctVal coins).
+fresh while they run:
 
-The table is the one the OKX parse already holds, filled in place, so a swap listed after the
-start is converted once the next refresh has seen it. Until a load succeeds the built-in values
-and `okx_contract_values` serve, and a swap without a value is refused frame by frame, never
-guessed. `okx_contract_values` wins over what the venue answers: it is the user's word.
+- OKX contract values (a swap's size arrives in contracts of ctVal coins), from
+  public/instruments; `okx_contract_values` wins over what the venue answers: it is the user's word.
+- Binance funding intervals of the symbols moved off 8 hours, from fundingInfo.
+- Bybit funding intervals of every linear perpetual, from instruments-info (a ticker push
+  that does not carry its own interval reads it here).
+
+Each table is the one the parser already holds (services/receivers/feeds.py VenueFacts), filled
+in place, so a new listing is known once the next refresh has seen it. Until a load succeeds the
+defaults serve: built-in contract values (a swap without one is refused frame by frame, never
+guessed) and 8-hour funding.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from services.receivers.capabilities import client_for
-from services.receivers.exchanges import okx
+from services.receivers.connection import Feed
+from services.receivers.exchanges import binance, bybit, okx
+from services.receivers.feeds import VenueFacts
 from services.receivers.frames import FrameError
 from services.receivers.rest import RestError, VenueClient
 from shared.config import Settings
 
 log = logging.getLogger(__name__)
-REFRESH_S = 3600.0  # new listings reach the table within the hour
+REFRESH_S = 3600.0  # new listings reach the tables within the hour
 RETRY_S = 60.0  # after a failed load
-FIRST_LOAD_S = 15.0  # the OKX feeds wait at most this long for the first load
+FIRST_LOAD_S = 15.0  # a venue's feeds wait at most this long for the first load
 
 
-async def load_okx_contract_values(client: VenueClient, table: MutableMapping[str, Decimal],
-                                   settings: Settings) -> bool:
-    """One load into `table`; False (logged) when the venue did not answer usably."""
+@dataclass(frozen=True)
+class Fact:
+    """One table of one venue, and how to load it."""
+
+    what: str  # for the logs: "okx contract values"
+    venue: str  # the REST client (capabilities.REST_VENUES)
+    feeds: frozenset[str]  # the feeds (Feed.exchange) that read it
+    fetch: Callable[[VenueClient], Awaitable[dict[str, Decimal]]]
+    table: MutableMapping[str, Decimal]
+    pinned: Mapping[str, Decimal] = field(default_factory=dict)  # the user's values: they win
+    expected: Sequence[str] = ()  # keys a feed needs: logged as an error when still missing
+
+
+def facts_to_load(settings: Settings, facts: VenueFacts, feeds: Sequence[Feed]) -> list[Fact]:
+    """The tables the running feeds read."""
+    running = {feed.exchange for feed in feeds}
+    candidates = [
+        Fact("okx contract values", "okx", frozenset({"okx"}), okx.fetch_contract_values,
+             facts.okx_contract_values,
+             pinned={i: facts.okx_contract_values[i] for i in settings.okx_contract_values},
+             expected=[i for i in settings.okx_instruments if i.endswith("-SWAP")]),
+        Fact("binance funding intervals", "binance", frozenset({"binance"}), binance.fetch_funding_intervals,
+             facts.binance_funding_hours),
+        Fact("bybit funding intervals", "bybit", frozenset({"bybit"}), bybit.fetch_funding_intervals,
+             facts.bybit_funding_hours),
+    ]
+    return [fact for fact in candidates if fact.feeds & running]
+
+
+async def load(client: VenueClient, fact: Fact) -> bool:
+    """One load into fact.table; False (logged) when the venue did not answer usably."""
     try:
-        fetched = await okx.fetch_contract_values(client)
+        fetched = await fact.fetch(client)
     except (RestError, FrameError) as exc:
-        log.warning("okx contract values not loaded: swaps outside the built-in table are refused",
-                    extra={"error": str(exc)[:300]})
+        log.warning(f"{fact.what} not loaded: the defaults serve", extra={"error": str(exc)[:300]})
         return False
-    overrides = {inst_id: table[inst_id] for inst_id in settings.okx_contract_values if inst_id in table}
-    table.update(fetched)
-    table.update(overrides)
-    missing = [i for i in settings.okx_instruments if i.endswith("-SWAP") and i not in table]
+    fact.table.update(fetched)
+    fact.table.update(fact.pinned)
+    missing = [key for key in fact.expected if key not in fact.table]
     if missing:
-        log.error("okx swaps without a contract value: their frames are refused",
-                  extra={"instruments": missing})
-    log.info("okx contract values loaded", extra={"swaps": len(fetched)})
+        log.error(f"{fact.what}: none for these, their frames are refused", extra={"instruments": missing})
+    log.info(f"{fact.what} loaded", extra={"entries": len(fetched)})
     return True
 
 
-async def keep_okx_contract_values(settings: Settings, table: MutableMapping[str, Decimal],
-                                   first_done: asyncio.Event, stop: asyncio.Event) -> None:
+async def keep(settings: Settings, fact: Fact, first_done: asyncio.Event, stop: asyncio.Event) -> None:
     """Load now (first_done is set after the first attempt, whatever it gave), then every
     REFRESH_S, or RETRY_S after a failure, until stop."""
     try:
-        async with client_for(settings, "okx") as client:
-            await _keep(client, settings, table, first_done, stop)
+        async with client_for(settings, fact.venue) as client:
+            while not stop.is_set():
+                try:
+                    async with asyncio.timeout(FIRST_LOAD_S if not first_done.is_set() else None):
+                        loaded = await load(client, fact)
+                except TimeoutError:
+                    log.warning(f"{fact.what}: no answer in time, the feeds start without them")
+                    loaded = False
+                first_done.set()
+                try:
+                    await asyncio.wait_for(stop.wait(), REFRESH_S if loaded else RETRY_S)
+                except TimeoutError:
+                    pass
     finally:
         first_done.set()  # stopped or failed before the first attempt: nobody waits for ever
-
-
-async def _keep(client: VenueClient, settings: Settings, table: MutableMapping[str, Decimal],
-                first_done: asyncio.Event, stop: asyncio.Event) -> None:
-    while not stop.is_set():
-        try:
-            async with asyncio.timeout(FIRST_LOAD_S if not first_done.is_set() else None):
-                loaded = await load_okx_contract_values(client, table, settings)
-        except TimeoutError:
-            log.warning("okx contract values: no answer in time, the feeds start without them")
-            loaded = False
-        first_done.set()
-        try:
-            await asyncio.wait_for(stop.wait(), REFRESH_S if loaded else RETRY_S)
-        except TimeoutError:
-            pass

@@ -8,8 +8,8 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from services.receivers.connection import FeedConnection
-from services.receivers.feeds import build_feeds, okx_contract_values
-from services.receivers.instruments import keep_okx_contract_values
+from services.receivers.feeds import build_feeds, venue_facts
+from services.receivers.instruments import facts_to_load, keep
 from services.receivers.pollers import open_pollers
 from shared.config import Settings
 from shared.feed_status import FeedStatusReporter, read_feed_statuses
@@ -20,8 +20,8 @@ log = logging.getLogger(__name__)
 
 async def run_receivers(settings: Settings, redis: aioredis.Redis, stop: asyncio.Event) -> None:
     producer = StreamProducer(redis, settings, source="receivers")
-    okx_table = okx_contract_values(settings)  # filled from OKX's instrument list, in place
-    feeds = build_feeds(settings, okx_table)
+    facts = venue_facts(settings)  # tables the parsers read, filled from the venues' REST, in place
+    feeds = build_feeds(settings, facts)
     if not feeds:
         log.warning("no feeds configured: nothing to receive")
     resume = await outages_to_resume(redis, settings)
@@ -33,24 +33,24 @@ async def run_receivers(settings: Settings, redis: aioredis.Redis, stop: asyncio
     async with open_pollers(settings, producer, redis) as pollers, asyncio.TaskGroup() as tasks:
         tasks.create_task(producer.run(feeds_stop))  # stops after the feeds, flushing what they sent
         tasks.create_task(reporter.run(feeds_stop))  # <prefix>:feed:<name> for /ready and the watchers
-        okx_ready = asyncio.Event()  # the first load of OKX contract values was tried
-        if any(feed.exchange == "okx" for feed in feeds):
-            tasks.create_task(keep_okx_contract_values(settings, okx_table, okx_ready, stop))
-        else:
-            okx_ready.set()
+        ready: dict[str, list[asyncio.Event]] = {}  # feed -> first loads of the tables it reads
+        for fact in facts_to_load(settings, facts, feeds):
+            tried = asyncio.Event()
+            tasks.create_task(keep(settings, fact, tried, stop))
+            for exchange in fact.feeds:
+                ready.setdefault(exchange, []).append(tried)
         for connection in connections:
-            ready = okx_ready if connection.feed.exchange == "okx" else None
-            tasks.create_task(run_when(ready, connection, stop))
+            tasks.create_task(run_when(ready.get(connection.feed.exchange, []), connection, stop))
         for poller in pollers:  # REST coordinators (funding, spot, open interest); stop cancels a poll
             tasks.create_task(poller.run(stop))
         await stop.wait()
         feeds_stop.set()
 
 
-async def run_when(ready: asyncio.Event | None, connection: FeedConnection, stop: asyncio.Event) -> None:
-    """Run a feed once what it needs is loaded (OKX: its contract values, or the attempt to)."""
-    if ready is not None:
-        await ready.wait()
+async def run_when(ready: list[asyncio.Event], connection: FeedConnection, stop: asyncio.Event) -> None:
+    """Run a feed once the first load of every table it reads was tried (receivers/instruments.py)."""
+    for event in ready:
+        await event.wait()
     await connection.run(stop)
 
 

@@ -68,6 +68,26 @@ def binance_premium_index(m: Market, venue: str, symbols: Iterable[str]) -> list
     ]
 
 
+def bybit_funding_minutes(asset: str) -> int:
+    """ETH funds every 4 hours on the simulated Bybit, the others every 8."""
+    return 240 if asset == "ETH" else 480
+
+
+def bybit_instruments(m: Market, limit: int, cursor: str) -> dict[str, object]:
+    """instruments-info, category=linear: the perpetuals `limit` a page, the cursor an offset."""
+    start = int(cursor) if cursor.isdigit() else 0
+    assets = m.assets[start : start + limit]
+    items = [
+        {"symbol": f"{a}USDT", "contractType": "LinearPerpetual", "status": "Trading", "baseCoin": a,
+         "quoteCoin": "USDT", "launchTime": "1585526400000", "deliveryTime": "0",
+         "fundingInterval": bybit_funding_minutes(a), "settleCoin": "USDT"}
+        for a in assets
+    ]
+    more = start + limit < len(m.assets)
+    page = {"category": "linear", "list": items, "nextPageCursor": str(start + limit) if more else ""}
+    return {"retCode": 0, "retMsg": "OK", "result": page, "retExtInfo": {}, "time": now_ms()}
+
+
 def bybit_tickers(m: Market, category: str) -> dict[str, object]:
     t = now_ms()
     items: list[dict[str, object]] = []
@@ -80,8 +100,8 @@ def bybit_tickers(m: Market, category: str) -> dict[str, object]:
                 "openInterest": str(oi),
                 "openInterestValue": str(oi * m.price("bybit", a)),
                 "fundingRate": str(m.rate("bybit", a)),
-                "nextFundingTime": str(next_hour_ms(t, 8)),
-                "fundingIntervalHour": "8",
+                "nextFundingTime": str(next_hour_ms(t, bybit_funding_minutes(a) // 60)),
+                "fundingIntervalHour": str(bybit_funding_minutes(a) // 60),
                 "fundingCap": "0.005",
             }
         items.append(item)

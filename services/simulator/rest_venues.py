@@ -122,6 +122,12 @@ async def _bybit_tickers(request: web.Request, sim: RestSim) -> Any:
     return answers.bybit_tickers(sim.market, request.query.get("category", "linear"))
 
 
+async def _bybit_instruments(request: web.Request, sim: RestSim) -> Any:
+    limit = request.query.get("limit", "500")
+    return answers.bybit_instruments(sim.market, int(limit) if limit.isdigit() else 500,
+                                     request.query.get("cursor", ""))
+
+
 async def _okx_funding(request: web.Request, sim: RestSim) -> Any:
     return answers.okx_funding(sim.market, request.query.get("instId", "BTC-USDT-SWAP"))
 
@@ -212,6 +218,7 @@ ROUTES: list[tuple[str, str, str, Answer]] = [  # method, venue, path under /<ve
     ("GET", "binance", "/fapi/v1/openInterest", _binance_open_interest),
     ("GET", "binance_spot", "/api/v3/ticker/price", _binance_ticker_price),
     ("GET", "bybit", "/v5/market/tickers", _bybit_tickers),
+    ("GET", "bybit", "/v5/market/instruments-info", _bybit_instruments),
     ("GET", "okx", "/api/v5/public/funding-rate", _okx_funding),
     ("GET", "okx", "/api/v5/public/open-interest", _okx_open_interest),
     ("GET", "okx", "/api/v5/market/tickers", _okx_tickers),

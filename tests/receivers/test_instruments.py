@@ -1,7 +1,8 @@
-"""OKX contract values from the venue's instrument list: the pure parse against the documented
-answer (https://www.okx.com/docs-v5/en/#public-data-rest-api-get-instruments, instType=SWAP:
-BTC-USDT-SWAP and ETH-USDT-SWAP linear, BTC-USD-SWAP inverse, whose ctVal is 100 USD), then the
-receivers' loader against the simulator's REST venue, answering and failing."""
+"""Venue facts from REST: OKX contract values and Bybit funding intervals parsed from the documented
+answers (OKX https://www.okx.com/docs-v5/en/#public-data-rest-api-get-instruments, instType=SWAP:
+BTC-USDT-SWAP and ETH-USDT-SWAP linear, BTC-USD-SWAP inverse, whose ctVal is 100 USD; Bybit
+/docs/v5/market/instrument, the linear example), then the receivers' loader against the
+simulator's REST venues, answering and failing, and the feeds reading what it loaded."""
 
 from __future__ import annotations
 
@@ -13,12 +14,14 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestServer
 
-from services.receivers.exchanges import okx
-from services.receivers.feeds import build_feeds, okx_contract_values
+from services.receivers.capabilities import client_for
+from services.receivers.exchanges import bybit, okx
+from services.receivers.feeds import build_feeds, venue_facts
 from services.receivers.frames import FrameError
-from services.receivers.instruments import keep_okx_contract_values
+from services.receivers.instruments import Fact, facts_to_load, keep
 from services.simulator.app import create_app
 from shared.config import Settings
+from shared.events import FundingRate
 from tests.fixtures import frame
 from tests.receivers.frame_checks import RECV_TS
 from tests.receivers.test_pollers import against, script
@@ -47,6 +50,15 @@ def test_unusable_answers_are_frame_errors(raw: bytes, why: str) -> None:
         okx.parse_contract_values(raw)
 
 
+def test_bybit_funding_intervals_of_perpetuals_in_hours() -> None:
+    hours, cursor = bybit.parse_funding_intervals(frame("bybit", "rest_instruments_linear"))
+    assert (hours, cursor) == ({"BTCUSDT": Decimal(8)}, "")  # fundingInterval 480 minutes
+    dated = frame("bybit", "rest_instruments_linear").replace(b"LinearPerpetual", b"LinearFutures")
+    assert bybit.parse_funding_intervals(dated) == ({}, "")
+    with pytest.raises(FrameError, match="0 minutes for BTCUSDT"):
+        bybit.parse_funding_intervals(frame("bybit", "rest_instruments_linear").replace(b":480", b":0"))
+
+
 @pytest.fixture
 async def simulator(make_settings: SettingsFactory) -> AsyncIterator[TestServer]:
     server = TestServer(create_app(make_settings()))
@@ -55,45 +67,81 @@ async def simulator(make_settings: SettingsFactory) -> AsyncIterator[TestServer]
     await server.close()
 
 
-async def keep(settings: Settings, table: dict[str, Decimal]) -> tuple[asyncio.Event, asyncio.Event, Any]:
+async def keeping(settings: Settings, fact: Fact) -> tuple[asyncio.Event, Any]:
     first_done, stop = asyncio.Event(), asyncio.Event()
-    task = asyncio.create_task(keep_okx_contract_values(settings, table, first_done, stop))
+    task = asyncio.create_task(keep(settings, fact, first_done, stop))
     await asyncio.wait_for(first_done.wait(), 20)
-    return first_done, stop, task
+    return stop, task
 
 
-async def test_the_loaded_table_converts_swaps_outside_the_built_in_one(
+def fact_of(settings: Settings, venue: str, facts: Any) -> Fact:
+    [fact] = [f for f in facts_to_load(settings, facts, build_feeds(settings, facts)) if f.venue == venue]
+    return fact
+
+
+async def test_bybit_pages_through_every_perpetual(
     simulator: TestServer, make_settings: SettingsFactory
 ) -> None:
-    settings = against(simulator, make_settings, feeds=["okx"], okx_instruments=["SOL-USDT-SWAP"],
-                       poll_spot_assets=["SOL", "DOGE"], okx_contract_values={"DOGE-USDT-SWAP": "10"})
-    table = okx_contract_values(settings)
-    [public] = [f for f in build_feeds(settings, table) if f.name == "okx:public:0"]
+    settings = against(simulator, make_settings)
+    async with client_for(settings, "bybit") as client:
+        hours = await bybit.fetch_funding_intervals(client, page=1)  # one symbol a page: 3 pages
+    assert hours == {"BTCUSDT": 8, "ETHUSDT": 4, "SOLUSDT": 8}  # the simulated market's assets
+
+
+async def test_only_the_running_feeds_tables_are_loaded(make_settings: SettingsFactory) -> None:
+    settings = make_settings(feeds=["binance_spot", "bybit", "hyperliquid"])
+    facts = venue_facts(settings)
+    assert [f.what for f in facts_to_load(settings, facts, build_feeds(settings, facts))] == [
+        "bybit funding intervals"
+    ]
+
+
+async def test_the_loaded_tables_reach_the_feeds(
+    simulator: TestServer, make_settings: SettingsFactory
+) -> None:
+    settings = against(simulator, make_settings, feeds=["okx", "binance", "bybit"],
+                       okx_instruments=["SOL-USDT-SWAP"],
+                       okx_contract_values={"DOGE-USDT-SWAP": "10"})
+    facts = venue_facts(settings)
+    feeds = {f.name: f for f in build_feeds(settings, facts)}
     trade = frame("okx", "trades").replace(b'"BTC-USDT"', b'"SOL-USDT-SWAP"')  # sz "0.12060306" contracts
     with pytest.raises(FrameError, match="no ctVal for SOL-USDT-SWAP"):
-        public.parse(trade, RECV_TS)
-    _, stop, task = await keep(settings, table)
-    # the simulator's swaps: BTC 0.01 and ETH 0.1 as OKX's, 1 coin for the others
-    assert table["SOL-USDT-SWAP"] == Decimal(1) and table["BTC-USDT-SWAP"] == Decimal("0.01")
-    assert table["DOGE-USDT-SWAP"] == Decimal(10)  # okx_contract_values wins over the venue
-    assert "BTC-USD-SWAP" not in table
-    [event] = public.parse(trade, RECV_TS)  # the feed reads the table it was built with
+        feeds["okx:public:0"].parse(trade, RECV_TS)
+    running = [await keeping(settings, fact_of(settings, v, facts)) for v in ("okx", "binance", "bybit")]
+    # OKX: the simulator's swaps (BTC 0.01 and ETH 0.1 as OKX's, 1 coin for the others)
+    okx_table = facts.okx_contract_values
+    assert okx_table["SOL-USDT-SWAP"] == Decimal(1) and okx_table["BTC-USDT-SWAP"] == Decimal("0.01")
+    assert okx_table["DOGE-USDT-SWAP"] == Decimal(10)  # okx_contract_values wins over the venue
+    assert "BTC-USD-SWAP" not in okx_table
+    [event] = feeds["okx:public:0"].parse(trade, RECV_TS)  # the feed reads the table it was built with
     assert (event.size, event.raw_size) == (Decimal("0.12060306"), Decimal("0.12060306"))
-    [doge] = public.parse(trade.replace(b"SOL-", b"DOGE-"), RECV_TS)
+    [doge] = feeds["okx:public:0"].parse(trade.replace(b"SOL-", b"DOGE-"), RECV_TS)
     assert (doge.size, doge.raw_size) == (Decimal("1.2060306"), Decimal("0.12060306"))
-    stop.set()
-    await asyncio.wait_for(task, 5)
+    # Binance: fundingInfo lists ETHUSDT at 4 h; the markPrice stream says nothing of intervals
+    assert facts.binance_funding_hours == {"ETHUSDT": Decimal(4)}
+    eth = frame("binance", "markPrice").replace(b"btcusdt", b"ethusdt").replace(b'"BTCUSDT"', b'"ETHUSDT"')
+    funding = [e for e in feeds["binance:0"].parse(eth, RECV_TS) if isinstance(e, FundingRate)]
+    assert [(f.interval_hours, f.annualized) for f in funding] == [(Decimal(4), Decimal("0.83585730"))]
+    # Bybit: a ticker delta without fundingIntervalHour reads the instruments-info interval
+    assert facts.bybit_funding_hours["ETHUSDT"] == Decimal(4)
+    delta = frame("bybit", "tickers_delta").replace(b"XRPUSDT", b"ETHUSDT")
+    assert b"fundingIntervalHour" not in delta
+    rates = [e for e in feeds["bybit:0"].parse(delta, RECV_TS) if isinstance(e, FundingRate)]
+    assert rates and {r.interval_hours for r in rates} == {Decimal(4)}
+    for stop, task in running:
+        stop.set()
+        await asyncio.wait_for(task, 5)
 
 
-async def test_a_failing_venue_leaves_the_built_in_table_and_frees_the_feeds(
+async def test_a_failing_venue_leaves_the_defaults_and_frees_the_feeds(
     simulator: TestServer, make_settings: SettingsFactory
 ) -> None:
     settings = against(simulator, make_settings, feeds=["okx"], poll_retries=0)
     await script(simulator, "okx", "500", count=0)
-    table = okx_contract_values(settings)
-    before = dict(table)
-    _, stop, task = await keep(settings, table)  # the first attempt failed: the feeds may start
-    assert table == before and not task.done()  # and the loader keeps trying
+    facts = venue_facts(settings)
+    before = dict(facts.okx_contract_values)
+    stop, task = await keeping(settings, fact_of(settings, "okx", facts))  # first attempt failed
+    assert facts.okx_contract_values == before and not task.done()  # the defaults; still trying
     await script(simulator, "okx", "normal")
     stop.set()
     await asyncio.wait_for(task, 5)

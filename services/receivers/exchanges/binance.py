@@ -9,10 +9,10 @@ answers pings itself. Spot is a second feed with its own url, limits and `parse_
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
-from functools import lru_cache
-from types import ModuleType
+from functools import lru_cache, partial
+from types import MappingProxyType, ModuleType
 from typing import Any, Generic, Literal, TypeVar, Union
 
 import msgspec
@@ -40,6 +40,7 @@ MAX_INCOMING_MESSAGES_PER_S = 10  # subscribe/ping frames we send; more -> disco
 # Funding is every 8 h by default; /fapi/v1/fundingInfo lists the symbols moved to 4 h or 1 h,
 # which the markPrice stream does not say (Mark-Price-Stream page, Get-Funding-Rate-Info page).
 FUNDING_INTERVAL_HOURS = Decimal(8)
+NO_TABLE: Mapping[str, Decimal] = MappingProxyType({})
 
 SPOT_NAME = "binance_spot"
 SPOT_WS_URL = "wss://stream.binance.com:9443"
@@ -257,21 +258,24 @@ def kline_events(msg: Kline, recv_ts: int) -> list[AnyEvent]:
     ]
 
 
-def mark_price_events(msg: MarkPriceUpdate, recv_ts: int) -> list[AnyEvent]:
-    """One markPriceUpdate -> MarkPrice and FundingRate (next funding time from "T").
+def mark_price_events(msg: MarkPriceUpdate, recv_ts: int,
+                      funding_hours: Mapping[str, Decimal] = NO_TABLE) -> list[AnyEvent]:
+    """One markPriceUpdate -> MarkPrice and FundingRate (next funding time from "T"); the
+    interval from funding_hours (fundingInfo: the symbols moved off 8 h), else 8 hours.
 
     {"e":"markPriceUpdate","E":1562305380000,"s":"BTCUSDT","p":"11794.15000000",
      "i":"11784.62659091","P":"11784.25641265","r":"0.00038167","T":1562306400000}
     """
     symbol, ts, rate = symbol_of(msg.s), ms_to_us(msg.E), finite(msg.r, "funding rate")
+    hours = funding_hours.get(msg.s, FUNDING_INTERVAL_HOURS)
     return [
         MarkPrice(
             exchange=NAME, symbol=symbol, raw_symbol=msg.s, mark_price=finite(msg.p, "mark price"),
             index_price=finite(msg.i, "index price"), ts=ts, recv_ts=recv_ts,
         ),
         FundingRate(
-            exchange=NAME, symbol=symbol, raw_symbol=msg.s, rate=rate, interval_hours=FUNDING_INTERVAL_HOURS,
-            annualized=annualized(rate, FUNDING_INTERVAL_HOURS), next_funding_ts=ms_to_us(msg.T),
+            exchange=NAME, symbol=symbol, raw_symbol=msg.s, rate=rate, interval_hours=hours,
+            annualized=annualized(rate, hours), next_funding_ts=ms_to_us(msg.T),
             ts=ts, recv_ts=recv_ts,
         ),
     ]
@@ -323,7 +327,8 @@ _symbol_only = msgspec.json.Decoder(SymbolOnly)
 _raw_list = msgspec.json.Decoder(list[msgspec.Raw])
 
 
-def all_mark_price_events(items: list[msgspec.Raw], recv_ts: int) -> list[AnyEvent]:
+def all_mark_price_events(items: list[msgspec.Raw], recv_ts: int,
+                          funding_hours: Mapping[str, Decimal] = NO_TABLE) -> list[AnyEvent]:
     """!markPrice@arr@1s payload -> MarkPrice and FundingRate per perpetual; delivery contracts
     (no funding, "r" is "") are skipped, every other item is parsed as strictly as one symbol's.
 
@@ -333,7 +338,7 @@ def all_mark_price_events(items: list[msgspec.Raw], recv_ts: int) -> list[AnyEve
     events: list[AnyEvent] = []
     for item in items:
         if "_" not in decode(_symbol_only, item).s:
-            events += mark_price_events(decode(_mark_price, item), recv_ts)
+            events += mark_price_events(decode(_mark_price, item), recv_ts, funding_hours)
     return events
 
 
@@ -352,10 +357,16 @@ SPOT: dict[Any, Callable[[Any, int], list[AnyEvent]]] = {
 class Payloads:
     """A feed's decoders: combined-stream frames, bare payloads, and each payload alone."""
 
-    def __init__(self, payloads: dict[Any, Callable[[Any, int], list[AnyEvent]]]) -> None:
+    def __init__(self, payloads: dict[Any, Callable[..., list[AnyEvent]]],
+                 funding_hours: Mapping[str, Decimal] | None = None) -> None:
+        """funding_hours: symbol -> interval for the funding payloads (a table filled elsewhere)."""
         structs = [kind for kind in payloads if kind is not list]
         union = Union[tuple(structs + ([list[msgspec.Raw]] if list in payloads else []))]  # noqa: UP007
-        self.events = payloads
+        self.events = dict(payloads)
+        if funding_hours is not None:
+            for kind in (MarkPriceUpdate, list):
+                if kind in payloads:
+                    self.events[kind] = partial(payloads[kind], funding_hours=funding_hours)
         self.wrapped = msgspec.json.Decoder(Wrapped[union])  # type: ignore[valid-type]
         self.bare = msgspec.json.Decoder(union)
         self.alone = {kind: msgspec.json.Decoder(kind) for kind in structs}
@@ -379,6 +390,11 @@ class Payloads:
         """The parse of one payload kind alone: raw payload bytes -> its events."""
         decoder, events = self.alone[kind], self.events[kind]
         return lambda raw, recv_ts: events(decode(decoder, raw), recv_ts)
+
+
+def futures_parser(funding_hours: Mapping[str, Decimal]) -> Callable[[bytes | str, int], list[AnyEvent]]:
+    """parse_frame reading funding intervals from funding_hours (kept fresh by the receivers)."""
+    return Payloads(FUTURES, funding_hours).parse
 
 
 _FUTURES, _SPOT = Payloads(FUTURES), Payloads(SPOT)
@@ -413,7 +429,7 @@ vars(spot).update(
 # --- REST (funding, spot, open interest) ---
 # USD-M: https://developers.binance.com/docs/derivatives/usds-margined-futures/market-data/rest-api
 # Spot: https://developers.binance.com/docs/binance-spot-api-docs/rest-api/market-data-endpoints
-from collections.abc import Collection, Mapping, Sequence  # noqa: E402  (appended section)
+from collections.abc import Collection, Sequence  # noqa: E402  (appended section)
 
 from services.receivers.rest import VenueClient  # noqa: E402
 from shared.events import OpenInterest, SpotPrice, now_us  # noqa: E402
@@ -540,10 +556,15 @@ def parse_ticker_price(raw: bytes, recv_ts: int, *, symbols: Collection[str] | N
     ]
 
 
+async def fetch_funding_intervals(client: VenueClient) -> dict[str, Decimal]:
+    """fundingInfo (weight 1): the symbols whose funding interval is not 8 hours."""
+    return funding_intervals(await client.get("/fapi/v1/fundingInfo", weight=1))
+
+
 async def fetch_funding(client: VenueClient, assets: Sequence[str]) -> list[AnyEvent]:
     """Every symbol's premiumIndex in one call (weight 10), with fundingInfo for 4 h / 1 h symbols."""
     raw = await client.get("/fapi/v1/premiumIndex", weight=10)
-    intervals = funding_intervals(await client.get("/fapi/v1/fundingInfo", weight=1))
+    intervals = await fetch_funding_intervals(client)
     return parse_premium_index(raw, now_us(), symbols={a + QUOTE for a in assets}, interval_hours=intervals)
 
 

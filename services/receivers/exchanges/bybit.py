@@ -274,7 +274,8 @@ CHANNELS: dict[str, Callable[[bytes | str, int, Category], list[AnyEvent]]] = {
 SPOT_CHANNELS = frozenset({"publicTrade", "kline", "tickers"})
 
 
-def _parse_frame(raw: bytes | str, recv_ts: int, category: Category) -> list[AnyEvent]:
+def _parse_frame(raw: bytes | str, recv_ts: int, category: Category,
+                 funding_hours: Mapping[str, Decimal] | None = None) -> list[AnyEvent]:
     reply = decode(_ws_reply, raw)
     if reply.topic is None:
         if reply.op is None:
@@ -286,12 +287,16 @@ def _parse_frame(raw: bytes | str, recv_ts: int, category: Category) -> list[Any
     parse = CHANNELS.get(channel)
     if parse is None or (category == "spot" and channel not in SPOT_CHANNELS):
         raise FrameError(f"unknown {category} topic {reply.topic!r}")
+    if channel == "tickers":
+        return parse_tickers(raw, recv_ts, category, funding_hours)
     return parse(raw, recv_ts, category)
 
 
-def parse_frame_linear(raw: bytes | str, recv_ts: int) -> list[AnyEvent]:
-    """A frame of wss://stream.bybit.com/v5/public/linear -> events; acks and pongs -> []."""
-    return _parse_frame(raw, recv_ts, "linear")
+def parse_frame_linear(raw: bytes | str, recv_ts: int,
+                       funding_hours: Mapping[str, Decimal] | None = None) -> list[AnyEvent]:
+    """A frame of wss://stream.bybit.com/v5/public/linear -> events; acks and pongs -> [].
+    funding_hours: symbol -> funding interval (instruments-info), for tickers without their own."""
+    return _parse_frame(raw, recv_ts, "linear", funding_hours)
 
 
 def parse_frame_spot(raw: bytes | str, recv_ts: int) -> list[AnyEvent]:
@@ -423,6 +428,63 @@ def decimal_of_text(text: str, what: str) -> Decimal:
         return finite(Decimal(text), what)
     except ArithmeticError as exc:
         raise FrameError(f"{what} is not a number: {text!r}") from exc
+
+
+class Instrument(msgspec.Struct, frozen=True):
+    """An instruments-info item (category=linear): only what the receivers use."""
+
+    symbol: str
+    contractType: str = ""  # LinearPerpetual, LinearFutures, ...
+    fundingInterval: int = 0  # minutes; 0 on dated futures
+
+
+class InstrumentPage(msgspec.Struct, frozen=True):
+    items: list[Instrument] = msgspec.field(default_factory=list, name="list")
+    nextPageCursor: str = ""
+
+
+class Instruments(msgspec.Struct, frozen=True):
+    retCode: int
+    retMsg: str
+    result: InstrumentPage
+
+
+_instruments = msgspec.json.Decoder(Instruments)
+INSTRUMENT_PAGE = 1000  # "Limit for data size per page. [1, 1000]. Default: 500"
+MAX_INSTRUMENT_PAGES = 20
+
+
+def parse_funding_intervals(raw: bytes) -> tuple[dict[str, Decimal], str]:
+    """instruments-info (category=linear) -> (symbol: funding interval hours of every perpetual,
+    the next page's cursor or "").
+
+    {"retCode":0,"retMsg":"OK","result":{"category":"linear","list":[{"symbol":"BTCUSDT",
+     "contractType":"LinearPerpetual","status":"Trading","fundingInterval":480, ...}],
+     "nextPageCursor":""},"retExtInfo":{},"time":1735809771618}
+    """
+    msg = decode(_instruments, raw)
+    if msg.retCode != 0:
+        raise FrameError(f"bybit retCode {msg.retCode}: {msg.retMsg}")
+    hours = {}
+    for item in msg.result.items:
+        if item.contractType == "LinearPerpetual":
+            if item.fundingInterval <= 0:
+                raise FrameError(f"funding interval of {item.fundingInterval} minutes for {item.symbol}")
+            hours[item.symbol] = Decimal(item.fundingInterval) / 60
+    return hours, msg.result.nextPageCursor
+
+
+async def fetch_funding_intervals(client: VenueClient, page: int = INSTRUMENT_PAGE) -> dict[str, Decimal]:
+    """Every linear perpetual's funding interval, page by page ("more than 500 linear symbols")."""
+    hours: dict[str, Decimal] = {}
+    params = {"category": "linear", "limit": str(page)}
+    for _ in range(MAX_INSTRUMENT_PAGES):
+        found, cursor = parse_funding_intervals(await client.get("/v5/market/instruments-info", params))
+        hours |= found
+        if not cursor:
+            return hours
+        params = {**params, "cursor": cursor}
+    raise FrameError(f"instruments-info still had pages after {MAX_INSTRUMENT_PAGES}")
 
 
 async def _tickers(client: VenueClient, category: str, assets: Sequence[str]) -> tuple[bytes, set[str]]:
