@@ -7,7 +7,7 @@ simulator's REST venues, answering and failing, and the feeds reading what it lo
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -19,7 +19,6 @@ from services.receivers.exchanges import bybit, okx
 from services.receivers.feeds import build_feeds, venue_facts
 from services.receivers.frames import FrameError
 from services.receivers.instruments import Fact, facts_to_load, keep
-from services.simulator.app import create_app
 from shared.config import Settings
 from shared.events import FundingRate
 from tests.fixtures import frame
@@ -57,14 +56,6 @@ def test_bybit_funding_intervals_of_perpetuals_in_hours() -> None:
     assert bybit.parse_funding_intervals(dated) == ({}, "")
     with pytest.raises(FrameError, match="0 minutes for BTCUSDT"):
         bybit.parse_funding_intervals(frame("bybit", "rest_instruments_linear").replace(b":480", b":0"))
-
-
-@pytest.fixture
-async def simulator(make_settings: SettingsFactory) -> AsyncIterator[TestServer]:
-    server = TestServer(create_app(make_settings()))
-    await server.start_server()
-    yield server
-    await server.close()
 
 
 async def keeping(settings: Settings, fact: Fact) -> tuple[asyncio.Event, Any]:

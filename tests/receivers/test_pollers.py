@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -19,7 +19,6 @@ from services.processor.store import EventStore
 from services.processor.tables_market import FUNDING_RATES, OPEN_INTEREST, SPOT_PRICES
 from services.receivers.capabilities import CAPABILITIES, REST_VENUES
 from services.receivers.pollers import Poller, open_pollers
-from services.simulator.app import create_app
 from shared.config import ConfigError, Settings
 from shared.constants import stream_key
 from shared.events import FundingRate, OpenInterest, SpotPrice, batch_decoder
@@ -27,14 +26,6 @@ from shared.poll_status import read_polls
 from shared.streams import StreamProducer
 
 SettingsFactory = Callable[..., Settings]
-
-
-@pytest.fixture
-async def simulator(make_settings: SettingsFactory) -> AsyncIterator[TestServer]:
-    server = TestServer(create_app(make_settings()))
-    await server.start_server()
-    yield server
-    await server.close()
 
 
 def against(server: TestServer, make_settings: SettingsFactory, **overrides: Any) -> Settings:
