@@ -1,7 +1,19 @@
-"""Exponential backoff with full jitter: the one retry schedule every reconnect uses."""
+"""Exponential backoff with full jitter: the one retry schedule every reconnect uses; and the one
+way every loop waits: a sleep that a stop cuts short."""
 from __future__ import annotations
 
+import asyncio
 import random
+
+
+async def sleep_or_stop(stop: asyncio.Event, seconds: float) -> bool:
+    """Sleep up to `seconds`; True when stopped. A zero sleep times out before stop.wait() runs,
+    so a stop already set is read directly."""
+    try:
+        await asyncio.wait_for(stop.wait(), seconds)
+    except TimeoutError:
+        return stop.is_set()
+    return True
 
 
 class Backoff:

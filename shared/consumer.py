@@ -15,7 +15,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
 
 from shared import metrics
-from shared.backoff import Backoff
+from shared.backoff import Backoff, sleep_or_stop
 from shared.breaker import SinkBreaker, SinkUnavailable
 from shared.config import Settings
 from shared.constants import FIELD_EVENTS, trimmed_key
@@ -86,12 +86,12 @@ class StreamConsumer:
         metrics.REDIS_ERRORS.labels(op).inc()
         self._read_own_pending = True
         log.warning("redis unavailable to consumer", extra={"stream": self.stream, "error": repr(exc)})
-        await self._pause(self._backoff.next_delay())
+        await sleep_or_stop(self._stop, self._backoff.next_delay())
 
     async def step(self) -> int:
         """One round: retry held work, else reclaim idle entries, else read new ones. Returns entries handled."""
         if self._held:
-            if await self._pause(self.breaker.wait_s()):
+            if await sleep_or_stop(self._stop, self.breaker.wait_s()):
                 return 0  # stopping: the held entries stay pending, for us or another consumer
             entries, self._held = self._held, []
         else:
@@ -207,14 +207,6 @@ class StreamConsumer:
         await dead_letter(self.redis, self.stream, self.group, entry.id, payload, error, self.consumer)
         metrics.ENTRIES_DEAD.labels(*self._labels).inc()
         log.error("entry dead-lettered", extra={"stream": self.stream, "entry": entry.id.decode(), "error": error})
-
-    async def _pause(self, seconds: float) -> bool:
-        """Sleep, but wake up at once when the consumer is told to stop; True when stopping."""
-        try:
-            await asyncio.wait_for(self._stop.wait(), seconds)
-        except TimeoutError:
-            return False
-        return True
 
     async def _count_trimmed(self, count: int) -> None:
         """Entries read but trimmed before we processed them: a metric here, a running total in Redis."""

@@ -16,6 +16,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from shared import metrics
+from shared.backoff import sleep_or_stop
 from shared.constants import feed_status_key, feed_status_pattern
 
 log = logging.getLogger(__name__)
@@ -104,10 +105,7 @@ class FeedStatusReporter:
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             await self.write_once()
-            try:
-                await asyncio.wait_for(stop.wait(), self.interval_s)
-            except TimeoutError:
-                continue
+            await sleep_or_stop(stop, self.interval_s)
         await self.write_once()  # the last state: disconnected, so readers see the stop at once
 
 

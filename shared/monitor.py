@@ -19,6 +19,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
 
 from shared import metrics
+from shared.backoff import sleep_or_stop
 from shared.config import Settings
 from shared.constants import ALL_FAMILIES, dlq_key, family_streams, trimmed_key
 from shared.events import Alert, now_us
@@ -256,7 +257,4 @@ class StreamMonitor:
             except (RedisError, OSError) as exc:
                 metrics.REDIS_ERRORS.labels("monitor").inc()
                 log.warning("stream monitor could not read redis", extra={"error": repr(exc)})
-            try:
-                await asyncio.wait_for(stop.wait(), self.settings.monitor_interval_s)
-            except TimeoutError:
-                pass
+            await sleep_or_stop(stop, self.settings.monitor_interval_s)

@@ -22,7 +22,7 @@ from redis.exceptions import RedisError
 from services.general.status import status_report
 from services.general.telegram import TelegramBot, TelegramRefused
 from shared import metrics
-from shared.backoff import Backoff
+from shared.backoff import Backoff, sleep_or_stop
 from shared.breaker import SinkUnavailable
 from shared.config import Settings
 from shared.constants import alert_sent_key
@@ -214,10 +214,3 @@ async def unless_stopped(work: Awaitable[T], stop: asyncio.Event) -> T | None:
     return task.result() if task in done else None
 
 
-async def sleep_or_stop(stop: asyncio.Event, seconds: float) -> bool:
-    """Sleep up to `seconds`; True when woken by `stop`."""
-    try:
-        await asyncio.wait_for(stop.wait(), seconds)
-    except TimeoutError:
-        return False
-    return True

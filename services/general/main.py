@@ -19,7 +19,6 @@ from services.general.alerts import (
     SentLog,
     TelegramAlertSink,
     answer_status,
-    sleep_or_stop,
     unless_stopped,
 )
 from services.general.backups import Backup, BackupError, list_backups, restore_check, rotate, take_backup
@@ -29,6 +28,7 @@ from services.general.status import read_backup, record_backup
 from services.general.telegram import TelegramBot
 from services.general.watch import Watcher, backup_alert, make_alert
 from shared import metrics
+from shared.backoff import sleep_or_stop
 from shared.breaker import SinkBreaker
 from shared.config import Settings
 from shared.constants import ALERTS_GROUP, family_streams

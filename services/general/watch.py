@@ -17,6 +17,7 @@ from redis.exceptions import RedisError
 
 from services.general.status import max_lag, service_states
 from shared import metrics
+from shared.backoff import sleep_or_stop
 from shared.config import Settings
 from shared.constants import SERVICES
 from shared.events import Alert, Severity, now_us
@@ -149,10 +150,7 @@ class Watcher:
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             self.publish(await self.check())
-            try:
-                await asyncio.wait_for(stop.wait(), self.settings.watch_interval_s)
-            except TimeoutError:
-                pass
+            await sleep_or_stop(stop, self.settings.watch_interval_s)
 
     def publish(self, alerts: Iterable[Alert]) -> None:
         for alert in alerts:

@@ -10,6 +10,7 @@ from redis.exceptions import RedisError
 from services.processor.analytics import run_analytics
 from services.processor.sinks import STORED_FAMILIES
 from services.processor.store import EventStore
+from shared.backoff import sleep_or_stop
 from shared.breaker import SinkBreaker
 from shared.config import Settings
 from shared.constants import PROCESSOR_GROUP, family_streams
@@ -35,12 +36,9 @@ async def prepare_database(settings: Settings) -> None:
 
 async def keep_partitions(pool, stop: asyncio.Event) -> None:  # type: ignore[no-untyped-def]
     """Create tomorrow's partitions well before midnight, every hour."""
-    while not stop.is_set():
-        try:
-            await asyncio.wait_for(stop.wait(), PARTITION_CHECK_S)
-        except TimeoutError:
-            async with pool.acquire() as conn:
-                await ensure_daily_partitions(conn, "trades")
+    while not await sleep_or_stop(stop, PARTITION_CHECK_S):
+        async with pool.acquire() as conn:
+            await ensure_daily_partitions(conn, "trades")
 
 
 async def first_poll(monitor: StreamMonitor) -> None:

@@ -19,7 +19,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketExce
 
 from services.receivers.frames import FrameError, ReconnectNotice
 from shared import metrics
-from shared.backoff import Backoff
+from shared.backoff import Backoff, sleep_or_stop
 from shared.events import AnyEvent, Gap, now_us
 from shared.feed_status import FeedStatus
 from shared.streams import StreamProducer
@@ -80,7 +80,7 @@ class FeedConnection:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Connect, receive, reconnect: until stop, whatever the exchange does."""
-        if self.feed.start_delay_s and await self._wait(stop, self.feed.start_delay_s):
+        if self.feed.start_delay_s and await sleep_or_stop(stop, self.feed.start_delay_s):
             return
         while not stop.is_set():
             session = asyncio.create_task(self._session(), name=f"feed {self.feed.name}")
@@ -98,7 +98,7 @@ class FeedConnection:
                     raise
                 break  # stopped while connected
             self._disconnected(reason)
-            if await self._wait(stop, self._retry_delay(reason)):
+            if await sleep_or_stop(stop, self._retry_delay(reason)):
                 break
         self._set_connected(False)
 
@@ -124,15 +124,6 @@ class FeedConnection:
             "feed": self.feed.name, "reason": reason, "attempt": self.failures, "retry_in_s": round(delay, 2),
             "outage_s": outage_s})
         return delay
-
-    @staticmethod
-    async def _wait(stop: asyncio.Event, seconds: float) -> bool:
-        """Sleep unless stopped first; True when stopped."""
-        try:
-            await asyncio.wait_for(stop.wait(), seconds)
-            return True
-        except TimeoutError:
-            return stop.is_set()
 
     async def _session(self) -> str:
         """One connection, until it fails, goes idle or ages out. Returns why it ended."""

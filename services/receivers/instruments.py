@@ -27,6 +27,7 @@ from services.receivers.exchanges import binance, bybit, okx
 from services.receivers.feeds import VenueFacts
 from services.receivers.frames import FrameError
 from services.receivers.rest import RestError, VenueClient
+from shared.backoff import sleep_or_stop
 from shared.config import Settings
 
 log = logging.getLogger(__name__)
@@ -93,9 +94,6 @@ async def keep(settings: Settings, fact: Fact, first_done: asyncio.Event, stop: 
                     log.warning(f"{fact.what}: no answer in time, the feeds start without them")
                     loaded = False
                 first_done.set()
-                try:
-                    await asyncio.wait_for(stop.wait(), REFRESH_S if loaded else RETRY_S)
-                except TimeoutError:
-                    pass
+                await sleep_or_stop(stop, REFRESH_S if loaded else RETRY_S)
     finally:
         first_done.set()  # stopped or failed before the first attempt: nobody waits for ever

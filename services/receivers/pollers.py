@@ -19,6 +19,7 @@ from services.receivers.capabilities import CAPABILITIES, Fetch, client_for, ven
 from services.receivers.frames import FrameError
 from services.receivers.rest import BadResponse, RateLimited, VenueClient, VenueUnavailable
 from shared import metrics
+from shared.backoff import sleep_or_stop
 from shared.config import Settings
 from shared.events import now_us
 from shared.poll_status import PollStatus, record_poll
@@ -80,10 +81,7 @@ class Poller:
         while not stop.is_set():
             started = time.monotonic()
             await self._poll_unless_stopped(stop)
-            try:
-                await asyncio.wait_for(stop.wait(), max(0.0, self.interval_s - (time.monotonic() - started)))
-            except TimeoutError:
-                pass
+            await sleep_or_stop(stop, max(0.0, self.interval_s - (time.monotonic() - started)))
 
     async def _poll_unless_stopped(self, stop: asyncio.Event) -> None:
         """A poll that a stop cancels at once, rather than after the slowest venue's timeout."""
