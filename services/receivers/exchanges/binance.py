@@ -324,7 +324,6 @@ class SymbolOnly(msgspec.Struct, frozen=True):
 
 
 _symbol_only = msgspec.json.Decoder(SymbolOnly)
-_raw_list = msgspec.json.Decoder(list[msgspec.Raw])
 
 
 def all_mark_price_events(items: list[msgspec.Raw], recv_ts: int,
@@ -402,11 +401,6 @@ parse_frame, parse_frame_spot = _FUTURES.parse, _SPOT.parse
 parse_agg_trade, parse_kline = _FUTURES.payload(AggTrade), _FUTURES.payload(Kline)
 parse_mark_price, parse_force_order = _FUTURES.payload(MarkPriceUpdate), _FUTURES.payload(ForceOrder)
 parse_spot_trade = _SPOT.payload(SpotTrade)
-
-
-def parse_all_mark_price(raw: bytes | msgspec.Raw, recv_ts: int) -> list[AnyEvent]:
-    """A !markPrice@arr@1s payload alone -> events (see all_mark_price_events)."""
-    return all_mark_price_events(decode(_raw_list, raw), recv_ts)
 
 
 def channel_of(stream: str) -> str:
