@@ -90,15 +90,19 @@ class StreamProducer:
     def buffered(self) -> int:
         return self._buffered
 
-    def publish(self, event: Event) -> bool:
-        """Queue one event; False when it was shed or dropped (counted)."""
+    def _route(self, event: Event) -> tuple[str, bool]:
+        """(the event's stream, whether it is never shed), remembered per (kind, exchange, symbol)."""
         key = (type(event), getattr(event, "exchange", ""), getattr(event, "symbol", ""))
         route = self._routes.get(key)
         if route is None:
             if len(self._routes) >= ROUTES_KEPT:
                 self._routes.clear()
             route = self._routes[key] = (stream_of(event, self.settings), FAMILY[type(event)] in NEVER_SHED)
-        stream, never_shed = route
+        return route
+
+    def publish(self, event: Event) -> bool:
+        """Queue one event; False when it was shed or dropped (counted)."""
+        stream, never_shed = self._route(event)
         if not never_shed:
             if stream in self._shedding:
                 metrics.EVENTS_SHED.labels(stream).inc()
@@ -114,7 +118,7 @@ class StreamProducer:
 
     async def publish_wait(self, event: Event) -> None:
         """Queue an event that must never be shed: wait while the buffer is full or lag is high."""
-        stream = stream_of(event, self.settings)
+        stream, _ = self._route(event)
         while self._buffered >= self.settings.producer_buffer_events or stream in self._shedding:
             self._drained.clear()
             self._full.set()
