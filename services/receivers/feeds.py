@@ -284,17 +284,6 @@ def deribit_feeds(settings: Settings, heartbeat_s: int = deribit.HEARTBEAT_INTER
     ]
 
 
-BUILDERS: dict[str, Callable[[Settings], list[Feed]]] = {
-    "binance": binance_feeds,
-    "binance_spot": binance_spot_feeds,
-    "bybit": bybit_feeds,
-    "bybit_spot": bybit_spot_feeds,
-    "okx": okx_feeds,
-    "hyperliquid": hyperliquid_feeds,
-    "deribit": deribit_feeds,
-}
-
-
 @dataclass(frozen=True)
 class VenueFacts:
     """Tables of venue facts only a REST call answers, read by the parsers and filled in place by
@@ -310,17 +299,20 @@ def venue_facts(settings: Settings) -> VenueFacts:
     return VenueFacts(okx_contract_values(settings))
 
 
+# feed name -> its sockets, their parsers reading the venue's tables in VenueFacts
+BUILDERS: dict[str, Callable[[Settings, VenueFacts], list[Feed]]] = {
+    "binance": lambda settings, facts: binance_feeds(settings, facts.binance_funding_hours),
+    "binance_spot": lambda settings, facts: binance_spot_feeds(settings),
+    "bybit": lambda settings, facts: bybit_feeds(settings, facts.bybit_funding_hours),
+    "bybit_spot": lambda settings, facts: bybit_spot_feeds(settings),
+    "okx": lambda settings, facts: okx_feeds(settings, facts.okx_contract_values),
+    "hyperliquid": lambda settings, facts: hyperliquid_feeds(settings),
+    "deribit": lambda settings, facts: deribit_feeds(settings),
+}
+
+
 def build_feeds(settings: Settings, facts: VenueFacts | None = None) -> list[Feed]:
     """Every socket of every venue in settings.feeds (a venue with no symbols opens none), their
     parsers reading `facts` (venue_facts(settings) when not given)."""
     facts = facts or venue_facts(settings)
-    with_facts: dict[str, Callable[[], list[Feed]]] = {
-        "binance": lambda: binance_feeds(settings, facts.binance_funding_hours),
-        "bybit": lambda: bybit_feeds(settings, facts.bybit_funding_hours),
-        "okx": lambda: okx_feeds(settings, facts.okx_contract_values),
-    }
-    return [
-        feed
-        for venue in settings.feeds
-        for feed in (with_facts[venue]() if venue in with_facts else BUILDERS[venue](settings))
-    ]
+    return [feed for venue in settings.feeds for feed in BUILDERS[venue](settings, facts)]

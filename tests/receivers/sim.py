@@ -13,7 +13,7 @@ import aiohttp
 from aiohttp.test_utils import TestServer
 
 from services.receivers.connection import Feed, FeedConnection
-from services.receivers.feeds import BUILDERS
+from services.receivers.feeds import BUILDERS, venue_facts
 from services.simulator.app import STATE, create_app, venue_urls
 from services.simulator.venue import VenueState
 from shared.config import Settings
@@ -63,7 +63,8 @@ class Sim:
 
     def feed(self, venue: str, **overrides: Any) -> Feed:
         """The first socket of a venue, as the receivers would open it."""
-        return BUILDERS[venue](self.settings(**overrides))[0]
+        settings = self.settings(**overrides)
+        return BUILDERS[venue](settings, venue_facts(settings))[0]
 
 
 @asynccontextmanager

@@ -14,7 +14,7 @@ import pytest
 
 from services.receivers.connection import FeedConnection
 from services.receivers.exchanges import bybit, deribit, okx
-from services.receivers.feeds import BUILDERS, build_feeds, okx_feeds
+from services.receivers.feeds import BUILDERS, build_feeds, okx_feeds, venue_facts
 from shared.config import ConfigError, Settings, load_settings
 from tests.fixtures import frame
 from tests.receivers.sim import FakeProducer, SettingsFactory, running, simulator
@@ -91,7 +91,7 @@ def test_okx_channels_endpoints_and_contract_values() -> None:
 
 
 def test_hyperliquid_and_deribit_keepalive() -> None:
-    hl, db = (BUILDERS[v](settings())[0] for v in ("hyperliquid", "deribit"))
+    hl, db = (BUILDERS[v](settings(), venue_facts(settings()))[0] for v in ("hyperliquid", "deribit"))
     assert len(hl.subscribe) == 2 * 3 and hl.ping_message is not None and hl.subscribe_pause_s > 0
     assert b"public/set_heartbeat" in db.subscribe[0]  # type: ignore[operator]
     assert db.reply is not None and db.reply(frame("deribit", "heartbeat_test_request")) is not None
