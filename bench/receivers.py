@@ -28,8 +28,9 @@ import msgspec
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from services.receivers.connection import Feed, FeedConnection  # noqa: E402
+from services.receivers.connection import FeedConnection  # noqa: E402
 from services.receivers.exchanges import EXCHANGES  # noqa: E402
+from services.receivers.venue import Feed  # noqa: E402
 from services.simulator.app import VENUES  # noqa: E402
 from services.simulator.venue import Session, Sub, VenueState  # noqa: E402
 from shared.config import Settings, load_settings  # noqa: E402

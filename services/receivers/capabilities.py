@@ -4,7 +4,6 @@ REST API lives and how much it lets us ask."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from services.receivers.exchanges import (
@@ -20,10 +19,9 @@ from services.receivers.exchanges import (
     pyth,
 )
 from services.receivers.rest import VenueClient
+from services.receivers.venue import Fetch
 from shared.config import ConfigError, Settings
-from shared.events import AnyEvent
 
-Fetch = Callable[[VenueClient, Sequence[str]], Awaitable[list[AnyEvent]]]
 FUNCTIONS = ("funding", "spot", "oi")
 TITLES = {"funding": "funding rates", "spot": "spot prices", "oi": "open interest"}
 

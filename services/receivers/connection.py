@@ -11,46 +11,24 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import websockets
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
 from services.receivers.frames import FrameError, ReconnectNotice
+from services.receivers.venue import Feed, Message
 from shared import metrics
 from shared.backoff import Backoff, sleep_or_stop
-from shared.events import AnyEvent, Gap, now_us
+from shared.events import Gap, now_us
 from shared.feed_status import FeedStatus
 from shared.streams import StreamProducer
 
 log = logging.getLogger(__name__)
-Parse = Callable[[bytes | str, int], list[AnyEvent]]
-Message = str | bytes  # bytes are sent as text frames: every venue here speaks JSON text
 METRICS_EVERY = 256
 PLANNED_JITTER = 0.02  # planned reconnects of sockets opened together spread over 2 % of their age
 # Sessions that ended on purpose: before the venue's forced disconnect, or on its notice of one.
 # They reconnect at once and never count as failures.
 PLANNED = frozenset({"planned", "notice"})
-
-
-@dataclass(frozen=True)
-class Feed:
-    """Everything a connection needs to know about one socket of one exchange."""
-
-    name: str  # e.g. "binance:0", "okx:business:0"
-    exchange: str  # the registry name: binance, binance_spot, bybit, bybit_spot, okx, hyperliquid, deribit
-    url: str
-    parse: Parse
-    subscribe: list[Message] = field(default_factory=list)  # sent after every connect, in order
-    channels: tuple[str, ...] = ()  # what the subscriptions carry (trades, candles, ...), for status and docs
-    idle_timeout_s: float = 30.0  # no DATA frame for this long -> reconnect
-    max_age_s: float | None = None  # reconnect before the exchange's forced disconnect
-    ping_message: Message | None = None  # application-level ping (Bybit, OKX, Hyperliquid)
-    ping_interval_s: float = 20.0
-    reply: Callable[[bytes | str], Message | None] | None = None  # e.g. Deribit's test_request -> public/test
-    subscribe_pause_s: float = 0.0  # between subscribe messages, for venues that limit messages per second
-    start_delay_s: float = 0.0  # stagger the first connects of one venue (connections per second limits)
 
 
 class FeedConnection:

@@ -16,14 +16,11 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from functools import partial
-from typing import TypeVar
 
-from services.receivers.connection import Feed
 from services.receivers.exchanges import binance, bybit, deribit, hyperliquid, okx
+from services.receivers.venue import Feed, Item, channels_of, chunks, idle_timeout
 from shared.config import ConfigError, Settings
 
-T = TypeVar("T")
-Item = tuple[str, T]  # (channel, what to subscribe for it)
 PLANNED_MARGIN_S = 600  # reconnect this long before a venue's forced disconnect
 # No per-connection limit is documented for these; a conservative split keeps a resubscribe small.
 OKX_ARGS_PER_CONNECTION = 300
@@ -50,22 +47,6 @@ HYPERLIQUID_SUBSCRIPTIONS: dict[str, Callable[[str], bytes]] = {
     "candles": hyperliquid.candle_subscription,
     "funding": hyperliquid.active_asset_ctx_subscription,
 }
-
-
-def chunks(items: Sequence[T], size: int) -> list[Sequence[T]]:
-    return [items[i : i + size] for i in range(0, len(items), size)]
-
-
-def idle_timeout(settings: Settings, channels: Iterable[str]) -> float:
-    """The shortest idle timeout of a socket's channels: data on any of them proves it alive."""
-    by_channel = settings.ws_idle_timeout_by_channel
-    return min(
-        (by_channel.get(c, settings.ws_idle_timeout_s) for c in channels), default=settings.ws_idle_timeout_s
-    )
-
-
-def channels_of(part: Iterable[Item[object]]) -> tuple[str, ...]:
-    return tuple(sorted({channel for channel, _ in part}))
 
 
 def _binance(

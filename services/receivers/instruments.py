@@ -22,11 +22,11 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from services.receivers.capabilities import client_for
-from services.receivers.connection import Feed
 from services.receivers.exchanges import binance, bybit, okx
 from services.receivers.feeds import VenueFacts
 from services.receivers.frames import FrameError
 from services.receivers.rest import RestError, VenueClient
+from services.receivers.venue import Feed
 from shared.backoff import sleep_or_stop
 from shared.config import Settings
 

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from services.receivers.capabilities import CAPABILITIES, Fetch, client_for, venues_for
+from services.receivers.capabilities import CAPABILITIES, client_for, venues_for
 from services.receivers.frames import FrameError
 from services.receivers.rest import BadResponse, RateLimited, VenueClient, VenueUnavailable
+from services.receivers.venue import Fetch
 from shared import metrics
 from shared.backoff import sleep_or_stop
 from shared.config import Settings

@@ -12,8 +12,9 @@ from typing import Any
 import aiohttp
 from aiohttp.test_utils import TestServer
 
-from services.receivers.connection import Feed, FeedConnection
+from services.receivers.connection import FeedConnection
 from services.receivers.feeds import BUILDERS, venue_facts
+from services.receivers.venue import Feed
 from services.simulator.app import STATE, create_app, venue_urls
 from services.simulator.venue import VenueState
 from shared.config import Settings
