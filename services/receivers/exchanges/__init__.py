@@ -3,8 +3,7 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from services.receivers.exchanges import binance, deribit, hyperliquid
-from services.receivers.exchanges import bybit, okx
+from services.receivers.exchanges import binance, bybit, deribit, hyperliquid, okx
 
 # name -> module with parse_frame(raw, recv_ts) -> list[event]
 EXCHANGES: dict[str, ModuleType] = {

@@ -41,14 +41,12 @@ QUOTE = "USDC"
 _HOUR_MS = Decimal(3_600_000)
 
 
-class MarkPrice(msgspec.Struct, frozen=True):
-    """One item of GET /api/v1/markPrices."""
-
-    symbol: str  # BTC_USDC_PERP
-    fundingRate: Decimal  # "the funding rate for the current interval", a fraction
-    markPrice: Decimal
-    nextFundingTimestamp: int  # ms
-    indexPrice: Decimal | None = None
+def symbol_of(raw_symbol: str) -> str:
+    """BTC_USDC_PERP -> BTC-USDC-PERP; spot pairs (BTC_USDC) are refused."""
+    parts = raw_symbol.split("_")
+    if len(parts) != 3 or parts[2] != "PERP" or not all(p.isascii() and p.isalnum() for p in parts[:2]):
+        raise FrameError(f"not a perpetual: {raw_symbol!r}")
+    return normalized(parts[0], parts[1], perpetual=True)
 
 
 class Market(msgspec.Struct, frozen=True):
@@ -58,16 +56,7 @@ class Market(msgspec.Struct, frozen=True):
     fundingInterval: int | None = None  # ms, perpetuals only
 
 
-_mark_prices = msgspec.json.Decoder(list[MarkPrice])
 _markets = msgspec.json.Decoder(list[Market])
-
-
-def symbol_of(raw_symbol: str) -> str:
-    """BTC_USDC_PERP -> BTC-USDC-PERP; spot pairs (BTC_USDC) are refused."""
-    parts = raw_symbol.split("_")
-    if len(parts) != 3 or parts[2] != "PERP" or not all(p.isascii() and p.isalnum() for p in parts[:2]):
-        raise FrameError(f"not a perpetual: {raw_symbol!r}")
-    return normalized(parts[0], parts[1], perpetual=True)
 
 
 def funding_intervals(raw: bytes) -> dict[str, Decimal]:
@@ -84,6 +73,19 @@ def funding_intervals(raw: bytes) -> dict[str, Decimal]:
             raise FrameError(f"funding interval of {market.fundingInterval} ms for {market.symbol}")
         intervals[market.symbol] = divide(Decimal(market.fundingInterval), _HOUR_MS, "funding interval")
     return intervals
+
+
+class MarkPrice(msgspec.Struct, frozen=True):
+    """One item of GET /api/v1/markPrices."""
+
+    symbol: str  # BTC_USDC_PERP
+    fundingRate: Decimal  # "the funding rate for the current interval", a fraction
+    markPrice: Decimal
+    nextFundingTimestamp: int  # ms
+    indexPrice: Decimal | None = None
+
+
+_mark_prices = msgspec.json.Decoder(list[MarkPrice])
 
 
 def parse_mark_prices(

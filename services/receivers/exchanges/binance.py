@@ -1,4 +1,4 @@
-"""Binance USD-M futures and Binance spot ("binance_spot"): websocket market streams.
+"""Binance USD-M futures and Binance spot ("binance_spot"): websocket market streams and REST.
 
 Futures: https://developers.binance.com/docs/derivatives/usds-margined-futures/websocket-market-streams
 Spot: https://developers.binance.com/docs/binance-spot-api-docs/web-socket-streams
@@ -6,10 +6,13 @@ Combined streams arrive wrapped as {"stream": "<name>", "data": <payload>}; stre
 lower-case. Both close a connection after 24 hours. The futures server pings every 3 minutes
 (pong within 10), the spot server every 20 s (pong within a minute); the websockets library
 answers pings itself. Spot is a second feed with its own url, limits and `parse_frame_spot`.
+REST (funding, spot, open interest):
+USD-M https://developers.binance.com/docs/derivatives/usds-margined-futures/market-data/rest-api
+Spot https://developers.binance.com/docs/binance-spot-api-docs/rest-api/market-data-endpoints
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from decimal import Decimal
 from functools import lru_cache, partial
 from types import MappingProxyType, ModuleType
@@ -29,8 +32,20 @@ from services.receivers.frames import (
     normalized,
     split_concatenated,
 )
-from shared.events import AnyEvent, Candle, FundingRate, Liquidation, MarkPrice, Trade
+from services.receivers.rest import VenueClient
+from shared.events import (
+    AnyEvent,
+    Candle,
+    FundingRate,
+    Liquidation,
+    MarkPrice,
+    OpenInterest,
+    SpotPrice,
+    Trade,
+    now_us,
+)
 
+T = TypeVar("T")
 NAME = "binance"
 WS_URL = "wss://fstream.binance.com"
 # The connect page once said 200 streams a connection and now says 1024: 200 is safe under both.
@@ -48,7 +63,19 @@ SPOT_MAX_STREAMS_PER_CONNECTION = 1024  # "A single connection can listen to a m
 SPOT_MAX_CONNECTION_AGE_S = 24 * 3600
 SPOT_MAX_INCOMING_MESSAGES_PER_S = 5
 
+# All-market streams, one stream for every USD-M symbol (Mark-Price-Stream-for-All-market and
+# All-Market-Liquidation-Order-Streams pages): !markPrice@arr@1s sends a LIST of markPriceUpdate
+# payloads, !forceOrder@arr one forceOrder payload at a time.
+ALL_MARKET_STREAMS = {"funding": "!markPrice@arr@1s", "liquidations": "!forceOrder@arr"}
 
+REST_URL = "https://fapi.binance.com"
+REST_WEIGHT_PER_MINUTE = 2400  # USD-M REQUEST_WEIGHT per minute per IP (exchangeInfo rateLimits)
+SPOT_REST_URL = "https://api.binance.com"
+SPOT_REST_WEIGHT_PER_MINUTE = 6000  # spot REQUEST_WEIGHT per minute per IP (exchangeInfo rateLimits)
+QUOTE = "USDT"  # the perpetuals and spot pairs polled for an asset: <ASSET>USDT
+
+
+# --- subscribe: stream names, in the url of a combined stream ---
 
 def combined_stream_url(base_url: str, streams: Iterable[str]) -> str:
     """/stream?streams=a/b/c: the combined-stream endpoint."""
@@ -89,6 +116,29 @@ def spot_trade_streams(symbols: Iterable[str]) -> list[str]:
     return _streams(symbols, "trade")
 
 
+def channel_of(stream: str) -> str:
+    """btcusdt@kline_1m -> kline, btcusdt@markPrice@1s -> markPrice, !forceOrder@arr -> !forceOrder."""
+    if stream.startswith("!"):  # all-market: the channel comes first
+        return stream.partition("@")[0]
+    return stream.partition("@")[2].partition("@")[0].split("_")[0]
+
+
+# --- websocket payloads, each beside its events ---
+
+@lru_cache(maxsize=8192)  # called for every event; a venue has a few thousand symbols
+def symbol_of(raw_symbol: str) -> str:
+    """USD-M perpetuals: BTCUSDT -> BTC-USDT-PERP."""
+    base, quote = split_concatenated(raw_symbol)
+    return normalized(base, quote, perpetual=True)
+
+
+@lru_cache(maxsize=8192)
+def spot_symbol_of(raw_symbol: str) -> str:
+    """Spot: BTCUSDT -> BTC-USDT."""
+    base, quote = split_concatenated(raw_symbol)
+    return normalized(base, quote, perpetual=False)
+
+
 class AggTrade(msgspec.Struct, frozen=True, gc=False, tag_field="e", tag="aggTrade"):
     """<symbol>@aggTrade payload."""
 
@@ -102,6 +152,21 @@ class AggTrade(msgspec.Struct, frozen=True, gc=False, tag_field="e", tag="aggTra
     T: int  # trade time, ms
     m: bool  # is the buyer the market maker? true -> the taker sold
     nq: Decimal | None = None  # quantity without RPI orders (newer frames)
+
+
+def agg_trade_events(msg: AggTrade, recv_ts: int) -> list[AnyEvent]:
+    """One aggTrade payload -> one Trade; the taker sold when the buyer is the maker.
+
+    {"e":"aggTrade","E":123456789,"s":"BTCUSDT","a":5933014,"p":"0.001","q":"100",
+     "f":100,"l":105,"T":123456785,"m":true}
+    """
+    return [
+        Trade(
+            exchange=NAME, symbol=symbol_of(msg.s), raw_symbol=msg.s, trade_id=str(msg.a),
+            price=finite(msg.p, "price"), size=finite(msg.q, "size"),
+            side="sell" if msg.m else "buy", ts=ms_to_us(msg.T), recv_ts=recv_ts,
+        )
+    ]
 
 
 class KlineBar(msgspec.Struct, frozen=True, gc=False):
@@ -129,117 +194,6 @@ class Kline(msgspec.Struct, frozen=True, gc=False, tag_field="e", tag="kline"):
     k: KlineBar
 
 
-class MarkPriceUpdate(msgspec.Struct, frozen=True, gc=False, tag_field="e", tag="markPriceUpdate"):
-    """<symbol>@markPrice@1s payload."""
-
-    E: int  # event time, ms
-    s: str  # symbol
-    p: Decimal  # mark price
-    i: Decimal  # index price
-    r: Decimal  # funding rate, per interval ("" on dated contracts, which symbol_of refuses anyway)
-    T: int  # next funding time, ms ("P": estimated settle price, unused)
-
-
-class ForceOrderDetail(msgspec.Struct, frozen=True, gc=False):
-    """The "o" object of a forceOrder payload: the liquidation order itself."""
-
-    s: str  # symbol
-    S: Literal["BUY", "SELL"]  # order side: SELL closes a long
-    q: Decimal  # original quantity
-    p: Decimal  # order (bankruptcy) price
-    ap: Decimal  # average fill price
-    X: str  # order status, e.g. FILLED
-    z: Decimal  # filled accumulated quantity
-    T: int  # order trade time, ms ("o" type, "f" time in force, "l" last fill: unused)
-
-
-class ForceOrder(msgspec.Struct, frozen=True, gc=False, tag_field="e", tag="forceOrder"):
-    """<symbol>@forceOrder payload."""
-
-    E: int  # event time, ms
-    o: ForceOrderDetail
-
-
-class SpotTrade(msgspec.Struct, frozen=True, gc=False, tag_field="e", tag="trade"):
-    """Spot <symbol>@trade payload."""
-
-    E: int  # event time, ms
-    s: str  # symbol, e.g. BNBBTC
-    t: int  # trade id
-    p: Decimal  # price
-    q: Decimal  # quantity, base asset
-    T: int  # trade time, ms
-    m: bool  # is the buyer the market maker? true -> the taker sold ("M": ignore)
-
-
-class ServerShutdown(msgspec.Struct, frozen=True, tag_field="e", tag="serverShutdown"):
-    """Sent "when the server is about to shutdown, resulting in disconnection. Please establish a
-    new connection as soon as possible" (spot General-WSS-information page). Raw streams send the
-    payload alone, combined streams wrap it as stream "!serverShutdown". The USD-M pages do not
-    list it; a futures socket that sends it is treated the same way."""
-
-    E: int  # event time, ms
-
-
-def server_shutdown(msg: ServerShutdown, recv_ts: int) -> list[AnyEvent]:
-    """{"stream":"!serverShutdown","data":{"e":"serverShutdown","E":1770123456789}} -> reconnect now."""
-    raise ReconnectNotice(f"serverShutdown at {msg.E} ms")
-
-
-T = TypeVar("T")
-
-
-class Wrapped(msgspec.Struct, Generic[T], frozen=True, gc=False):
-    """A combined-stream frame: {"stream": "<name>", "data": <payload>}."""
-
-    stream: str
-    data: T
-
-
-Combined = Wrapped[msgspec.Raw]  # the wrapper with its payload left undecoded
-
-
-class Bare(msgspec.Struct, frozen=True):
-    """What a frame without the wrapper says about itself: an event type, or an RPC id."""
-
-    e: str = ""  # event type of a raw-stream payload
-    id: int | None = None  # set on replies to SUBSCRIBE / UNSUBSCRIBE
-    error: Any = None  # {"code":..,"msg":..} on a refused request
-
-
-_bare = msgspec.json.Decoder(Bare)
-_mark_price = msgspec.json.Decoder(MarkPriceUpdate)
-
-
-@lru_cache(maxsize=8192)  # called for every event; a venue has a few thousand symbols
-def symbol_of(raw_symbol: str) -> str:
-    """USD-M perpetuals: BTCUSDT -> BTC-USDT-PERP."""
-    base, quote = split_concatenated(raw_symbol)
-    return normalized(base, quote, perpetual=True)
-
-
-@lru_cache(maxsize=8192)
-def spot_symbol_of(raw_symbol: str) -> str:
-    """Spot: BTCUSDT -> BTC-USDT."""
-    base, quote = split_concatenated(raw_symbol)
-    return normalized(base, quote, perpetual=False)
-
-
-def agg_trade_events(msg: AggTrade, recv_ts: int) -> list[AnyEvent]:
-    """One aggTrade payload -> one Trade; the taker sold when the buyer is the maker.
-
-    {"e":"aggTrade","E":123456789,"s":"BTCUSDT","a":5933014,"p":"0.001","q":"100",
-     "f":100,"l":105,"T":123456785,"m":true}
-    """
-    return [
-        Trade(
-            exchange=NAME, symbol=symbol_of(msg.s), raw_symbol=msg.s, trade_id=str(msg.a),
-            price=finite(msg.p, "price"), size=finite(msg.q, "size"),
-            side="sell" if msg.m else "buy", ts=ms_to_us(msg.T), recv_ts=recv_ts,
-        )
-    ]
-
-
 def kline_events(msg: Kline, recv_ts: int) -> list[AnyEvent]:
     """One kline payload -> one Candle at its open time; closed once "x" says so.
 
@@ -256,6 +210,20 @@ def kline_events(msg: Kline, recv_ts: int) -> list[AnyEvent]:
             buy_volume=finite(k.V, "buy volume"), closed=k.x, ts=ms_to_us(k.t), recv_ts=recv_ts,
         )
     ]
+
+
+class MarkPriceUpdate(msgspec.Struct, frozen=True, gc=False, tag_field="e", tag="markPriceUpdate"):
+    """<symbol>@markPrice@1s payload."""
+
+    E: int  # event time, ms
+    s: str  # symbol
+    p: Decimal  # mark price
+    i: Decimal  # index price
+    r: Decimal  # funding rate, per interval ("" on dated contracts, which symbol_of refuses anyway)
+    T: int  # next funding time, ms ("P": estimated settle price, unused)
+
+
+_mark_price = msgspec.json.Decoder(MarkPriceUpdate)
 
 
 def mark_price_events(msg: MarkPriceUpdate, recv_ts: int,
@@ -281,44 +249,6 @@ def mark_price_events(msg: MarkPriceUpdate, recv_ts: int,
     ]
 
 
-def force_order_events(msg: ForceOrder, recv_ts: int) -> list[AnyEvent]:
-    """One forceOrder -> one Liquidation: the order's side as sent, filled size at average price.
-
-    {"e":"forceOrder","E":1568014460893,"o":{"s":"BTCUSDT","S":"SELL","o":"LIMIT","f":"IOC",
-     "q":"0.014","p":"9910","ap":"9910","X":"FILLED","l":"0.014","z":"0.014","T":1568014460893}}
-    """
-    o = msg.o
-    price, size = finite(o.ap, "average price"), finite(o.z, "filled quantity")
-    return [
-        Liquidation(
-            exchange=NAME, symbol=symbol_of(o.s), raw_symbol=o.s, side="sell" if o.S == "SELL" else "buy",
-            price=price, size=size, usd_value=multiply(price, size, "usd value"),
-            ts=ms_to_us(o.T), recv_ts=recv_ts,
-        )
-    ]
-
-
-def spot_trade_events(msg: SpotTrade, recv_ts: int) -> list[AnyEvent]:
-    """One spot trade payload -> one Trade on binance_spot; the taker sold when the buyer is the maker.
-
-    {"e":"trade","E":1672515782136,"s":"BNBBTC","t":12345,"p":"0.001","q":"100",
-     "T":1672515782136,"m":true,"M":true}
-    """
-    return [
-        Trade(
-            exchange=SPOT_NAME, symbol=spot_symbol_of(msg.s), raw_symbol=msg.s, trade_id=str(msg.t),
-            price=finite(msg.p, "price"), size=finite(msg.q, "size"),
-            side="sell" if msg.m else "buy", ts=ms_to_us(msg.T), recv_ts=recv_ts,
-        )
-    ]
-
-
-# All-market streams, one stream for every USD-M symbol (Mark-Price-Stream-for-All-market and
-# All-Market-Liquidation-Order-Streams pages): !markPrice@arr@1s sends a LIST of markPriceUpdate
-# payloads, !forceOrder@arr one forceOrder payload at a time.
-ALL_MARKET_STREAMS = {"funding": "!markPrice@arr@1s", "liquidations": "!forceOrder@arr"}
-
-
 class SymbolOnly(msgspec.Struct, frozen=True):
     s: str  # symbol; delivery contracts carry their date: BTCUSDT_250627
 
@@ -340,6 +270,104 @@ def all_mark_price_events(items: list[msgspec.Raw], recv_ts: int,
             events += mark_price_events(decode(_mark_price, item), recv_ts, funding_hours)
     return events
 
+
+class ForceOrderDetail(msgspec.Struct, frozen=True, gc=False):
+    """The "o" object of a forceOrder payload: the liquidation order itself."""
+
+    s: str  # symbol
+    S: Literal["BUY", "SELL"]  # order side: SELL closes a long
+    q: Decimal  # original quantity
+    p: Decimal  # order (bankruptcy) price
+    ap: Decimal  # average fill price
+    X: str  # order status, e.g. FILLED
+    z: Decimal  # filled accumulated quantity
+    T: int  # order trade time, ms ("o" type, "f" time in force, "l" last fill: unused)
+
+
+class ForceOrder(msgspec.Struct, frozen=True, gc=False, tag_field="e", tag="forceOrder"):
+    """<symbol>@forceOrder payload."""
+
+    E: int  # event time, ms
+    o: ForceOrderDetail
+
+
+def force_order_events(msg: ForceOrder, recv_ts: int) -> list[AnyEvent]:
+    """One forceOrder -> one Liquidation: the order's side as sent, filled size at average price.
+
+    {"e":"forceOrder","E":1568014460893,"o":{"s":"BTCUSDT","S":"SELL","o":"LIMIT","f":"IOC",
+     "q":"0.014","p":"9910","ap":"9910","X":"FILLED","l":"0.014","z":"0.014","T":1568014460893}}
+    """
+    o = msg.o
+    price, size = finite(o.ap, "average price"), finite(o.z, "filled quantity")
+    return [
+        Liquidation(
+            exchange=NAME, symbol=symbol_of(o.s), raw_symbol=o.s, side="sell" if o.S == "SELL" else "buy",
+            price=price, size=size, usd_value=multiply(price, size, "usd value"),
+            ts=ms_to_us(o.T), recv_ts=recv_ts,
+        )
+    ]
+
+
+class SpotTrade(msgspec.Struct, frozen=True, gc=False, tag_field="e", tag="trade"):
+    """Spot <symbol>@trade payload."""
+
+    E: int  # event time, ms
+    s: str  # symbol, e.g. BNBBTC
+    t: int  # trade id
+    p: Decimal  # price
+    q: Decimal  # quantity, base asset
+    T: int  # trade time, ms
+    m: bool  # is the buyer the market maker? true -> the taker sold ("M": ignore)
+
+
+def spot_trade_events(msg: SpotTrade, recv_ts: int) -> list[AnyEvent]:
+    """One spot trade payload -> one Trade on binance_spot; the taker sold when the buyer is the maker.
+
+    {"e":"trade","E":1672515782136,"s":"BNBBTC","t":12345,"p":"0.001","q":"100",
+     "T":1672515782136,"m":true,"M":true}
+    """
+    return [
+        Trade(
+            exchange=SPOT_NAME, symbol=spot_symbol_of(msg.s), raw_symbol=msg.s, trade_id=str(msg.t),
+            price=finite(msg.p, "price"), size=finite(msg.q, "size"),
+            side="sell" if msg.m else "buy", ts=ms_to_us(msg.T), recv_ts=recv_ts,
+        )
+    ]
+
+
+class ServerShutdown(msgspec.Struct, frozen=True, tag_field="e", tag="serverShutdown"):
+    """Sent "when the server is about to shutdown, resulting in disconnection. Please establish a
+    new connection as soon as possible" (spot General-WSS-information page). Raw streams send the
+    payload alone, combined streams wrap it as stream "!serverShutdown". The USD-M pages do not
+    list it; a futures socket that sends it is treated the same way."""
+
+    E: int  # event time, ms
+
+
+def server_shutdown(msg: ServerShutdown, recv_ts: int) -> list[AnyEvent]:
+    """{"stream":"!serverShutdown","data":{"e":"serverShutdown","E":1770123456789}} -> reconnect now."""
+    raise ReconnectNotice(f"serverShutdown at {msg.E} ms")
+
+
+class Wrapped(msgspec.Struct, Generic[T], frozen=True, gc=False):
+    """A combined-stream frame: {"stream": "<name>", "data": <payload>}."""
+
+    stream: str
+    data: T
+
+
+Combined = Wrapped[msgspec.Raw]  # the wrapper with its payload left undecoded
+
+
+class Bare(msgspec.Struct, frozen=True):
+    """What a frame without the wrapper says about itself: an event type, or an RPC id."""
+
+    e: str = ""  # event type of a raw-stream payload
+    id: int | None = None  # set on replies to SUBSCRIBE / UNSUBSCRIBE
+    error: Any = None  # {"code":..,"msg":..} on a refused request
+
+
+_bare = msgspec.json.Decoder(Bare)
 
 # The payloads of every stream, told apart by their event type "e" (a tagged union), each
 # with its events; !markPrice@arr@1s is the one whose payload is a list. A frame is decoded
@@ -402,14 +430,6 @@ parse_agg_trade, parse_kline = _FUTURES.payload(AggTrade), _FUTURES.payload(Klin
 parse_mark_price, parse_force_order = _FUTURES.payload(MarkPriceUpdate), _FUTURES.payload(ForceOrder)
 parse_spot_trade = _SPOT.payload(SpotTrade)
 
-
-def channel_of(stream: str) -> str:
-    """btcusdt@kline_1m -> kline, btcusdt@markPrice@1s -> markPrice, !forceOrder@arr -> !forceOrder."""
-    if stream.startswith("!"):  # all-market: the channel comes first
-        return stream.partition("@")[0]
-    return stream.partition("@")[2].partition("@")[0].split("_")[0]
-
-
 # binance_spot as the registry sees a feed: a namespace holding NAME, WS_URL and parse_frame.
 spot = ModuleType(f"{__name__}.spot", "Binance spot, the second feed of binance.py.")
 vars(spot).update(
@@ -421,19 +441,6 @@ vars(spot).update(
 
 
 # --- REST (funding, spot, open interest) ---
-# USD-M: https://developers.binance.com/docs/derivatives/usds-margined-futures/market-data/rest-api
-# Spot: https://developers.binance.com/docs/binance-spot-api-docs/rest-api/market-data-endpoints
-from collections.abc import Collection, Sequence  # noqa: E402  (appended section)
-
-from services.receivers.rest import VenueClient  # noqa: E402
-from shared.events import OpenInterest, SpotPrice, now_us  # noqa: E402
-
-REST_URL = "https://fapi.binance.com"
-REST_WEIGHT_PER_MINUTE = 2400  # USD-M REQUEST_WEIGHT per minute per IP (exchangeInfo rateLimits)
-SPOT_REST_URL = "https://api.binance.com"
-SPOT_REST_WEIGHT_PER_MINUTE = 6000  # spot REQUEST_WEIGHT per minute per IP (exchangeInfo rateLimits)
-QUOTE = "USDT"  # the perpetuals and spot pairs polled for an asset: <ASSET>USDT
-
 
 class PremiumIndex(msgspec.Struct, frozen=True):
     """GET /fapi/v1/premiumIndex: mark price and funding of one symbol (Mark-Price page)."""
@@ -446,50 +453,11 @@ class PremiumIndex(msgspec.Struct, frozen=True):
     indexPrice: Decimal | None = None  # ("estimatedSettlePrice", "interestRate": unused)
 
 
-class FundingInfo(msgspec.Struct, frozen=True):
-    """GET /fapi/v1/fundingInfo: only symbols whose interval or caps were adjusted are listed."""
-
-    symbol: str
-    fundingIntervalHours: int
-
-
-class OpenInterestSnapshot(msgspec.Struct, frozen=True):
-    """GET /fapi/v1/openInterest (Open-Interest page)."""
-
-    symbol: str
-    openInterest: Decimal  # in contracts; a USD-M contract is one unit of the base asset
-    time: int  # ms
-
-
-class TickerPrice(msgspec.Struct, frozen=True):
-    """Spot GET /api/v3/ticker/price: no time in the answer, so events carry the receive time."""
-
-    symbol: str
-    price: Decimal
-
-
 _premium_index = msgspec.json.Decoder(PremiumIndex | list[PremiumIndex])
-_funding_info = msgspec.json.Decoder(list[FundingInfo])
-_open_interest = msgspec.json.Decoder(OpenInterestSnapshot)
-_ticker_price = msgspec.json.Decoder(TickerPrice | list[TickerPrice])
 
 
 def _listed(items: object) -> list:  # type: ignore[type-arg]
     return items if isinstance(items, list) else [items]
-
-
-def funding_intervals(raw: bytes) -> dict[str, Decimal]:
-    """fundingInfo -> symbol: interval hours; a symbol absent from it funds every 8 hours.
-
-    [{"symbol":"BLZUSDT","adjustedFundingRateCap":"0.02500000","adjustedFundingRateFloor":"-0.02500000",
-      "fundingIntervalHours":8,"disclaimer":false}]
-    """
-    intervals = {}
-    for item in decode(_funding_info, raw):
-        if item.fundingIntervalHours <= 0:
-            raise FrameError(f"funding interval of {item.fundingIntervalHours} hours for {item.symbol}")
-        intervals[item.symbol] = Decimal(item.fundingIntervalHours)
-    return intervals
 
 
 def parse_premium_index(raw: bytes, recv_ts: int, *, symbols: Collection[str] | None = None,
@@ -524,6 +492,41 @@ def mark_prices(raw: bytes) -> dict[str, Decimal]:
     return {item.symbol: finite(item.markPrice, "markPrice") for item in _listed(decode(_premium_index, raw))}
 
 
+class FundingInfo(msgspec.Struct, frozen=True):
+    """GET /fapi/v1/fundingInfo: only symbols whose interval or caps were adjusted are listed."""
+
+    symbol: str
+    fundingIntervalHours: int
+
+
+_funding_info = msgspec.json.Decoder(list[FundingInfo])
+
+
+def funding_intervals(raw: bytes) -> dict[str, Decimal]:
+    """fundingInfo -> symbol: interval hours; a symbol absent from it funds every 8 hours.
+
+    [{"symbol":"BLZUSDT","adjustedFundingRateCap":"0.02500000","adjustedFundingRateFloor":"-0.02500000",
+      "fundingIntervalHours":8,"disclaimer":false}]
+    """
+    intervals = {}
+    for item in decode(_funding_info, raw):
+        if item.fundingIntervalHours <= 0:
+            raise FrameError(f"funding interval of {item.fundingIntervalHours} hours for {item.symbol}")
+        intervals[item.symbol] = Decimal(item.fundingIntervalHours)
+    return intervals
+
+
+class OpenInterestSnapshot(msgspec.Struct, frozen=True):
+    """GET /fapi/v1/openInterest (Open-Interest page)."""
+
+    symbol: str
+    openInterest: Decimal  # in contracts; a USD-M contract is one unit of the base asset
+    time: int  # ms
+
+
+_open_interest = msgspec.json.Decoder(OpenInterestSnapshot)
+
+
 def parse_open_interest(raw: bytes, recv_ts: int, *, mark_price: Decimal | None = None) -> list[AnyEvent]:
     """openInterest -> OpenInterest in contracts = base units; USD at the mark price when given.
 
@@ -536,6 +539,16 @@ def parse_open_interest(raw: bytes, recv_ts: int, *, mark_price: Decimal | None 
         base=contracts,
         usd=None if mark_price is None else multiply(contracts, mark_price, "open interest usd"),
         ts=ms_to_us(item.time), recv_ts=recv_ts)]
+
+
+class TickerPrice(msgspec.Struct, frozen=True):
+    """Spot GET /api/v3/ticker/price: no time in the answer, so events carry the receive time."""
+
+    symbol: str
+    price: Decimal
+
+
+_ticker_price = msgspec.json.Decoder(TickerPrice | list[TickerPrice])
 
 
 def parse_ticker_price(raw: bytes, recv_ts: int, *, symbols: Collection[str] | None = None) -> list[AnyEvent]:

@@ -6,10 +6,12 @@ A push is {"topic": "<channel>[.<interval>].<SYMBOL>", "type": "snapshot"|"delta
 Both endpoints speak the same channels, so every parse function takes the category. The
 registry lists the linear feed as "bybit" (this module) and the spot feed as "bybit_spot"
 (`spot` below); events of both say exchange="bybit", the symbol tells spot from perpetual.
+REST (funding, spot, open interest): Get Tickers, https://bybit-exchange.github.io/docs/v5/market/tickers
+(GET /v5/market/tickers), and instruments-info for the funding intervals.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from decimal import Decimal
 from functools import lru_cache, partial
 from types import ModuleType
@@ -17,10 +19,30 @@ from typing import Annotated, Generic, Literal, TypeVar
 
 import msgspec
 
-from services.receivers.frames import FrameError, annualized, decode, finite, ms_to_us, multiply
-from services.receivers.frames import normalized, split_concatenated
-from shared.events import AnyEvent, Candle, FundingRate, Liquidation, MarkPrice, OpenInterest, SpotPrice, Trade
+from services.receivers.frames import (
+    FrameError,
+    annualized,
+    decode,
+    finite,
+    ms_to_us,
+    multiply,
+    normalized,
+    split_concatenated,
+)
+from services.receivers.rest import VenueClient
+from shared.events import (
+    AnyEvent,
+    Candle,
+    FundingRate,
+    Liquidation,
+    MarkPrice,
+    OpenInterest,
+    SpotPrice,
+    Trade,
+    now_us,
+)
 
+T = TypeVar("T")
 Category = Literal["linear", "spot"]
 Millis = Annotated[int, msgspec.Meta(ge=0, lt=10**15)]  # epoch milliseconds
 
@@ -38,6 +60,18 @@ MAX_ARGS_PER_REQUEST: int | None = None  # connect page: "No args limit for Futu
 DEFAULT_FUNDING_INTERVAL_HOURS = Decimal(8)  # when neither the frame nor the caller's table says
 KLINE_INTERVALS = {"1": "1m", "3": "3m", "5": "5m", "15": "15m", "30": "30m", "60": "1h", "120": "2h",
                    "240": "4h", "360": "6h", "720": "12h", "D": "1d", "W": "1w", "M": "1M"}
+
+REST_URL = "https://api.bybit.com"
+# rate-limit page: "600 requests within a 5-second window per IP" on HTTP, every request the same.
+REST_WEIGHT_PER_MINUTE = 7200
+REST_QUOTE = "USDT"  # the pair polled for an asset: <ASSET>USDT, linear and spot
+INSTRUMENT_PAGE = 1000  # "Limit for data size per page. [1, 1000]. Default: 500"
+MAX_INSTRUMENT_PAGES = 20
+
+
+# --- subscribe ---
+
+_encoder = msgspec.json.Encoder()
 
 
 def topics(symbols: Iterable[str], category: Category = CATEGORY) -> list[str]:
@@ -67,7 +101,19 @@ def subscribe_requests(connection_topics: list[str], category: Category = CATEGO
             for i in range(0, len(connection_topics), step)]
 
 
-T = TypeVar("T")
+# --- websocket pushes, each beside its parse ---
+
+@lru_cache(maxsize=8192)  # called for every event; a venue has a few thousand symbols
+def symbol_of(raw_symbol: str, category: Category) -> str:
+    """BTCUSDT -> BTC-USDT (spot) or BTC-USDT-PERP (linear)."""
+    if not (raw_symbol.isascii() and raw_symbol.isalnum()):
+        raise FrameError(f"unsupported symbol {raw_symbol!r}")  # dated futures: BTC-26DEC25
+    if category == "linear" and raw_symbol.endswith("PERP") and len(raw_symbol) > 4:
+        # USDC perpetuals are named BTCPERP, ETHPERP ("publicTrade.BTCPERP" in
+        # https://bybit-exchange.github.io/docs/derivatives/ws-public/trade)
+        return normalized(raw_symbol[:-4], "USDC", perpetual=True)
+    base, quote = split_concatenated(raw_symbol)
+    return normalized(base, quote, perpetual=category == "linear")
 
 
 class Push(msgspec.Struct, Generic[T], frozen=True):
@@ -90,66 +136,7 @@ class PublicTrade(msgspec.Struct, frozen=True):
     seq: int | None = None  # matching sequence; several messages may share one
 
 
-class Kline(msgspec.Struct, frozen=True):
-    start: Millis  # open time
-    end: Millis  # close time
-    interval: str  # "1", "5", "60", "D", ...
-    open: Decimal
-    close: Decimal
-    high: Decimal
-    low: Decimal
-    volume: Decimal  # base coin
-    turnover: Decimal  # quote coin
-    confirm: bool  # the candle has closed
-    timestamp: Millis  # last match in the candle
-
-
-class Ticker(msgspec.Struct, frozen=True):  # a linear delta holds only changed fields
-    symbol: str
-    lastPrice: Decimal | None = None
-    markPrice: Decimal | None = None
-    indexPrice: Decimal | None = None
-    openInterest: Decimal | None = None  # base coin on linear contracts
-    openInterestValue: Decimal | None = None  # in the quote coin (USDT/USDC), taken as USD
-    fundingRate: Decimal | None = None
-    nextFundingTime: Millis | None = None  # sent as a string: "1673280000000"
-    fundingIntervalHour: Decimal | None = None  # REST tickers carry it; used when a push does
-
-
-class AllLiquidation(msgspec.Struct, frozen=True):
-    T: Millis  # updated time
-    s: str  # symbol
-    S: Literal["Buy", "Sell"]  # POSITION side: "Buy" = a long was liquidated
-    v: Decimal  # executed size, base coin
-    p: Decimal  # bankruptcy price
-
-
-class Reply(msgspec.Struct, frozen=True):  # any frame, read only far enough to route it
-    topic: str | None = None
-    op: str | None = None  # subscribe, ping (linear/spot pong), pong (option pong)
-    success: bool | None = None
-    ret_msg: str = ""
-
-
-_encoder = msgspec.json.Encoder()
-_ws_reply = msgspec.json.Decoder(Reply)
 _ws_trades = msgspec.json.Decoder(Push[list[PublicTrade]])
-_ws_klines = msgspec.json.Decoder(Push[list[Kline]])
-_ws_tickers = msgspec.json.Decoder(Push[Ticker], strict=False)  # strict=False: times sent as strings
-_ws_liquidations = msgspec.json.Decoder(Push[list[AllLiquidation]])
-
-
-@lru_cache(maxsize=8192)  # called for every event; a venue has a few thousand symbols
-def symbol_of(raw_symbol: str, category: Category) -> str:
-    """BTCUSDT -> BTC-USDT (spot) or BTC-USDT-PERP (linear)."""
-    if not (raw_symbol.isascii() and raw_symbol.isalnum()):
-        raise FrameError(f"unsupported symbol {raw_symbol!r}")  # dated futures: BTC-26DEC25
-    if category == "linear" and raw_symbol.endswith("PERP") and len(raw_symbol) > 4:
-        # USDC perpetuals are named BTCPERP, ETHPERP ("publicTrade.BTCPERP" in
-        # https://bybit-exchange.github.io/docs/derivatives/ws-public/trade)
-        return normalized(raw_symbol[:-4], "USDC", perpetual=True)
-    base, quote = split_concatenated(raw_symbol)
-    return normalized(base, quote, perpetual=category == "linear")
 
 
 def parse_public_trade(raw: bytes | str, recv_ts: int, category: Category = CATEGORY) -> list[AnyEvent]:
@@ -166,6 +153,23 @@ def parse_public_trade(raw: bytes | str, recv_ts: int, category: Category = CATE
             price=finite(t.p, "price"), size=finite(t.v, "size"), side="buy" if t.S == "Buy" else "sell",
             ts=ms_to_us(t.T), recv_ts=recv_ts))
     return events
+
+
+class Kline(msgspec.Struct, frozen=True):
+    start: Millis  # open time
+    end: Millis  # close time
+    interval: str  # "1", "5", "60", "D", ...
+    open: Decimal
+    close: Decimal
+    high: Decimal
+    low: Decimal
+    volume: Decimal  # base coin
+    turnover: Decimal  # quote coin
+    confirm: bool  # the candle has closed
+    timestamp: Millis  # last match in the candle
+
+
+_ws_klines = msgspec.json.Decoder(Push[list[Kline]])
 
 
 def parse_kline(raw: bytes | str, recv_ts: int, category: Category = CATEGORY) -> list[AnyEvent]:
@@ -191,6 +195,21 @@ def parse_kline(raw: bytes | str, recv_ts: int, category: Category = CATEGORY) -
     return events
 
 
+class Ticker(msgspec.Struct, frozen=True):  # a linear delta holds only changed fields
+    symbol: str
+    lastPrice: Decimal | None = None
+    markPrice: Decimal | None = None
+    indexPrice: Decimal | None = None
+    openInterest: Decimal | None = None  # base coin on linear contracts
+    openInterestValue: Decimal | None = None  # in the quote coin (USDT/USDC), taken as USD
+    fundingRate: Decimal | None = None
+    nextFundingTime: Millis | None = None  # sent as a string: "1673280000000"
+    fundingIntervalHour: Decimal | None = None  # REST tickers carry it; used when a push does
+
+
+_ws_tickers = msgspec.json.Decoder(Push[Ticker], strict=False)  # strict=False: times sent as strings
+
+
 def parse_tickers(raw: bytes | str, recv_ts: int, category: Category = CATEGORY,
                   funding_hours: Mapping[str, Decimal] | None = None) -> list[AnyEvent]:
     """tickers.{symbol}: linear -> FundingRate, MarkPrice, OpenInterest; spot -> SpotPrice.
@@ -210,8 +229,8 @@ def parse_tickers(raw: bytes | str, recv_ts: int, category: Category = CATEGORY,
     if category == "spot":
         if t.lastPrice is None:
             return []
-        return [SpotPrice(exchange=NAME, symbol=symbol, raw_symbol=t.symbol, price=finite(t.lastPrice, "lastPrice"),
-                          ts=ts, recv_ts=recv_ts)]
+        return [SpotPrice(exchange=NAME, symbol=symbol, raw_symbol=t.symbol,
+                          price=finite(t.lastPrice, "lastPrice"), ts=ts, recv_ts=recv_ts)]
     events: list[AnyEvent] = []
     if t.fundingRate is not None:
         rate, hours = finite(t.fundingRate, "fundingRate"), _funding_hours(t, funding_hours or {})
@@ -243,6 +262,17 @@ def _funding_hours(ticker: Ticker, table: Mapping[str, Decimal]) -> Decimal:
     return hours
 
 
+class AllLiquidation(msgspec.Struct, frozen=True):
+    T: Millis  # updated time
+    s: str  # symbol
+    S: Literal["Buy", "Sell"]  # POSITION side: "Buy" = a long was liquidated
+    v: Decimal  # executed size, base coin
+    p: Decimal  # bankruptcy price
+
+
+_ws_liquidations = msgspec.json.Decoder(Push[list[AllLiquidation]])
+
+
 def parse_all_liquidation(raw: bytes | str, recv_ts: int, category: Category = CATEGORY) -> list[AnyEvent]:
     """allLiquidation.{symbol} -> Liquidation; Bybit sends the POSITION side, so it is flipped.
 
@@ -263,6 +293,15 @@ def parse_all_liquidation(raw: bytes | str, recv_ts: int, category: Category = C
             usd_value=multiply(price, size, "usd value"), ts=ms_to_us(liq.T), recv_ts=recv_ts))
     return events
 
+
+class Reply(msgspec.Struct, frozen=True):  # any frame, read only far enough to route it
+    topic: str | None = None
+    op: str | None = None  # subscribe, ping (linear/spot pong), pong (option pong)
+    success: bool | None = None
+    ret_msg: str = ""
+
+
+_ws_reply = msgspec.json.Decoder(Reply)
 
 # topic's first segment -> parse function of the whole frame
 CHANNELS: dict[str, Callable[[bytes | str, int, Category], list[AnyEvent]]] = {
@@ -303,31 +342,19 @@ def parse_frame_spot(raw: bytes | str, recv_ts: int) -> list[AnyEvent]:
     """A frame of wss://stream.bybit.com/v5/public/spot -> events; acks and pongs -> []."""
     return _parse_frame(raw, recv_ts, "spot")
 
-
 parse_frame = parse_frame_linear  # this module is the "bybit" (linear) feed of the registry
-
 
 # bybit_spot as the registry sees a feed: a namespace holding NAME, WS_URL and parse_frame.
 spot = ModuleType(f"{__name__}.spot", "Bybit spot, the second feed of bybit.py.")
 vars(spot).update(
     NAME=SPOT_NAME, CATEGORY="spot", WS_URL=SPOT_WS_URL, PING=PING, PING_INTERVAL_S=PING_INTERVAL_S,
-    MAX_ARGS_PER_REQUEST=SPOT_MAX_ARGS_PER_REQUEST, CHANNELS={c: partial(CHANNELS[c], category="spot") for c in SPOT_CHANNELS},
+    MAX_ARGS_PER_REQUEST=SPOT_MAX_ARGS_PER_REQUEST,
+    CHANNELS={c: partial(CHANNELS[c], category="spot") for c in SPOT_CHANNELS},
     parse_frame=parse_frame_spot,
 )
 
 
 # --- REST (funding, spot, open interest) ---
-# Get Tickers: https://bybit-exchange.github.io/docs/v5/market/tickers (GET /v5/market/tickers)
-from collections.abc import Collection, Sequence  # noqa: E402  (appended section)
-
-from services.receivers.rest import VenueClient  # noqa: E402
-from shared.events import now_us  # noqa: E402
-
-REST_URL = "https://api.bybit.com"
-# rate-limit page: "600 requests within a 5-second window per IP" on HTTP, every request the same.
-REST_WEIGHT_PER_MINUTE = 7200
-REST_QUOTE = "USDT"  # the pair polled for an asset: <ASSET>USDT, linear and spot
-
 
 class RestTicker(msgspec.Struct, frozen=True):
     """One item of result.list; linear and spot share the keys we read."""
@@ -450,8 +477,6 @@ class Instruments(msgspec.Struct, frozen=True):
 
 
 _instruments = msgspec.json.Decoder(Instruments)
-INSTRUMENT_PAGE = 1000  # "Limit for data size per page. [1, 1000]. Default: 500"
-MAX_INSTRUMENT_PAGES = 20
 
 
 def parse_funding_intervals(raw: bytes) -> tuple[dict[str, Decimal], str]:

@@ -31,6 +31,9 @@ from services.receivers.frames import (
 )
 from shared.events import AnyEvent, Candle, FundingRate, MarkPrice, OpenInterest, Trade
 
+T = TypeVar("T")
+ChannelParse = Callable[[bytes, int], list[AnyEvent]]  # one channel's frames (bytes) -> events
+
 NAME = "deribit"
 WS_URL = "wss://www.deribit.com/ws/api/v2"
 HEARTBEAT_INTERVAL_S = 30  # public/set_heartbeat: "The heartbeat interval in seconds, but not less than 10"
@@ -46,9 +49,8 @@ RESOLUTIONS = {
     "120": "2h", "180": "3h", "360": "6h", "720": "12h", "1D": "1d",
 }
 
-T = TypeVar("T")
-Parse = Callable[[bytes, int], list[AnyEvent]]
 
+# --- subscribe: JSON-RPC requests ---
 
 def rpc(method: str, params: dict[str, Any], request_id: int) -> bytes:
     """One JSON-RPC 2.0 request; its reply comes back with the same id."""
@@ -80,85 +82,7 @@ def chart_trades_channel(instrument: str, resolution: str = "1") -> str:
     return f"chart.trades.{instrument}.{resolution}"
 
 
-class Params(msgspec.Struct, Generic[T], frozen=True):
-    """params of a notification: which channel, and its data."""
-
-    channel: str
-    data: T
-
-
-class Notification(msgspec.Struct, Generic[T], frozen=True):
-    """A subscription notification (a JSON-RPC request without id)."""
-
-    method: str  # "subscription"
-    params: Params[T]
-
-
-class PeekParams(msgspec.Struct, frozen=True):
-    """params as far as dispatch needs them: a channel, or a heartbeat type."""
-
-    channel: str = ""
-    type: str = ""  # heartbeat: "heartbeat" or "test_request"
-
-
-class RpcError(msgspec.Struct, frozen=True):
-    """error of a refused request."""
-
-    code: int
-    message: str
-
-
-class Envelope(msgspec.Struct, frozen=True):
-    """Any frame, data left undecoded: a notification, a heartbeat, or a reply to us."""
-
-    method: str = ""
-    params: PeekParams | None = None
-    id: int | str | None = None  # set on replies only
-    error: RpcError | None = None
-
-
-class DeribitTrade(msgspec.Struct, frozen=True):
-    """One element of trades.{instrument}.{interval} data."""
-
-    trade_id: str
-    timestamp: int  # ms
-    instrument_name: str
-    price: Decimal
-    amount: Decimal  # USD for inverse perpetuals, the coin for linear ones
-    direction: Literal["buy", "sell"]  # taker side ("tick_direction", "mark_price", "index_price": unused)
-    trade_seq: int | None = None  # sequence of the trade within its instrument
-    liquidation: str | None = None  # "M", "T" or "MT": which side was liquidated
-
-
-class Ticker(msgspec.Struct, frozen=True):
-    """ticker.{instrument}.{interval} data, the fields tradehub keeps."""
-
-    timestamp: int  # ms
-    instrument_name: str
-    mark_price: Decimal
-    index_price: Decimal
-    open_interest: Decimal  # USD for inverse perpetuals, the coin for linear ones
-    current_funding: Decimal | None = None  # the funding rate now, as an 8 h rate (perpetuals)
-    funding_8h: Decimal | None = None  # funding over the trailing 8 hours (perpetuals)
-
-
-class ChartBar(msgspec.Struct, frozen=True):
-    """chart.trades.{instrument}.{resolution} data; the instrument is only in the channel name."""
-
-    tick: int  # candle open time, ms
-    open: Decimal
-    high: Decimal
-    low: Decimal
-    close: Decimal
-    volume: Decimal  # in the base currency
-    cost: Decimal | None = None  # in the quote currency (USD for inverse perpetuals)
-
-
-_envelope = msgspec.json.Decoder(Envelope)
-_trades = msgspec.json.Decoder(Notification[list[DeribitTrade]])
-_ticker = msgspec.json.Decoder(Notification[Ticker])
-_chart = msgspec.json.Decoder(Notification[ChartBar])
-
+# --- notifications, each beside its parse ---
 
 @lru_cache(maxsize=8192)  # called for every event; a venue has a few thousand symbols
 def symbol_of(instrument: str) -> tuple[str, bool]:
@@ -177,9 +101,39 @@ def channel_kind(channel: str) -> str:
     return channel.rsplit(".", 2)[0]
 
 
+class Params(msgspec.Struct, Generic[T], frozen=True):
+    """params of a notification: which channel, and its data."""
+
+    channel: str
+    data: T
+
+
+class Notification(msgspec.Struct, Generic[T], frozen=True):
+    """A subscription notification (a JSON-RPC request without id)."""
+
+    method: str  # "subscription"
+    params: Params[T]
+
+
 def _expect(note: Notification[Any], kind: str) -> None:
     if note.method != "subscription" or channel_kind(note.params.channel) != kind:
         raise FrameError(f"expected a {kind} notification, got {note.params.channel!r}")
+
+
+class DeribitTrade(msgspec.Struct, frozen=True):
+    """One element of trades.{instrument}.{interval} data."""
+
+    trade_id: str
+    timestamp: int  # ms
+    instrument_name: str
+    price: Decimal
+    amount: Decimal  # USD for inverse perpetuals, the coin for linear ones
+    direction: Literal["buy", "sell"]  # taker side ("tick_direction", "mark_price", "index_price": unused)
+    trade_seq: int | None = None  # sequence of the trade within its instrument
+    liquidation: str | None = None  # "M", "T" or "MT": which side was liquidated
+
+
+_trades = msgspec.json.Decoder(Notification[list[DeribitTrade]])
 
 
 def parse_trades(raw: bytes, recv_ts: int) -> list[AnyEvent]:
@@ -205,6 +159,21 @@ def parse_trades(raw: bytes, recv_ts: int) -> list[AnyEvent]:
             )
         )
     return events
+
+
+class Ticker(msgspec.Struct, frozen=True):
+    """ticker.{instrument}.{interval} data, the fields tradehub keeps."""
+
+    timestamp: int  # ms
+    instrument_name: str
+    mark_price: Decimal
+    index_price: Decimal
+    open_interest: Decimal  # USD for inverse perpetuals, the coin for linear ones
+    current_funding: Decimal | None = None  # the funding rate now, as an 8 h rate (perpetuals)
+    funding_8h: Decimal | None = None  # funding over the trailing 8 hours (perpetuals)
+
+
+_ticker = msgspec.json.Decoder(Notification[Ticker])
 
 
 def parse_ticker(raw: bytes, recv_ts: int) -> list[AnyEvent]:
@@ -249,6 +218,21 @@ def parse_ticker(raw: bytes, recv_ts: int) -> list[AnyEvent]:
     return events
 
 
+class ChartBar(msgspec.Struct, frozen=True):
+    """chart.trades.{instrument}.{resolution} data; the instrument is only in the channel name."""
+
+    tick: int  # candle open time, ms
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    volume: Decimal  # in the base currency
+    cost: Decimal | None = None  # in the quote currency (USD for inverse perpetuals)
+
+
+_chart = msgspec.json.Decoder(Notification[ChartBar])
+
+
 def parse_chart_trades(raw: bytes, recv_ts: int) -> list[AnyEvent]:
     """A chart.trades notification -> Candle, never closed: the open bar is re-sent as it trades.
 
@@ -274,8 +258,33 @@ def parse_chart_trades(raw: bytes, recv_ts: int) -> list[AnyEvent]:
     ]
 
 
+class PeekParams(msgspec.Struct, frozen=True):
+    """params as far as dispatch needs them: a channel, or a heartbeat type."""
+
+    channel: str = ""
+    type: str = ""  # heartbeat: "heartbeat" or "test_request"
+
+
+class RpcError(msgspec.Struct, frozen=True):
+    """error of a refused request."""
+
+    code: int
+    message: str
+
+
+class Envelope(msgspec.Struct, frozen=True):
+    """Any frame, data left undecoded: a notification, a heartbeat, or a reply to us."""
+
+    method: str = ""
+    params: PeekParams | None = None
+    id: int | str | None = None  # set on replies only
+    error: RpcError | None = None
+
+
+_envelope = msgspec.json.Decoder(Envelope)
+
 # channel kind (the channel name without instrument and interval) -> parse function
-CHANNELS: dict[str, Parse] = {
+CHANNELS: dict[str, ChannelParse] = {
     "trades": parse_trades, "ticker": parse_ticker, "chart.trades": parse_chart_trades,
 }
 

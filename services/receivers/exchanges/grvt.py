@@ -44,6 +44,20 @@ PERCENT = Decimal(100)
 QUOTE = "USDT"
 
 
+def _ns_to_us(text: str, what: str) -> int:
+    if not (text.isascii() and text.isdigit() and len(text) < 22):
+        raise FrameError(f"{what} is not a nanosecond time: {text!r}")
+    return int(text) // 1000
+
+
+def symbol_of(instrument: str) -> str:
+    """BTC_USDT_Perp -> BTC-USDT-PERP; futures and options are refused."""
+    parts = instrument.split("_")
+    if len(parts) != 3 or parts[2] != "Perp" or not all(p.isascii() and p.isalnum() for p in parts[:2]):
+        raise FrameError(f"not a perpetual: {instrument!r}")
+    return normalized(parts[0], parts[1], perpetual=True)
+
+
 class Ticker(msgspec.Struct, frozen=True):
     """result of full/v1/ticker; numbers are strings."""
 
@@ -62,20 +76,6 @@ class TickerResponse(msgspec.Struct, frozen=True):
 
 
 _ticker = msgspec.json.Decoder(TickerResponse)
-
-
-def _ns_to_us(text: str, what: str) -> int:
-    if not (text.isascii() and text.isdigit() and len(text) < 22):
-        raise FrameError(f"{what} is not a nanosecond time: {text!r}")
-    return int(text) // 1000
-
-
-def symbol_of(instrument: str) -> str:
-    """BTC_USDT_Perp -> BTC-USDT-PERP; futures and options are refused."""
-    parts = instrument.split("_")
-    if len(parts) != 3 or parts[2] != "Perp" or not all(p.isascii() and p.isalnum() for p in parts[:2]):
-        raise FrameError(f"not a perpetual: {instrument!r}")
-    return normalized(parts[0], parts[1], perpetual=True)
 
 
 def parse_ticker(raw: bytes, recv_ts: int) -> list[AnyEvent]:

@@ -1,4 +1,4 @@
-"""Hyperliquid perpetuals: websocket market data.
+"""Hyperliquid perpetuals: websocket market data and the REST info endpoint.
 
 Docs: https://hyperliquid.gitbook.io/hyperliquid-docs/for-developers/api/websocket
 Every push is {"channel": "<type>", "data": ...}. A subscription is acknowledged with
@@ -11,10 +11,13 @@ quotes them in dollars and takes USDC only as collateral. Strictly, most oracles
 prices paid out in USDC with no conversion (a quanto; PURR and HYPE use USDC prices), but the
 venue applies no FX either way, so its own "USD" label is the honest quote
 (trading/contract-specifications page). Perps are linear: 1 contract = 1 coin.
+REST (funding, open interest): the info endpoint, perpetuals
+https://hyperliquid.gitbook.io/hyperliquid-docs/for-developers/api/info-endpoint/perpetuals
+("Retrieve perpetuals asset contexts (includes mark price, current funding, open interest, etc.)").
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Sequence
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any, Generic, Literal, TypeVar
@@ -30,7 +33,11 @@ from services.receivers.frames import (
     multiply,
     normalized,
 )
-from shared.events import AnyEvent, Candle, FundingRate, MarkPrice, OpenInterest, Trade
+from services.receivers.rest import VenueClient
+from shared.events import AnyEvent, Candle, FundingRate, MarkPrice, OpenInterest, Trade, now_us
+
+T = TypeVar("T")
+ChannelParse = Callable[[bytes, int], list[AnyEvent]]  # one channel's frames (bytes) -> events
 
 NAME = "hyperliquid"
 WS_URL = "wss://api.hyperliquid.xyz/ws"
@@ -47,9 +54,14 @@ _HOUR_US = 3600 * 1_000_000
 # Sent as plain text right after the handshake (the python SDK's websocket_manager skips it).
 GREETING = b"Websocket connection established."
 
-T = TypeVar("T")
-Parse = Callable[[bytes, int], list[AnyEvent]]
+REST_URL = "https://api.hyperliquid.xyz"
+# rate-limits page: REST requests share 1200 weight per minute per IP; metaAndAssetCtxs, like
+# every info request not listed at weight 2 or 60, weighs 20.
+REST_WEIGHT_PER_MINUTE = 1200
+META_AND_ASSET_CTXS_WEIGHT = 20
 
+
+# --- subscribe ---
 
 def subscribe_message(subscription: dict[str, str]) -> bytes:
     """{"method":"subscribe","subscription":{...}}: one message per coin and type, no batching."""
@@ -71,6 +83,21 @@ def active_asset_ctx_subscription(coin: str) -> bytes:
     return subscribe_message({"type": "activeAssetCtx", "coin": coin})
 
 
+# --- websocket pushes, each beside its parse ---
+
+@lru_cache(maxsize=8192)  # called for every event; a venue has a few thousand symbols
+def symbol_of(coin: str) -> str:
+    """Perp "BTC" -> BTC-USD-PERP; spot "PURR/USDC" -> PURR-USDC; "@107" needs spotMeta -> FrameError."""
+    if coin.startswith("@") or not coin:
+        raise FrameError(f"spot pair {coin!r} is named by index: resolve it with spotMeta first")
+    base, slash, quote = coin.partition("/")
+    if slash:
+        if not base or not quote:
+            raise FrameError(f"malformed spot pair {coin!r}")
+        return normalized(base, quote, perpetual=False)
+    return normalized(coin, "USD", perpetual=True)
+
+
 class Push(msgspec.Struct, Generic[T], frozen=True):
     """Every server message: the subscription type and its data."""
 
@@ -78,10 +105,9 @@ class Push(msgspec.Struct, Generic[T], frozen=True):
     data: T
 
 
-class ChannelOnly(msgspec.Struct, frozen=True):
-    """The first look at a frame: its channel, data left undecoded."""
-
-    channel: str
+def _expect(push: Push[Any], channel: str) -> None:
+    if push.channel != channel:
+        raise FrameError(f"expected {channel}, got {push.channel!r}")
 
 
 class WsTrade(msgspec.Struct, frozen=True):
@@ -97,71 +123,7 @@ class WsTrade(msgspec.Struct, frozen=True):
     users: tuple[str, str] | None = None  # [buyer, seller] addresses
 
 
-class WsCandle(msgspec.Struct, frozen=True):
-    """A candle push (Candle in the docs): the open bar, updated in place."""
-
-    t: int  # open time, ms
-    T: int  # close time, ms
-    s: str  # coin
-    i: str  # interval, "1m"
-    o: Decimal  # open
-    c: Decimal  # close
-    h: Decimal  # high
-    l: Decimal  # low  # noqa: E741
-    v: Decimal  # volume in coins
-    n: int  # number of trades
-
-
-class PerpsAssetCtx(msgspec.Struct, frozen=True):
-    """The ctx of activeAssetCtx for a perp; typed number in the docs, strings on the wire."""
-
-    funding: Decimal  # current hourly funding rate, a fraction
-    openInterest: Decimal  # in coins
-    oraclePx: Decimal  # oracle (index) price: a weighted median of CEX spot prices
-    markPx: Decimal  # mark price, used for margining
-    midPx: Decimal | None = None  # book mid, null without a two-sided book
-    premium: Decimal | None = None  # mark vs oracle, input of the funding rate
-    dayNtlVlm: Decimal | None = None  # 24 h notional volume, USD
-    prevDayPx: Decimal | None = None  # price 24 h ago
-
-
-class ActiveAssetCtx(msgspec.Struct, frozen=True):
-    """An activeAssetCtx push (WsActiveAssetCtx in the docs)."""
-
-    coin: str
-    ctx: PerpsAssetCtx
-
-
-class AllMids(msgspec.Struct, frozen=True):
-    """An allMids push: coin -> book mid price."""
-
-    mids: dict[str, Decimal]
-
-
-_channel = msgspec.json.Decoder(ChannelOnly)
 _trades = msgspec.json.Decoder(Push[list[WsTrade]])
-# Candle[] in the docs; captured frames carry one object: accept both.
-_candle = msgspec.json.Decoder(Push[WsCandle | list[WsCandle]])
-_active_asset_ctx = msgspec.json.Decoder(Push[ActiveAssetCtx])
-_all_mids = msgspec.json.Decoder(Push[AllMids])
-
-
-@lru_cache(maxsize=8192)  # called for every event; a venue has a few thousand symbols
-def symbol_of(coin: str) -> str:
-    """Perp "BTC" -> BTC-USD-PERP; spot "PURR/USDC" -> PURR-USDC; "@107" needs spotMeta -> FrameError."""
-    if coin.startswith("@") or not coin:
-        raise FrameError(f"spot pair {coin!r} is named by index: resolve it with spotMeta first")
-    base, slash, quote = coin.partition("/")
-    if slash:
-        if not base or not quote:
-            raise FrameError(f"malformed spot pair {coin!r}")
-        return normalized(base, quote, perpetual=False)
-    return normalized(coin, "USD", perpetual=True)
-
-
-def _expect(push: Push[Any], channel: str) -> None:
-    if push.channel != channel:
-        raise FrameError(f"expected {channel}, got {push.channel!r}")
 
 
 def parse_trades(raw: bytes, recv_ts: int) -> list[AnyEvent]:
@@ -184,6 +146,25 @@ def parse_trades(raw: bytes, recv_ts: int) -> list[AnyEvent]:
     return events
 
 
+class WsCandle(msgspec.Struct, frozen=True):
+    """A candle push (Candle in the docs): the open bar, updated in place."""
+
+    t: int  # open time, ms
+    T: int  # close time, ms
+    s: str  # coin
+    i: str  # interval, "1m"
+    o: Decimal  # open
+    c: Decimal  # close
+    h: Decimal  # high
+    l: Decimal  # low  # noqa: E741
+    v: Decimal  # volume in coins
+    n: int  # number of trades
+
+
+# Candle[] in the docs; captured frames carry one object: accept both.
+_candle = msgspec.json.Decoder(Push[WsCandle | list[WsCandle]])
+
+
 def parse_candle(raw: bytes, recv_ts: int) -> list[AnyEvent]:
     """A candle push -> Candle at its open time, never closed: the venue only updates the open bar.
 
@@ -202,6 +183,29 @@ def parse_candle(raw: bytes, recv_ts: int) -> list[AnyEvent]:
         )
         for c in bars
     ]
+
+
+class PerpsAssetCtx(msgspec.Struct, frozen=True):
+    """The ctx of activeAssetCtx for a perp; typed number in the docs, strings on the wire."""
+
+    funding: Decimal  # current hourly funding rate, a fraction
+    openInterest: Decimal  # in coins
+    oraclePx: Decimal  # oracle (index) price: a weighted median of CEX spot prices
+    markPx: Decimal  # mark price, used for margining
+    midPx: Decimal | None = None  # book mid, null without a two-sided book
+    premium: Decimal | None = None  # mark vs oracle, input of the funding rate
+    dayNtlVlm: Decimal | None = None  # 24 h notional volume, USD
+    prevDayPx: Decimal | None = None  # price 24 h ago
+
+
+class ActiveAssetCtx(msgspec.Struct, frozen=True):
+    """An activeAssetCtx push (WsActiveAssetCtx in the docs)."""
+
+    coin: str
+    ctx: PerpsAssetCtx
+
+
+_active_asset_ctx = msgspec.json.Decoder(Push[ActiveAssetCtx])
 
 
 def parse_active_asset_ctx(raw: bytes, recv_ts: int) -> list[AnyEvent]:
@@ -237,6 +241,15 @@ def parse_active_asset_ctx(raw: bytes, recv_ts: int) -> list[AnyEvent]:
     ]
 
 
+class AllMids(msgspec.Struct, frozen=True):
+    """An allMids push: coin -> book mid price."""
+
+    mids: dict[str, Decimal]
+
+
+_all_mids = msgspec.json.Decoder(Push[AllMids])
+
+
 def parse_all_mids(raw: bytes, recv_ts: int) -> list[AnyEvent]:
     """An allMids push -> nothing, on purpose.
 
@@ -250,8 +263,16 @@ def parse_all_mids(raw: bytes, recv_ts: int) -> list[AnyEvent]:
     return []
 
 
+class ChannelOnly(msgspec.Struct, frozen=True):
+    """The first look at a frame: its channel, data left undecoded."""
+
+    channel: str
+
+
+_channel = msgspec.json.Decoder(ChannelOnly)
+
 # channel -> parse function of the whole frame
-CHANNELS: dict[str, Parse] = {
+CHANNELS: dict[str, ChannelParse] = {
     "trades": parse_trades, "candle": parse_candle,
     "activeAssetCtx": parse_active_asset_ctx, "allMids": parse_all_mids,
 }
@@ -273,20 +294,7 @@ def parse_frame(raw: bytes | str, recv_ts: int) -> list[AnyEvent]:
     return parse(raw, recv_ts)
 
 
-# --- REST (funding, spot, open interest) ---
-# Info endpoint, perpetuals: https://hyperliquid.gitbook.io/hyperliquid-docs/for-developers/api/info-endpoint/perpetuals
-# ("Retrieve perpetuals asset contexts (includes mark price, current funding, open interest, etc.)")
-from collections.abc import Collection, Sequence  # noqa: E402  (appended section)
-
-from services.receivers.rest import VenueClient  # noqa: E402
-from shared.events import now_us  # noqa: E402
-
-REST_URL = "https://api.hyperliquid.xyz"
-# rate-limits page: REST requests share 1200 weight per minute per IP; metaAndAssetCtxs, like
-# every info request not listed at weight 2 or 60, weighs 20.
-REST_WEIGHT_PER_MINUTE = 1200
-META_AND_ASSET_CTXS_WEIGHT = 20
-
+# --- REST (funding, open interest) ---
 
 class UniverseAsset(msgspec.Struct, frozen=True):
     """An entry of meta.universe; its position is the index of its ctx."""

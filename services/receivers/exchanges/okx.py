@@ -7,10 +7,13 @@ answer to the text "ping" is the text "pong": none of them is data. Candles are 
 /business endpoint only, the rest on /public. Swap sizes are in CONTRACTS: the parse functions
 turn them into base currency with a ctVal table (argument ct_val, CT_VAL by default) and keep
 the contract figure in raw_size.
+REST (funding, spot, open interest, contract values): public data
+https://www.okx.com/docs-v5/en/#public-data-rest-api (get-funding-rate, get-open-interest,
+get-instruments) and market data https://www.okx.com/docs-v5/en/#order-book-trading-market-data-get-tickers
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from decimal import Decimal
 from functools import lru_cache
 from types import MappingProxyType
@@ -30,8 +33,11 @@ from services.receivers.frames import (
     multiply,
     normalized,
 )
-from shared.events import AnyEvent, Candle, FundingRate, Liquidation, OpenInterest, Trade
+from services.receivers.rest import VenueClient
+from shared.events import AnyEvent, Candle, FundingRate, Liquidation, OpenInterest, SpotPrice, Trade, now_us
 
+T = TypeVar("T")
+T_ = TypeVar("T_")
 Millis = Annotated[int, msgspec.Meta(ge=0, lt=10**15)]  # epoch milliseconds (sent as strings)
 CtVal = Mapping[str, Decimal]
 
@@ -42,7 +48,8 @@ WS_URL = "wss://ws.okx.com/ws/v5/public"
 BUSINESS_WS_URL = "wss://ws.okx.com/ws/v5/business"  # candles: "URL Path /ws/v5/business"
 PING = "ping"  # overview/websocket: with no message for N < 30 s, "send the String 'ping'"
 PONG = "pong"
-PING_INTERVAL_S = 25  # "The connection will break ... if ... data has not been pushed for more than 30 seconds"
+# "The connection will break ... if ... data has not been pushed for more than 30 seconds"
+PING_INTERVAL_S = 25
 MAX_SUBSCRIBE_BYTES = 64 * 1024  # "the total length of multiple channels cannot exceed 64 KB"
 MAX_REQUESTS_PER_HOUR = 480  # 'subscribe'/'unsubscribe'/'login' requests per connection
 MAX_CONNECTS_PER_SECOND = 3  # "Connection limit: 3 requests per second (based on IP)"
@@ -62,13 +69,25 @@ CANDLE_INTERVALS = {"candle1m": "1m", "candle3m": "3m", "candle5m": "5m", "candl
                     "candle30m": "30m", "candle1H": "1h", "candle2H": "2h", "candle4H": "4h",
                     "candle6Hutc": "6h", "candle12Hutc": "12h", "candle1Dutc": "1d"}
 
+REST_URL = "https://www.okx.com"
+# Each endpoint we call allows "20 requests per 2 seconds" (per IP, per IP+instId for funding-rate);
+# one budget of 600 a minute for all of them stays inside every one.
+REST_WEIGHT_PER_MINUTE = 600
+REST_QUOTE = "USDT"  # polled instruments: <ASSET>-USDT-SWAP and <ASSET>-USDT
+
+
+# --- subscribe ---
+
+_encoder = msgspec.json.Encoder()
+
 
 def public_args(inst_ids: Iterable[str]) -> list[dict[str, str]]:
     """Subscription args for /public: trades of all; funding and OI of swaps; swap liquidations."""
     ids = list(inst_ids)
     swaps = [inst_id for inst_id in ids if inst_id.endswith("-SWAP")]
     args = [{"channel": "trades", "instId": inst_id} for inst_id in ids]
-    args += [{"channel": channel, "instId": inst_id} for inst_id in swaps for channel in ("funding-rate", "open-interest")]
+    args += [{"channel": channel, "instId": inst_id}
+             for inst_id in swaps for channel in ("funding-rate", "open-interest")]
     return args + ([{"channel": "liquidation-orders", "instType": "SWAP"}] if swaps else [])  # every swap's
 
 
@@ -89,87 +108,7 @@ def subscribe_requests(args: list[dict[str, str]]) -> list[str]:
     return requests + ([_encoder.encode({"op": "subscribe", "args": batch}).decode()] if batch else [])
 
 
-T = TypeVar("T")
-
-
-class Arg(msgspec.Struct, frozen=True):
-    channel: str
-    instId: str | None = None  # instrument, e.g. BTC-USDT-SWAP
-    instType: str | None = None  # liquidation-orders subscribes per type: SWAP
-
-
-class Push(msgspec.Struct, Generic[T], frozen=True):
-    arg: Arg
-    data: list[T]
-
-
-class Envelope(msgspec.Struct, frozen=True):  # any JSON frame, read only far enough to route it
-    arg: Arg | None = None
-    event: str | None = None  # subscribe, unsubscribe, error, notice, channel-conn-count
-    code: str | None = None
-    msg: str | None = None
-
-
-class WsTrade(msgspec.Struct, frozen=True):
-    instId: str
-    tradeId: str  # the last trade id of the aggregation
-    px: Decimal  # price
-    sz: Decimal  # spot: base currency; SWAP: contracts
-    side: Literal["buy", "sell"]  # taker side
-    ts: Millis  # fill time
-    count: int | None = None  # matches aggregated into this message
-
-
-class WsCandle(msgspec.Struct, frozen=True, array_like=True):
-    ts: Millis  # open time
-    o: Decimal
-    h: Decimal
-    l: Decimal  # noqa: E741
-    c: Decimal
-    vol: Decimal  # spot: base currency; SWAP: contracts
-    volCcy: Decimal  # spot: quote currency; SWAP: base currency
-    volCcyQuote: Decimal  # quote currency
-    confirm: Literal["0", "1"]  # "1": the candle has closed
-
-
-class WsFunding(msgspec.Struct, frozen=True):
-    instId: str
-    fundingRate: Decimal  # rate settled at fundingTime
-    fundingTime: Millis  # the coming settlement
-    ts: Millis
-    nextFundingTime: str = ""  # the settlement after; "" when unknown
-
-
-class WsOpenInterest(msgspec.Struct, frozen=True):
-    instId: str
-    oi: Decimal  # contracts
-    oiCcy: Decimal  # base currency
-    ts: Millis
-    oiUsd: Decimal | None = None  # newer field
-
-
-class WsLiquidationDetail(msgspec.Struct, frozen=True):
-    side: Literal["buy", "sell"]  # the liquidation ORDER's side, as tradehub wants it
-    bkPx: Decimal  # bankruptcy price
-    sz: Decimal  # SWAP/FUTURES: contracts; MARGIN: base currency
-    ts: Millis
-    posSide: str = ""  # long, short, net
-
-
-class WsLiquidation(msgspec.Struct, frozen=True):
-    instId: str
-    details: list[WsLiquidationDetail]
-
-
-_encoder = msgspec.json.Encoder()
-_envelope = msgspec.json.Decoder(Envelope)
-# strict=False: OKX sends every number as a string ("1630048897897")
-_trades = msgspec.json.Decoder(Push[WsTrade], strict=False)
-_candles = msgspec.json.Decoder(Push[WsCandle], strict=False)
-_funding = msgspec.json.Decoder(Push[WsFunding], strict=False)
-_open_interest = msgspec.json.Decoder(Push[WsOpenInterest], strict=False)
-_liquidations = msgspec.json.Decoder(Push[WsLiquidation], strict=False)
-
+# --- websocket pushes, each beside its parse ---
 
 @lru_cache(maxsize=8192)  # called for every event; a venue has a few thousand symbols
 def symbol_of(inst_id: str) -> str:
@@ -204,6 +143,31 @@ def _ms_text(text: str, what: str) -> int | None:
     return int(text)
 
 
+class Arg(msgspec.Struct, frozen=True):
+    channel: str
+    instId: str | None = None  # instrument, e.g. BTC-USDT-SWAP
+    instType: str | None = None  # liquidation-orders subscribes per type: SWAP
+
+
+class Push(msgspec.Struct, Generic[T], frozen=True):
+    arg: Arg
+    data: list[T]
+
+
+class WsTrade(msgspec.Struct, frozen=True):
+    instId: str
+    tradeId: str  # the last trade id of the aggregation
+    px: Decimal  # price
+    sz: Decimal  # spot: base currency; SWAP: contracts
+    side: Literal["buy", "sell"]  # taker side
+    ts: Millis  # fill time
+    count: int | None = None  # matches aggregated into this message
+
+
+# strict=False: OKX sends every number as a string ("1630048897897")
+_trades = msgspec.json.Decoder(Push[WsTrade], strict=False)
+
+
 def parse_trades(raw: bytes | str, recv_ts: int, ct_val: CtVal = CT_VAL) -> list[AnyEvent]:
     """trades -> Trade; side is the taker's; swap sizes from contracts to base currency.
 
@@ -214,10 +178,25 @@ def parse_trades(raw: bytes | str, recv_ts: int, ct_val: CtVal = CT_VAL) -> list
     events: list[AnyEvent] = []
     for t in msg.data:
         size, raw_size = base_size(t.instId, t.sz, ct_val)
-        events.append(Trade(exchange=NAME, symbol=symbol_of(t.instId), raw_symbol=t.instId, trade_id=t.tradeId,
-                            price=finite(t.px, "price"), size=size, raw_size=raw_size, side=t.side,
-                            ts=ms_to_us(t.ts), recv_ts=recv_ts))
+        events.append(Trade(exchange=NAME, symbol=symbol_of(t.instId), raw_symbol=t.instId,
+                            trade_id=t.tradeId, price=finite(t.px, "price"), size=size, raw_size=raw_size,
+                            side=t.side, ts=ms_to_us(t.ts), recv_ts=recv_ts))
     return events
+
+
+class WsCandle(msgspec.Struct, frozen=True, array_like=True):
+    ts: Millis  # open time
+    o: Decimal
+    h: Decimal
+    l: Decimal  # noqa: E741
+    c: Decimal
+    vol: Decimal  # spot: base currency; SWAP: contracts
+    volCcy: Decimal  # spot: quote currency; SWAP: base currency
+    volCcyQuote: Decimal  # quote currency
+    confirm: Literal["0", "1"]  # "1": the candle has closed
+
+
+_candles = msgspec.json.Decoder(Push[WsCandle], strict=False)
 
 
 def parse_candles(raw: bytes | str, recv_ts: int, ct_val: CtVal = CT_VAL) -> list[AnyEvent]:
@@ -240,6 +219,17 @@ def parse_candles(raw: bytes | str, recv_ts: int, ct_val: CtVal = CT_VAL) -> lis
                source="exchange", ts=ms_to_us(k.ts), recv_ts=recv_ts)
         for k in msg.data
     ]
+
+
+class WsFunding(msgspec.Struct, frozen=True):
+    instId: str
+    fundingRate: Decimal  # rate settled at fundingTime
+    fundingTime: Millis  # the coming settlement
+    ts: Millis
+    nextFundingTime: str = ""  # the settlement after; "" when unknown
+
+
+_funding = msgspec.json.Decoder(Push[WsFunding], strict=False)
 
 
 def parse_funding_rate(raw: bytes | str, recv_ts: int, ct_val: CtVal = CT_VAL) -> list[AnyEvent]:
@@ -265,6 +255,17 @@ def parse_funding_rate(raw: bytes | str, recv_ts: int, ct_val: CtVal = CT_VAL) -
     return events
 
 
+class WsOpenInterest(msgspec.Struct, frozen=True):
+    instId: str
+    oi: Decimal  # contracts
+    oiCcy: Decimal  # base currency
+    ts: Millis
+    oiUsd: Decimal | None = None  # newer field
+
+
+_open_interest = msgspec.json.Decoder(Push[WsOpenInterest], strict=False)
+
+
 def parse_open_interest(raw: bytes | str, recv_ts: int, ct_val: CtVal = CT_VAL) -> list[AnyEvent]:
     """open-interest -> OpenInterest in contracts, base currency (oiCcy) and USD (oiUsd).
 
@@ -279,6 +280,22 @@ def parse_open_interest(raw: bytes | str, recv_ts: int, ct_val: CtVal = CT_VAL) 
                      ts=ms_to_us(o.ts), recv_ts=recv_ts)
         for o in msg.data
     ]
+
+
+class WsLiquidationDetail(msgspec.Struct, frozen=True):
+    side: Literal["buy", "sell"]  # the liquidation ORDER's side, as tradehub wants it
+    bkPx: Decimal  # bankruptcy price
+    sz: Decimal  # SWAP/FUTURES: contracts; MARGIN: base currency
+    ts: Millis
+    posSide: str = ""  # long, short, net
+
+
+class WsLiquidation(msgspec.Struct, frozen=True):
+    instId: str
+    details: list[WsLiquidationDetail]
+
+
+_liquidations = msgspec.json.Decoder(Push[WsLiquidation], strict=False)
 
 
 def parse_liquidation_orders(raw: bytes | str, recv_ts: int, ct_val: CtVal = CT_VAL) -> list[AnyEvent]:
@@ -300,6 +317,15 @@ def parse_liquidation_orders(raw: bytes | str, recv_ts: int, ct_val: CtVal = CT_
                                       raw_size=raw_size, ts=ms_to_us(d.ts), recv_ts=recv_ts))
     return events
 
+
+class Envelope(msgspec.Struct, frozen=True):  # any JSON frame, read only far enough to route it
+    arg: Arg | None = None
+    event: str | None = None  # subscribe, unsubscribe, error, notice, channel-conn-count
+    code: str | None = None
+    msg: str | None = None
+
+
+_envelope = msgspec.json.Decoder(Envelope)
 
 # arg.channel -> parse function of the whole frame; all take ct_val so one table reaches all
 CHANNELS: dict[str, Callable[[bytes | str, int, CtVal], list[AnyEvent]]] = {
@@ -330,19 +356,22 @@ def parse_frame(raw: bytes | str, recv_ts: int, ct_val: CtVal = CT_VAL) -> list[
     return parse(raw, recv_ts, ct_val)
 
 
-# --- REST (funding, spot, open interest) ---
-# Public data: https://www.okx.com/docs-v5/en/#public-data-rest-api (get-funding-rate, get-open-interest)
-# Market data: https://www.okx.com/docs-v5/en/#order-book-trading-market-data-get-tickers
-from collections.abc import Collection, Sequence  # noqa: E402  (appended section)
+# --- REST (funding, spot, open interest, contract values) ---
 
-from services.receivers.rest import VenueClient  # noqa: E402
-from shared.events import SpotPrice, now_us  # noqa: E402
+class RestEnvelope(msgspec.Struct, Generic[T_], frozen=True):
+    """{"code":"0","msg":"","data":[...]}: code "0" is success."""
 
-REST_URL = "https://www.okx.com"
-# Each endpoint we call allows "20 requests per 2 seconds" (per IP, per IP+instId for funding-rate);
-# one budget of 600 a minute for all of them stays inside every one.
-REST_WEIGHT_PER_MINUTE = 600
-REST_QUOTE = "USDT"  # polled instruments: <ASSET>-USDT-SWAP and <ASSET>-USDT
+    code: str
+    data: list[T_] = []
+    msg: str = ""
+
+
+def _rest_data(decoder: msgspec.json.Decoder, raw: bytes,
+               inst_ids: Collection[str] | None) -> list:  # type: ignore[type-arg]
+    msg = decode(decoder, raw)
+    if msg.code != "0":
+        raise FrameError(f"okx code {msg.code}: {msg.msg}")
+    return [item for item in msg.data if inst_ids is None or item.instId in inst_ids]
 
 
 class RestFunding(msgspec.Struct, frozen=True):
@@ -355,57 +384,7 @@ class RestFunding(msgspec.Struct, frozen=True):
     nextFundingTime: str = ""  # the settlement after; its distance from fundingTime is the interval
 
 
-class RestOpenInterest(msgspec.Struct, frozen=True):
-    """get-open-interest item."""
-
-    instId: str
-    oi: Decimal  # contracts
-    oiCcy: Decimal  # base currency
-    ts: Millis
-    oiUsd: Decimal | None = None  # newer answers only
-
-
-class RestTicker(msgspec.Struct, frozen=True):
-    """get-tickers item (instType=SPOT)."""
-
-    instId: str
-    last: Decimal  # last traded price
-    ts: Millis
-
-
-class RestInstrument(msgspec.Struct, frozen=True):
-    """get-instruments item (instType=SWAP): the contract's size and what it is counted in."""
-
-    instId: str
-    ctVal: str = ""  # contract value; "" outside futures, swaps and options
-    ctValCcy: str = ""  # the currency of ctVal: the base coin on linear swaps, USD on inverse ones
-    ctType: str = ""  # linear, inverse
-    state: str = ""  # live, suspend, preopen, test
-
-
-T_ = TypeVar("T_")
-
-
-class RestEnvelope(msgspec.Struct, Generic[T_], frozen=True):
-    """{"code":"0","msg":"","data":[...]}: code "0" is success."""
-
-    code: str
-    data: list[T_] = []
-    msg: str = ""
-
-
 _rest_funding = msgspec.json.Decoder(RestEnvelope[RestFunding], strict=False)
-_rest_open_interest = msgspec.json.Decoder(RestEnvelope[RestOpenInterest], strict=False)
-_rest_tickers = msgspec.json.Decoder(RestEnvelope[RestTicker], strict=False)
-_rest_instruments = msgspec.json.Decoder(RestEnvelope[RestInstrument])
-
-
-def _rest_data(decoder: msgspec.json.Decoder, raw: bytes,
-               inst_ids: Collection[str] | None) -> list:  # type: ignore[type-arg]
-    msg = decode(decoder, raw)
-    if msg.code != "0":
-        raise FrameError(f"okx code {msg.code}: {msg.msg}")
-    return [item for item in msg.data if inst_ids is None or item.instId in inst_ids]
 
 
 def parse_rest_funding(raw: bytes, recv_ts: int, *,
@@ -430,6 +409,19 @@ def parse_rest_funding(raw: bytes, recv_ts: int, *,
     return events
 
 
+class RestOpenInterest(msgspec.Struct, frozen=True):
+    """get-open-interest item."""
+
+    instId: str
+    oi: Decimal  # contracts
+    oiCcy: Decimal  # base currency
+    ts: Millis
+    oiUsd: Decimal | None = None  # newer answers only
+
+
+_rest_open_interest = msgspec.json.Decoder(RestEnvelope[RestOpenInterest], strict=False)
+
+
 def parse_rest_open_interest(raw: bytes, recv_ts: int, *,
                              inst_ids: Collection[str] | None = None) -> list[AnyEvent]:
     """open-interest -> OpenInterest: oi in contracts, oiCcy in base currency, oiUsd in USD.
@@ -446,6 +438,17 @@ def parse_rest_open_interest(raw: bytes, recv_ts: int, *,
     ]
 
 
+class RestTicker(msgspec.Struct, frozen=True):
+    """get-tickers item (instType=SPOT)."""
+
+    instId: str
+    last: Decimal  # last traded price
+    ts: Millis
+
+
+_rest_tickers = msgspec.json.Decoder(RestEnvelope[RestTicker], strict=False)
+
+
 def parse_rest_spot(raw: bytes, recv_ts: int, *,
                     inst_ids: Collection[str] | None = None) -> list[AnyEvent]:
     """tickers (instType=SPOT) -> SpotPrice at the last traded price.
@@ -459,6 +462,19 @@ def parse_rest_spot(raw: bytes, recv_ts: int, *,
                   source="exchange", ts=ms_to_us(t.ts), recv_ts=recv_ts)
         for t in _rest_data(_rest_tickers, raw, inst_ids)
     ]
+
+
+class RestInstrument(msgspec.Struct, frozen=True):
+    """get-instruments item (instType=SWAP): the contract's size and what it is counted in."""
+
+    instId: str
+    ctVal: str = ""  # contract value; "" outside futures, swaps and options
+    ctValCcy: str = ""  # the currency of ctVal: the base coin on linear swaps, USD on inverse ones
+    ctType: str = ""  # linear, inverse
+    state: str = ""  # live, suspend, preopen, test
+
+
+_rest_instruments = msgspec.json.Decoder(RestEnvelope[RestInstrument])
 
 
 def parse_contract_values(raw: bytes) -> dict[str, Decimal]:

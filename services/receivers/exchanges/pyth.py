@@ -32,11 +32,23 @@ API_KEY_PREFIX = "Bearer "
 REST_WEIGHT_PER_MINUTE = 180  # 30 requests per 10 seconds per IP
 
 
+def feed_key(feed_id: str) -> str:
+    """The form Hermes answers with: lower case, no 0x."""
+    return feed_id.lower().removeprefix("0x")
+
+
 class Price(msgspec.Struct, frozen=True):
     price: str  # integer mantissa, as a string
     conf: str  # confidence interval, same exponent
     expo: int
     publish_time: int  # seconds
+
+
+def scaled(price: Price) -> Decimal:
+    """mantissa * 10**expo, exactly."""
+    if not (price.price.lstrip("-").isdigit() and -30 <= price.expo <= 30):
+        raise FrameError(f"not a Pyth price: {price.price!r} expo {price.expo}")
+    return finite(Decimal(price.price).scaleb(price.expo), "price")
 
 
 class ParsedUpdate(msgspec.Struct, frozen=True):
@@ -50,18 +62,6 @@ class LatestUpdates(msgspec.Struct, frozen=True):
 
 
 _latest = msgspec.json.Decoder(LatestUpdates)
-
-
-def feed_key(feed_id: str) -> str:
-    """The form Hermes answers with: lower case, no 0x."""
-    return feed_id.lower().removeprefix("0x")
-
-
-def scaled(price: Price) -> Decimal:
-    """mantissa * 10**expo, exactly."""
-    if not (price.price.lstrip("-").isdigit() and -30 <= price.expo <= 30):
-        raise FrameError(f"not a Pyth price: {price.price!r} expo {price.expo}")
-    return finite(Decimal(price.price).scaleb(price.expo), "price")
 
 
 def parse_latest(raw: bytes, recv_ts: int, *, feeds: Mapping[str, str]) -> list[AnyEvent]:
