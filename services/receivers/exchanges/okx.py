@@ -17,7 +17,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from decimal import Decimal
 from functools import lru_cache
 from types import MappingProxyType
-from typing import Annotated, Generic, Literal, TypeVar
+from typing import Annotated, Generic, Literal, Protocol, TypeVar
 
 import msgspec
 
@@ -37,7 +37,7 @@ from services.receivers.rest import VenueClient
 from shared.events import AnyEvent, Candle, FundingRate, Liquidation, OpenInterest, SpotPrice, Trade, now_us
 
 T = TypeVar("T")
-T_ = TypeVar("T_")
+Item = TypeVar("Item", bound="NamesInstrument")  # a REST answer item
 Millis = Annotated[int, msgspec.Meta(ge=0, lt=10**15)]  # epoch milliseconds (sent as strings)
 CtVal = Mapping[str, Decimal]
 
@@ -221,29 +221,27 @@ def parse_candles(raw: bytes | str, recv_ts: int, ct_val: CtVal = CT_VAL) -> lis
     ]
 
 
-class WsFunding(msgspec.Struct, frozen=True):
+class FundingData(msgspec.Struct, frozen=True):
+    """A funding-rate push item and a get-funding-rate answer item: the same keys, numbers as strings."""
+
     instId: str
     fundingRate: Decimal  # rate settled at fundingTime
     fundingTime: Millis  # the coming settlement
     ts: Millis
-    nextFundingTime: str = ""  # the settlement after; "" when unknown
+    nextFundingTime: str = ""  # the settlement after; its distance from fundingTime is the interval
 
 
-_funding = msgspec.json.Decoder(Push[WsFunding], strict=False)
+_funding = msgspec.json.Decoder(Push[FundingData], strict=False)
 
 
-def parse_funding_rate(raw: bytes | str, recv_ts: int, ct_val: CtVal = CT_VAL) -> list[AnyEvent]:
-    """funding-rate -> FundingRate of the coming settlement (fundingTime).
+def funding_events(items: Iterable[FundingData], recv_ts: int) -> list[AnyEvent]:
+    """FundingRate of the coming settlement (fundingTime) per item, pushed or answered.
 
     The interval is nextFundingTime - fundingTime: OKX may move an altcoin from 8 h to 6, 4, 2
     or 1 h ("users should focus on the difference between fundingTime and nextFundingTime").
-    {"arg":{"channel":"funding-rate","instId":"BTC-USD-SWAP"},"data":[{"fundingRate":"0.0001875391284828",
-     "fundingTime":"1700726400000","instId":"BTC-USD-SWAP","nextFundingTime":"1700755200000",
-     "ts":"1700724675402", ...}]}
     """
-    msg = decode(_funding, raw)
     events: list[AnyEvent] = []
-    for f in msg.data:
+    for f in items:
         rate, next_ms = finite(f.fundingRate, "fundingRate"), _ms_text(f.nextFundingTime, "nextFundingTime")
         hours = DEFAULT_FUNDING_INTERVAL_HOURS if next_ms is None else divide(
             Decimal(next_ms - f.fundingTime), Decimal(3_600_000), "funding interval")
@@ -251,11 +249,24 @@ def parse_funding_rate(raw: bytes | str, recv_ts: int, ct_val: CtVal = CT_VAL) -
             raise FrameError(f"funding interval of {hours} hours")
         events.append(FundingRate(exchange=NAME, symbol=symbol_of(f.instId), raw_symbol=f.instId, rate=rate,
                                   interval_hours=hours, annualized=annualized(rate, hours),
-                                  next_funding_ts=ms_to_us(f.fundingTime), ts=ms_to_us(f.ts), recv_ts=recv_ts))
+                                  next_funding_ts=ms_to_us(f.fundingTime), ts=ms_to_us(f.ts),
+                                  recv_ts=recv_ts))
     return events
 
 
-class WsOpenInterest(msgspec.Struct, frozen=True):
+def parse_funding_rate(raw: bytes | str, recv_ts: int, ct_val: CtVal = CT_VAL) -> list[AnyEvent]:
+    """funding-rate -> FundingRate of the coming settlement (fundingTime).
+
+    {"arg":{"channel":"funding-rate","instId":"BTC-USD-SWAP"},"data":[{"fundingRate":"0.0001875391284828",
+     "fundingTime":"1700726400000","instId":"BTC-USD-SWAP","nextFundingTime":"1700755200000",
+     "ts":"1700724675402", ...}]}
+    """
+    return funding_events(decode(_funding, raw).data, recv_ts)
+
+
+class OpenInterestData(msgspec.Struct, frozen=True):
+    """An open-interest push item and a get-open-interest answer item: the same keys."""
+
     instId: str
     oi: Decimal  # contracts
     oiCcy: Decimal  # base currency
@@ -263,7 +274,18 @@ class WsOpenInterest(msgspec.Struct, frozen=True):
     oiUsd: Decimal | None = None  # newer field
 
 
-_open_interest = msgspec.json.Decoder(Push[WsOpenInterest], strict=False)
+_open_interest = msgspec.json.Decoder(Push[OpenInterestData], strict=False)
+
+
+def open_interest_events(items: Iterable[OpenInterestData], recv_ts: int) -> list[AnyEvent]:
+    """OpenInterest per item, pushed or answered: contracts (oi), base currency (oiCcy), USD (oiUsd)."""
+    return [
+        OpenInterest(exchange=NAME, symbol=symbol_of(o.instId), raw_symbol=o.instId,
+                     contracts=finite(o.oi, "oi"), base=finite(o.oiCcy, "oiCcy"),
+                     usd=None if o.oiUsd is None else finite(o.oiUsd, "oiUsd"), ts=ms_to_us(o.ts),
+                     recv_ts=recv_ts)
+        for o in items
+    ]
 
 
 def parse_open_interest(raw: bytes | str, recv_ts: int, ct_val: CtVal = CT_VAL) -> list[AnyEvent]:
@@ -273,13 +295,7 @@ def parse_open_interest(raw: bytes | str, recv_ts: int, ct_val: CtVal = CT_VAL) 
      "instType":"SWAP","oi":"2216113.01000000309","oiCcy":"22161.1301000000309",
      "oiUsd":"1939251795.54769270396321","ts":"1743041250440"}]}
     """
-    msg = decode(_open_interest, raw)
-    return [
-        OpenInterest(exchange=NAME, symbol=symbol_of(o.instId), raw_symbol=o.instId, contracts=finite(o.oi, "oi"),
-                     base=finite(o.oiCcy, "oiCcy"), usd=None if o.oiUsd is None else finite(o.oiUsd, "oiUsd"),
-                     ts=ms_to_us(o.ts), recv_ts=recv_ts)
-        for o in msg.data
-    ]
+    return open_interest_events(decode(_open_interest, raw).data, recv_ts)
 
 
 class WsLiquidationDetail(msgspec.Struct, frozen=True):
@@ -358,33 +374,32 @@ def parse_frame(raw: bytes | str, recv_ts: int, ct_val: CtVal = CT_VAL) -> list[
 
 # --- REST (funding, spot, open interest, contract values) ---
 
-class RestEnvelope(msgspec.Struct, Generic[T_], frozen=True):
+class NamesInstrument(Protocol):
+    """Every REST answer item says which instrument it is about."""
+
+    @property
+    def instId(self) -> str: ...
+
+
+class RestEnvelope(msgspec.Struct, Generic[T], frozen=True):
     """{"code":"0","msg":"","data":[...]}: code "0" is success."""
 
     code: str
-    data: list[T_] = []
+    data: list[T] = []
     msg: str = ""
 
 
-def _rest_data(decoder: msgspec.json.Decoder, raw: bytes,
-               inst_ids: Collection[str] | None) -> list:  # type: ignore[type-arg]
+def _rest_data(decoder: msgspec.json.Decoder[RestEnvelope[Item]], raw: bytes,
+               inst_ids: Collection[str] | None) -> list[Item]:
+    """The answer's data when its code is "0", only the wanted instruments (all when None)."""
     msg = decode(decoder, raw)
     if msg.code != "0":
         raise FrameError(f"okx code {msg.code}: {msg.msg}")
     return [item for item in msg.data if inst_ids is None or item.instId in inst_ids]
 
 
-class RestFunding(msgspec.Struct, frozen=True):
-    """get-funding-rate item; every number is a string."""
-
-    instId: str
-    fundingRate: Decimal  # rate of the coming settlement (fundingTime)
-    fundingTime: Millis
-    ts: Millis
-    nextFundingTime: str = ""  # the settlement after; its distance from fundingTime is the interval
-
-
-_rest_funding = msgspec.json.Decoder(RestEnvelope[RestFunding], strict=False)
+_rest_funding = msgspec.json.Decoder(RestEnvelope[FundingData], strict=False)
+_rest_open_interest = msgspec.json.Decoder(RestEnvelope[OpenInterestData], strict=False)
 
 
 def parse_rest_funding(raw: bytes, recv_ts: int, *,
@@ -395,31 +410,7 @@ def parse_rest_funding(raw: bytes, recv_ts: int, *,
      "instId":"BTC-USDT-SWAP","instType":"SWAP","method":"current_period","nextFundingRate":"",
      "nextFundingTime":"1703116800000","ts":"1703070685309", ...}],"msg":""}
     """
-    events: list[AnyEvent] = []
-    for f in _rest_data(_rest_funding, raw, inst_ids):
-        rate, next_ms = finite(f.fundingRate, "fundingRate"), _ms_text(f.nextFundingTime, "nextFundingTime")
-        hours = DEFAULT_FUNDING_INTERVAL_HOURS if next_ms is None else divide(
-            Decimal(next_ms - f.fundingTime), Decimal(3_600_000), "funding interval")
-        if not hours > 0:
-            raise FrameError(f"funding interval of {hours} hours")
-        events.append(FundingRate(exchange=NAME, symbol=symbol_of(f.instId), raw_symbol=f.instId, rate=rate,
-                                  interval_hours=hours, annualized=annualized(rate, hours),
-                                  next_funding_ts=ms_to_us(f.fundingTime), ts=ms_to_us(f.ts),
-                                  recv_ts=recv_ts))
-    return events
-
-
-class RestOpenInterest(msgspec.Struct, frozen=True):
-    """get-open-interest item."""
-
-    instId: str
-    oi: Decimal  # contracts
-    oiCcy: Decimal  # base currency
-    ts: Millis
-    oiUsd: Decimal | None = None  # newer answers only
-
-
-_rest_open_interest = msgspec.json.Decoder(RestEnvelope[RestOpenInterest], strict=False)
+    return funding_events(_rest_data(_rest_funding, raw, inst_ids), recv_ts)
 
 
 def parse_rest_open_interest(raw: bytes, recv_ts: int, *,
@@ -429,13 +420,7 @@ def parse_rest_open_interest(raw: bytes, recv_ts: int, *,
     {"code":"0","data":[{"instId":"BTC-USDT-SWAP","instType":"SWAP","oi":"5000","oiCcy":"555.55",
      "oiUsd":"50000","ts":"1597026383085"}],"msg":""}
     """
-    return [
-        OpenInterest(exchange=NAME, symbol=symbol_of(o.instId), raw_symbol=o.instId,
-                     contracts=finite(o.oi, "oi"),
-                     base=finite(o.oiCcy, "oiCcy"), usd=None if o.oiUsd is None else finite(o.oiUsd, "oiUsd"),
-                     ts=ms_to_us(o.ts), recv_ts=recv_ts)
-        for o in _rest_data(_rest_open_interest, raw, inst_ids)
-    ]
+    return open_interest_events(_rest_data(_rest_open_interest, raw, inst_ids), recv_ts)
 
 
 class RestTicker(msgspec.Struct, frozen=True):
