@@ -1,4 +1,5 @@
-"""What every exchange file shares: the bad-frame error and symbol normalization."""
+"""What every exchange file shares: the bad-frame error, symbol normalization, exact decimal
+arithmetic and the one way a funding rate becomes an event."""
 from __future__ import annotations
 
 from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
@@ -7,6 +8,7 @@ from functools import lru_cache
 import msgspec
 
 from shared.decimals import rounded
+from shared.events import FundingRate
 
 # Quote assets in the order they are tried against a venue symbol's tail.
 QUOTES = ("FDUSD", "USDT", "USDC", "BUSD", "TUSD", "USD", "EUR", "TRY", "BTC", "ETH", "BNB")
@@ -93,6 +95,17 @@ def divide(a: Decimal, b: Decimal, what: str) -> Decimal:
 def annualized(rate: Decimal, interval_hours: Decimal) -> Decimal:
     """A funding rate per interval -> per year: rate * (24 / interval_hours) * 365."""
     return divide(multiply(rate, Decimal(24 * 365), "annualized rate"), interval_hours, "annualized rate")
+
+
+def funding_rate(exchange: str, symbol: str, raw_symbol: str, rate: Decimal, interval_hours: Decimal, *,
+                 ts: int, recv_ts: int, next_funding_ts: int | None = None) -> FundingRate:
+    """A FundingRate whose interval is a positive number of hours and whose rate per year is
+    worked out from it, whatever the venue: a zero or negative interval is a bad frame."""
+    if not finite(interval_hours, "funding interval") > 0:
+        raise FrameError(f"funding interval of {interval_hours} hours")
+    return FundingRate(exchange=exchange, symbol=symbol, raw_symbol=raw_symbol, rate=rate,
+                       interval_hours=interval_hours, annualized=annualized(rate, interval_hours),
+                       next_funding_ts=next_funding_ts, ts=ts, recv_ts=recv_ts)
 
 
 def decimal_of(text: str, what: str) -> Decimal:

@@ -22,15 +22,15 @@ import msgspec
 
 from services.receivers.frames import (
     FrameError,
-    annualized,
     decode,
     divide,
     finite,
+    funding_rate,
     ms_to_us,
     normalized,
 )
 from services.receivers.rest import VenueClient
-from shared.events import AnyEvent, FundingRate, now_us
+from shared.events import AnyEvent, now_us
 
 NAME = "backpack"
 REST_URL = "https://api.backpack.exchange"
@@ -107,13 +107,12 @@ def parse_mark_prices(
         rate = finite(item.fundingRate, "fundingRate")
         hours = (interval_hours or {}).get(item.symbol, DEFAULT_FUNDING_INTERVAL_HOURS)
         events.append(
-            FundingRate(
-                exchange=NAME,
-                symbol=symbol_of(item.symbol),
-                raw_symbol=item.symbol,
-                rate=rate,
-                interval_hours=hours,
-                annualized=annualized(rate, hours),
+            funding_rate(
+                NAME,
+                symbol_of(item.symbol),
+                item.symbol,
+                rate,
+                hours,
                 next_funding_ts=ms_to_us(item.nextFundingTimestamp),
                 ts=recv_ts,
                 recv_ts=recv_ts,

@@ -23,10 +23,10 @@ import msgspec
 from services.receivers.frames import (
     FrameError,
     ReconnectNotice,
-    annualized,
     decimal_of,
     decode,
     finite,
+    funding_rate,
     ms_to_us,
     multiply,
     normalized,
@@ -36,7 +36,6 @@ from services.receivers.rest import VenueClient
 from shared.events import (
     AnyEvent,
     Candle,
-    FundingRate,
     Liquidation,
     MarkPrice,
     OpenInterest,
@@ -241,11 +240,8 @@ def mark_price_events(msg: MarkPriceUpdate, recv_ts: int,
             exchange=NAME, symbol=symbol, raw_symbol=msg.s, mark_price=finite(msg.p, "mark price"),
             index_price=finite(msg.i, "index price"), ts=ts, recv_ts=recv_ts,
         ),
-        FundingRate(
-            exchange=NAME, symbol=symbol, raw_symbol=msg.s, rate=rate, interval_hours=hours,
-            annualized=annualized(rate, hours), next_funding_ts=ms_to_us(msg.T),
-            ts=ts, recv_ts=recv_ts,
-        ),
+        funding_rate(NAME, symbol, msg.s, rate, hours, next_funding_ts=ms_to_us(msg.T),
+                     ts=ts, recv_ts=recv_ts),
     ]
 
 
@@ -478,10 +474,8 @@ def parse_premium_index(raw: bytes, recv_ts: int, *, symbols: Collection[str] | 
         base, quote = split_concatenated(item.symbol)
         rate = decimal_of(item.lastFundingRate, "lastFundingRate")
         hours = (interval_hours or {}).get(item.symbol, FUNDING_INTERVAL_HOURS)
-        events.append(FundingRate(
-            exchange=exchange, symbol=normalized(base, quote, perpetual=quotes_perpetual),
-            raw_symbol=item.symbol,
-            rate=rate, interval_hours=hours, annualized=annualized(rate, hours),
+        events.append(funding_rate(
+            exchange, normalized(base, quote, perpetual=quotes_perpetual), item.symbol, rate, hours,
             next_funding_ts=ms_to_us(item.nextFundingTime) if item.nextFundingTime else None,
             ts=ms_to_us(item.time), recv_ts=recv_ts))
     return events

@@ -21,9 +21,9 @@ import msgspec
 
 from services.receivers.frames import (
     FrameError,
-    annualized,
     decode,
     finite,
+    funding_rate,
     ms_to_us,
     multiply,
     normalized,
@@ -33,7 +33,6 @@ from services.receivers.rest import VenueClient
 from shared.events import (
     AnyEvent,
     Candle,
-    FundingRate,
     Liquidation,
     MarkPrice,
     OpenInterest,
@@ -234,9 +233,8 @@ def parse_tickers(raw: bytes | str, recv_ts: int, category: Category = CATEGORY,
     events: list[AnyEvent] = []
     if t.fundingRate is not None:
         rate, hours = finite(t.fundingRate, "fundingRate"), _funding_hours(t, funding_hours or {})
-        events.append(FundingRate(
-            exchange=NAME, symbol=symbol, raw_symbol=t.symbol, rate=rate, interval_hours=hours,
-            annualized=annualized(rate, hours), ts=ts, recv_ts=recv_ts,
+        events.append(funding_rate(
+            NAME, symbol, t.symbol, rate, hours, ts=ts, recv_ts=recv_ts,
             next_funding_ts=None if t.nextFundingTime is None else ms_to_us(t.nextFundingTime)))
     if t.markPrice is not None:  # a delta with only indexPrice makes no MarkPrice (mark is required)
         events.append(MarkPrice(
@@ -256,9 +254,7 @@ def _funding_hours(ticker: Ticker, table: Mapping[str, Decimal]) -> Decimal:
     """The push's own fundingIntervalHour, else the caller's table, else 8 hours."""
     hours = ticker.fundingIntervalHour
     if hours is None:
-        hours = table.get(ticker.symbol, DEFAULT_FUNDING_INTERVAL_HOURS)
-    if not finite(hours, "funding interval") > 0:
-        raise FrameError(f"funding interval of {hours} hours")
+        return table.get(ticker.symbol, DEFAULT_FUNDING_INTERVAL_HOURS)
     return hours
 
 
@@ -407,12 +403,9 @@ def parse_rest_funding(raw: bytes, recv_ts: int, *, symbols: Collection[str] | N
         rate = finite(decimal_of_text(t.fundingRate, "fundingRate"), "fundingRate")
         hours = decimal_of_text(t.fundingIntervalHour, "fundingIntervalHour") if t.fundingIntervalHour \
             else DEFAULT_FUNDING_INTERVAL_HOURS
-        if not hours > 0:
-            raise FrameError(f"funding interval of {hours} hours")
         next_ms = int(t.nextFundingTime) if t.nextFundingTime.isdigit() and t.nextFundingTime != "0" else None
-        events.append(FundingRate(
-            exchange=NAME, symbol=symbol_of(t.symbol, "linear"), raw_symbol=t.symbol, rate=rate,
-            interval_hours=hours, annualized=annualized(rate, hours),
+        events.append(funding_rate(
+            NAME, symbol_of(t.symbol, "linear"), t.symbol, rate, hours,
             next_funding_ts=None if next_ms is None else ms_to_us(next_ms), ts=ts, recv_ts=recv_ts))
     return events
 

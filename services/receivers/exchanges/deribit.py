@@ -21,15 +21,15 @@ import msgspec
 
 from services.receivers.frames import (
     FrameError,
-    annualized,
     decode,
     divide,
     finite,
+    funding_rate,
     ms_to_us,
     multiply,
     normalized,
 )
-from shared.events import AnyEvent, Candle, FundingRate, MarkPrice, OpenInterest, Trade
+from shared.events import AnyEvent, Candle, MarkPrice, OpenInterest, Trade
 
 T = TypeVar("T")
 ChannelParse = Callable[[bytes, int], list[AnyEvent]]  # one channel's frames (bytes) -> events
@@ -208,13 +208,8 @@ def parse_ticker(raw: bytes, recv_ts: int) -> list[AnyEvent]:
     ]
     if t.current_funding is not None:
         rate = finite(t.current_funding, "funding rate")
-        events.append(
-            FundingRate(
-                exchange=NAME, symbol=symbol, raw_symbol=t.instrument_name, rate=rate,
-                interval_hours=FUNDING_INTERVAL_HOURS, annualized=annualized(rate, FUNDING_INTERVAL_HOURS),
-                ts=ts, recv_ts=recv_ts,
-            )
-        )
+        events.append(funding_rate(NAME, symbol, t.instrument_name, rate, FUNDING_INTERVAL_HOURS,
+                                   ts=ts, recv_ts=recv_ts))
     return events
 
 

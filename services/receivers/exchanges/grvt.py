@@ -24,15 +24,15 @@ import msgspec
 
 from services.receivers.frames import (
     FrameError,
-    annualized,
     decimal_of,
     decode,
     divide,
     finite,
+    funding_rate,
     normalized,
 )
 from services.receivers.rest import VenueClient
-from shared.events import AnyEvent, FundingRate, now_us
+from shared.events import AnyEvent, now_us
 
 NAME = "grvt"
 REST_URL = "https://market-data.grvt.io"
@@ -93,16 +93,13 @@ def parse_ticker(raw: bytes, recv_ts: int) -> list[AnyEvent]:
         if t.funding_interval_hours is None
         else Decimal(t.funding_interval_hours)
     )
-    if not hours > 0:
-        raise FrameError(f"funding interval of {hours} hours")
     return [
-        FundingRate(
-            exchange=NAME,
-            symbol=symbol_of(t.instrument),
-            raw_symbol=t.instrument,
-            rate=finite(rate, "funding rate"),
-            interval_hours=hours,
-            annualized=annualized(rate, hours),
+        funding_rate(
+            NAME,
+            symbol_of(t.instrument),
+            t.instrument,
+            finite(rate, "funding rate"),
+            hours,
             next_funding_ts=_ns_to_us(t.next_funding_time, "next_funding_time")
             if t.next_funding_time
             else None,

@@ -26,15 +26,15 @@ import msgspec
 
 from services.receivers.frames import (
     FrameError,
-    annualized,
     decode,
     finite,
+    funding_rate,
     ms_to_us,
     multiply,
     normalized,
 )
 from services.receivers.rest import VenueClient
-from shared.events import AnyEvent, Candle, FundingRate, MarkPrice, OpenInterest, Trade, now_us
+from shared.events import AnyEvent, Candle, MarkPrice, OpenInterest, Trade, now_us
 
 T = TypeVar("T")
 ChannelParse = Callable[[bytes, int], list[AnyEvent]]  # one channel's frames (bytes) -> events
@@ -225,9 +225,8 @@ def parse_active_asset_ctx(raw: bytes, recv_ts: int) -> list[AnyEvent]:
     rate, mark = finite(ctx.funding, "funding rate"), finite(ctx.markPx, "mark price")
     oi = finite(ctx.openInterest, "open interest")
     return [
-        FundingRate(
-            exchange=NAME, symbol=symbol, raw_symbol=coin, rate=rate, interval_hours=FUNDING_INTERVAL_HOURS,
-            annualized=annualized(rate, FUNDING_INTERVAL_HOURS),
+        funding_rate(
+            NAME, symbol, coin, rate, FUNDING_INTERVAL_HOURS,
             next_funding_ts=(ts // _HOUR_US + 1) * _HOUR_US, ts=ts, recv_ts=recv_ts,
         ),
         MarkPrice(
@@ -340,9 +339,8 @@ def parse_meta_funding(raw: bytes, recv_ts: int, *, coins: Collection[str] | Non
     events: list[AnyEvent] = []
     for coin, ctx in _contexts(raw, coins):
         rate = finite(ctx.funding, "funding")
-        events.append(FundingRate(
-            exchange=NAME, symbol=symbol_of(coin), raw_symbol=coin, rate=rate,
-            interval_hours=FUNDING_INTERVAL_HOURS, annualized=annualized(rate, FUNDING_INTERVAL_HOURS),
+        events.append(funding_rate(
+            NAME, symbol_of(coin), coin, rate, FUNDING_INTERVAL_HOURS,
             next_funding_ts=(recv_ts // _HOUR_US + 1) * _HOUR_US, ts=recv_ts, recv_ts=recv_ts))
     return events
 

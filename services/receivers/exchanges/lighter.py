@@ -24,9 +24,9 @@ from decimal import Decimal
 
 import msgspec
 
-from services.receivers.frames import FrameError, annualized, decode, divide, finite, normalized
+from services.receivers.frames import FrameError, decode, divide, finite, funding_rate, normalized
 from services.receivers.rest import VenueClient
-from shared.events import AnyEvent, FundingRate, now_us
+from shared.events import AnyEvent, now_us
 
 NAME = "lighter"
 REST_URL = "https://mainnet.zklighter.elliot.ai"
@@ -73,13 +73,12 @@ def parse_funding_rates(raw: bytes, recv_ts: int, *, coins: Collection[str] | No
             raise FrameError(f"unsupported symbol {row.symbol!r}")
         rate = divide(finite(row.rate, "rate"), RELAYED_PERIOD_HOURS / FUNDING_INTERVAL_HOURS, "hourly rate")
         events.append(
-            FundingRate(
-                exchange=NAME,
-                symbol=normalized(row.symbol, "USD", perpetual=True),
-                raw_symbol=row.symbol,
-                rate=rate,
-                interval_hours=FUNDING_INTERVAL_HOURS,
-                annualized=annualized(rate, FUNDING_INTERVAL_HOURS),
+            funding_rate(
+                NAME,
+                normalized(row.symbol, "USD", perpetual=True),
+                row.symbol,
+                rate,
+                FUNDING_INTERVAL_HOURS,
                 next_funding_ts=(recv_ts // _HOUR_US + 1) * _HOUR_US,
                 ts=recv_ts,
                 recv_ts=recv_ts,

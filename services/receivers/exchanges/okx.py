@@ -24,17 +24,17 @@ import msgspec
 from services.receivers.frames import (
     FrameError,
     ReconnectNotice,
-    annualized,
     decimal_of,
     decode,
     divide,
     finite,
+    funding_rate,
     ms_to_us,
     multiply,
     normalized,
 )
 from services.receivers.rest import VenueClient
-from shared.events import AnyEvent, Candle, FundingRate, Liquidation, OpenInterest, SpotPrice, Trade, now_us
+from shared.events import AnyEvent, Candle, Liquidation, OpenInterest, SpotPrice, Trade, now_us
 
 T = TypeVar("T")
 Item = TypeVar("Item", bound="NamesInstrument")  # a REST answer item
@@ -245,12 +245,9 @@ def funding_events(items: Iterable[FundingData], recv_ts: int) -> list[AnyEvent]
         rate, next_ms = finite(f.fundingRate, "fundingRate"), _ms_text(f.nextFundingTime, "nextFundingTime")
         hours = DEFAULT_FUNDING_INTERVAL_HOURS if next_ms is None else divide(
             Decimal(next_ms - f.fundingTime), Decimal(3_600_000), "funding interval")
-        if not hours > 0:
-            raise FrameError(f"funding interval of {hours} hours")
-        events.append(FundingRate(exchange=NAME, symbol=symbol_of(f.instId), raw_symbol=f.instId, rate=rate,
-                                  interval_hours=hours, annualized=annualized(rate, hours),
-                                  next_funding_ts=ms_to_us(f.fundingTime), ts=ms_to_us(f.ts),
-                                  recv_ts=recv_ts))
+        events.append(funding_rate(NAME, symbol_of(f.instId), f.instId, rate, hours,
+                                   next_funding_ts=ms_to_us(f.fundingTime), ts=ms_to_us(f.ts),
+                                   recv_ts=recv_ts))
     return events
 
 
