@@ -21,6 +21,7 @@ import msgspec
 
 from services.receivers.frames import (
     FrameError,
+    decimal_of,
     decode,
     finite,
     funding_rate,
@@ -400,8 +401,8 @@ def parse_rest_funding(raw: bytes, recv_ts: int, *, symbols: Collection[str] | N
     for t in items:
         if not t.fundingRate:
             continue  # dated futures share the linear category and have no funding
-        rate = finite(decimal_of_text(t.fundingRate, "fundingRate"), "fundingRate")
-        hours = decimal_of_text(t.fundingIntervalHour, "fundingIntervalHour") if t.fundingIntervalHour \
+        rate = decimal_of(t.fundingRate, "fundingRate")
+        hours = decimal_of(t.fundingIntervalHour, "fundingIntervalHour") if t.fundingIntervalHour \
             else DEFAULT_FUNDING_INTERVAL_HOURS
         next_ms = int(t.nextFundingTime) if t.nextFundingTime.isdigit() and t.nextFundingTime != "0" else None
         events.append(funding_rate(
@@ -440,14 +441,6 @@ def parse_rest_spot(raw: bytes, recv_ts: int, *, symbols: Collection[str] | None
                   price=finite(t.lastPrice, "lastPrice"), source="exchange", ts=ts, recv_ts=recv_ts)
         for t in items if t.lastPrice is not None
     ]
-
-
-def decimal_of_text(text: str, what: str) -> Decimal:
-    """A number Bybit sends as text -> Decimal, or a FrameError naming the field."""
-    try:
-        return finite(Decimal(text), what)
-    except ArithmeticError as exc:
-        raise FrameError(f"{what} is not a number: {text!r}") from exc
 
 
 class Instrument(msgspec.Struct, frozen=True):
