@@ -145,7 +145,7 @@ async def receiver_to_redis(venue: str, frames: list[bytes], settings: Settings)
             stop.set()
             await writer
     finally:
-        keys = [key async for key in redis.scan_iter(match=f"{settings.stream_prefix}:*")]
+        keys = [key async for key in redis.scan_iter(match=f"{settings.streams.prefix}:*")]
         if keys:
             await redis.delete(*keys)
         await redis.aclose()

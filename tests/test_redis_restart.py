@@ -44,7 +44,7 @@ async def test_redis_restart_with_aof_loses_no_acknowledged_entry(
         redis_url=server.url, producer_batch_events=50, ws_backoff_max_s=0.3, consumer_block_ms=100
     )
     client = redis_client(settings)
-    stream = stream_key(settings.stream_prefix, "trades")
+    stream = stream_key(settings.streams.prefix, "trades")
     written: list[bytes] = []
     producer = StreamProducer(client, settings, source="test", on_written=written.extend)
     sink = ListSink()

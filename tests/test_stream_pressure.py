@@ -41,7 +41,7 @@ async def test_market_data_is_shed_under_lag_and_account_events_wait(
     redis: aioredis.Redis, make_settings: Callable[..., Settings]
 ) -> None:
     settings = make_settings(stream_maxlen=50, producer_batch_events=1, producer_lag_fraction=0.8)
-    trades, account, alerts = (stream_key(settings.stream_prefix, f) for f in ("trades", "account", "alerts"))
+    trades, account, alerts = (stream_key(settings.streams.prefix, f) for f in ("trades", "account", "alerts"))
     for stream in (trades, account):
         await redis.xgroup_create(stream, IDLE, id="0", mkstream=True)
     shed_before = metrics.EVENTS_SHED.labels(trades)._value.get()
@@ -83,7 +83,7 @@ async def test_trimmed_before_read_is_counted(
     redis: aioredis.Redis, make_settings: Callable[..., Settings]
 ) -> None:
     settings = make_settings(stream_maxlen=100)
-    stream = stream_key(settings.stream_prefix, "trades")
+    stream = stream_key(settings.streams.prefix, "trades")
     await redis.xgroup_create(stream, IDLE, id="0", mkstream=True)
     await redis.xgroup_create(stream, PROCESSOR_GROUP, id="0")
     for n in range(10):
@@ -117,7 +117,7 @@ async def test_trimmed_before_read_is_counted(
     await monitor.poll()  # recorded once: a second look adds nothing
     assert metrics.TRIMMED_UNREAD.labels(stream, IDLE)._value.get() - counted == trimmed
     assert gauge(IDLE) == trimmed
-    alerts = await redis.xrange(stream_key(settings.stream_prefix, "alerts"))
+    alerts = await redis.xrange(stream_key(settings.streams.prefix, "alerts"))
     keys = {e.key for _, f in alerts for e in batch_decoder.decode(f[b"e"])}  # type: ignore[attr-defined]
     assert keys == {
         f"trimmed:{stream}:{IDLE}",

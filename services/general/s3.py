@@ -47,10 +47,10 @@ class S3Target:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> S3Target | None:
-        if not (settings.s3_endpoint and settings.s3_bucket):
+        if not (settings.backup.s3.endpoint and settings.backup.s3.bucket):
             return None
-        return cls(settings.s3_endpoint.rstrip("/"), settings.s3_bucket, settings.s3_region,
-                   settings.s3_access_key, settings.s3_secret_key, settings.s3_prefix)
+        return cls(settings.backup.s3.endpoint.rstrip("/"), settings.backup.s3.bucket, settings.backup.s3.region,
+                   settings.backup.s3.access_key, settings.backup.s3.secret_key, settings.backup.s3.prefix)
 
     def __repr__(self) -> str:  # never show the secret
         return f"S3Target(endpoint={self.endpoint!r}, bucket={self.bucket!r}, region={self.region!r})"

@@ -23,11 +23,11 @@ async def record_backup(redis: aioredis.Redis, settings: Settings, ok: bool, det
     """Remember the last backup outcome (file name or error) for /status and the next run."""
     now = str(int(time.time()))
     fields = {"ok_at" if ok else "failed_at": now, "last": "ok" if ok else "failed", "detail": detail[:500]}
-    await redis.hset(backup_status_key(settings.stream_prefix), mapping=fields)  # type: ignore[misc]
+    await redis.hset(backup_status_key(settings.streams.prefix), mapping=fields)  # type: ignore[misc]
 
 
 async def read_backup(redis: aioredis.Redis, settings: Settings) -> dict[str, str]:
-    raw = await redis.hgetall(backup_status_key(settings.stream_prefix))  # type: ignore[misc]
+    raw = await redis.hgetall(backup_status_key(settings.streams.prefix))  # type: ignore[misc]
     return {k.decode(): v.decode() for k, v in raw.items()}
 
 

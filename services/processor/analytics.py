@@ -37,7 +37,7 @@ def analytics_consumers(settings: Settings, redis: aioredis.Redis, pool: asyncpg
     return [
         StreamConsumer(redis, settings, stream, ANALYTICS_GROUP, name, make_sink())
         for family, make_sink in sinks.items()
-        for stream in family_streams(settings.stream_prefix, family, settings.stream_partitions)
+        for stream in family_streams(settings.streams.prefix, family, settings.streams.partitions)
     ]
 
 

@@ -42,11 +42,11 @@ from shared.streams import StreamProducer
 
 
 def thresholds_of(settings: Settings) -> dict[str, Decimal]:
-    return {interval: setting_decimal(value) for interval, value in settings.spike_thresholds.items()}
+    return {interval: setting_decimal(value) for interval, value in settings.analytics.spike_thresholds.items()}
 
 
 def detector_of(settings: Settings) -> SpikeDetector:
-    return SpikeDetector(settings.spike_window, thresholds_of(settings), settings.spike_min_points)
+    return SpikeDetector(settings.analytics.spike_window, thresholds_of(settings), settings.analytics.spike_min_points)
 
 
 class _SpikeOutbox:
@@ -72,10 +72,10 @@ class TradeAnalytics:
     def __init__(self, pool: asyncpg.Pool, producer: StreamProducer, settings: Settings) -> None:
         self.pool = pool
         self.producer = producer
-        self.builder = CandleBuilder(settings.candle_memory_minutes)
+        self.builder = CandleBuilder(settings.analytics.candle_memory_minutes)
         self.rule = LargeTradeRule.from_settings(settings)
         self.detector = detector_of(settings)
-        self.closes = ClosedBars(self.detector.thresholds, max_gap=settings.spike_window)
+        self.closes = ClosedBars(self.detector.thresholds, max_gap=settings.analytics.spike_window)
         self.outbox = _SpikeOutbox(producer)
 
     async def __call__(self, events: Sequence[Event]) -> None:

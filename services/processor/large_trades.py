@@ -44,8 +44,8 @@ class LargeTradeRule:
     @classmethod
     def from_settings(cls, settings: Settings) -> LargeTradeRule:
         # settings hold floats (validated > 0)
-        return cls(setting_decimal(settings.large_trade_usd_default),
-                   {key: setting_decimal(value) for key, value in settings.large_trade_usd_by_symbol.items()})
+        return cls(setting_decimal(settings.analytics.large_trade_usd_default),
+                   {key: setting_decimal(value) for key, value in settings.analytics.large_trade_usd_by_symbol.items()})
 
     def threshold(self, symbol: str) -> Decimal:
         found = self.by_symbol.get(symbol)

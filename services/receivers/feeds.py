@@ -58,9 +58,9 @@ def chunks(items: Sequence[T], size: int) -> list[Sequence[T]]:
 
 def idle_timeout(settings: Settings, channels: Iterable[str]) -> float:
     """The shortest idle timeout of a socket's channels: data on any of them proves it alive."""
-    by_channel = settings.ws_idle_timeout_by_channel
+    by_channel = settings.websockets.idle_timeout_by_channel
     return min(
-        (by_channel.get(c, settings.ws_idle_timeout_s) for c in channels), default=settings.ws_idle_timeout_s
+        (by_channel.get(c, settings.websockets.idle_timeout_s) for c in channels), default=settings.websockets.idle_timeout_s
     )
 
 
@@ -87,7 +87,7 @@ def _binance(
         for stream in streams_of[c]([symbol])
     ]
     items += [(c, stream) for c, stream in all_market.items() if c in channels]
-    base = settings.venue_urls.get(venue, module.WS_URL)
+    base = settings.venues.urls.get(venue, module.WS_URL)
     parse = binance.parse_frame if venue == "binance" else binance.parse_frame_spot
     if venue == "binance" and funding_hours is not None:
         parse = binance.futures_parser(funding_hours)
@@ -108,9 +108,9 @@ def _binance(
 def binance_feeds(settings: Settings, funding_hours: Mapping[str, Decimal] | None = None) -> list[Feed]:
     """USD-M: aggTrade, kline_1m, markPrice@1s, forceOrder; or every perpetual's funding and liquidations.
     funding_hours: symbol -> funding interval the parse reads (8 h for a symbol absent from it)."""
-    all_market = binance.ALL_MARKET_STREAMS if settings.binance_all_market else {}
+    all_market = binance.ALL_MARKET_STREAMS if settings.venues.binance.all_market else {}
     return _binance(
-        settings, "binance", settings.binance_symbols, settings.binance_channels, BINANCE_STREAMS, all_market,
+        settings, "binance", settings.venues.binance.symbols, settings.venues.binance.channels, BINANCE_STREAMS, all_market,
         funding_hours,
     )
 
@@ -119,8 +119,8 @@ def binance_spot_feeds(settings: Settings) -> list[Feed]:
     return _binance(
         settings,
         "binance_spot",
-        settings.binance_spot_symbols,
-        settings.binance_spot_channels,
+        settings.venues.binance_spot.symbols,
+        settings.venues.binance_spot.channels,
         BINANCE_SPOT_STREAMS,
         {},
     )
@@ -135,7 +135,7 @@ def _bybit(settings: Settings, venue: str, symbols: list[str], channels: Sequenc
         parse = partial(bybit.parse_frame_linear, funding_hours=funding_hours)
     category: bybit.Category = "linear" if venue == "bybit" else "spot"
     channel_of = {f"{BYBIT_TOPICS[c]}.{s.upper()}": c for s in symbols for c in channels}
-    url = settings.venue_urls.get(venue, module.WS_URL)
+    url = settings.venues.urls.get(venue, module.WS_URL)
     feeds = []
     for n, topics in enumerate(bybit.connections(channel_of)):
         channels_here = tuple(sorted({channel_of[t] for t in topics}))
@@ -156,17 +156,17 @@ def _bybit(settings: Settings, venue: str, symbols: list[str], channels: Sequenc
 
 
 def bybit_feeds(settings: Settings, funding_hours: Mapping[str, Decimal] | None = None) -> list[Feed]:
-    return _bybit(settings, "bybit", settings.bybit_symbols, settings.bybit_channels, funding_hours)
+    return _bybit(settings, "bybit", settings.venues.bybit.symbols, settings.venues.bybit.channels, funding_hours)
 
 
 def bybit_spot_feeds(settings: Settings) -> list[Feed]:
-    return _bybit(settings, "bybit_spot", settings.bybit_spot_symbols, settings.bybit_spot_channels)
+    return _bybit(settings, "bybit_spot", settings.venues.bybit_spot.symbols, settings.venues.bybit_spot.channels)
 
 
 def okx_contract_values(settings: Settings) -> dict[str, Decimal]:
     """okx.CT_VAL plus okx_contract_values: a swap without ctVal would be off by orders of magnitude."""
     table = dict(okx.CT_VAL)
-    for inst_id, text in settings.okx_contract_values.items():
+    for inst_id, text in settings.venues.okx.contract_values.items():
         try:
             value = Decimal(text)
         except InvalidOperation as exc:
@@ -181,7 +181,7 @@ def okx_feeds(settings: Settings, contract_values: okx.CtVal | None = None) -> l
     """/public: trades, funding-rate + open-interest (swaps), liquidation-orders (every swap);
     /business: candles. contract_values: the ctVal table the parse reads (the receivers fill it
     from the venue's instrument list); the built-in one plus okx_contract_values by default."""
-    ids, channels = settings.okx_instruments, settings.okx_channels
+    ids, channels = settings.venues.okx.symbols, settings.venues.okx.channels
     swaps = [i for i in ids if i.endswith("-SWAP")]
     public: list[Item[dict[str, str]]] = []
     for inst_id in ids:
@@ -204,7 +204,7 @@ def okx_feeds(settings: Settings, contract_values: okx.CtVal | None = None) -> l
         ("public", public, okx.WS_URL),
         ("business", business, okx.BUSINESS_WS_URL),
     ):
-        url = settings.venue_urls.get("okx" if endpoint == "public" else "okx_business", default_url)
+        url = settings.venues.urls.get("okx" if endpoint == "public" else "okx_business", default_url)
         for n, part in enumerate(chunks(items, OKX_ARGS_PER_CONNECTION)):
             feeds.append(
                 Feed(
@@ -227,10 +227,10 @@ def hyperliquid_feeds(settings: Settings) -> list[Feed]:
     """One subscribe message per coin and channel; {"method":"ping"} keeps a quiet socket open."""
     items: list[Item[bytes]] = [
         (c, HYPERLIQUID_SUBSCRIPTIONS[c](coin))
-        for coin in settings.hyperliquid_coins
-        for c in settings.hyperliquid_channels
+        for coin in settings.venues.hyperliquid.symbols
+        for c in settings.venues.hyperliquid.channels
     ]
-    url = settings.venue_urls.get("hyperliquid", hyperliquid.WS_URL)
+    url = settings.venues.urls.get("hyperliquid", hyperliquid.WS_URL)
     return [
         Feed(
             name=f"hyperliquid:{n}",
@@ -261,11 +261,11 @@ def deribit_channel(channel: str, instrument: str, interval: str) -> str:
 def deribit_feeds(settings: Settings, heartbeat_s: int = deribit.HEARTBEAT_INTERVAL_S) -> list[Feed]:
     """JSON-RPC: public/set_heartbeat, then public/subscribe; test_request answered with public/test."""
     items: list[Item[str]] = [
-        (c, deribit_channel(c, inst, settings.deribit_interval))
-        for inst in settings.deribit_instruments
-        for c in settings.deribit_channels
+        (c, deribit_channel(c, inst, settings.venues.deribit.interval))
+        for inst in settings.venues.deribit.symbols
+        for c in settings.venues.deribit.channels
     ]
-    url = settings.venue_urls.get("deribit", deribit.WS_URL)
+    url = settings.venues.urls.get("deribit", deribit.WS_URL)
     return [
         Feed(
             name=f"deribit:{n}",
@@ -312,7 +312,10 @@ BUILDERS: dict[str, Callable[[Settings, VenueFacts], list[Feed]]] = {
 
 
 def build_feeds(settings: Settings, facts: VenueFacts | None = None) -> list[Feed]:
-    """Every socket of every venue in settings.feeds (a venue with no symbols opens none), their
+    """Every socket of every venue in settings.websockets.feeds (a venue with no symbols opens none), their
     parsers reading `facts` (venue_facts(settings) when not given)."""
     facts = facts or venue_facts(settings)
-    return [feed for venue in settings.feeds for feed in BUILDERS[venue](settings, facts)]
+    unknown = [venue for venue in settings.websockets.feeds if venue not in BUILDERS]
+    if unknown:
+        raise ConfigError(f"TRADEHUB_FEEDS: unknown feeds {', '.join(unknown)}; known: {', '.join(BUILDERS)}")
+    return [feed for venue in settings.websockets.feeds for feed in BUILDERS[venue](settings, facts)]

@@ -95,7 +95,7 @@ class Binance:
     def frame(self, sub: Sub, session: Session) -> tuple[str, int]:
         state = session.state
         if sub.symbol == "*":  # all-market streams cover the simulator's symbols
-            symbols = state.settings.simulator_symbols
+            symbols = state.settings.simulator.symbols
             if sub.channel == "funding":
                 data: Any = [mark_price(state.tape(s)) for s in symbols]
             else:

@@ -20,10 +20,10 @@ class Market:
     """Deterministic numbers of one simulated market."""
 
     def __init__(self, settings: Settings) -> None:
-        self.seed = settings.simulator_seed
-        bases = [s.removesuffix("USDT") for s in settings.simulator_symbols if s.endswith("USDT")]
+        self.seed = settings.simulator.seed
+        bases = [s.removesuffix("USDT") for s in settings.simulator.symbols if s.endswith("USDT")]
         self.assets = sorted(
-            set(bases + settings.poll_funding_assets + settings.poll_spot_assets + settings.poll_oi_assets)
+            set(bases + settings.polling.funding_assets + settings.polling.spot_assets + settings.polling.oi_assets)
         )
 
     def _draw(self, *parts: str) -> int:

@@ -31,7 +31,7 @@ FROM candles WHERE interval = $1 AND source = 'derived' ORDER BY ts
 
 
 async def published(redis: aioredis.Redis, settings: Settings, family: str) -> list[Event]:
-    entries = await redis.xrange(stream_key(settings.stream_prefix, family))
+    entries = await redis.xrange(stream_key(settings.streams.prefix, family))
     return [event for _, fields in entries for event in batch_decoder.decode(fields[FIELD_EVENTS])]
 
 
@@ -218,7 +218,7 @@ async def test_the_analytics_group_reads_trades_beside_storage(
     finally:
         stop.set()
         await asyncio.wait_for(task, 10)
-    groups = await redis.xinfo_groups(stream_key(settings.stream_prefix, "trades"))
+    groups = await redis.xinfo_groups(stream_key(settings.streams.prefix, "trades"))
     assert [(g["name"], g["pending"]) for g in groups] == [(b"analytics", 0)]
 
 

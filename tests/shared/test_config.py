@@ -12,9 +12,9 @@ def test_env_values_are_converted_to_their_types() -> None:
     s = load_settings({"TRADEHUB_API_PORT": "9000", "TRADEHUB_BINANCE_SYMBOLS": "BTCUSDT, SOLUSDT",
                        "TRADEHUB_VENUE_URLS": "binance=ws://127.0.0.1:1", "TRADEHUB_BREAKER_RESET_S": "2.5"})
     assert s.api_port == 9000
-    assert s.binance_symbols == ["BTCUSDT", "SOLUSDT"]
-    assert s.venue_urls == {"binance": "ws://127.0.0.1:1"}
-    assert s.breaker_reset_s == 2.5
+    assert s.venues.binance.symbols == ["BTCUSDT", "SOLUSDT"]
+    assert s.venues.urls == {"binance": "ws://127.0.0.1:1"}
+    assert s.consumer.breaker_reset_s == 2.5
 
 
 @pytest.mark.parametrize(
@@ -38,7 +38,7 @@ def test_toml_file_then_env_overrides(tmp_path: Path) -> None:
     path.write_text('api_port = 8100\nbinance_symbols = ["ETHUSDT"]\n')
     s = load_settings({"TRADEHUB_CONFIG": str(path), "TRADEHUB_API_PORT": "8200"})
     assert s.api_port == 8200
-    assert s.binance_symbols == ["ETHUSDT"]
+    assert s.venues.binance.symbols == ["ETHUSDT"]
 
 
 def test_bad_toml_value_names_the_key_and_file(tmp_path: Path) -> None:
