@@ -81,7 +81,7 @@ async def test_redis_restart_with_aof_loses_no_acknowledged_entry(
         assert set(trade_ids) == {str(n) for n in range(TOTAL)}  # nothing lost, the down-time events included
         assert buffered_while_down >= 90 * PER_TICK  # kept in memory while Redis was down
         assert metrics.EVENTS_DROPPED.labels(stream, "buffer_full")._value.get() == dropped
-        assert {e.trade_id for e in sink.stored} == {str(n) for n in range(TOTAL)}  # type: ignore[attr-defined]
+        assert {e.trade_id for e in sink.stored} == {str(n) for n in range(TOTAL)}
         assert (await client.xpending(stream, PROCESSOR_GROUP))["pending"] == 0
     finally:
         stop.set()

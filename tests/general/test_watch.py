@@ -128,7 +128,7 @@ async def test_failed_backup_raises_an_alert_and_is_recorded(
     producer = StreamProducer(redis, settings, source="general")
     stop = asyncio.Event()
     async with asyncio.timeout(10):
-        task = asyncio.create_task(backup_schedule(settings, redis, producer, None, stop))  # type: ignore[arg-type]
+        task = asyncio.create_task(backup_schedule(settings, redis, producer, None, stop))
         while (await read_backup(redis, settings)).get("last") != "failed":
             await asyncio.sleep(0.05)
         stop.set()

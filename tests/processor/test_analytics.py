@@ -190,7 +190,7 @@ async def test_exchange_klines_are_stored_newest_version_first(pool: asyncpg.Poo
             close=D(close),
             volume=D(5),
             closed=closed,
-            source=source,  # type: ignore[arg-type]
+            source=source,
             ts=T0,
             recv_ts=0,
         )
