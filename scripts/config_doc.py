@@ -32,13 +32,27 @@ ALIASES = {"Port": "port", "Positive": "int >= 1", "Seconds": "seconds > 0", "Co
 
 
 def declarations(cls: type) -> dict[str, tuple[str, str]]:
-    """field name -> (type as written, the comment on its line) from the source of one class."""
+    """field name -> (type as written, its comment) from the source of one class. The comment is
+    the lines of `#` just above the field and what follows `  #` on its own lines."""
     found: dict[str, tuple[str, str]] = {}
+    above: list[str] = []
+    current = ""
     for line in inspect.getsource(cls).splitlines():
-        match = re.match(r"\s+(\w+): (.+?) = .*?(?:  #\s*(.*))?$", line)
-        if match:
+        stripped = line.strip()
+        match = re.match(r"\s+(\w+): (.+?) = (.*)$", line)
+        if stripped.startswith("#"):
+            above.append(stripped.lstrip("#").strip())
+        elif match:
+            current = match.group(1)
             kind = re.sub(r"Annotated\[(\w+), .*\]", r"\1", match.group(2))
-            found[match.group(1)] = (ALIASES.get(kind, kind), (match.group(3) or "").strip())
+            trailing = match.group(3).partition("  #")[2].strip()
+            found[current] = (ALIASES.get(kind, kind), " ".join([*above, trailing]).strip())
+            above = []
+        elif current in found and "  #" in line:
+            kind, note = found[current]
+            found[current] = (kind, f"{note} {line.partition('  #')[2].strip()}".strip())
+        else:
+            above = []
     return found
 
 
@@ -49,7 +63,8 @@ def render() -> str:
         section = ".".join(("settings", *place.path))
         if section != heading:
             heading = section
-            parts.append(f"\n## `{section}`\n\n| variable | field | type | default | meaning |\n|---|---|---|---|---|")
+            parts.append(f"\n## `{section}`\n")
+            parts.append("| variable | field | type | default | meaning |\n|---|---|---|---|---|")
         info = next(f for f in msgspec.structs.fields(place.section) if f.name == place.field)
         default = info.default if info.default is not msgspec.NODEFAULT else info.default_factory()
         shown = "(secret)" if name in config.SECRETS and default else f"`{default!r}`"

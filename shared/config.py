@@ -90,43 +90,50 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
     origin: dict[str, str] = {}
     path = env.get(ENV_PREFIX + "CONFIG")
     if path:
-        try:
-            with open(path, "rb") as fh:
-                toml = tomllib.load(fh)
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise ConfigError(f"TRADEHUB_CONFIG={path}: cannot read: {exc}") from exc
-        for key, value in toml.items():
-            if key not in FLAT:
-                raise ConfigError(f"unknown setting {key} in {path} (see docs/configuration.md)")
-            values[key] = value
-            origin[key] = f"{key} in {path}"
+        for key, value in _read_toml(path).items():
+            values[key], origin[key] = value, f"{key} in {path}"
     for name, raw in env.items():
-        if not name.startswith(ENV_PREFIX) or name == ENV_PREFIX + "CONFIG":
-            continue
-        field = name[len(ENV_PREFIX):].lower()
-        if field.endswith("_file") and field[:-5] in FLAT:
-            field = field[:-5]
-            try:
-                with open(raw, encoding="utf-8") as fh:
-                    raw = fh.read().strip()
-            except OSError as exc:
-                raise ConfigError(f"{name}={raw}: cannot read secret file: {exc}") from exc
-        if field not in FLAT:
-            raise ConfigError(f"{name}: unknown setting (see docs/configuration.md)")
-        try:
-            values[field] = _parse_env_value(raw, FLAT[field].type)
-        except ConfigError as exc:
-            raise ConfigError(f"{name}: {exc}") from exc
-        origin[field] = name
+        if name.startswith(ENV_PREFIX) and name != ENV_PREFIX + "CONFIG":
+            field, values[field] = _read_env(name, raw)
+            origin[field] = name
     for key, value in overrides.items():
         if key not in FLAT:
             raise ConfigError(f"{key}: unknown setting (see docs/configuration.md)")
-        values[key] = value
-        origin[key] = key
+        values[key], origin[key] = value, key
     try:
         return msgspec.convert(_nested(values), Settings, strict=False)
     except msgspec.ValidationError as exc:
         raise ConfigError(_explain(exc, values, origin)) from exc
+
+
+def _read_toml(path: str) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as fh:
+            toml = tomllib.load(fh)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"TRADEHUB_CONFIG={path}: cannot read: {exc}") from exc
+    unknown = sorted(set(toml) - FLAT.keys())
+    if unknown:
+        raise ConfigError(f"unknown setting {', '.join(unknown)} in {path} (see docs/configuration.md)")
+    return toml
+
+
+def _read_env(name: str, raw: str) -> tuple[str, Any]:
+    """TRADEHUB_<NAME>[_FILE] -> (flat name, value as msgspec converts it)."""
+    field = name[len(ENV_PREFIX):].lower()
+    if field.endswith("_file") and field[:-5] in FLAT:
+        field = field[:-5]
+        try:
+            with open(raw, encoding="utf-8") as fh:
+                raw = fh.read().strip()
+        except OSError as exc:
+            raise ConfigError(f"{name}={raw}: cannot read secret file: {exc}") from exc
+    if field not in FLAT:
+        raise ConfigError(f"{name}: unknown setting (see docs/configuration.md)")
+    try:
+        return field, _parse_env_value(raw, FLAT[field].type)
+    except ConfigError as exc:
+        raise ConfigError(f"{name}: {exc}") from exc
 
 
 def _explain(exc: msgspec.ValidationError, values: dict[str, Any], origin: dict[str, str]) -> str:

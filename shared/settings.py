@@ -33,7 +33,8 @@ class Section(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
 
 
 class StreamSettings(Section, frozen=True, rename=flat("stream_", monitor_interval_s="monitor_interval_s")):
-    prefix: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_.:-]+$")] = "th"  # key prefix: <prefix>:<family>
+    # key prefix: <prefix>:<family>
+    prefix: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_.:-]+$")] = "th"
     partitions: Positive = 1  # streams per family, by hash of exchange+symbol
     maxlen: Positive = 200_000  # entries per stream, MAXLEN ~
     maxlen_by_family: dict[str, Positive] = {}  # per-family caps, e.g. trades=500000
@@ -72,9 +73,11 @@ def _pairs() -> list[str]:
 
 class BinanceSettings(Section, frozen=True, rename=flat("binance_")):
     symbols: Pairs = msgspec.field(default_factory=_pairs)  # USD-M perpetuals
+    # aggTrade, kline_1m, markPrice@1s, forceOrder
     channels: list[Literal["trades", "candles", "funding", "liquidations"]] = msgspec.field(
-        default_factory=lambda: ["trades", "candles", "funding", "liquidations"])  # aggTrade, kline_1m, markPrice@1s, forceOrder
-    all_market: bool = False  # funding and liquidations of EVERY perpetual (!markPrice@arr@1s, !forceOrder@arr)
+        default_factory=lambda: ["trades", "candles", "funding", "liquidations"])
+    # funding and liquidations of EVERY perpetual (!markPrice@arr@1s, !forceOrder@arr)
+    all_market: bool = False
 
 
 class BinanceSpotSettings(Section, frozen=True, rename=flat("binance_spot_")):
@@ -84,36 +87,43 @@ class BinanceSpotSettings(Section, frozen=True, rename=flat("binance_spot_")):
 
 class BybitSettings(Section, frozen=True, rename=flat("bybit_")):
     symbols: Pairs = msgspec.field(default_factory=_pairs)  # v5 linear perpetuals
+    # publicTrade, kline.1, tickers, allLiquidation
     channels: list[Literal["trades", "candles", "funding", "liquidations"]] = msgspec.field(
-        default_factory=lambda: ["trades", "candles", "funding", "liquidations"])  # publicTrade, kline.1, tickers, allLiquidation
+        default_factory=lambda: ["trades", "candles", "funding", "liquidations"])
 
 
 class BybitSpotSettings(Section, frozen=True, rename=flat("bybit_spot_")):
     symbols: Pairs = msgspec.field(default_factory=_pairs)  # v5 spot pairs
+    # spot: publicTrade, kline.1, tickers (last price)
     channels: list[Literal["trades", "candles", "prices"]] = msgspec.field(
-        default_factory=lambda: ["trades", "candles", "prices"])  # spot: publicTrade, kline.1, tickers (last price)
+        default_factory=lambda: ["trades", "candles", "prices"])
 
 
 class OkxSettings(Section, frozen=True, rename=flat("okx_", symbols="okx_instruments")):
+    # instIds: <BASE>-<QUOTE>-SWAP or spot <BASE>-<QUOTE>
     symbols: list[str] = msgspec.field(
-        default_factory=lambda: ["BTC-USDT-SWAP", "ETH-USDT-SWAP"])  # instIds: <BASE>-<QUOTE>-SWAP or spot <BASE>-<QUOTE>
+        default_factory=lambda: ["BTC-USDT-SWAP", "ETH-USDT-SWAP"])
+    # trades, candle1m, funding-rate + open-interest, liquidation-orders
     channels: list[Literal["trades", "candles", "funding", "liquidations"]] = msgspec.field(
-        default_factory=lambda: ["trades", "candles", "funding", "liquidations"])  # trades, candle1m, funding-rate + open-interest, liquidation-orders
+        default_factory=lambda: ["trades", "candles", "funding", "liquidations"])
     contract_values: dict[str, str] = {}  # instId -> ctVal (base coin per contract); wins over OKX's own list
 
 
 class HyperliquidSettings(Section, frozen=True, rename=flat("hyperliquid_", symbols="hyperliquid_coins")):
     symbols: list[str] = msgspec.field(default_factory=lambda: ["BTC", "ETH"])  # perp coins
+    # trades (with addresses), candle 1m, activeAssetCtx
     channels: list[Literal["trades", "candles", "funding"]] = msgspec.field(
-        default_factory=lambda: ["trades", "candles", "funding"])  # trades (with addresses), candle 1m, activeAssetCtx
+        default_factory=lambda: ["trades", "candles", "funding"])
 
 
 class DeribitSettings(Section, frozen=True, rename=flat("deribit_", symbols="deribit_instruments")):
+    # perpetuals: BTC-PERPETUAL, BTC_USDC-PERPETUAL
     symbols: list[str] = msgspec.field(
-        default_factory=lambda: ["BTC-PERPETUAL", "ETH-PERPETUAL"])  # perpetuals: BTC-PERPETUAL, BTC_USDC-PERPETUAL
+        default_factory=lambda: ["BTC-PERPETUAL", "ETH-PERPETUAL"])
     channels: list[Literal["trades", "candles", "funding"]] = msgspec.field(
         default_factory=lambda: ["trades", "candles", "funding"])  # trades, chart.trades 1, ticker
-    interval: Literal["100ms", "agg2", "raw"] = "100ms"  # notification interval; raw needs an authorized connection
+    # notification interval; raw needs an authorized connection
+    interval: Literal["100ms", "agg2", "raw"] = "100ms"
 
 
 class JupiterSettings(Section, frozen=True, rename=flat("jupiter_")):
@@ -145,10 +155,12 @@ class VenueSettings(Section, frozen=True, rename={"urls": "venue_urls", "api_key
 
 
 class WebsocketSettings(Section, frozen=True, rename=flat("ws_", feeds="feeds")):
-    feeds: list[str] = msgspec.field(default_factory=lambda: ["binance"])  # venue feeds to connect (the registry's names)
+    # venue feeds to connect (the registry's names)
+    feeds: list[str] = msgspec.field(default_factory=lambda: ["binance"])
     idle_timeout_s: Seconds = 30.0  # no data frame this long -> reconnect
+    # quiet channels wait longer; else ws_idle_timeout_s
     idle_timeout_by_channel: dict[str, Seconds] = msgspec.field(default_factory=lambda: {
-        "candles": 120.0, "funding": 120.0, "liquidations": 900.0})  # quiet channels wait longer; else ws_idle_timeout_s
+        "candles": 120.0, "funding": 120.0, "liquidations": 900.0})
     backoff_max_s: Seconds = 30.0  # cap of the websocket reconnect backoff
     status_interval_s: Seconds = 2.0  # how often each feed's state is written to Redis (<prefix>:feed:<name>)
 
@@ -198,11 +210,13 @@ class AnalyticsSettings(Section, frozen=True):
 
     large_trade_usd_default: Usd = 100_000.0  # a trade worth this much USD is large
     large_trade_usd_by_symbol: dict[str, Usd] = {}  # symbol or base asset -> USD
-    candle_memory_minutes: Positive = 10  # 1m bars kept in memory; later trades re-read their minute from PostgreSQL
+    # 1m bars kept in memory; later trades re-read their minute from PostgreSQL
+    candle_memory_minutes: Positive = 10
     spike_window: Positive = 100  # points per (exchange, symbol, metric, interval) rolling window
     spike_min_points: Positive = 20  # no z-score before the window holds this many points
+    # interval -> z threshold; intervals watched
     spike_thresholds: dict[SpikeInterval, Usd] = msgspec.field(
-        default_factory=lambda: {"5m": 3.0, "15m": 2.5, "1h": 2.0})  # interval -> z threshold; intervals watched
+        default_factory=lambda: {"5m": 3.0, "15m": 2.5, "1h": 2.0})
 
 
 class ApiSettings(Section, frozen=True, rename=flat("api_", ws_client_queue="ws_client_queue",
@@ -260,7 +274,8 @@ class TelegramSettings(Section, frozen=True, rename=flat("telegram_")):
 
 class AlertSettings(Section, frozen=True, rename=flat("alert_")):
     dedup_s: Seconds = 300.0  # the same alert (key, severity, title) reaches a chat once per window
-    liquidation_usd: Annotated[float, msgspec.Meta(ge=0)] = 1_000_000.0  # liquidations worth alerting; 0 = off
+    # liquidations worth alerting; 0 = off
+    liquidation_usd: Annotated[float, msgspec.Meta(ge=0)] = 1_000_000.0
 
 
 class WatchSettings(Section, frozen=True, rename=flat("watch_")):
@@ -272,21 +287,21 @@ class WatchSettings(Section, frozen=True, rename=flat("watch_")):
 class Settings(Section, frozen=True):
     """Every knob of every service; see docs/configuration.md for what each one does."""
 
-    # connections and services
     redis_url: str = "redis://127.0.0.1:6379/0"  # Redis holding the streams and heartbeats
-    database_url: str = "postgresql://postgres@127.0.0.1:5432/postgres"  # PostgreSQL (secret: may hold a password)
+    # PostgreSQL (secret: may hold a password)
+    database_url: str = "postgresql://postgres@127.0.0.1:5432/postgres"
     db_schema: Annotated[str, msgspec.Meta(pattern=r"^[a-z_][a-z0-9_]*$")] = "public"  # schema of every table
     db_pool_size: Positive = 4  # connections per service
     service_instance: str = ""  # consumer and heartbeat name; default: host name
     heartbeat_interval_s: Seconds = 5.0  # a service is down after 3 missed beats
     shutdown_timeout_s: Seconds = 10.0  # graceful stop budget on SIGTERM
-    log_level: Annotated[str, msgspec.Meta(pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")] = "INFO"  # DEBUG, INFO, WARNING, ERROR
+    # DEBUG, INFO, WARNING, ERROR
+    log_level: Annotated[str, msgspec.Meta(pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")] = "INFO"
     bind_host: str = "127.0.0.1"  # address the API and metrics listen on
     api_port: Port = 8000  # REST, /ws, /health, /ready, /metrics
     receivers_metrics_port: Port = 9101  # /metrics of the receivers
     processor_metrics_port: Port = 9102  # /metrics of the processor
     general_metrics_port: Port = 9103  # /metrics of the general service
-    # the parts, each read by its owner
     streams: StreamSettings = msgspec.field(default_factory=StreamSettings)
     producer: ProducerSettings = msgspec.field(default_factory=ProducerSettings)
     consumer: ConsumerSettings = msgspec.field(default_factory=ConsumerSettings)
