@@ -47,7 +47,7 @@ async def run_backup_job(settings: Settings, session: aiohttp.ClientSession,
     backup = await take_backup(settings)
     metrics.BACKUP_BYTES.set(backup.size)
     notes = [f"{backup.path.name} ({backup.size / 1e6:.1f} MB)"]
-    target = S3Target.from_settings(settings)
+    target = S3Target.from_settings(settings.backup.s3)
     if target is not None:
         await upload_file(session, target, backup.manifest, backup.manifest.name)
         key = await upload_file(session, target, backup.path, backup.path.name, settings.backup.timeout_s)
@@ -155,7 +155,7 @@ async def run_general(settings: Settings, redis: aioredis.Redis, stop: asyncio.E
     producer = StreamProducer(redis, settings, source="general")
     producer_stop = asyncio.Event()
     async with aiohttp.ClientSession() as session:
-        bot = TelegramBot(session, settings) if settings.telegram.token else None
+        bot = TelegramBot(session, settings.telegram) if settings.telegram.token else None
         if bot is None:
             log.warning("no telegram_token: alerts are only logged")
         async with asyncio.TaskGroup() as tasks:

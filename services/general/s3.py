@@ -21,7 +21,7 @@ from urllib.parse import parse_qsl, quote, urlsplit
 import aiohttp
 from yarl import URL
 
-from shared.config import Settings
+from shared.settings import S3Settings
 
 log = logging.getLogger(__name__)
 ALGORITHM = "AWS4-HMAC-SHA256"
@@ -46,11 +46,11 @@ class S3Target:
     prefix: str = ""
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> S3Target | None:
-        if not (settings.backup.s3.endpoint and settings.backup.s3.bucket):
+    def from_settings(cls, settings: S3Settings) -> S3Target | None:
+        if not (settings.endpoint and settings.bucket):
             return None
-        return cls(settings.backup.s3.endpoint.rstrip("/"), settings.backup.s3.bucket, settings.backup.s3.region,
-                   settings.backup.s3.access_key, settings.backup.s3.secret_key, settings.backup.s3.prefix)
+        return cls(settings.endpoint.rstrip("/"), settings.bucket, settings.region, settings.access_key,
+                   settings.secret_key, settings.prefix)
 
     def __repr__(self) -> str:  # never show the secret
         return f"S3Target(endpoint={self.endpoint!r}, bucket={self.bucket!r}, region={self.region!r})"

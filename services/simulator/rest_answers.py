@@ -22,9 +22,8 @@ class Market:
     def __init__(self, settings: Settings) -> None:
         self.seed = settings.simulator.seed
         bases = [s.removesuffix("USDT") for s in settings.simulator.symbols if s.endswith("USDT")]
-        self.assets = sorted(
-            set(bases + settings.polling.funding_assets + settings.polling.spot_assets + settings.polling.oi_assets)
-        )
+        polled = settings.polling
+        self.assets = sorted(set(bases + polled.funding_assets + polled.spot_assets + polled.oi_assets))
 
     def _draw(self, *parts: str) -> int:
         return zlib.crc32("|".join((str(self.seed), *parts)).encode())
