@@ -20,7 +20,7 @@ run: install          ## the whole stack on this machine, real exchanges
 demo: install         ## the whole stack against the local simulator
 	$(PY) scripts/stack.py demo --seconds $(SECONDS)
 
-test: install         ## everything CI runs (needs Redis and PostgreSQL, see README)
+test: install lint    ## everything CI runs: the lint, then the tests (need Redis and PostgreSQL, see README)
 	$(PY) -m pytest -q
 
 bench: install        ## benchmarks: one JSON document of figures
@@ -33,8 +33,9 @@ up:                   ## docker compose deployment for a VPS
 down:
 	docker compose down
 
-lint: install
-	$(PY) -m ruff check shared services tests scripts
+lint: install         ## ruff, then mypy --strict (its settings and checked folders are in pyproject.toml)
+	$(PY) -m ruff check shared services tests scripts bench
+	$(PY) -m mypy --strict
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -42,7 +43,7 @@ RUNS = 3  # every rate, ours and cryptofeed's, is the best of three runs: the ma
 VENV = ROOT / "var" / "bench-venv"
 CRYPTOFEED = "cryptofeed[redis]==3.0.1"
 # venue -> (symbols, subscription key of a trades channel for a symbol)
-TRADE_SUBS = {
+TRADE_SUBS: dict[str, tuple[list[str], Callable[[str], str]]] = {
     "binance": (["BTCUSDT", "ETHUSDT"], lambda s: f"{s.lower()}@aggTrade"),
     "binance_spot": (["BTCUSDT", "ETHUSDT"], lambda s: f"{s.lower()}@trade"),
     "bybit": (["BTCUSDT", "ETHUSDT"], lambda s: f"publicTrade.{s}"),
@@ -137,7 +138,7 @@ async def receiver_to_redis(venue: str, frames: list[bytes], settings: Settings)
             writer = tasks.create_task(producer.run(stop))
             started = time.perf_counter()
             for n, raw in enumerate(frames):
-                await connection._handle(raw, None)  # type: ignore[arg-type]  (no reply: the socket is unused)
+                await connection._handle(raw, None)  # type: ignore[arg-type]  # no socket: trades need no reply
                 if n % 512 == 511:
                     await asyncio.sleep(0)  # a socket read yields as often; the producer flushes meanwhile
             while producer.buffered:
@@ -146,7 +147,7 @@ async def receiver_to_redis(venue: str, frames: list[bytes], settings: Settings)
             stop.set()
             await writer
     finally:
-        keys = [key async for key in redis.scan_iter(match=f"{settings.stream_prefix}:*")]
+        keys = [key async for key in redis.scan_iter(match=f"{settings.streams.prefix}:*")]
         if keys:
             await redis.delete(*keys)
         await redis.aclose()

@@ -204,8 +204,8 @@ async def main() -> dict[str, Any]:
         stream = stream_key(f"{tag}:p0", "trades")
         progress(
             f"consume+store {runs[0][1]:,} events into schema {tag} "
-            f"({settings.consumer_concurrency} consumers, "
-            f"batches of {settings.consumer_batch_entries} entries)"
+            f"({settings.consumer.concurrency} consumers, "
+            f"batches of {settings.consumer.batch_entries} entries)"
         )
         stored, rows = await consume_store(redis, settings, stream, runs[0][1])
         progress(f"  {stored:,.0f} events/s, {rows:,} distinct rows stored")

@@ -53,9 +53,10 @@ def start_redis() -> str:
     data = VAR / "redis"
     data.mkdir(parents=True, exist_ok=True)
     if not reachable(f"redis://127.0.0.1:{EMBEDDED_REDIS_PORT}", EMBEDDED_REDIS_PORT):
-        subprocess.run([str(binary), "--port", str(EMBEDDED_REDIS_PORT), "--bind", "127.0.0.1", "--dir", str(data),
-                        "--appendonly", "yes", "--daemonize", "yes", "--logfile", str(data / "redis.log"),
-                        "--pidfile", str(data / "redis.pid")], check=True)
+        subprocess.run([str(binary), "--port", str(EMBEDDED_REDIS_PORT), "--bind", "127.0.0.1",
+                        "--dir", str(data), "--appendonly", "yes", "--daemonize", "yes",
+                        "--logfile", str(data / "redis.log"), "--pidfile", str(data / "redis.pid")],
+                       check=True)
         _wait_port(EMBEDDED_REDIS_PORT, "embedded Redis")
     return f"redis://127.0.0.1:{EMBEDDED_REDIS_PORT}/0"
 
@@ -67,8 +68,10 @@ def _as_pg_user() -> list[str]:
     try:
         pwd.getpwnam(PG_SYSTEM_USER)
     except KeyError:
-        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", PG_SYSTEM_USER],
-                       check=True)
+        subprocess.run(
+            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", PG_SYSTEM_USER],
+            check=True,
+        )
     return ["runuser", "-u", PG_SYSTEM_USER, "--"]
 
 
@@ -87,9 +90,9 @@ def start_postgres() -> str:
         subprocess.run([*prefix, str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
                         "--encoding=UTF8"], check=True, stdout=subprocess.DEVNULL)
     if not reachable(f"postgresql://127.0.0.1:{EMBEDDED_PG_PORT}", EMBEDDED_PG_PORT):
-        subprocess.run([*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-l", str(data / "server.log"), "-w",
-                        "-o", f"-p {EMBEDDED_PG_PORT} -h 127.0.0.1 -k {data}", "start"], check=True,
-                       stdout=subprocess.DEVNULL)
+        subprocess.run([*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-l", str(data / "server.log"),
+                        "-w", "-o", f"-p {EMBEDDED_PG_PORT} -h 127.0.0.1 -k {data}", "start"],
+                       check=True, stdout=subprocess.DEVNULL)
         _wait_port(EMBEDDED_PG_PORT, "embedded PostgreSQL")
     return f"postgresql://postgres@127.0.0.1:{EMBEDDED_PG_PORT}/postgres"
 

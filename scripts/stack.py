@@ -50,7 +50,9 @@ def demo_summary(env: dict[str, str], since_us: int) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("mode", choices=["run", "demo"])
-    parser.add_argument("--seconds", type=float, default=0, help="stop by itself after this long (0 = until Ctrl-C)")
+    parser.add_argument(
+        "--seconds", type=float, default=0, help="stop by itself after this long (0 = until Ctrl-C)"
+    )
     args = parser.parse_args()
     env = dict(os.environ)
     urls = ensure_infra(env)
@@ -66,7 +68,8 @@ def main() -> int:
             time.sleep(1)
     port = env.get("TRADEHUB_API_PORT", "8000")
     print(f"tradehub {args.mode}: {', '.join(names)} started; logs in {VAR}/log", flush=True)
-    print(f"  health  http://127.0.0.1:{port}/ready   data  http://127.0.0.1:{port}/api/v1/trades", flush=True)
+    print(f"  health  http://127.0.0.1:{port}/ready   data  http://127.0.0.1:{port}/api/v1/trades",
+          flush=True)
     stop = {"now": False}
     signal.signal(signal.SIGINT, lambda *_: stop.update(now=True))
     signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))

@@ -29,9 +29,10 @@ class SinkBreaker:
 
     def __init__(self, name: str, settings: Settings) -> None:
         self.name = name
-        self.reset_s = settings.breaker_reset_s
+        self.reset_s = settings.consumer.breaker_reset_s
         self._breaker = pybreaker.CircuitBreaker(
-            fail_max=settings.breaker_fail_max, reset_timeout=settings.breaker_reset_s, name=name,
+            fail_max=settings.consumer.breaker_fail_max, reset_timeout=settings.consumer.breaker_reset_s,
+            name=name,
             exclude=[lambda exc: not isinstance(exc, SinkUnavailable)], listeners=[_Metrics()],
         )
         metrics.BREAKER_STATE.labels(name).set(0)

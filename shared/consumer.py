@@ -55,7 +55,7 @@ class StreamConsumer:
         self._held: list[Entry] = []
         self._read_own_pending = True
         self._labels = (stream, group)
-        self._backoff = Backoff(base=0.2, cap=settings.ws_backoff_max_s)
+        self._backoff = Backoff(base=0.2, cap=settings.websockets.backoff_max_s)
         self._stop = asyncio.Event()  # run() replaces it with the service's stop event
 
     async def ensure_group(self) -> None:
@@ -103,7 +103,7 @@ class StreamConsumer:
 
     async def _read(self) -> list[Entry]:
         """Own pending entries first (left by a previous run under this name), then new ones."""
-        count = min(self.settings.consumer_batch_entries, self.settings.consumer_max_in_flight)
+        count = min(self.settings.consumer.batch_entries, self.settings.consumer.max_in_flight)
         raw = []
         if self._read_own_pending:
             reply = await self.redis.xreadgroup(self.group, self.consumer, {self.stream: "0"}, count=count)
@@ -111,7 +111,7 @@ class StreamConsumer:
             self._read_own_pending = bool(raw)
         if not raw:
             reply = await self.redis.xreadgroup(self.group, self.consumer, {self.stream: ">"}, count=count,
-                                                block=self.settings.consumer_block_ms)
+                                                block=self.settings.consumer.block_ms)
             raw = reply[0][1] if reply else []
         gone = [entry_id for entry_id, fields in raw if not fields]
         if gone:  # pending here, but trimmed from the stream before we processed them
@@ -124,8 +124,8 @@ class StreamConsumer:
     async def _reclaim(self) -> list[Entry]:
         """XAUTOCLAIM entries idle past the claim time; dead-letter those delivered too often."""
         reply = await self.redis.xautoclaim(self.stream, self.group, self.consumer,
-                                            min_idle_time=self.settings.consumer_claim_idle_ms,
-                                            start_id="0-0", count=self.settings.consumer_batch_entries)
+                                            min_idle_time=self.settings.consumer.claim_idle_ms,
+                                            start_id="0-0", count=self.settings.consumer.batch_entries)
         claimed = [Entry(entry_id, fields.get(FIELD_EVENTS, b"")) for entry_id, fields in reply[1] if fields]
         deleted = reply[2] if len(reply) > 2 else []  # Redis 6.2 does not report them
         if deleted:  # pending, but trimmed before anyone processed them (XAUTOCLAIM dropped them)
@@ -136,7 +136,7 @@ class StreamConsumer:
         counts = await self._deliveries([e.id for e in claimed])
         fresh = []
         for entry in claimed:
-            if counts.get(entry.id, 0) > self.settings.consumer_max_deliveries:
+            if counts.get(entry.id, 0) > self.settings.consumer.max_deliveries:
                 await self._dead_letter(entry, entry.payload, "delivered too many times without success")
             else:
                 fresh.append(entry)
@@ -194,7 +194,7 @@ class StreamConsumer:
                 refused.append((event, repr(exc)))
         metrics.ENTRIES_FAILED.labels(*self._labels).inc()
         deliveries = (await self._deliveries([entry.id])).get(entry.id, 1)
-        if deliveries >= self.settings.consumer_max_deliveries:
+        if deliveries >= self.settings.consumer.max_deliveries:
             payload = batch_encoder.encode([event for event, _ in refused])
             await self._dead_letter(entry, payload, "; ".join(sorted({error for _, error in refused}))[:2000])
         else:

@@ -40,7 +40,8 @@ async def migrate(conn: asyncpg.Connection, schema: str) -> list[str]:
         await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')  # schema name validated by Settings
         await conn.execute(f'SET search_path TO "{schema}"')
         await conn.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+            "CREATE TABLE IF NOT EXISTS schema_migrations "
+            "(name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
         )
         done = {row["name"] for row in await conn.fetch("SELECT name FROM schema_migrations")}
         for path in sorted(MIGRATIONS.glob("*.sql")):
@@ -60,7 +61,9 @@ def day_start_us(day: datetime) -> int:
     return int(day.replace(hour=0, minute=0, second=0, microsecond=0, tzinfo=UTC).timestamp()) * 1_000_000
 
 
-async def ensure_daily_partitions(conn: asyncpg.Connection, table: str, days_back: int = 1, days_ahead: int = 3) -> int:
+async def ensure_daily_partitions(
+    conn: asyncpg.Connection, table: str, days_back: int = 1, days_ahead: int = 3
+) -> int:
     """Create <table>_pYYYYMMDD partitions around today before rows arrive for them."""
     created = 0
     today = datetime.now(UTC)
@@ -73,7 +76,8 @@ async def ensure_daily_partitions(conn: asyncpg.Connection, table: str, days_bac
             continue
         # identifiers come from our own table names and dates, never from input
         await conn.execute(
-            f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF {table} FOR VALUES FROM ({start}) TO ({start + DAY_US})"
+            f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF {table} "
+            f"FOR VALUES FROM ({start}) TO ({start + DAY_US})"
         )
         created += 1
     return created

@@ -10,7 +10,7 @@ changes nothing.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Literal, Union
+from typing import Literal
 
 import msgspec
 
@@ -251,11 +251,11 @@ class Gap(Event, frozen=True):
     reason: str = ""
 
 
-AnyEvent = Union[
-    Trade, Candle, FundingRate, MarkPrice, SpotPrice, OpenInterest, Liquidation, LargeTrade,
-    AccountOrder, AccountFill, Balance, Position, PositionChange, PortfolioItem, Spike, Alert,
-    Heartbeat, Gap,
-]
+AnyEvent = (
+    Trade | Candle | FundingRate | MarkPrice | SpotPrice | OpenInterest | Liquidation | LargeTrade
+    | AccountOrder | AccountFill | Balance | Position | PositionChange | PortfolioItem | Spike | Alert
+    | Heartbeat | Gap
+)
 
 # Stream family of each kind: th:<family>.
 FAMILY: dict[type[Event], str] = {

@@ -30,7 +30,7 @@ async def beat_forever(redis: aioredis.Redis, settings: Settings, service: str, 
     """Write a heartbeat every interval; it expires after three missed beats."""
     instance = instance_name(settings)
     started = now_us()
-    key = heartbeat_key(settings.stream_prefix, service, instance)
+    key = heartbeat_key(settings.streams.prefix, service, instance)
     ttl_ms = int(settings.heartbeat_interval_s * HEARTBEAT_INTERVALS * 1000)
     while not stop.is_set():
         beat = Heartbeat(service=service, instance=instance, started_ts=started, pid=os.getpid(),
@@ -51,7 +51,7 @@ async def beat_forever(redis: aioredis.Redis, settings: Settings, service: str, 
 
 async def read_heartbeats(redis: aioredis.Redis, settings: Settings) -> list[Heartbeat]:
     """Every live heartbeat (expired ones are gone with their TTL)."""
-    keys = [key async for key in redis.scan_iter(match=heartbeat_pattern(settings.stream_prefix), count=100)]
+    keys = [key async for key in redis.scan_iter(match=heartbeat_pattern(settings.streams.prefix), count=100)]
     if not keys:
         return []
     beats = []

@@ -15,9 +15,15 @@ PRODUCER_BUFFERED = Gauge("tradehub_producer_buffered_events", "Events held in m
 REDIS_ERRORS = Counter("tradehub_redis_errors_total", "Redis calls that failed", ["op"])
 # streams: consuming
 ENTRIES_ACKED = Counter("tradehub_entries_acked_total", "Entries processed and acked", ["stream", "group"])
-ENTRIES_FAILED = Counter("tradehub_entries_failed_total", "Entries whose processing failed", ["stream", "group"])
-ENTRIES_RECLAIMED = Counter("tradehub_entries_reclaimed_total", "Entries reclaimed from idle consumers", ["stream", "group"])
-ENTRIES_DEAD = Counter("tradehub_entries_dead_lettered_total", "Entries moved to the DLQ", ["stream", "group"])
+ENTRIES_FAILED = Counter(
+    "tradehub_entries_failed_total", "Entries whose processing failed", ["stream", "group"]
+)
+ENTRIES_RECLAIMED = Counter(
+    "tradehub_entries_reclaimed_total", "Entries reclaimed from idle consumers", ["stream", "group"]
+)
+ENTRIES_DEAD = Counter(
+    "tradehub_entries_dead_lettered_total", "Entries moved to the DLQ", ["stream", "group"]
+)
 DELIVERIES = Counter("tradehub_deliveries_total", "Entries delivered to this consumer", ["stream", "group"])
 STREAM_LENGTH = Gauge("tradehub_stream_length", "Entries in a stream", ["stream"])
 STREAM_LAG = Gauge("tradehub_stream_lag", "Entries a group has not read yet", ["stream", "group"])
@@ -26,8 +32,10 @@ TRIMMED_UNREAD = Counter(
     "tradehub_stream_trimmed_unread_total", "Entries trimmed before the group read them", ["stream", "group"]
 )
 STREAM_TRIMMED_UNREAD = Gauge(
-    "tradehub_stream_trimmed_unread_entries", "Entries trimmed before the group read them, since the group exists "
-    "(kept in Redis, the same figure in every process)", ["stream", "group"]
+    "tradehub_stream_trimmed_unread_entries",
+    "Entries trimmed before the group read them, since the group exists "
+    "(kept in Redis, the same figure in every process)",
+    ["stream", "group"],
 )
 DLQ_DEPTH = Gauge("tradehub_dlq_depth", "Entries in a dead-letter queue", ["stream"])
 BREAKER_STATE = Gauge("tradehub_breaker_state", "0 closed, 1 half-open, 2 open", ["breaker"])
@@ -35,15 +43,23 @@ BREAKER_OPENED = Counter("tradehub_breaker_opened_total", "Times a breaker opene
 # storage
 EVENTS_STORED = Counter("tradehub_events_stored_total", "Events written to PostgreSQL", ["table"])
 STORE_SECONDS = Histogram("tradehub_store_seconds", "Time to store one batch", ["table"])
-STORE_MERGES = Counter("tradehub_store_merges_total", "Batches stored by merge (some rows were there already)")
+STORE_MERGES = Counter(
+    "tradehub_store_merges_total", "Batches stored by merge (some rows were there already)"
+)
 # receivers
 FRAMES = Counter("tradehub_frames_total", "Websocket frames received", ["feed"])
 BAD_FRAMES = Counter("tradehub_bad_frames_total", "Frames that could not be parsed", ["feed"])
 RECONNECTS = Counter("tradehub_reconnects_total", "Feed reconnections", ["feed", "reason"])
 FEED_CONNECTED = Gauge("tradehub_feed_connected", "1 while a feed is connected", ["feed"])
-DATA_FRAMES = Counter("tradehub_feed_data_frames_total", "Frames that carried data (not pongs, acks, heartbeats)", ["feed"])
-FEED_FAILURES = Gauge("tradehub_feed_consecutive_failures", "Sessions in a row that ended without data", ["feed"])
-FEED_LAST_DATA = Gauge("tradehub_feed_last_data_timestamp_seconds", "When a feed last received a data frame", ["feed"])
+DATA_FRAMES = Counter(
+    "tradehub_feed_data_frames_total", "Frames that carried data (not pongs, acks, heartbeats)", ["feed"]
+)
+FEED_FAILURES = Gauge(
+    "tradehub_feed_consecutive_failures", "Sessions in a row that ended without data", ["feed"]
+)
+FEED_LAST_DATA = Gauge(
+    "tradehub_feed_last_data_timestamp_seconds", "When a feed last received a data frame", ["feed"]
+)
 GAPS = Counter("tradehub_feed_gaps_total", "Outages of a feed recorded as gaps", ["feed"])
 # services
 HEARTBEAT_AGE = Gauge("tradehub_heartbeat_age_seconds", "Age of each service's last heartbeat", ["service"])
@@ -71,32 +87,48 @@ POLLS = Counter(
     "tradehub_polls_total", "Polls of one venue by a coordinator, by outcome "
     "(ok, timeout, rate_limited, unavailable, bad_response, internal)", ["function", "venue", "outcome"]
 )
-POLL_SECONDS = Histogram("tradehub_poll_seconds", "Time one venue took to answer a poll", ["function", "venue"])
+POLL_SECONDS = Histogram(
+    "tradehub_poll_seconds", "Time one venue took to answer a poll", ["function", "venue"]
+)
 POLL_LAST_SUCCESS = Gauge(
     "tradehub_poll_last_success_timestamp_seconds", "When a venue last answered a poll", ["function", "venue"]
 )
-REST_REQUESTS = Counter("tradehub_rest_requests_total", "REST requests to a venue, by HTTP status", ["venue", "status"])
+REST_REQUESTS = Counter(
+    "tradehub_rest_requests_total", "REST requests to a venue, by HTTP status", ["venue", "status"]
+)
 REST_RETRIES = Counter("tradehub_rest_retries_total", "REST requests retried, by reason", ["venue", "reason"])
 REST_THROTTLED_SECONDS = Counter(
     "tradehub_rest_throttled_seconds_total", "Time spent waiting for a venue's weight budget", ["venue"]
 )
 
 # general: alerts, backups, retention
-ALERTS_RAISED = Counter("tradehub_alerts_raised_total", "Alerts raised by the general service's watchers", ["source"])
+ALERTS_RAISED = Counter(
+    "tradehub_alerts_raised_total", "Alerts raised by the general service's watchers", ["source"]
+)
 ALERTS_SENT = Counter("tradehub_alerts_sent_total", "Alert messages delivered to Telegram", ["severity"])
-ALERTS_SUPPRESSED = Counter("tradehub_alerts_suppressed_total", "Alert messages not sent, by reason", ["reason"])
-TELEGRAM_REQUESTS = Counter("tradehub_telegram_requests_total", "Bot API requests, by method and outcome",
-                            ["method", "outcome"])
+ALERTS_SUPPRESSED = Counter(
+    "tradehub_alerts_suppressed_total", "Alert messages not sent, by reason", ["reason"]
+)
+TELEGRAM_REQUESTS = Counter(
+    "tradehub_telegram_requests_total", "Bot API requests, by method and outcome", ["method", "outcome"]
+)
 BACKUPS = Counter("tradehub_backups_total", "Backups taken, by outcome", ["outcome"])
-BACKUP_LAST_SUCCESS = Gauge("tradehub_backup_last_success_timestamp_seconds", "When the last backup succeeded")
+BACKUP_LAST_SUCCESS = Gauge(
+    "tradehub_backup_last_success_timestamp_seconds", "When the last backup succeeded"
+)
 BACKUP_BYTES = Gauge("tradehub_backup_bytes", "Size of the newest backup")
 RESTORE_CHECKS = Counter("tradehub_restore_checks_total", "Restore checks, by outcome", ["outcome"])
-RETENTION_DROPPED = Counter("tradehub_retention_dropped_total", "Partitions dropped and rows deleted by retention",
-                            ["what"])
+RETENTION_DROPPED = Counter(
+    "tradehub_retention_dropped_total", "Partitions dropped and rows deleted by retention", ["what"]
+)
 
 # api: WebSocket push (services/api/push.py)
 PUSH_CLIENTS = Gauge("tradehub_push_clients", "WebSocket clients connected to /ws")
-PUSH_MESSAGES = Counter("tradehub_push_messages_total", "Event messages queued for WebSocket clients", ["topic"])
+PUSH_MESSAGES = Counter(
+    "tradehub_push_messages_total", "Event messages queued for WebSocket clients", ["topic"]
+)
 PUSH_DROPPED = Counter("tradehub_push_dropped_total", "Messages dropped from a slow client's full queue")
 PUSH_DISCONNECTS = Counter("tradehub_push_disconnects_total", "WebSocket clients gone, by reason", ["reason"])
-PUSH_BAD_ENTRIES = Counter("tradehub_push_bad_entries_total", "Stream entries the push hub could not decode", ["stream"])
+PUSH_BAD_ENTRIES = Counter(
+    "tradehub_push_bad_entries_total", "Stream entries the push hub could not decode", ["stream"]
+)

@@ -124,7 +124,7 @@ async def read_streams(redis: aioredis.Redis, settings: Settings) -> list[Stream
     streams = [
         stream
         for family in ALL_FAMILIES
-        for stream in family_streams(settings.stream_prefix, family, settings.stream_partitions)
+        for stream in family_streams(settings.streams.prefix, family, settings.streams.partitions)
     ]
     async with redis.pipeline(transaction=False) as pipe:
         for stream in streams:
@@ -184,7 +184,7 @@ def lagging(report: dict[str, Any], settings: Settings) -> list[str]:
     """Groups whose backlog reached the share of the cap at which producers shed: not ready."""
     problems = []
     for stream, figures in report.items():
-        limit = figures["cap"] * settings.producer_lag_fraction
+        limit = figures["cap"] * settings.producer.lag_fraction
         for group, g in figures["groups"].items():
             if g["lag"] is not None and g["lag"] >= limit:
                 problems.append(f"{stream} group {group} lags {g['lag']} entries (limit {int(limit)})")
@@ -257,4 +257,4 @@ class StreamMonitor:
             except (RedisError, OSError) as exc:
                 metrics.REDIS_ERRORS.labels("monitor").inc()
                 log.warning("stream monitor could not read redis", extra={"error": repr(exc)})
-            await sleep_or_stop(stop, self.settings.monitor_interval_s)
+            await sleep_or_stop(stop, self.settings.streams.monitor_interval_s)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import msgspec
 import redis.asyncio as aioredis
+from redis.typing import EncodableT, FieldT
 
 from shared.constants import poll_status_key, poll_status_pattern
 from shared.events import now_us
@@ -26,7 +27,7 @@ class PollStatus(msgspec.Struct, frozen=True, kw_only=True):
 async def record_poll(redis: aioredis.Redis, prefix: str, status: PollStatus, ttl_s: int) -> None:
     """Write one outcome; a success also moves last_ok. The hash expires if the poller stops."""
     key = poll_status_key(prefix, status.function, status.venue)
-    fields: dict[str, str | int] = {
+    fields: dict[FieldT, EncodableT] = {
         "ok": int(status.ok),
         "at": status.at,
         "error": status.error,

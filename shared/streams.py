@@ -32,12 +32,12 @@ def stream_of(event: Event, settings: Settings) -> str:
     family = FAMILY[type(event)]
     exchange = getattr(event, "exchange", "")
     symbol = getattr(event, "symbol", "")
-    return stream_key(settings.stream_prefix, family, partition_of(exchange, symbol, settings.stream_partitions))
+    return stream_key(settings.streams.prefix, family, partition_of(exchange, symbol, settings.streams.partitions))
 
 
 def maxlen_of(stream: str, settings: Settings) -> int:
     family = stream.split(":")[1] if ":" in stream else stream
-    return settings.stream_maxlen_by_family.get(family, settings.stream_maxlen)
+    return settings.streams.maxlen_by_family.get(family, settings.streams.maxlen)
 
 
 def encode_entry(events: list[Event]) -> dict[bytes, bytes]:
@@ -83,7 +83,7 @@ class StreamProducer:
         # symbol, worked out once instead of hashing the partition per event
         self._routes: dict[tuple[type, str, str], tuple[str, bool]] = {}
         self._lag_checked = 0.0
-        self._backoff = Backoff(base=0.2, cap=settings.ws_backoff_max_s)
+        self._backoff = Backoff(base=0.2, cap=settings.websockets.backoff_max_s)
         self.published = 0
 
     @property
@@ -107,19 +107,19 @@ class StreamProducer:
             if stream in self._shedding:
                 metrics.EVENTS_SHED.labels(stream).inc()
                 return False
-            if self._buffered >= self.settings.producer_buffer_events:
+            if self._buffered >= self.settings.producer.buffer_events:
                 metrics.EVENTS_DROPPED.labels(stream, "buffer_full").inc()
                 return False
         self._pending[stream].append(event)
         self._buffered += 1
-        if len(self._pending[stream]) >= self.settings.producer_batch_events:
+        if len(self._pending[stream]) >= self.settings.producer.batch_events:
             self._full.set()
         return True
 
     async def publish_wait(self, event: Event) -> None:
         """Queue an event that must never be shed: wait while the buffer is full or lag is high."""
         stream, _ = self._route(event)
-        while self._buffered >= self.settings.producer_buffer_events or stream in self._shedding:
+        while self._buffered >= self.settings.producer.buffer_events or stream in self._shedding:
             self._drained.clear()
             self._full.set()
             await self._drained.wait()
@@ -127,7 +127,7 @@ class StreamProducer:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Flush every flush interval (or as soon as a batch fills) until stopped, then flush the rest."""
-        interval = self.settings.producer_flush_ms / 1000
+        interval = self.settings.producer.flush_ms / 1000
         while not stop.is_set():
             try:
                 await asyncio.wait_for(self._full.wait(), interval)
@@ -151,7 +151,7 @@ class StreamProducer:
             return True
         batches = self._pending
         self._pending = defaultdict(list)
-        size = self.settings.producer_batch_events
+        size = self.settings.producer.batch_events
         entries: list[tuple[str, list[Event]]] = []
         for stream, events in batches.items():
             for start in range(0, len(events), size):
@@ -197,7 +197,7 @@ class StreamProducer:
             except (RedisError, OSError):
                 metrics.REDIS_ERRORS.labels("xinfo").inc()
                 return
-            limit = maxlen_of(stream, self.settings) * self.settings.producer_lag_fraction
+            limit = maxlen_of(stream, self.settings) * self.settings.producer.lag_fraction
             if lag is not None and lag >= limit and stream not in self._shedding:
                 self._shedding.add(stream)
                 log.warning("group lag near the stream cap: shedding", extra={"stream": stream, "lag": lag})

@@ -32,7 +32,8 @@ class Stack:
             "TRADEHUB_REDIS_URL": os.environ.get("TRADEHUB_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"),
             "TRADEHUB_DATABASE_URL": os.environ.get("TRADEHUB_TEST_DATABASE_URL",
                                                     "postgresql://postgres@127.0.0.1:5432/postgres"),
-            "TRADEHUB_SIMULATOR_PORT": str(self.ports["simulator"]), "TRADEHUB_API_PORT": str(self.ports["api"]),
+            "TRADEHUB_SIMULATOR_PORT": str(self.ports["simulator"]),
+            "TRADEHUB_API_PORT": str(self.ports["api"]),
             "TRADEHUB_RECEIVERS_METRICS_PORT": str(self.ports["receivers"]),
             "TRADEHUB_PROCESSOR_METRICS_PORT": str(self.ports["processor"]),
             "TRADEHUB_GENERAL_METRICS_PORT": str(self.ports["general"]),
@@ -48,8 +49,10 @@ class Stack:
 
     def start(self, name: str) -> None:
         out = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - handed to the child
-        self.procs[name] = subprocess.Popen([sys.executable, "-m", f"services.{name}"], cwd=ROOT, env=self.env,
-                                            stdout=out, stderr=subprocess.STDOUT)
+        self.procs[name] = subprocess.Popen(
+            [sys.executable, "-m", f"services.{name}"],
+            cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT,
+        )
 
     def kill(self, name: str) -> None:
         self.procs[name].send_signal(signal.SIGKILL)

@@ -66,7 +66,7 @@ async def test_postgres_unreachable_for_20s_loses_nothing_and_the_breaker_recove
             breaker_fail_max=3,
             breaker_reset_s=1.0,
         )
-        stream = stream_key(settings.stream_prefix, "trades")
+        stream = stream_key(settings.streams.prefix, "trades")
         sink_pool = await create_pool(settings)
         consumer = StreamConsumer(
             redis, settings, stream, PROCESSOR_GROUP, "outage", EventStore(sink_pool, {Trade: TRADES})
@@ -104,8 +104,8 @@ async def test_postgres_unreachable_for_20s_loses_nothing_and_the_breaker_recove
     count, distinct = await stored(pool)
     assert published == TOTAL
     assert count == distinct == TOTAL
-    assert stored_at_restore < TOTAL * 0.3 < backlog_at_restore * settings.producer_batch_events
-    assert 0 < most_pending <= settings.consumer_max_in_flight  # it stopped reading: the stream held the rest
+    assert stored_at_restore < TOTAL * 0.3 < backlog_at_restore * settings.producer.batch_events
+    assert 0 < most_pending <= settings.consumer.max_in_flight  # it stopped reading: the stream held the rest
     assert seen_open and sample("tradehub_breaker_opened_total", breaker) > opened_before
     assert sample("tradehub_breaker_state", breaker) == 0 and consumer.breaker.state == "closed"
     assert (await redis.xpending(stream, PROCESSOR_GROUP))["pending"] == 0

@@ -44,7 +44,7 @@ async def test_redis_restart_with_aof_loses_no_acknowledged_entry(
         redis_url=server.url, producer_batch_events=50, ws_backoff_max_s=0.3, consumer_block_ms=100
     )
     client = redis_client(settings)
-    stream = stream_key(settings.stream_prefix, "trades")
+    stream = stream_key(settings.streams.prefix, "trades")
     written: list[bytes] = []
     producer = StreamProducer(client, settings, source="test", on_written=written.extend)
     sink = ListSink()
@@ -81,7 +81,7 @@ async def test_redis_restart_with_aof_loses_no_acknowledged_entry(
         assert set(trade_ids) == {str(n) for n in range(TOTAL)}  # nothing lost, the down-time events included
         assert buffered_while_down >= 90 * PER_TICK  # kept in memory while Redis was down
         assert metrics.EVENTS_DROPPED.labels(stream, "buffer_full")._value.get() == dropped
-        assert {e.trade_id for e in sink.stored} == {str(n) for n in range(TOTAL)}  # type: ignore[attr-defined]
+        assert {e.trade_id for e in sink.stored} == {str(n) for n in range(TOTAL)}
         assert (await client.xpending(stream, PROCESSOR_GROUP))["pending"] == 0
     finally:
         stop.set()

@@ -35,7 +35,7 @@ async def drop_schema(schema: str) -> None:
         await conn.close()
 
 
-async def test_processor_sigkill_loses_nothing(tag: str, tmp_path: Path, redis) -> None:  # type: ignore[no-untyped-def]
+async def test_processor_sigkill_loses_nothing(tag: str, tmp_path: Path, redis) -> None:
     frames_per_symbol = 1500
     stack = Stack(tag, tmp_path, simulator_rate=250, simulator_max_frames=frames_per_symbol,
                   simulator_symbols="BTCUSDT,ETHUSDT", binance_symbols="BTCUSDT,ETHUSDT")

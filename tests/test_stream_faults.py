@@ -75,7 +75,7 @@ async def test_consumer_sigkill_mid_batch_is_reclaimed(
     pool: asyncpg.Pool,
 ) -> None:
     settings = make_settings(producer_batch_events=100, consumer_batch_entries=4, consumer_claim_idle_ms=300)
-    stream = stream_key(settings.stream_prefix, "trades")
+    stream = stream_key(settings.streams.prefix, "trades")
     total = 40_000
     await produce(redis, settings, total)
     stack = Stack(tag, tmp_path, consumer_batch_entries=4, consumer_claim_idle_ms=300)
@@ -104,7 +104,7 @@ async def test_two_and_three_consumers_split_work_without_duplicates(
     redis: aioredis.Redis, make_settings: Callable[..., Settings], pool: asyncpg.Pool, consumers: int
 ) -> None:
     settings = make_settings(producer_batch_events=100, consumer_batch_entries=5)
-    stream = stream_key(settings.stream_prefix, "trades")
+    stream = stream_key(settings.streams.prefix, "trades")
     total = 30_000
     await produce(redis, settings, total)
     sinks = [CountingStore(pool) for _ in range(consumers)]
@@ -122,7 +122,7 @@ async def test_two_and_three_consumers_split_work_without_duplicates(
 
 
 async def dlq_cli(settings: Settings, *args: str) -> str:
-    env = dict(os.environ, TRADEHUB_REDIS_URL=REDIS_URL, TRADEHUB_STREAM_PREFIX=settings.stream_prefix)
+    env = dict(os.environ, TRADEHUB_REDIS_URL=REDIS_URL, TRADEHUB_STREAM_PREFIX=settings.streams.prefix)
     env.pop("TRADEHUB_CONFIG", None)
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -144,7 +144,7 @@ async def test_poison_entries_go_to_dlq_and_replay_stores_them(
     redis: aioredis.Redis, make_settings: Callable[..., Settings], pool: asyncpg.Pool
 ) -> None:
     settings = make_settings(producer_batch_events=10, consumer_max_deliveries=3, consumer_claim_idle_ms=50)
-    stream = stream_key(settings.stream_prefix, "trades")
+    stream = stream_key(settings.streams.prefix, "trades")
     poison = {13, 77, 150}  # PostgreSQL refuses these rows (negative price, a CHECK the test adds)
     await pool.execute("ALTER TABLE trades ADD CONSTRAINT trades_price_positive CHECK (price > 0)")
     producer = StreamProducer(redis, settings)
@@ -204,7 +204,7 @@ async def test_sigterm_finishes_and_acks_the_batch_within_10s(
     pool: asyncpg.Pool,
 ) -> None:
     settings = make_settings(producer_batch_events=100)
-    stream = stream_key(settings.stream_prefix, "trades")
+    stream = stream_key(settings.streams.prefix, "trades")
     total = 60_000
     await produce(redis, settings, total)
     stack = Stack(tag, tmp_path, consumer_batch_entries=20)

@@ -41,7 +41,7 @@ async def test_market_data_is_shed_under_lag_and_account_events_wait(
     redis: aioredis.Redis, make_settings: Callable[..., Settings]
 ) -> None:
     settings = make_settings(stream_maxlen=50, producer_batch_events=1, producer_lag_fraction=0.8)
-    trades, account, alerts = (stream_key(settings.stream_prefix, f) for f in ("trades", "account", "alerts"))
+    trades, account, alerts = (stream_key(settings.streams.prefix, f) for f in ("trades", "account", "alerts"))
     for stream in (trades, account):
         await redis.xgroup_create(stream, IDLE, id="0", mkstream=True)
     shed_before = metrics.EVENTS_SHED.labels(trades)._value.get()
@@ -76,23 +76,23 @@ async def test_market_data_is_shed_under_lag_and_account_events_wait(
     assert metrics.EVENTS_SHED.labels(account)._value.get() == 0
     assert await redis.xlen(trades) == 45
     alert_events = [e for _, f in await redis.xrange(alerts) for e in batch_decoder.decode(f[b"e"])]
-    assert {a.key for a in alert_events} >= {f"lag:{trades}", f"lag:{account}"}  # type: ignore[attr-defined]
+    assert {a.key for a in alert_events} >= {f"lag:{trades}", f"lag:{account}"}
 
 
 async def test_trimmed_before_read_is_counted(
     redis: aioredis.Redis, make_settings: Callable[..., Settings]
 ) -> None:
     settings = make_settings(stream_maxlen=100)
-    stream = stream_key(settings.stream_prefix, "trades")
+    stream = stream_key(settings.streams.prefix, "trades")
     await redis.xgroup_create(stream, IDLE, id="0", mkstream=True)
     await redis.xgroup_create(stream, PROCESSOR_GROUP, id="0")
     for n in range(10):
-        await redis.xadd(stream, encode_entry([trade(n)]))  # type: ignore[arg-type]
+        await redis.xadd(stream, encode_entry([trade(n)]))
     await redis.xreadgroup(PROCESSOR_GROUP, "r1", {stream: ">"}, count=10)  # read, never acked
     async with redis.pipeline(transaction=False) as pipe:  # a writer that does not watch lag
         for n in range(10, 450):
             entry = encode_entry([trade(n)])
-            pipe.xadd(stream, entry, maxlen=100, approximate=True)  # type: ignore[arg-type]
+            pipe.xadd(stream, entry, maxlen=100, approximate=True)
         await pipe.execute()
     info = await redis.xinfo_stream(stream)
     trimmed = int(info["entries-added"]) - int(info["length"])
@@ -117,8 +117,8 @@ async def test_trimmed_before_read_is_counted(
     await monitor.poll()  # recorded once: a second look adds nothing
     assert metrics.TRIMMED_UNREAD.labels(stream, IDLE)._value.get() - counted == trimmed
     assert gauge(IDLE) == trimmed
-    alerts = await redis.xrange(stream_key(settings.stream_prefix, "alerts"))
-    keys = {e.key for _, f in alerts for e in batch_decoder.decode(f[b"e"])}  # type: ignore[attr-defined]
+    alerts = await redis.xrange(stream_key(settings.streams.prefix, "alerts"))
+    keys = {e.key for _, f in alerts for e in batch_decoder.decode(f[b"e"])}
     assert keys == {
         f"trimmed:{stream}:{IDLE}",
         f"trimmed:{stream}:{PROCESSOR_GROUP}",
@@ -129,8 +129,8 @@ async def test_trimmed_before_read_is_counted(
     while await consumer.step():
         pass
     assert len(sink.stored) == info["length"]
-    recorded = await redis.hget(trimmed_key(stream), PROCESSOR_GROUP)  # type: ignore[misc]
-    assert int(recorded) == trimmed  # type: ignore[arg-type]
+    recorded = await redis.hget(trimmed_key(stream), PROCESSOR_GROUP)
+    assert int(recorded) == trimmed
     report = await stream_report(redis, settings)
     groups = report[stream]["groups"]
     assert groups[PROCESSOR_GROUP] == {"lag": 0, "pending": 0, "consumers": 1, "trimmed_unread": trimmed}

@@ -28,7 +28,7 @@ def trade(n: int, price: str = "65000.5", side: str = "buy") -> Trade:
         price=Decimal(price),
         size=Decimal("0.01"),
         side=side,
-        ts=BASE_TS + n,  # type: ignore[arg-type]
+        ts=BASE_TS + n,
         recv_ts=BASE_TS + n,
     )
 

@@ -27,7 +27,7 @@ def limit_param(request: web.Request, default: int = 100) -> int:
     raw = request.query.get("limit", str(default))
     if not raw.isdigit() or int(raw) < 1:
         raise bad_request(f"limit must be a positive integer, got {raw}")
-    return min(int(raw), request.app[SETTINGS].api_max_limit)
+    return min(int(raw), request.app[SETTINGS].api.max_limit)
 
 
 def text_param(request: web.Request, name: str, max_len: int = 64) -> str | None:

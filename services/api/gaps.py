@@ -63,11 +63,11 @@ def open_gap(status: FeedStatus, now: int, interval_s: float) -> dict[str, Any]:
 async def ongoing(request: web.Request, feed: str | None, exchange: str | None) -> list[dict[str, Any]]:
     settings = request.app[SETTINGS]
     statuses = await asyncio.wait_for(
-        read_feed_statuses(request.app[REDIS], settings.stream_prefix), READ_TIMEOUT_S
+        read_feed_statuses(request.app[REDIS], settings.streams.prefix), READ_TIMEOUT_S
     )
     now = now_us()
     return [
-        open_gap(s, now, settings.ws_status_interval_s)
+        open_gap(s, now, settings.websockets.status_interval_s)
         for s in statuses
         if s.outage_from is not None
         and (feed is None or s.feed == feed)

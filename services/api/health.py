@@ -45,7 +45,7 @@ async def _pollers(request: web.Request) -> dict[str, Any]:
     Shown, never counted against readiness: a venue's outage is the venue's, and the platform
     keeps serving every other venue (docs/pollers.md)."""
     try:
-        statuses = await asyncio.wait_for(read_polls(request.app[REDIS], request.app[SETTINGS].stream_prefix),
+        statuses = await asyncio.wait_for(read_polls(request.app[REDIS], request.app[SETTINGS].streams.prefix),
                                           CHECK_TIMEOUT_S)
     except (RedisError, OSError, TimeoutError) as exc:
         return {"error": type(exc).__name__}
@@ -77,11 +77,11 @@ async def _feeds(request: web.Request) -> dict[str, Any]:
     """Each websocket feed's state as its receivers process last wrote it (shared/feed_status.py)."""
     settings = request.app[SETTINGS]
     try:
-        statuses = await asyncio.wait_for(read_feed_statuses(request.app[REDIS], settings.stream_prefix),
+        statuses = await asyncio.wait_for(read_feed_statuses(request.app[REDIS], settings.streams.prefix),
                                           CHECK_TIMEOUT_S)
     except (RedisError, OSError, TimeoutError) as exc:
         return {"error": type(exc).__name__}
-    return feed_report(statuses, now_us(), settings.ws_status_interval_s)
+    return feed_report(statuses, now_us(), settings.websockets.status_interval_s)
 
 
 async def ready(request: web.Request) -> web.Response:

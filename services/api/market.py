@@ -100,7 +100,7 @@ def max_age_param(request: web.Request) -> int:
     """?max_age_s= (a positive integer): older observations are left out; 3 funding polls by default."""
     raw = request.query.get("max_age_s")
     if raw is None:
-        return int(request.app[SETTINGS].poll_funding_s * 3)
+        return int(request.app[SETTINGS].polling.funding_s * 3)
     if not raw.isdigit() or int(raw) < 1:
         raise bad_request(f"max_age_s must be a positive integer, got {raw[:32]}")
     return int(raw)

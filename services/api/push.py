@@ -62,11 +62,11 @@ class PushHub:
         self.cursors: dict[str, str] = {}  # stream -> id of the last entry read
         self._stop = asyncio.Event()
         self._wake = asyncio.Event()
-        self._backoff = Backoff(base=0.2, cap=settings.ws_backoff_max_s)
+        self._backoff = Backoff(base=0.2, cap=settings.websockets.backoff_max_s)
 
     def streams_of(self, topic: str) -> list[str]:
         settings = self.settings
-        return family_streams(settings.stream_prefix, TOPIC_FAMILY[topic], settings.stream_partitions)
+        return family_streams(settings.streams.prefix, TOPIC_FAMILY[topic], settings.streams.partitions)
 
     async def activate(self, topic: str) -> None:
         """Read a topic's streams from their current end: a subscriber gets what comes after it."""
@@ -231,7 +231,7 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     sock = request.transport.get_extra_info("socket") if request.transport is not None else None
     if sock is not None:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
-    client = PushClient(settings.ws_client_queue, settings.ws_max_subscriptions)
+    client = PushClient(settings.api.ws_client_queue, settings.api.ws_max_subscriptions)
     hub.clients.add(client)
     request.app[SOCKETS].add(ws)
     metrics.PUSH_CLIENTS.set(len(hub.clients))
@@ -239,7 +239,7 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     try:
         async with asyncio.TaskGroup() as tasks:
             reader = tasks.create_task(_read(ws, client, hub))
-            writer = tasks.create_task(_write(ws, client, settings.ws_send_timeout_s))
+            writer = tasks.create_task(_write(ws, client, settings.api.ws_send_timeout_s))
             done, _ = await asyncio.wait({reader, writer}, return_when=asyncio.FIRST_COMPLETED)
             reason = done.pop().result()
             reader.cancel()

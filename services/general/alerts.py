@@ -37,13 +37,13 @@ _CHAT_SPLIT = re.compile(r"[;,\s]+")
 
 def chats_for(settings: Settings, severity: str) -> list[str]:
     """The chats a severity goes to: its own entry in telegram_chats, else the `default` entry."""
-    raw = settings.telegram_chats.get(severity, settings.telegram_chats.get("default", ""))
+    raw = settings.telegram.chats.get(severity, settings.telegram.chats.get("default", ""))
     return [chat for chat in _CHAT_SPLIT.split(raw) if chat]
 
 
 def all_chats(settings: Settings) -> set[str]:
     """Every configured chat: the only ones /status answers."""
-    return {chat for raw in settings.telegram_chats.values() for chat in _CHAT_SPLIT.split(raw) if chat}
+    return {chat for raw in settings.telegram.chats.values() for chat in _CHAT_SPLIT.split(raw) if chat}
 
 
 def as_alert(event: Event) -> Alert | None:
@@ -76,8 +76,8 @@ class SentLog:
 
     def __init__(self, redis: aioredis.Redis, settings: Settings) -> None:
         self.redis = redis
-        self.prefix = settings.stream_prefix
-        self.window_ms = int(settings.alert_dedup_s * 1000)
+        self.prefix = settings.streams.prefix
+        self.window_ms = int(settings.alerts.dedup_s * 1000)
 
     @staticmethod
     def fingerprint(alert: Alert) -> bytes:
@@ -152,7 +152,7 @@ class LiquidationAlerts:
 
     def __init__(self, producer: StreamProducer, settings: Settings) -> None:
         self.producer = producer
-        self.threshold = Decimal(str(settings.alert_liquidation_usd))
+        self.threshold = Decimal(str(settings.alerts.liquidation_usd))
 
     async def __call__(self, events: Sequence[Event]) -> None:
         raised = 0
@@ -180,7 +180,7 @@ async def answer_status(bot: TelegramBot, redis: aioredis.Redis, settings: Setti
     backoff = Backoff(base=1.0, cap=60.0)
     while not stop.is_set():
         try:
-            updates = await unless_stopped(bot.get_updates(offset, settings.telegram_status_poll_s), stop)
+            updates = await unless_stopped(bot.get_updates(offset, settings.telegram.status_poll_s), stop)
         except (SinkUnavailable, TelegramRefused) as exc:
             log.warning("getUpdates failed", extra={"error": str(exc)})
             await sleep_or_stop(stop, backoff.next_delay())

@@ -166,7 +166,7 @@ def list_backups(directory: Path, schema: str) -> list[Backup]:
 async def take_backup(settings: Settings, now: datetime | None = None) -> Backup:
     """pg_dump -Fc of the schema on our own snapshot, written as .partial then renamed."""
     schema = checked(settings.db_schema)
-    directory = Path(settings.backup_dir)
+    directory = Path(settings.backup.dir)
     directory.mkdir(parents=True, exist_ok=True)
     taken = (now or datetime.now(UTC)).replace(microsecond=0)
     final = directory / f"tradehub-{schema}-{taken.strftime(STAMP)}.dump"
@@ -181,7 +181,7 @@ async def take_backup(settings: Settings, now: datetime | None = None) -> Backup
             await run_tool(["pg_dump", "--format=custom", "--no-password", f"--schema={schema}",
                             f"--snapshot={snapshot}", f"--lock-wait-timeout={LOCK_WAIT}",
                             f"--file={partial}"],
-                           libpq_env(settings.database_url), settings.backup_timeout_s)
+                           libpq_env(settings.database_url), settings.backup.timeout_s)
             # counted after the dump, on its snapshot: holding table locks while pg_dump waits for
             # a migration that waits for those locks would be a deadlock PostgreSQL cannot see
             counts = await table_counts(conn, schema)
@@ -215,8 +215,8 @@ def select_kept(backups: Sequence[Backup], daily: int, weekly: int) -> set[Path]
 
 def rotate(settings: Settings) -> list[Path]:
     """Delete the dumps (and manifests) rotation does not keep; returns what was deleted."""
-    backups = list_backups(Path(settings.backup_dir), settings.db_schema)
-    kept = select_kept(backups, settings.backup_keep_daily, settings.backup_keep_weekly)
+    backups = list_backups(Path(settings.backup.dir), settings.db_schema)
+    kept = select_kept(backups, settings.backup.keep_daily, settings.backup.keep_weekly)
     removed = []
     for backup in backups:
         if backup.path not in kept:
@@ -247,7 +247,7 @@ async def restore_check(settings: Settings, backup: Backup) -> CheckResult:
                 await conn.execute(DROP_SCHEMA_SQL.format(schema=checked(backup.schema)))
                 await run_tool(["pg_restore", "--no-owner", "--no-privileges", "--no-password",
                                 "--exit-on-error", f"--dbname={scratch}", str(backup.path)],
-                               libpq_env(settings.database_url, dbname=scratch), settings.backup_timeout_s)
+                               libpq_env(settings.database_url, dbname=scratch), settings.backup.timeout_s)
                 restored = await table_counts(conn, backup.schema)
             finally:
                 await conn.close()

@@ -50,9 +50,9 @@ async def run_command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def backup_list(settings: Settings) -> int:
-    backups = list_backups(Path(settings.backup_dir), settings.db_schema)
+    backups = list_backups(Path(settings.backup.dir), settings.db_schema)
     if not backups:
-        print(f"no backups of schema {settings.db_schema} in {settings.backup_dir}")
+        print(f"no backups of schema {settings.db_schema} in {settings.backup.dir}")
     for backup in backups:
         counts = backup.counts()
         rows = f"{sum(counts.values())} rows in {len(counts)} tables" if counts is not None else "no manifest"
@@ -61,10 +61,10 @@ def backup_list(settings: Settings) -> int:
 
 
 async def backup_check(settings: Settings, name: str | None) -> int:
-    backups = list_backups(Path(settings.backup_dir), settings.db_schema)
+    backups = list_backups(Path(settings.backup.dir), settings.db_schema)
     chosen: list[Backup] = [b for b in backups if b.path.name == name] if name else backups[-1:]
     if not chosen:
-        print(f"no backup {name or ''} of schema {settings.db_schema} in {settings.backup_dir}",
+        print(f"no backup {name or ''} of schema {settings.db_schema} in {settings.backup.dir}",
               file=sys.stderr)
         return 1
     result = await restore_check(settings, chosen[0])

@@ -47,10 +47,10 @@ async def run_backup_job(settings: Settings, session: aiohttp.ClientSession,
     backup = await take_backup(settings)
     metrics.BACKUP_BYTES.set(backup.size)
     notes = [f"{backup.path.name} ({backup.size / 1e6:.1f} MB)"]
-    target = S3Target.from_settings(settings)
+    target = S3Target.from_settings(settings.backup.s3)
     if target is not None:
         await upload_file(session, target, backup.manifest, backup.manifest.name)
-        key = await upload_file(session, target, backup.path, backup.path.name, settings.backup_timeout_s)
+        key = await upload_file(session, target, backup.path, backup.path.name, settings.backup.timeout_s)
         notes.append(f"uploaded to {target.bucket}/{key}")
     removed = rotate(settings)
     if removed:
@@ -68,11 +68,11 @@ async def run_backup_job(settings: Settings, session: aiohttp.ClientSession,
 
 def seconds_until_due(settings: Settings) -> float:
     """A backup is due when the newest one on disk is `backup_interval_s` old (none: now)."""
-    backups = list_backups(Path(settings.backup_dir), settings.db_schema)
+    backups = list_backups(Path(settings.backup.dir), settings.db_schema)
     if not backups:
         return 0.0
     age = (datetime.now(UTC) - backups[-1].taken).total_seconds()
-    return max(0.0, settings.backup_interval_s - age)
+    return max(0.0, settings.backup.interval_s - age)
 
 
 async def backup_schedule(settings: Settings, redis: aioredis.Redis, producer: StreamProducer,
@@ -85,13 +85,13 @@ async def backup_schedule(settings: Settings, redis: aioredis.Redis, producer: S
     while not await sleep_or_stop(stop, max(seconds_until_due(settings), retry_in)):
         try:
             async with maintenance:
-                job = run_backup_job(settings, session, settings.backup_restore_check)
+                job = run_backup_job(settings, session, settings.backup.restore_check)
                 outcome = await unless_stopped(job, stop)
         except (BackupError, S3Error, OSError, *DB_ERRORS) as exc:
             metrics.BACKUPS.labels("failed").inc()
             log.error("backup failed", extra={"error": str(exc)[:800]})
             await _report_backup(redis, settings, producer, False, f"{type(exc).__name__}: {exc}"[:800])
-            retry_in = settings.backup_retry_s
+            retry_in = settings.backup.retry_s
             continue
         if outcome is None:  # stopping: pg_dump was killed, its partial file removed
             return
@@ -129,7 +129,7 @@ async def retention_schedule(settings: Settings, producer: StreamProducer, stop:
         except DB_ERRORS as exc:
             log.error("retention failed", extra={"error": repr(exc)})
             producer.publish(make_alert("retention", "warning", "Retention run failed", repr(exc)[:500]))
-        if await sleep_or_stop(stop, settings.retention_interval_s):
+        if await sleep_or_stop(stop, settings.retention.interval_s):
             return
 
 
@@ -141,10 +141,10 @@ def alert_consumers(redis: aioredis.Redis, settings: Settings, producer: StreamP
     sink: Sink = TelegramAlertSink(bot, SentLog(redis, settings), settings) if bot else LogAlertSink()
     breaker = SinkBreaker("telegram", settings)
     consumers = [StreamConsumer(redis, settings, stream, ALERTS_GROUP, name, sink, breaker)
-                 for stream in family_streams(settings.stream_prefix, "alerts", settings.stream_partitions)]
-    if settings.alert_liquidation_usd > 0:
+                 for stream in family_streams(settings.streams.prefix, "alerts", settings.streams.partitions)]
+    if settings.alerts.liquidation_usd > 0:
         liquidations = LiquidationAlerts(producer, settings)
-        streams = family_streams(settings.stream_prefix, "liquidations", settings.stream_partitions)
+        streams = family_streams(settings.streams.prefix, "liquidations", settings.streams.partitions)
         consumers += [StreamConsumer(redis, settings, stream, ALERTS_GROUP, name, liquidations)
                       for stream in streams]
     return consumers
@@ -155,7 +155,7 @@ async def run_general(settings: Settings, redis: aioredis.Redis, stop: asyncio.E
     producer = StreamProducer(redis, settings, source="general")
     producer_stop = asyncio.Event()
     async with aiohttp.ClientSession() as session:
-        bot = TelegramBot(session, settings) if settings.telegram_token else None
+        bot = TelegramBot(session, settings.telegram) if settings.telegram.token else None
         if bot is None:
             log.warning("no telegram_token: alerts are only logged")
         async with asyncio.TaskGroup() as tasks:
@@ -163,11 +163,11 @@ async def run_general(settings: Settings, redis: aioredis.Redis, stop: asyncio.E
             tasks.create_task(Watcher(redis, settings, producer, session).run(stop))
             maintenance = asyncio.Lock()  # backups and retention take turns
             tasks.create_task(retention_schedule(settings, producer, stop, maintenance))
-            if settings.backup_enabled:
+            if settings.backup.enabled:
                 tasks.create_task(backup_schedule(settings, redis, producer, session, stop, maintenance))
             for consumer in alert_consumers(redis, settings, producer, bot):
                 tasks.create_task(consumer.run(stop))
-            if bot is not None and settings.telegram_chats:
+            if bot is not None and settings.telegram.chats:
                 tasks.create_task(answer_status(bot, redis, settings, stop))
             await stop.wait()
             producer_stop.set()

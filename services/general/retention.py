@@ -171,8 +171,8 @@ async def apply_retention(conn: asyncpg.Connection, settings: Settings, progress
     say = progress or (lambda line: log.info(line))
     today = today or datetime.now(UTC).date()
     report = RetentionReport()
-    await drop_old_trades(conn, schema, settings.retention_trades_days, today, report, say)
-    await downsample_candles(conn, schema, settings.retention_candles_1m_days, today, report, say)
+    await drop_old_trades(conn, schema, settings.retention.trades_days, today, report, say)
+    await downsample_candles(conn, schema, settings.retention.candles_1m_days, today, report, say)
     return report
 
 

@@ -21,7 +21,7 @@ from urllib.parse import parse_qsl, quote, urlsplit
 import aiohttp
 from yarl import URL
 
-from shared.config import Settings
+from shared.settings import S3Settings
 
 log = logging.getLogger(__name__)
 ALGORITHM = "AWS4-HMAC-SHA256"
@@ -46,11 +46,11 @@ class S3Target:
     prefix: str = ""
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> S3Target | None:
-        if not (settings.s3_endpoint and settings.s3_bucket):
+    def from_settings(cls, settings: S3Settings) -> S3Target | None:
+        if not (settings.endpoint and settings.bucket):
             return None
-        return cls(settings.s3_endpoint.rstrip("/"), settings.s3_bucket, settings.s3_region,
-                   settings.s3_access_key, settings.s3_secret_key, settings.s3_prefix)
+        return cls(settings.endpoint.rstrip("/"), settings.bucket, settings.region, settings.access_key,
+                   settings.secret_key, settings.prefix)
 
     def __repr__(self) -> str:  # never show the secret
         return f"S3Target(endpoint={self.endpoint!r}, bucket={self.bucket!r}, region={self.region!r})"

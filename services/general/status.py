@@ -5,12 +5,14 @@ from __future__ import annotations
 import time
 
 import redis.asyncio as aioredis
+from redis.typing import EncodableT, FieldT
 
 from shared.config import Settings
 from shared.constants import SERVICES, backup_status_key
 from shared.events import now_us
 from shared.health import HEARTBEAT_INTERVALS, read_heartbeats
 from shared.monitor import StreamFigures, read_streams
+from shared.replies import text
 
 
 def max_lag(figures: StreamFigures) -> int | None:
@@ -22,13 +24,15 @@ def max_lag(figures: StreamFigures) -> int | None:
 async def record_backup(redis: aioredis.Redis, settings: Settings, ok: bool, detail: str) -> None:
     """Remember the last backup outcome (file name or error) for /status and the next run."""
     now = str(int(time.time()))
-    fields = {"ok_at" if ok else "failed_at": now, "last": "ok" if ok else "failed", "detail": detail[:500]}
-    await redis.hset(backup_status_key(settings.stream_prefix), mapping=fields)  # type: ignore[misc]
+    fields: dict[FieldT, EncodableT] = {
+        "ok_at" if ok else "failed_at": now, "last": "ok" if ok else "failed", "detail": detail[:500]
+    }
+    await redis.hset(backup_status_key(settings.streams.prefix), mapping=fields)
 
 
 async def read_backup(redis: aioredis.Redis, settings: Settings) -> dict[str, str]:
-    raw = await redis.hgetall(backup_status_key(settings.stream_prefix))  # type: ignore[misc]
-    return {k.decode(): v.decode() for k, v in raw.items()}
+    raw = await redis.hgetall(backup_status_key(settings.streams.prefix))
+    return {text(k): text(v) for k, v in raw.items()}
 
 
 async def service_states(redis: aioredis.Redis, settings: Settings) -> dict[str, float | None]:

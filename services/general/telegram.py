@@ -25,7 +25,7 @@ import aiohttp
 from shared import metrics
 from shared.backoff import Backoff
 from shared.breaker import SinkUnavailable
-from shared.config import Settings
+from shared.settings import TelegramSettings
 
 log = logging.getLogger(__name__)
 MAX_TEXT = 4096  # sendMessage: 1-4096 characters after entities parsing
@@ -107,14 +107,14 @@ class Pacer:
 class TelegramBot:
     """The few Bot API methods tradehub uses; SinkUnavailable when Telegram cannot be reached."""
 
-    def __init__(self, session: aiohttp.ClientSession, settings: Settings,
+    def __init__(self, session: aiohttp.ClientSession, settings: TelegramSettings,
                  pacer: Pacer | None = None) -> None:
         self.session = session
         self.settings = settings
-        self._token = settings.telegram_token
-        self._base = f"{settings.telegram_api_url.rstrip('/')}/bot{settings.telegram_token}/"
-        self.pacer = pacer or Pacer(settings.telegram_chat_interval_s, settings.telegram_global_per_s,
-                                    settings.telegram_group_per_min)
+        self._token = settings.token
+        self._base = f"{settings.api_url.rstrip('/')}/bot{settings.token}/"
+        self.pacer = pacer or Pacer(settings.chat_interval_s, settings.global_per_s,
+                                    settings.group_per_min)
 
     def redact(self, text: str) -> str:
         """The text with the token masked: for anything that may end up in a log or an exception."""
@@ -130,7 +130,7 @@ class TelegramBot:
         payload: dict[str, Any] = {"timeout": timeout_s, "allowed_updates": ["message"]}
         if offset is not None:
             payload["offset"] = offset
-        http_timeout_s = timeout_s + self.settings.telegram_timeout_s
+        http_timeout_s = timeout_s + self.settings.timeout_s
         result = await self.call("getUpdates", payload, http_timeout_s=http_timeout_s)
         return result if isinstance(result, list) else []
 
@@ -138,7 +138,7 @@ class TelegramBot:
                    http_timeout_s: float | None = None) -> Any:
         """One Bot API method with retries; returns `result`, raises SinkUnavailable or TelegramRefused."""
         backoff = Backoff(base=0.5, cap=10.0)
-        timeout = aiohttp.ClientTimeout(total=http_timeout_s or self.settings.telegram_timeout_s)
+        timeout = aiohttp.ClientTimeout(total=http_timeout_s or self.settings.timeout_s)
         attempt = 0
         while True:
             if chat is not None:
@@ -149,7 +149,7 @@ class TelegramBot:
             if outcome.retry_after_s:
                 self.pacer.block(outcome.retry_after_s)  # honoured by every later send, retried or not
             attempt += 1
-            if attempt > self.settings.telegram_max_retries:
+            if attempt > self.settings.max_retries:
                 metrics.TELEGRAM_REQUESTS.labels(method, "gave_up").inc()
                 raise SinkUnavailable(f"telegram {method}: {outcome.error}")
             if not outcome.retry_after_s:

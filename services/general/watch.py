@@ -91,7 +91,7 @@ class FeedWatch:
     """From scraped counters: a breaker open, a feed with no frames for watch_feed_silent_s."""
 
     def __init__(self, settings: Settings) -> None:
-        self.silent_s = settings.watch_feed_silent_s
+        self.silent_s = settings.watch.feed_silent_s
         self.frames: dict[str, tuple[float, float]] = {}  # feed -> (frames seen, when it last moved)
         self.conditions = Conditions()
 
@@ -127,8 +127,8 @@ class FeedWatch:
 
 def metrics_urls(settings: Settings) -> dict[str, str]:
     """service -> /metrics url; by default the local ports of the receivers and the processor."""
-    if settings.watch_metrics_urls:
-        return dict(settings.watch_metrics_urls)
+    if settings.watch.metrics_urls:
+        return dict(settings.watch.metrics_urls)
     return {"receivers": f"http://127.0.0.1:{settings.receivers_metrics_port}/metrics",
             "processor": f"http://127.0.0.1:{settings.processor_metrics_port}/metrics"}
 
@@ -150,7 +150,7 @@ class Watcher:
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             self.publish(await self.check())
-            await sleep_or_stop(stop, self.settings.watch_interval_s)
+            await sleep_or_stop(stop, self.settings.watch.interval_s)
 
     def publish(self, alerts: Iterable[Alert]) -> None:
         for alert in alerts:
@@ -174,7 +174,7 @@ class Watcher:
     async def check_streams(self) -> list[Alert]:
         """Group lag at the producers' cap fraction (clears below half of it) and DLQ growth."""
         alerts: list[Alert | None] = []
-        fraction = self.settings.producer_lag_fraction
+        fraction = self.settings.producer.lag_fraction
         for state in await read_streams(self.redis, self.settings):  # as /ready reads them
             limit = state.cap * fraction
             lag = max_lag(state) or 0

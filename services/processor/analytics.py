@@ -29,15 +29,15 @@ def analytics_consumers(settings: Settings, redis: aioredis.Redis, pool: asyncpg
                         producer: StreamProducer) -> list[StreamConsumer]:
     """One consumer (with its own sink and state) per stream partition of each analysed family."""
     sinks: dict[str, Callable[[], Sink]] = {
-        "trades": lambda: TradeAnalytics(pool, producer, settings),
-        "oi": lambda: OpenInterestSpikes(pool, producer, settings),
+        "trades": lambda: TradeAnalytics(pool, producer, settings.analytics),
+        "oi": lambda: OpenInterestSpikes(pool, producer, settings.analytics),
         "candles": lambda: ExchangeCandles(pool),
     }
     name = instance_name(settings)
     return [
         StreamConsumer(redis, settings, stream, ANALYTICS_GROUP, name, make_sink())
         for family, make_sink in sinks.items()
-        for stream in family_streams(settings.stream_prefix, family, settings.stream_partitions)
+        for stream in family_streams(settings.streams.prefix, family, settings.streams.partitions)
     ]
 
 

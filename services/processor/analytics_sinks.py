@@ -35,17 +35,17 @@ from services.processor.tables_analytics import (
     merge,
 )
 from shared.breaker import SinkUnavailable
-from shared.config import Settings
 from shared.db import CONNECTION_ERRORS
 from shared.events import Candle, Event, OpenInterest, Spike, Trade, now_us
+from shared.settings import AnalyticsSettings
 from shared.streams import StreamProducer
 
 
-def thresholds_of(settings: Settings) -> dict[str, Decimal]:
+def thresholds_of(settings: AnalyticsSettings) -> dict[str, Decimal]:
     return {interval: setting_decimal(value) for interval, value in settings.spike_thresholds.items()}
 
 
-def detector_of(settings: Settings) -> SpikeDetector:
+def detector_of(settings: AnalyticsSettings) -> SpikeDetector:
     return SpikeDetector(settings.spike_window, thresholds_of(settings), settings.spike_min_points)
 
 
@@ -69,7 +69,7 @@ class _SpikeOutbox:
 class TradeAnalytics:
     """Sink of the analytics group on th:trades: derived candles, large trades, volume spikes."""
 
-    def __init__(self, pool: asyncpg.Pool, producer: StreamProducer, settings: Settings) -> None:
+    def __init__(self, pool: asyncpg.Pool, producer: StreamProducer, settings: AnalyticsSettings) -> None:
         self.pool = pool
         self.producer = producer
         self.builder = CandleBuilder(settings.candle_memory_minutes)
@@ -142,7 +142,7 @@ class TradeAnalytics:
 class OpenInterestSpikes:
     """Sink of the analytics group on th:oi: z-scores of each interval's OI change."""
 
-    def __init__(self, pool: asyncpg.Pool, producer: StreamProducer, settings: Settings) -> None:
+    def __init__(self, pool: asyncpg.Pool, producer: StreamProducer, settings: AnalyticsSettings) -> None:
         self.pool = pool
         self.detector = detector_of(settings)
         self.closes = OpenInterestCloses(self.detector.thresholds)

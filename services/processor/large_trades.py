@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from decimal import Context, Decimal
 
-from shared.config import Settings
 from shared.events import LargeTrade, Trade
+from shared.settings import AnalyticsSettings
 
 USD_QUOTES = frozenset({"USD", "USDT", "USDC"})
 _EXACT = Context(prec=80)
@@ -42,7 +42,7 @@ class LargeTradeRule:
         self.by_symbol = dict(by_symbol or {})
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> LargeTradeRule:
+    def from_settings(cls, settings: AnalyticsSettings) -> LargeTradeRule:
         # settings hold floats (validated > 0)
         return cls(setting_decimal(settings.large_trade_usd_default),
                    {key: setting_decimal(value) for key, value in settings.large_trade_usd_by_symbol.items()})

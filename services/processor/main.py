@@ -68,7 +68,7 @@ def storing_consumers(redis: aioredis.Redis, settings: Settings, stream: str, na
     breaker = SinkBreaker(f"{PROCESSOR_GROUP}:{stream}", settings)
     return [StreamConsumer(redis, settings, stream, PROCESSOR_GROUP, name if n == 0 else f"{name}-{n}", store,
                            breaker=breaker)
-            for n in range(settings.consumer_concurrency)]
+            for n in range(settings.consumer.concurrency)]
 
 
 async def run_processor(settings: Settings, redis: aioredis.Redis, stop: asyncio.Event) -> None:
@@ -79,7 +79,7 @@ async def run_processor(settings: Settings, redis: aioredis.Redis, stop: asyncio
         consumers = [
             consumer
             for family, tables in STORED_FAMILIES.items()
-            for stream in family_streams(settings.stream_prefix, family, settings.stream_partitions)
+            for stream in family_streams(settings.streams.prefix, family, settings.streams.partitions)
             for consumer in storing_consumers(redis, settings, stream, consumer_name,
                                               EventStore(pool, tables))
         ]

@@ -6,9 +6,9 @@ from collections.abc import Sequence
 
 import asyncpg
 
-from services.processor.store import Table, checked
+from services.processor.store import E, Table, checked
 from shared import metrics
-from shared.events import Candle, Event, LargeTrade, Liquidation, Spike
+from shared.events import Candle, LargeTrade, Liquidation, Spike
 
 
 def candle_row(c: Candle) -> tuple[object, ...]:
@@ -40,7 +40,7 @@ CANDLES = Table(
     name="candles",
     columns=("exchange", "symbol", "interval", "source", "ts") + CANDLE_VALUES,
     key=("exchange", "symbol", "interval", "source", "ts"),
-    row=candle_row,  # type: ignore[arg-type]
+    row=candle_row,
     update=CANDLE_VALUES,  # a candle changes while it is open, and when a late trade arrives
 )
 LIQUIDATIONS = Table(
@@ -48,21 +48,21 @@ LIQUIDATIONS = Table(
     columns=("exchange", "symbol", "raw_symbol", "side", "price", "size", "usd_value", "raw_size", "ts",
              "recv_ts"),
     key=("exchange", "symbol", "ts", "side", "price", "size"),
-    row=liquidation_row,  # type: ignore[arg-type]
+    row=liquidation_row,
 )
 LARGE_TRADES = Table(
     name="large_trades",
     columns=("exchange", "symbol", "trade_id", "price", "size", "side", "usd_value", "threshold", "ts",
              "recv_ts"),
     key=("exchange", "symbol", "trade_id", "ts"),
-    row=large_trade_row,  # type: ignore[arg-type]
+    row=large_trade_row,
 )
 SPIKES = Table(
     name="spikes",
     columns=("exchange", "symbol", "metric", "interval", "ts", "value", "mean", "stdev", "z", "threshold",
              "recv_ts"),
     key=("exchange", "symbol", "metric", "interval", "ts"),
-    row=spike_row,  # type: ignore[arg-type]
+    row=spike_row,
 )
 
 # The stored trades of some minutes, (exchange, symbol, minute open) given as three arrays:
@@ -92,7 +92,7 @@ LIMIT $5
 """
 
 
-async def merge(conn: asyncpg.Connection, table: Table, events: Sequence[Event]) -> None:
+async def merge(conn: asyncpg.Connection, table: Table[E], events: Sequence[E]) -> None:
     """COPY into the staging table and merge, inside the caller's transaction."""
     if not events:
         return

@@ -14,6 +14,6 @@ GAPS = Table(
     name="gaps",
     columns=("feed", "exchange", "from_ts", "to_ts", "reason", "recv_ts"),
     key=("feed", "from_ts"),
-    row=gap_row,  # type: ignore[arg-type]
+    row=gap_row,
     # DO NOTHING: a (feed, from_ts) outage has one end, and a batch may hold a redelivered copy of it
 )

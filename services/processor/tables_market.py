@@ -52,17 +52,17 @@ FUNDING_RATES = Table(
         "recv_ts",
     ),
     key=("exchange", "symbol", "ts"),
-    row=funding_row,  # type: ignore[arg-type]
+    row=funding_row,
 )
 SPOT_PRICES = Table(
     name="spot_prices",
     columns=("source", "exchange", "symbol", "ts", "raw_symbol", "price", "recv_ts"),
     key=("source", "exchange", "symbol", "ts"),
-    row=spot_price_row,  # type: ignore[arg-type]
+    row=spot_price_row,
 )
 OPEN_INTEREST = Table(
     name="open_interest",
     columns=("exchange", "symbol", "ts", "raw_symbol", "contracts", "base", "usd", "recv_ts"),
     key=("exchange", "symbol", "ts"),
-    row=open_interest_row,  # type: ignore[arg-type]
+    row=open_interest_row,
 )

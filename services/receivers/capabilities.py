@@ -83,13 +83,13 @@ def rest_url(settings: Settings, venue: str) -> str:
 
     The suffix keeps REST apart from the websocket url a venue's feed reads from venue_urls[venue].
     """
-    return settings.venue_urls.get(f"{venue}_rest", REST_VENUES[venue].base_url)
+    return settings.venues.urls.get(f"{venue}_rest", REST_VENUES[venue].base_url)
 
 
 def client_for(settings: Settings, venue: str) -> VenueClient:
     """A VenueClient (not yet opened) with the venue's url, budget and API key, if one is set."""
     spec = REST_VENUES[venue]
-    key = settings.rest_api_keys.get(venue, "")
+    key = settings.venues.api_keys.get(venue, "")
     headers = {spec.key_header: spec.key_prefix + key} if key and spec.key_header else {}
     return VenueClient(venue, rest_url(settings, venue), spec.weight_per_minute, settings, headers=headers)
 
@@ -97,9 +97,9 @@ def client_for(settings: Settings, venue: str) -> VenueClient:
 def venues_for(function: str, settings: Settings) -> list[str]:
     """The venues a coordinator asks: the configured ones, or every venue with the capability."""
     configured = {
-        "funding": settings.poll_funding_venues,
-        "spot": settings.poll_spot_venues,
-        "oi": settings.poll_oi_venues,
+        "funding": settings.polling.funding_venues,
+        "spot": settings.polling.spot_venues,
+        "oi": settings.polling.oi_venues,
     }[function]
     able = CAPABILITIES[function]
     unknown = sorted(set(configured) - set(able))

@@ -68,7 +68,7 @@ def _binance(
         for stream in streams_of[c]([symbol])
     ]
     items += [(c, stream) for c, stream in all_market.items() if c in channels]
-    base = settings.venue_urls.get(venue, module.WS_URL)
+    base = settings.venues.urls.get(venue, module.WS_URL)
     parse = binance.parse_frame if venue == "binance" else binance.parse_frame_spot
     if venue == "binance" and funding_hours is not None:
         parse = binance.futures_parser(funding_hours)
@@ -79,7 +79,7 @@ def _binance(
             url=binance.combined_stream_url(base, [s for _, s in part]),
             parse=parse,
             channels=channels_of(part),
-            idle_timeout_s=idle_timeout(settings, channels_of(part)),
+            idle_timeout_s=idle_timeout(settings.websockets, channels_of(part)),
             max_age_s=module.MAX_CONNECTION_AGE_S - PLANNED_MARGIN_S,
         )  # "only valid for 24 hours"
         for n, part in enumerate(chunks(items, module.MAX_STREAMS_PER_CONNECTION))
@@ -89,9 +89,9 @@ def _binance(
 def binance_feeds(settings: Settings, funding_hours: Mapping[str, Decimal] | None = None) -> list[Feed]:
     """USD-M: aggTrade, kline_1m, markPrice@1s, forceOrder; or every perpetual's funding and liquidations.
     funding_hours: symbol -> funding interval the parse reads (8 h for a symbol absent from it)."""
-    all_market = binance.ALL_MARKET_STREAMS if settings.binance_all_market else {}
+    all_market = binance.ALL_MARKET_STREAMS if settings.venues.binance.all_market else {}
     return _binance(
-        settings, "binance", settings.binance_symbols, settings.binance_channels, BINANCE_STREAMS, all_market,
+        settings, "binance", settings.venues.binance.symbols, settings.venues.binance.channels, BINANCE_STREAMS, all_market,
         funding_hours,
     )
 
@@ -100,8 +100,8 @@ def binance_spot_feeds(settings: Settings) -> list[Feed]:
     return _binance(
         settings,
         "binance_spot",
-        settings.binance_spot_symbols,
-        settings.binance_spot_channels,
+        settings.venues.binance_spot.symbols,
+        settings.venues.binance_spot.channels,
         BINANCE_SPOT_STREAMS,
         {},
     )
@@ -116,7 +116,7 @@ def _bybit(settings: Settings, venue: str, symbols: list[str], channels: Sequenc
         parse = partial(bybit.parse_frame_linear, funding_hours=funding_hours)
     category: bybit.Category = "linear" if venue == "bybit" else "spot"
     channel_of = {f"{BYBIT_TOPICS[c]}.{s.upper()}": c for s in symbols for c in channels}
-    url = settings.venue_urls.get(venue, module.WS_URL)
+    url = settings.venues.urls.get(venue, module.WS_URL)
     feeds = []
     for n, topics in enumerate(bybit.connections(channel_of)):
         channels_here = tuple(sorted({channel_of[t] for t in topics}))
@@ -128,7 +128,7 @@ def _bybit(settings: Settings, venue: str, symbols: list[str], channels: Sequenc
                 parse=parse,
                 subscribe=list(bybit.subscribe_requests(topics, category)),
                 channels=channels_here,
-                idle_timeout_s=idle_timeout(settings, channels_here),
+                idle_timeout_s=idle_timeout(settings.websockets, channels_here),
                 ping_message=bybit.PING,
                 ping_interval_s=bybit.PING_INTERVAL_S,
             )
@@ -137,17 +137,17 @@ def _bybit(settings: Settings, venue: str, symbols: list[str], channels: Sequenc
 
 
 def bybit_feeds(settings: Settings, funding_hours: Mapping[str, Decimal] | None = None) -> list[Feed]:
-    return _bybit(settings, "bybit", settings.bybit_symbols, settings.bybit_channels, funding_hours)
+    return _bybit(settings, "bybit", settings.venues.bybit.symbols, settings.venues.bybit.channels, funding_hours)
 
 
 def bybit_spot_feeds(settings: Settings) -> list[Feed]:
-    return _bybit(settings, "bybit_spot", settings.bybit_spot_symbols, settings.bybit_spot_channels)
+    return _bybit(settings, "bybit_spot", settings.venues.bybit_spot.symbols, settings.venues.bybit_spot.channels)
 
 
 def okx_contract_values(settings: Settings) -> dict[str, Decimal]:
     """okx.CT_VAL plus okx_contract_values: a swap without ctVal would be off by orders of magnitude."""
     table = dict(okx.CT_VAL)
-    for inst_id, text in settings.okx_contract_values.items():
+    for inst_id, text in settings.venues.okx.contract_values.items():
         try:
             value = Decimal(text)
         except InvalidOperation as exc:
@@ -162,7 +162,7 @@ def okx_feeds(settings: Settings, contract_values: okx.CtVal | None = None) -> l
     """/public: trades, funding-rate + open-interest (swaps), liquidation-orders (every swap);
     /business: candles. contract_values: the ctVal table the parse reads (the receivers fill it
     from the venue's instrument list); the built-in one plus okx_contract_values by default."""
-    ids, channels = settings.okx_instruments, settings.okx_channels
+    ids, channels = settings.venues.okx.symbols, settings.venues.okx.channels
     swaps = [i for i in ids if i.endswith("-SWAP")]
     public: list[Item[dict[str, str]]] = []
     for inst_id in ids:
@@ -185,7 +185,7 @@ def okx_feeds(settings: Settings, contract_values: okx.CtVal | None = None) -> l
         ("public", public, okx.WS_URL),
         ("business", business, okx.BUSINESS_WS_URL),
     ):
-        url = settings.venue_urls.get("okx" if endpoint == "public" else "okx_business", default_url)
+        url = settings.venues.urls.get("okx" if endpoint == "public" else "okx_business", default_url)
         for n, part in enumerate(chunks(items, OKX_ARGS_PER_CONNECTION)):
             feeds.append(
                 Feed(
@@ -195,7 +195,7 @@ def okx_feeds(settings: Settings, contract_values: okx.CtVal | None = None) -> l
                     parse=parse,
                     subscribe=list(okx.subscribe_requests([arg for _, arg in part])),
                     channels=channels_of(part),
-                    idle_timeout_s=idle_timeout(settings, channels_of(part)),
+                    idle_timeout_s=idle_timeout(settings.websockets, channels_of(part)),
                     ping_message=okx.PING,
                     ping_interval_s=okx.PING_INTERVAL_S,
                     start_delay_s=len(feeds) * OKX_CONNECT_SPACING_S,
@@ -208,10 +208,10 @@ def hyperliquid_feeds(settings: Settings) -> list[Feed]:
     """One subscribe message per coin and channel; {"method":"ping"} keeps a quiet socket open."""
     items: list[Item[bytes]] = [
         (c, HYPERLIQUID_SUBSCRIPTIONS[c](coin))
-        for coin in settings.hyperliquid_coins
-        for c in settings.hyperliquid_channels
+        for coin in settings.venues.hyperliquid.symbols
+        for c in settings.venues.hyperliquid.channels
     ]
-    url = settings.venue_urls.get("hyperliquid", hyperliquid.WS_URL)
+    url = settings.venues.urls.get("hyperliquid", hyperliquid.WS_URL)
     return [
         Feed(
             name=f"hyperliquid:{n}",
@@ -220,7 +220,7 @@ def hyperliquid_feeds(settings: Settings) -> list[Feed]:
             parse=hyperliquid.parse_frame,
             subscribe=[message for _, message in part],
             channels=channels_of(part),
-            idle_timeout_s=idle_timeout(settings, channels_of(part)),
+            idle_timeout_s=idle_timeout(settings.websockets, channels_of(part)),
             ping_message=hyperliquid.PING,
             ping_interval_s=hyperliquid.PING_INTERVAL_S,
             subscribe_pause_s=HYPERLIQUID_MESSAGE_SPACING_S,
@@ -242,11 +242,11 @@ def deribit_channel(channel: str, instrument: str, interval: str) -> str:
 def deribit_feeds(settings: Settings, heartbeat_s: int = deribit.HEARTBEAT_INTERVAL_S) -> list[Feed]:
     """JSON-RPC: public/set_heartbeat, then public/subscribe; test_request answered with public/test."""
     items: list[Item[str]] = [
-        (c, deribit_channel(c, inst, settings.deribit_interval))
-        for inst in settings.deribit_instruments
-        for c in settings.deribit_channels
+        (c, deribit_channel(c, inst, settings.venues.deribit.interval))
+        for inst in settings.venues.deribit.symbols
+        for c in settings.venues.deribit.channels
     ]
-    url = settings.venue_urls.get("deribit", deribit.WS_URL)
+    url = settings.venues.urls.get("deribit", deribit.WS_URL)
     return [
         Feed(
             name=f"deribit:{n}",
@@ -258,7 +258,7 @@ def deribit_feeds(settings: Settings, heartbeat_s: int = deribit.HEARTBEAT_INTER
                 deribit.subscribe_message([name for _, name in part], 2),
             ],
             channels=channels_of(part),
-            idle_timeout_s=idle_timeout(settings, channels_of(part)),
+            idle_timeout_s=idle_timeout(settings.websockets, channels_of(part)),
             reply=deribit.heartbeat_reply,
         )
         for n, part in enumerate(chunks(items, DERIBIT_CHANNELS_PER_CONNECTION))
@@ -293,7 +293,10 @@ BUILDERS: dict[str, Callable[[Settings, VenueFacts], list[Feed]]] = {
 
 
 def build_feeds(settings: Settings, facts: VenueFacts | None = None) -> list[Feed]:
-    """Every socket of every venue in settings.feeds (a venue with no symbols opens none), their
+    """Every socket of every venue in settings.websockets.feeds (a venue with no symbols opens none), their
     parsers reading `facts` (venue_facts(settings) when not given)."""
     facts = facts or venue_facts(settings)
-    return [feed for venue in settings.feeds for feed in BUILDERS[venue](settings, facts)]
+    unknown = [venue for venue in settings.websockets.feeds if venue not in BUILDERS]
+    if unknown:
+        raise ConfigError(f"TRADEHUB_FEEDS: unknown feeds {', '.join(unknown)}; known: {', '.join(BUILDERS)}")
+    return [feed for venue in settings.websockets.feeds for feed in BUILDERS[venue](settings, facts)]

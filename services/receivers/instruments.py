@@ -55,8 +55,8 @@ def facts_to_load(settings: Settings, facts: VenueFacts, feeds: Sequence[Feed]) 
     candidates = [
         Fact("okx contract values", "okx", frozenset({"okx"}), okx.fetch_contract_values,
              facts.okx_contract_values,
-             pinned={i: facts.okx_contract_values[i] for i in settings.okx_contract_values},
-             expected=[i for i in settings.okx_instruments if i.endswith("-SWAP")]),
+             pinned={i: facts.okx_contract_values[i] for i in settings.venues.okx.contract_values},
+             expected=[i for i in settings.venues.okx.symbols if i.endswith("-SWAP")]),
         Fact("binance funding intervals", "binance", frozenset({"binance"}), binance.fetch_funding_intervals,
              facts.binance_funding_hours),
         Fact("bybit funding intervals", "bybit", frozenset({"bybit"}), bybit.fetch_funding_intervals,

@@ -25,10 +25,10 @@ async def run_receivers(settings: Settings, redis: aioredis.Redis, stop: asyncio
     if not feeds:
         log.warning("no feeds configured: nothing to receive")
     resume = await outages_to_resume(redis, settings)
-    backoff_max_s = settings.ws_backoff_max_s
+    backoff_max_s = settings.websockets.backoff_max_s
     connections = [FeedConnection(f, producer, backoff_max_s, resume_from=resume.get(f.name)) for f in feeds]
-    reporter = FeedStatusReporter(redis, settings.stream_prefix, lambda: [c.status() for c in connections],
-                                  settings.ws_status_interval_s)
+    reporter = FeedStatusReporter(redis, settings.streams.prefix, lambda: [c.status() for c in connections],
+                                  settings.websockets.status_interval_s)
     feeds_stop = asyncio.Event()
     async with open_pollers(settings, producer, redis) as pollers, asyncio.TaskGroup() as tasks:
         tasks.create_task(producer.run(feeds_stop))  # stops after the feeds, flushing what they sent
@@ -57,7 +57,7 @@ async def run_when(ready: list[asyncio.Event], connection: FeedConnection, stop:
 async def outages_to_resume(redis: aioredis.Redis, settings: Settings) -> dict[str, int]:
     """feed -> when its data stopped, as the previous process recorded it: a restart is a gap too."""
     try:
-        statuses = await read_feed_statuses(redis, settings.stream_prefix)
+        statuses = await read_feed_statuses(redis, settings.streams.prefix)
     except (RedisError, OSError) as exc:
         log.warning("previous feed states unreadable: restart gaps not recorded", extra={"error": repr(exc)})
         return {}

@@ -107,11 +107,11 @@ class Poller:
         """One venue under its own timeout; its errors end here, counted and logged, never raised."""
         started = time.perf_counter()
         try:
-            async with asyncio.timeout(self.settings.poll_timeout_s):
+            async with asyncio.timeout(self.settings.rest.timeout_s):
                 events = await self.fetchers[venue](self.clients[venue], self.assets)
         except TimeoutError:
             result = self._failed(
-                venue, "timeout", f"no answer within {self.settings.poll_timeout_s:g} s", started
+                venue, "timeout", f"no answer within {self.settings.rest.timeout_s:g} s", started
             )
         except RateLimited as exc:
             result = self._failed(venue, "rate_limited", str(exc), started)
@@ -154,7 +154,7 @@ class Poller:
             duration_ms=int(result.duration_s * 1000),
         )
         try:
-            await record_poll(self.redis, self.settings.stream_prefix, status, self.status_ttl_s)
+            await record_poll(self.redis, self.settings.streams.prefix, status, self.status_ttl_s)
         except (RedisError, OSError) as exc:
             metrics.REDIS_ERRORS.labels("poll_status").inc()
             log.warning(
@@ -165,9 +165,9 @@ class Poller:
 
 def _assets_and_interval(function: str, settings: Settings) -> tuple[list[str], float]:
     return {
-        "funding": (settings.poll_funding_assets, settings.poll_funding_s),
-        "spot": (settings.poll_spot_assets, settings.poll_spot_s),
-        "oi": (settings.poll_oi_assets, settings.poll_oi_s),
+        "funding": (settings.polling.funding_assets, settings.polling.funding_s),
+        "spot": (settings.polling.spot_assets, settings.polling.spot_s),
+        "oi": (settings.polling.oi_assets, settings.polling.oi_s),
     }[function]
 
 
@@ -177,7 +177,7 @@ async def open_pollers(
 ) -> AsyncIterator[list[Poller]]:
     """The coordinators the settings ask for, sharing one VenueClient per venue (one weight budget,
     one breaker), every client closed on exit."""
-    plans = {function: venues_for(function, settings) for function in dict.fromkeys(settings.poll_functions)}
+    plans = {function: venues_for(function, settings) for function in dict.fromkeys(settings.polling.functions)}
     async with AsyncExitStack() as stack:
         clients: dict[str, VenueClient] = {}
         for venue in sorted({v for venues in plans.values() for v in venues}):

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from services.receivers.rest import VenueClient
-from shared.config import Settings
+from shared.settings import WebsocketSettings
 from shared.events import AnyEvent
 
 T = TypeVar("T")
@@ -48,12 +48,10 @@ def chunks(items: Sequence[T], size: int) -> list[Sequence[T]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
-def idle_timeout(settings: Settings, channels: Iterable[str]) -> float:
+def idle_timeout(settings: WebsocketSettings, channels: Iterable[str]) -> float:
     """The shortest idle timeout of a socket's channels: data on any of them proves it alive."""
-    by_channel = settings.ws_idle_timeout_by_channel
-    return min(
-        (by_channel.get(c, settings.ws_idle_timeout_s) for c in channels), default=settings.ws_idle_timeout_s
-    )
+    default, by_channel = settings.idle_timeout_s, settings.idle_timeout_by_channel
+    return min((by_channel.get(c, default) for c in channels), default=default)
 
 
 def channels_of(part: Iterable[Item[object]]) -> tuple[str, ...]:

@@ -13,8 +13,8 @@ log = logging.getLogger(__name__)
 
 def main() -> None:
     settings = load_or_exit("simulator")
-    log.info("simulator listening", extra={"port": settings.simulator_port, "rate": settings.simulator_rate})
-    web.run_app(create_app(settings), host=settings.bind_host, port=settings.simulator_port,
+    log.info("simulator listening", extra={"port": settings.simulator.port, "rate": settings.simulator.rate})
+    web.run_app(create_app(settings), host=settings.bind_host, port=settings.simulator.port,
                 print=None, access_log=None)
 
 

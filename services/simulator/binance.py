@@ -56,12 +56,12 @@ class Binance:
         if session.refusing:
             session.send(_error(request_id, "subscriptions refused (suberror)"))
             return False
-        subs = [self.sub_of(stream) for stream in streams]
-        if any(sub is None for sub in subs):
+        subs = [sub for sub in map(self.sub_of, streams) if sub is not None]
+        if len(subs) < len(streams):
             session.send(_error(request_id, f"unknown stream in {streams}"))
             return False
         for sub in subs:
-            session.subscribe(sub)  # type: ignore[arg-type]
+            session.subscribe(sub)
         return True
 
     def connect(self, request: web.Request, session: Session) -> None:
@@ -95,7 +95,7 @@ class Binance:
     def frame(self, sub: Sub, session: Session) -> tuple[str, int]:
         state = session.state
         if sub.symbol == "*":  # all-market streams cover the simulator's symbols
-            symbols = state.settings.simulator_symbols
+            symbols = state.settings.simulator.symbols
             if sub.channel == "funding":
                 data: Any = [mark_price(state.tape(s)) for s in symbols]
             else:

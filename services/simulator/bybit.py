@@ -65,14 +65,14 @@ class Bybit:
             self._reply(session, "ping", True, "pong", req_id)
         elif op == "subscribe" and isinstance(msg.get("args"), list):
             topics = [str(arg) for arg in msg["args"]]
-            subs = [self.sub_of(topic) for topic in topics]
-            if session.refusing or any(sub is None for sub in subs):
+            subs = [sub for sub in map(self.sub_of, topics) if sub is not None]
+            if session.refusing or len(subs) < len(topics):
                 self._reply(
                     session, "subscribe", False, f"error:handler not found,topics:{','.join(topics)}", req_id
                 )
                 return
             for sub in subs:
-                session.subscribe(sub)  # type: ignore[arg-type]
+                session.subscribe(sub)
             self._reply(session, "subscribe", True, "", req_id)
         else:
             self._reply(session, str(op), False, f"error:unsupported op {op!r}", req_id)

@@ -66,7 +66,7 @@ class Hyperliquid:
     def frame(self, sub: Sub, session: Session) -> tuple[str, int]:
         state = session.state
         if sub.channel == "prices":  # allMids: every simulated coin's mid
-            mids = {coin: text(state.tape(coin).price) for coin in state.settings.simulator_symbols}
+            mids = {coin: text(state.tape(coin).price) for coin in state.settings.simulator.symbols}
             return _push("allMids", {"mids": mids}), 0
         tape = state.tape(sub.symbol)
         if sub.channel == "trades":

@@ -20,11 +20,10 @@ class Market:
     """Deterministic numbers of one simulated market."""
 
     def __init__(self, settings: Settings) -> None:
-        self.seed = settings.simulator_seed
-        bases = [s.removesuffix("USDT") for s in settings.simulator_symbols if s.endswith("USDT")]
-        self.assets = sorted(
-            set(bases + settings.poll_funding_assets + settings.poll_spot_assets + settings.poll_oi_assets)
-        )
+        self.seed = settings.simulator.seed
+        bases = [s.removesuffix("USDT") for s in settings.simulator.symbols if s.endswith("USDT")]
+        polled = settings.polling
+        self.assets = sorted(set(bases + polled.funding_assets + polled.spot_assets + polled.oi_assets))
 
     def _draw(self, *parts: str) -> int:
         return zlib.crc32("|".join((str(self.seed), *parts)).encode())

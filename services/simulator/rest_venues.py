@@ -170,11 +170,11 @@ async def _backpack_markets(request: web.Request, sim: RestSim) -> Any:
 
 async def _jupiter_price(request: web.Request, sim: RestSim) -> Any:
     ids = [i for i in request.query.get("ids", "").split(",") if i]
-    return answers.jupiter_prices(sim.market, sim.settings.jupiter_mints, ids)
+    return answers.jupiter_prices(sim.market, sim.settings.venues.jupiter.mints, ids)
 
 
 async def _pyth_latest(request: web.Request, sim: RestSim) -> Any:
-    return answers.pyth_latest(sim.market, sim.settings.pyth_feeds, request.query.getall("ids[]", []))
+    return answers.pyth_latest(sim.market, sim.settings.venues.pyth.feeds, request.query.getall("ids[]", []))
 
 
 async def control_rest(request: web.Request) -> web.Response:

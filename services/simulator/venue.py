@@ -61,7 +61,7 @@ class VenueState:
         self.name = name
         self.settings = settings
         self.mode = "normal"
-        self.max_frames: int | None = settings.simulator_max_frames or None  # trades per symbol
+        self.max_frames: int | None = settings.simulator.max_frames or None  # trades per symbol
         self.tapes: dict[str, Tape] = {}
         self.frames: Counter[str] = Counter()  # data frames sent, per symbol
         self.trades: Counter[str] = Counter()  # trades inside them, per symbol
@@ -73,7 +73,7 @@ class VenueState:
 
     def tape(self, symbol: str) -> Tape:
         if symbol not in self.tapes:
-            self.tapes[symbol] = Tape(self.name, symbol, self.settings.simulator_seed)
+            self.tapes[symbol] = Tape(self.name, symbol, self.settings.simulator.seed)
         return self.tapes[symbol]
 
     def stats(self) -> dict[str, Any]:
@@ -234,7 +234,7 @@ async def _emit(ws: web.WebSocketResponse, venue: Venue, session: Session, mode:
     """Every subscription's frames due by now, at its channel's rate."""
     state = session.state
     for sub in list(session.subs.values()):
-        rate = state.settings.simulator_rate if sub.channel == "trades" else RATES.get(sub.channel, 1.0)
+        rate = state.settings.simulator.rate if sub.channel == "trades" else RATES.get(sub.channel, 1.0)
         due = int((now - sub.started) * rate) - sub.sent
         for _ in range(due):
             if (

@@ -47,7 +47,7 @@ async def test_stored_and_ongoing_gaps_with_filters(
     up = FeedStatus(
         feed="bybit:0", exchange="bybit", connected=True, at=now, last_data_ts=now, idle_timeout_s=30
     )
-    await write_feed_statuses(redis, settings.stream_prefix, [down, up], ttl_s=60)
+    await write_feed_statuses(redis, settings.streams.prefix, [down, up], ttl_s=60)
     client = await aiohttp_client(create_app(settings))
 
     body = await (await client.get("/api/v1/gaps")).json()

@@ -219,13 +219,13 @@ async def test_ready_shows_a_failing_venue_without_failing_readiness(
     t = now_us()
     await record_poll(
         redis,
-        settings.stream_prefix,
+        settings.streams.prefix,
         PollStatus(function="funding", venue="okx", ok=False, at=t, error="no answer within 20 s"),
         600,
     )
     await record_poll(
         redis,
-        settings.stream_prefix,
+        settings.streams.prefix,
         PollStatus(function="funding", venue="bybit", ok=True, at=t, events=2, duration_ms=120),
         600,
     )

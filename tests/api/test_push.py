@@ -231,8 +231,8 @@ async def test_a_full_queue_drops_the_oldest_and_tells_the_client(
     task = asyncio.create_task(hub.run())
     try:
         await publish(redis, settings, [trade(n) for n in range(50)])
-        last = (await redis.xrevrange(stream_key(settings.stream_prefix, "trades"), count=1))[0][0].decode()
-        await until(lambda: hub.cursors.get(stream_key(settings.stream_prefix, "trades")) == last)
+        last = (await redis.xrevrange(stream_key(settings.streams.prefix, "trades"), count=1))[0][0].decode()
+        await until(lambda: hub.cursors.get(stream_key(settings.streams.prefix, "trades")) == last)
     finally:
         hub.stop()
         await task

@@ -25,7 +25,7 @@ async def test_ready_shows_lag_and_dlq_and_fails_on_lag_only(
     pool: asyncpg.Pool,
 ) -> None:
     settings = make_settings(stream_maxlen=100)
-    stream = stream_key(settings.stream_prefix, "trades")
+    stream = stream_key(settings.streams.prefix, "trades")
     await redis.xgroup_create(stream, PROCESSOR_GROUP, id="0", mkstream=True)
     for n in range(30):
         await redis.xadd(stream, encode_entry([trade(n)]))  # type: ignore[arg-type]

@@ -24,7 +24,7 @@ from services.general.backups import (
     select_kept,
     take_backup,
 )
-from shared.config import Settings
+from shared.config import Settings, load_settings
 from shared.db import day_start_us
 from tests.conftest import DATABASE_URL
 
@@ -114,7 +114,8 @@ def test_rotation_keeps_newest_per_day_and_per_week(tmp_path: Path) -> None:
     # the last day is Thursday 2024-02-29: the two newest weeks' newest backups are among the 7 days'
     assert kept == expected and len(kept) == 7 + 2
 
-    settings = Settings(backup_dir=str(tmp_path), db_schema="s", backup_keep_daily=7, backup_keep_weekly=4)
+    settings = load_settings({}, backup_dir=str(tmp_path), db_schema="s", backup_keep_daily=7,
+                             backup_keep_weekly=4)
     other = _backup(tmp_path, start, schema="other")  # another schema's dumps are not ours to rotate
     removed = rotate(settings)
     assert len(removed) == len(made) - len(kept)

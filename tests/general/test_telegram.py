@@ -59,7 +59,7 @@ async def test_dedup_sends_each_alert_once_per_window(
     telegram, _ = fake
     settings = tg_settings(alert_dedup_s=1.0)
     async with aiohttp.ClientSession() as session:
-        sink = TelegramAlertSink(TelegramBot(session, settings), SentLog(redis, settings), settings)
+        sink = TelegramAlertSink(TelegramBot(session, settings.telegram), SentLog(redis, settings), settings)
         await sink([alert(text="no heartbeat"), alert(text="still none"), alert()])
         assert len(telegram.sent()) == 1  # same key, severity and title: a repeat
         await sink([alert(severity="info", title="processor is back")])  # the recovery is news
@@ -77,7 +77,7 @@ async def test_severity_routes_to_its_chats(
     telegram, _ = fake
     settings = tg_settings(telegram_chats={"critical": "1;2", "warning": "3", "default": "4"})
     async with aiohttp.ClientSession() as session:
-        sink = TelegramAlertSink(TelegramBot(session, settings), SentLog(redis, settings), settings)
+        sink = TelegramAlertSink(TelegramBot(session, settings.telegram), SentLog(redis, settings), settings)
         await sink([alert(key="a", severity="critical"), alert(key="b", severity="warning"),
                     alert(key="c", severity="info")])
     assert sorted(str(r.body["chat_id"]) for r in telegram.sent()) == ["1", "2", "3", "4"]
@@ -88,7 +88,7 @@ async def test_one_chat_gets_at_most_one_message_per_interval(
     telegram, _ = fake
     settings = tg_settings(telegram_chat_interval_s=0.3)
     async with aiohttp.ClientSession() as session:
-        sink = TelegramAlertSink(TelegramBot(session, settings), SentLog(redis, settings), settings)
+        sink = TelegramAlertSink(TelegramBot(session, settings.telegram), SentLog(redis, settings), settings)
         await sink([alert(key=f"k{i}") for i in range(5)])
     times = [r.at for r in telegram.sent("100")]
     assert len(times) == 5
@@ -101,7 +101,7 @@ async def test_all_chats_together_stay_under_the_global_rate(
     chats = [str(n) for n in range(1, 13)]
     settings = tg_settings(telegram_global_per_s=5, telegram_chats={"default": ";".join(chats)})
     async with aiohttp.ClientSession() as session:
-        sink = TelegramAlertSink(TelegramBot(session, settings), SentLog(redis, settings), settings)
+        sink = TelegramAlertSink(TelegramBot(session, settings.telegram), SentLog(redis, settings), settings)
         await sink([alert()])
     times = sorted(r.at for r in telegram.sent())
     assert len(times) == 12
@@ -130,7 +130,7 @@ async def test_429_waits_retry_after_then_sends(
     telegram.script.append(too_many_requests(retry_after=1))
     settings = tg_settings()
     async with aiohttp.ClientSession() as session:
-        sink = TelegramAlertSink(TelegramBot(session, settings), SentLog(redis, settings), settings)
+        sink = TelegramAlertSink(TelegramBot(session, settings.telegram), SentLog(redis, settings), settings)
         await sink([alert()])
     first, second = telegram.requests
     assert (first.status, second.status) == (429, 200)
@@ -144,7 +144,7 @@ async def test_retry_after_holds_later_sends_even_when_retries_ran_out(
     telegram.script.append(too_many_requests(retry_after=1))
     settings = tg_settings(telegram_max_retries=0)
     async with aiohttp.ClientSession() as session:
-        sink = TelegramAlertSink(TelegramBot(session, settings), SentLog(redis, settings), settings)
+        sink = TelegramAlertSink(TelegramBot(session, settings.telegram), SentLog(redis, settings), settings)
         with pytest.raises(SinkUnavailable):
             await sink([alert()])
         await sink([alert()])  # the consumer's retry: the same bot still waits out the flood control
@@ -165,7 +165,7 @@ async def test_breaker_opens_while_telegram_is_down_and_closes_after(
     assert await producer.flush()
     stop = asyncio.Event()
     async with aiohttp.ClientSession() as session:
-        [consumer] = alert_consumers(redis, settings, producer, TelegramBot(session, settings))[:1]
+        [consumer] = alert_consumers(redis, settings, producer, TelegramBot(session, settings.telegram))[:1]
         task = asyncio.create_task(consumer.run(stop))
         try:
             await _until(lambda: consumer.breaker.state == "open")
@@ -191,7 +191,7 @@ async def test_token_never_logged_nor_raised(make_settings: Callable[..., Settin
     settings = make_settings(telegram_token=TOKEN, telegram_api_url="http://127.0.0.1:9",  # nothing listens
                              telegram_max_retries=1, telegram_chats={"default": "100"})
     async with aiohttp.ClientSession() as session:
-        sink = TelegramAlertSink(TelegramBot(session, settings), SentLog(redis, settings), settings)
+        sink = TelegramAlertSink(TelegramBot(session, settings.telegram), SentLog(redis, settings), settings)
         with pytest.raises(SinkUnavailable) as raised:
             await sink([alert()])
     assert TOKEN not in repr(raised.value) and TOKEN not in str(raised.value)
@@ -208,7 +208,8 @@ async def test_status_command_answers_configured_chats_only(
     settings = tg_settings(telegram_status_poll_s=1)
     stop = asyncio.Event()
     async with aiohttp.ClientSession() as session:
-        task = asyncio.create_task(answer_status(TelegramBot(session, settings), redis, settings, stop))
+        bot = TelegramBot(session, settings.telegram)
+        task = asyncio.create_task(answer_status(bot, redis, settings, stop))
         await _until(lambda: bool(telegram.sent()))
         await _until(lambda: any(r.body.get("offset") == 9 for r in telegram.requests))
         stop.set()

@@ -25,7 +25,7 @@ from shared.streams import StreamProducer
 
 
 async def _alerts(redis: aioredis.Redis, settings: Settings) -> list[Alert]:
-    entries = await redis.xrange(stream_key(settings.stream_prefix, "alerts"))
+    entries = await redis.xrange(stream_key(settings.streams.prefix, "alerts"))
     return [event for _, fields in entries for event in batch_decoder.decode(fields[b"e"])
             if isinstance(event, Alert)]
 
@@ -34,7 +34,7 @@ async def _beat(redis: aioredis.Redis, settings: Settings, service: str) -> None
     """One heartbeat, written the way shared.health does (TTL = 3 intervals), never renewed: a crash."""
     beat = Heartbeat(service=service, instance="i1", started_ts=now_us(), pid=os.getpid(), ts=now_us(),
                      recv_ts=now_us())
-    await redis.set(heartbeat_key(settings.stream_prefix, service, "i1"), json_encoder.encode(beat),
+    await redis.set(heartbeat_key(settings.streams.prefix, service, "i1"), json_encoder.encode(beat),
                     px=int(settings.heartbeat_interval_s * 3000))
 
 
@@ -83,7 +83,7 @@ def test_a_service_never_seen_is_reported_once_the_grace_is_over(
 async def test_lag_over_the_cap_fraction_and_dlq_growth(
         make_settings: Callable[..., Settings], redis: aioredis.Redis) -> None:
     settings = make_settings(stream_maxlen_by_family={"trades": 10}, producer_lag_fraction=0.8)
-    stream = stream_key(settings.stream_prefix, "trades")
+    stream = stream_key(settings.streams.prefix, "trades")
     await redis.xgroup_create(stream, "processor", id="0", mkstream=True)
     for n in range(9):
         await redis.xadd(stream, {"e": b"x", "n": n})
@@ -128,7 +128,7 @@ async def test_failed_backup_raises_an_alert_and_is_recorded(
     producer = StreamProducer(redis, settings, source="general")
     stop = asyncio.Event()
     async with asyncio.timeout(10):
-        task = asyncio.create_task(backup_schedule(settings, redis, producer, None, stop))  # type: ignore[arg-type]
+        task = asyncio.create_task(backup_schedule(settings, redis, producer, None, stop))
         while (await read_backup(redis, settings)).get("last") != "failed":
             await asyncio.sleep(0.05)
         stop.set()

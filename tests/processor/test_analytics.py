@@ -31,7 +31,7 @@ FROM candles WHERE interval = $1 AND source = 'derived' ORDER BY ts
 
 
 async def published(redis: aioredis.Redis, settings: Settings, family: str) -> list[Event]:
-    entries = await redis.xrange(stream_key(settings.stream_prefix, family))
+    entries = await redis.xrange(stream_key(settings.streams.prefix, family))
     return [event for _, fields in entries for event in batch_decoder.decode(fields[FIELD_EVENTS])]
 
 
@@ -43,7 +43,7 @@ async def test_candles_are_upserted_and_a_late_trade_rewrites_bar_and_rollups(
     pool: asyncpg.Pool, redis: aioredis.Redis, settings: Settings
 ) -> None:
     producer = StreamProducer(redis, settings)
-    sink = TradeAnalytics(pool, producer, settings)
+    sink = TradeAnalytics(pool, producer, settings.analytics)
     await sink(MINUTE0)
     await sink(MINUTE1)
     await sink(MINUTE3)
@@ -70,8 +70,8 @@ async def test_a_restarted_builder_counts_stored_trades_once(
     producer = StreamProducer(redis, settings)
     await EventStore(pool, {Trade: TRADES})(MINUTE0)  # the storage group already has minute 0
     # the old process folded half of it, then died
-    await TradeAnalytics(pool, producer, settings)(MINUTE0[:2])
-    restarted = TradeAnalytics(pool, producer, settings)
+    await TradeAnalytics(pool, producer, settings.analytics)(MINUTE0[:2])
+    restarted = TradeAnalytics(pool, producer, settings.analytics)
     await restarted(MINUTE0[1:] + [LATE])  # redelivered pending entries plus a late trade
     assert (await candles(pool, "1m"))[0] == (T0, "100", "110", "98", "110", "4.25", 5, "3.5", False)
 
@@ -81,7 +81,7 @@ async def test_large_trades_are_stored_and_published(
 ) -> None:
     settings = make_settings(large_trade_usd_default=200, large_trade_usd_by_symbol={"BTC-USDT-PERP": 250})
     producer = StreamProducer(redis, settings)
-    await TradeAnalytics(pool, producer, settings)(MINUTE0 + MINUTE3)
+    await TradeAnalytics(pool, producer, settings.analytics)(MINUTE0 + MINUTE3)
     rows = await pool.fetch(
         "SELECT trade_id, usd_value::text, threshold::text FROM large_trades ORDER BY trade_id"
     )
@@ -100,7 +100,7 @@ async def test_a_volume_spike_is_stored_and_alerted(
 ) -> None:
     settings = make_settings(spike_min_points=10, spike_thresholds={"5m": 3.0})
     producer = StreamProducer(redis, settings)
-    sink = TradeAnalytics(pool, producer, settings)
+    sink = TradeAnalytics(pool, producer, settings.analytics)
     for n in range(30):
         await sink(bucket_trades(n, "1" if n % 2 else "3"))  # volumes 3, 1, 3, 1: mean 2, stdev 1
     assert await pool.fetchval("SELECT count(*) FROM spikes") == 0
@@ -120,10 +120,11 @@ async def test_a_restarted_detector_seeds_its_window_from_stored_bars(
 ) -> None:
     settings = make_settings(spike_min_points=10, spike_thresholds={"5m": 3.0})
     producer = StreamProducer(redis, settings)
-    first = TradeAnalytics(pool, producer, settings)
+    first = TradeAnalytics(pool, producer, settings.analytics)
     for n in range(20):
         await first(bucket_trades(n, "1" if n % 2 else "3"))
-    second = TradeAnalytics(pool, producer, settings)  # a restart: the window comes from the candles table
+    # a restart: the window comes from the candles table
+    second = TradeAnalytics(pool, producer, settings.analytics)
     await second(bucket_trades(22, "50"))  # buckets 20 and 21 empty: volume 0 in the window
     await second(bucket_trades(23, "1"))
     row = await pool.fetchrow("SELECT ts, value::text FROM spikes")
@@ -135,7 +136,7 @@ async def test_oi_spikes_from_interval_changes(
 ) -> None:
     settings = make_settings(spike_min_points=10, spike_thresholds={"5m": 3.0})
     producer = StreamProducer(redis, settings)
-    sink = OpenInterestSpikes(pool, producer, settings)
+    sink = OpenInterestSpikes(pool, producer, settings.analytics)
     level = D(1000)
     events = []
     for n in range(25):
@@ -190,7 +191,7 @@ async def test_exchange_klines_are_stored_newest_version_first(pool: asyncpg.Poo
             close=D(close),
             volume=D(5),
             closed=closed,
-            source=source,  # type: ignore[arg-type]
+            source=source,
             ts=T0,
             recv_ts=0,
         )
@@ -218,14 +219,14 @@ async def test_the_analytics_group_reads_trades_beside_storage(
     finally:
         stop.set()
         await asyncio.wait_for(task, 10)
-    groups = await redis.xinfo_groups(stream_key(settings.stream_prefix, "trades"))
+    groups = await redis.xinfo_groups(stream_key(settings.streams.prefix, "trades"))
     assert [(g["name"], g["pending"]) for g in groups] == [(b"analytics", 0)]
 
 
 async def test_a_poison_trade_is_refused_before_it_touches_any_state(
     pool: asyncpg.Pool, redis: aioredis.Redis, settings: Settings
 ) -> None:
-    sink = TradeAnalytics(pool, StreamProducer(redis, settings), settings)
+    sink = TradeAnalytics(pool, StreamProducer(redis, settings), settings.analytics)
     with pytest.raises(RefusedValue):
         await sink([MINUTE0[0], trade("99", T0 + 2 * S, "Infinity", "1", "buy")])
     assert sink.builder.dirty() == []  # the consumer isolates it; the good trade comes again alone

@@ -35,7 +35,7 @@ def trade(trade_id: str, ts: int, price: str, size: str, side: str, exchange: st
         side=side,
         ts=ts,
         recv_ts=ts + 1000,
-    )  # type: ignore[arg-type]
+    )
 
 
 # minute 0: four trades; minute 1: two; minute 2: none; minute 3: one; then a late trade for minute 0

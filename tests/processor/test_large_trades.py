@@ -42,7 +42,7 @@ def test_thresholds_symbol_then_base_then_default() -> None:
         large_trade_usd_default=100_000,
         large_trade_usd_by_symbol={"BTC-USDT-PERP": 1_000_000, "ETH": 250_000.5},
     )
-    rule = LargeTradeRule.from_settings(settings)
+    rule = LargeTradeRule.from_settings(settings.analytics)
     assert str(rule.threshold("BTC-USDT-PERP")) == "1000000"
     assert str(rule.threshold("BTC-USDT")) == "100000"  # no BTC entry: the default
     assert str(rule.threshold("ETH-USDC-PERP")) == "250000.5"

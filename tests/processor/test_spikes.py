@@ -69,8 +69,8 @@ def test_the_threshold_is_inclusive_and_per_interval() -> None:
         detector = SpikeDetector(100, THRESHOLDS, min_points=20)
         key = ("okx", "ETH-USDT-PERP", "volume", interval)
         for i, x in enumerate(calm(40)):
-            assert detector.observe(key, i, x, 0) is None  # type: ignore[arg-type]
-        spike = detector.observe(key, 99, D(value), 0)  # type: ignore[arg-type]
+            assert detector.observe(key, i, x, 0) is None
+        spike = detector.observe(key, 99, D(value), 0)
         assert (spike is not None) is expected, (interval, value)
 
 
@@ -101,9 +101,9 @@ def test_volume_spikes_are_upward_oi_spikes_both_ways() -> None:
     key_oi = ("bybit", "BTC-USDT-PERP", "oi", "5m")
     for i, x in enumerate(calm(40)):
         volume.observe(VOLUME_5M, i, x, 0)
-        oi.observe(key_oi, i, x, 0)  # type: ignore[arg-type]
+        oi.observe(key_oi, i, x, 0)
     assert volume.observe(VOLUME_5M, 40, D(0), 0) is None  # z = -11: quiet, not a spike
-    drop = oi.observe(key_oi, 40, D(0), 0)  # type: ignore[arg-type]
+    drop = oi.observe(key_oi, 40, D(0), 0)
     assert drop is not None and drop.z == D("-11.000000")
     alert = spike_alert(drop)
     assert alert.key == f"spike:oi:bybit:BTC-USDT-PERP:5m:{40}" and alert.severity == "warning"

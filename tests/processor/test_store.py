@@ -24,14 +24,19 @@ async def test_storing_twice_changes_nothing(pool: asyncpg.Pool) -> None:
     await store(batch[100:300])
     assert await pool.fetchval("SELECT count(*) FROM trades") == 500
     row = await pool.fetchrow("SELECT price::text, size::text, side, ts FROM trades WHERE trade_id = '7'")
-    assert (row["price"], row["size"], row["side"], row["ts"]) == ("65000.10", "0.002", "buy", 1_763_000_000_000_007)
+    stored = (row["price"], row["size"], row["side"], row["ts"])
+    assert stored == ("65000.10", "0.002", "buy", 1_763_000_000_000_007)
 
 
 async def test_exact_decimals_survive_copy(pool: asyncpg.Pool) -> None:
     store = EventStore(pool, {Trade: TRADES})
-    values = ["0", "0E-8", "1E+5", "-0.00000001", "123.4500", "0.000000000000000000000000000001", "99999999999999.99999999"]
+    values = [
+        "0", "0E-8", "1E+5", "-0.00000001", "123.4500", "0.000000000000000000000000000001",
+        "99999999999999.99999999",
+    ]
     await store([trade(n, price=v) for n, v in enumerate(values)])
-    stored = {r["trade_id"]: Decimal(r["price"]) for r in await pool.fetch("SELECT trade_id, price::text FROM trades")}
+    rows = await pool.fetch("SELECT trade_id, price::text FROM trades")
+    stored = {r["trade_id"]: Decimal(r["price"]) for r in rows}
     assert [stored[str(n)] for n in range(len(values))] == [Decimal(v) for v in values]
 
 

@@ -25,7 +25,7 @@ def trade(n: int, **fields: object) -> Trade:
         recv_ts=1_763_000_000_000_000 + n,
     )
     base.update(fields)
-    return Trade(**base)  # type: ignore[arg-type]
+    return Trade(**base)
 
 
 AWKWARD = [
@@ -41,19 +41,19 @@ LITERAL = [{"buyer": "\\N"}, {"seller": "ünïcode"}, {"raw_symbol": " spaced "}
 
 def test_clean_batches_go_as_csv_and_awkward_ones_as_records() -> None:
     clean = [trade(1, buyer="0xabc", seller=None, raw_size=Decimal("3")), trade(2, price=Decimal("1E+5"))]
-    assert isinstance(payload_of(TRADES, clean), bytes)  # type: ignore[arg-type]
+    assert isinstance(payload_of(TRADES, clean), bytes)
     for fields in LITERAL:
         batch = [trade(1), trade(2, **fields)]
-        assert isinstance(payload_of(TRADES, batch), bytes), fields  # type: ignore[arg-type]
+        assert isinstance(payload_of(TRADES, batch), bytes), fields
     for fields in AWKWARD:
         batch = [trade(1), trade(2, **fields)]
-        assert isinstance(payload_of(TRADES, batch), list), fields  # type: ignore[arg-type]
+        assert isinstance(payload_of(TRADES, batch), list), fields
 
 
 @pytest.mark.parametrize("value", ["NaN", "Infinity", "1E+30", "1E-31"])
 def test_the_csv_path_refuses_what_the_records_path_refuses(value: str) -> None:
     with pytest.raises(RefusedValue):
-        payload_of(TRADES, [trade(1, price=Decimal(value))])  # type: ignore[arg-type]
+        payload_of(TRADES, [trade(1, price=Decimal(value))])
 
 
 async def test_every_value_is_stored_exactly_whichever_path(pool: asyncpg.Pool) -> None:

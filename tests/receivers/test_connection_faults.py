@@ -150,9 +150,9 @@ async def test_a_failing_feed_keeps_retrying_and_is_reported(
         assert attempts[:4] == [1, 2, 3, 4]  # a log line per retry, with its attempt number
         gauge = REGISTRY.get_sample_value("tradehub_feed_consecutive_failures", {"feed": conn.feed.name})
         assert gauge is not None and gauge >= 4
-        reporter = FeedStatusReporter(redis, settings.stream_prefix, lambda: [conn.status()], 0.5)
+        reporter = FeedStatusReporter(redis, settings.streams.prefix, lambda: [conn.status()], 0.5)
         assert await reporter.write_once()
-        [status] = await read_feed_statuses(redis, settings.stream_prefix)
+        [status] = await read_feed_statuses(redis, settings.streams.prefix)
         assert not status.connected and status.failures >= 4 and status.outage_from is not None
         assert feed_report([status], now_us(), 0.5)["not_ok"] == [conn.feed.name]
         # the venue comes back on that port: the same connection recovers by itself
@@ -197,7 +197,7 @@ async def test_disconnection_becomes_a_gap_record(
     finally:
         flushing.set()
         await writer
-    entries = await redis.xrange(stream_key(settings.stream_prefix, "gaps"))
+    entries = await redis.xrange(stream_key(settings.streams.prefix, "gaps"))
     gaps = [e for _, fields in entries for e in batch_decoder.decode(fields[FIELD_EVENTS])]
     assert len(gaps) == 1
     gap = gaps[0]

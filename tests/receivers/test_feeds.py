@@ -153,5 +153,5 @@ def test_the_demo_points_every_feed_at_the_simulator() -> None:
     from shared.config import load_settings as load
 
     demo = load({"TRADEHUB_CONFIG": str(ROOT / "deploy" / "demo.toml")})
-    assert set(demo.feeds) == set(ALL)
-    assert {k: demo.venue_urls[k] for k in venue_urls("")} == venue_urls("ws://127.0.0.1:8765")
+    assert set(demo.websockets.feeds) == set(ALL)
+    assert {k: demo.venues.urls[k] for k in venue_urls("")} == venue_urls("ws://127.0.0.1:8765")

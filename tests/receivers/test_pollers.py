@@ -42,7 +42,7 @@ async def script(server: TestServer, venue: str, mode: str, **params: Any) -> No
 
 
 async def published(redis: aioredis.Redis, settings: Settings, family: str) -> list[Any]:
-    entries = await redis.xrange(stream_key(settings.stream_prefix, family))
+    entries = await redis.xrange(stream_key(settings.streams.prefix, family))
     return [event for _, fields in entries for event in batch_decoder.decode(fields[b"e"])]
 
 
@@ -89,7 +89,7 @@ async def test_one_venue_times_out_another_answers_429_and_the_rest_are_stored(
             requests = (await response.json())["requests"]
     assert requests["bybit"] == 2 and requests["aster"] == 1  # 429 then the retry; a single 429
 
-    statuses = {s.venue: s for s in await read_polls(redis, settings.stream_prefix)}
+    statuses = {s.venue: s for s in await read_polls(redis, settings.streams.prefix)}
     assert set(statuses) == venues
     assert not statuses["okx"].ok and "no answer within 1 s" in statuses["okx"].error
     assert not statuses["aster"].ok and "HTTP 429" in statuses["aster"].error

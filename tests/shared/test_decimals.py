@@ -28,7 +28,7 @@ from tests.fixtures import frame
 def test_rounded_keeps_at_most_18_places(value: str, expected: str) -> None:
     result = rounded(D(value))
     assert result == D(expected)
-    assert -result.as_tuple().exponent <= PLACES  # type: ignore[operator]
+    assert -result.as_tuple().exponent <= PLACES
 
 
 def test_rounded_leaves_what_is_not_finite() -> None:

@@ -51,16 +51,18 @@ async def drain(consumer: StreamConsumer, rounds: int = 50) -> None:
             return
 
 
-async def test_events_are_packed_and_acked_after_the_sink(redis: aioredis.Redis, make_settings: Callable[..., Settings]) -> None:
+async def test_events_are_packed_and_acked_after_the_sink(
+    redis: aioredis.Redis, make_settings: Callable[..., Settings]
+) -> None:
     settings = make_settings(producer_batch_events=100)
     await produce(redis, settings, [trade(n) for n in range(1050)])
-    stream = stream_key(settings.stream_prefix, "trades")
+    stream = stream_key(settings.streams.prefix, "trades")
     assert await redis.xlen(stream) == 11  # 1050 events in entries of 100
     sink = ListSink()
     consumer = StreamConsumer(redis, settings, stream, PROCESSOR_GROUP, "c1", sink)
     await consumer.ensure_group()
     await drain(consumer)
-    assert [e.trade_id for e in sink.stored] == [str(n) for n in range(1050)]  # type: ignore[attr-defined]
+    assert [e.trade_id for e in sink.stored] == [str(n) for n in range(1050)]
     assert (await redis.xpending(stream, PROCESSOR_GROUP))["pending"] == 0
 
 
@@ -70,7 +72,7 @@ async def test_poison_events_end_in_the_dlq_and_good_ones_are_stored(
     settings = make_settings(producer_batch_events=10, consumer_max_deliveries=2, consumer_claim_idle_ms=1)
     events = [trade(n, "666" if n in (3, 17) else "1.5") for n in range(30)]
     await produce(redis, settings, events)
-    stream = stream_key(settings.stream_prefix, "trades")
+    stream = stream_key(settings.streams.prefix, "trades")
     await redis.xadd(stream, {FIELD_VERSION: b"1", FIELD_EVENTS: b"\xc1garbage"})
     sink = ListSink()
     consumer = StreamConsumer(redis, settings, stream, PROCESSOR_GROUP, "c1", sink)
@@ -78,7 +80,7 @@ async def test_poison_events_end_in_the_dlq_and_good_ones_are_stored(
     for _ in range(10):
         await consumer.step()
         await asyncio.sleep(0.01)
-    stored = {e.trade_id for e in sink.stored}  # type: ignore[attr-defined]
+    stored = {e.trade_id for e in sink.stored}
     assert stored == {str(n) for n in range(30) if n not in (3, 17)}
     dead = await list_dead(redis, stream)
     assert len(dead) == 3  # two refused entries (their bad events only) and the undecodable one
@@ -86,10 +88,12 @@ async def test_poison_events_end_in_the_dlq_and_good_ones_are_stored(
     assert (await redis.xpending(stream, PROCESSOR_GROUP))["pending"] == 0
 
 
-async def test_dlq_replay_returns_entries_to_the_stream(redis: aioredis.Redis, make_settings: Callable[..., Settings]) -> None:
+async def test_dlq_replay_returns_entries_to_the_stream(
+    redis: aioredis.Redis, make_settings: Callable[..., Settings]
+) -> None:
     settings = make_settings(producer_batch_events=5, consumer_max_deliveries=1, consumer_claim_idle_ms=1)
     await produce(redis, settings, [trade(1, "666"), trade(2)])
-    stream = stream_key(settings.stream_prefix, "trades")
+    stream = stream_key(settings.streams.prefix, "trades")
     sink = ListSink()
     consumer = StreamConsumer(redis, settings, stream, PROCESSOR_GROUP, "c1", sink)
     await consumer.ensure_group()
@@ -106,13 +110,15 @@ async def test_dlq_replay_returns_entries_to_the_stream(redis: aioredis.Redis, m
     sink.refuse = False
     assert await replay(redis, stream) == 1
     await drain(consumer)
-    assert [e.trade_id for e in sink.stored] == ["1"]  # type: ignore[attr-defined]
+    assert [e.trade_id for e in sink.stored] == ["1"]
 
 
-async def test_a_dead_consumers_entries_are_reclaimed(redis: aioredis.Redis, make_settings: Callable[..., Settings]) -> None:
+async def test_a_dead_consumers_entries_are_reclaimed(
+    redis: aioredis.Redis, make_settings: Callable[..., Settings]
+) -> None:
     settings = make_settings(producer_batch_events=10, consumer_claim_idle_ms=50, consumer_batch_entries=3)
     await produce(redis, settings, [trade(n) for n in range(100)])
-    stream = stream_key(settings.stream_prefix, "trades")
+    stream = stream_key(settings.streams.prefix, "trades")
     # c1 reads a batch and dies before acking
     await redis.xgroup_create(stream, PROCESSOR_GROUP, id="0", mkstream=True)
     await redis.xreadgroup(PROCESSOR_GROUP, "c1", {stream: ">"}, count=3)
@@ -120,14 +126,16 @@ async def test_a_dead_consumers_entries_are_reclaimed(redis: aioredis.Redis, mak
     sink = ListSink()
     survivor = StreamConsumer(redis, settings, stream, PROCESSOR_GROUP, "c2", sink)
     await drain(survivor)
-    assert sorted(int(e.trade_id) for e in sink.stored) == list(range(100))  # type: ignore[attr-defined]
+    assert sorted(int(e.trade_id) for e in sink.stored) == list(range(100))
     assert (await redis.xpending(stream, PROCESSOR_GROUP))["pending"] == 0
 
 
-async def test_sink_down_holds_the_batch_and_acks_nothing(redis: aioredis.Redis, make_settings: Callable[..., Settings]) -> None:
+async def test_sink_down_holds_the_batch_and_acks_nothing(
+    redis: aioredis.Redis, make_settings: Callable[..., Settings]
+) -> None:
     settings = make_settings(producer_batch_events=10, breaker_fail_max=2, breaker_reset_s=0.05)
     await produce(redis, settings, [trade(n) for n in range(40)])
-    stream = stream_key(settings.stream_prefix, "trades")
+    stream = stream_key(settings.streams.prefix, "trades")
     sink = ListSink()
     sink.down = True
     consumer = StreamConsumer(redis, settings, stream, PROCESSOR_GROUP, "c1", sink)
@@ -136,10 +144,10 @@ async def test_sink_down_holds_the_batch_and_acks_nothing(redis: aioredis.Redis,
         await consumer.step()
     assert consumer.breaker.state == "open"
     pending = (await redis.xpending(stream, PROCESSOR_GROUP))["pending"]
-    assert 0 < pending <= settings.consumer_batch_entries
+    assert 0 < pending <= settings.consumer.batch_entries
     sink.down = False
     await asyncio.sleep(0.06)
     await drain(consumer)
-    assert sorted(int(e.trade_id) for e in sink.stored) == list(range(40))  # type: ignore[attr-defined]
+    assert sorted(int(e.trade_id) for e in sink.stored) == list(range(40))
     assert consumer.breaker.state == "closed"
     assert (await redis.xpending(stream, PROCESSOR_GROUP))["pending"] == 0

@@ -76,8 +76,8 @@ def parse_price(raw: bytes, recv_ts: int, *, mints: Mapping[str, str]) -> list[A
 async def fetch_price(
     client: VenueClient, assets: Sequence[str], mints: Mapping[str, str] | None = None
 ) -> list[AnyEvent]:
-    """The wanted assets' mints (asset -> mint, settings.jupiter_mints by default), 50 a call."""
-    mints = client.settings.jupiter_mints if mints is None else mints
+    """The wanted assets' mints (asset -> mint, settings.venues.jupiter.mints by default), 50 a call."""
+    mints = client.settings.venues.jupiter.mints if mints is None else mints
     by_mint = {mints[a]: a for a in assets if a in mints}
     ids = sorted(by_mint)
     events: list[AnyEvent] = []

@@ -96,8 +96,8 @@ def parse_latest(raw: bytes, recv_ts: int, *, feeds: Mapping[str, str]) -> list[
 async def fetch_latest(
     client: VenueClient, assets: Sequence[str], feeds: Mapping[str, str] | None = None
 ) -> list[AnyEvent]:
-    """Every wanted feed in one call; `feeds` maps asset -> feed id (settings.pyth_feeds by default)."""
-    feeds = client.settings.pyth_feeds if feeds is None else feeds
+    """Every wanted feed in one call; `feeds` maps asset -> feed id (settings.venues.pyth.feeds by default)."""
+    feeds = client.settings.venues.pyth.feeds if feeds is None else feeds
     by_feed = {feed_key(feeds[a]): a for a in assets if a in feeds}
     if not by_feed:
         return []

@@ -1,0 +1,319 @@
+"""The settings, nested by owner: each service part takes its own section, not the whole.
+
+Users see flat names: every field keeps the TRADEHUB_* variable and TOML key it always had, as the
+field's encoded name (`rename`), so `poll_retries` is `settings.rest.retries` in the code and
+`TRADEHUB_POLL_RETRIES` / `poll_retries = 2` outside. shared/config.py reads and checks them.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Literal
+
+import msgspec
+
+Port = Annotated[int, msgspec.Meta(ge=1, le=65535)]
+Positive = Annotated[int, msgspec.Meta(ge=1)]
+Count = Annotated[int, msgspec.Meta(ge=0)]
+Seconds = Annotated[float, msgspec.Meta(gt=0)]
+Share = Annotated[float, msgspec.Meta(gt=0, le=1)]
+SpikeInterval = Annotated[str, msgspec.Meta(pattern=r"^(5m|15m|1h|4h|1d)$")]  # derived candle rollups
+Usd = Annotated[float, msgspec.Meta(gt=0)]
+
+
+def flat(prefix: str, **names: str) -> Callable[[str], str]:
+    """A section's field `x` is the flat setting `<prefix>x`, unless `names` says otherwise."""
+    return lambda field: names.get(field, prefix + field)
+
+
+class Section(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A part of the settings owned by one part of tradehub."""
+
+
+# --- streams and their consumers (shared/streams.py, shared/consumer.py, docs/streams.md) ---
+
+
+class StreamSettings(Section, frozen=True, rename=flat("stream_", monitor_interval_s="monitor_interval_s")):
+    # key prefix: <prefix>:<family>
+    prefix: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_.:-]+$")] = "th"
+    partitions: Positive = 1  # streams per family, by hash of exchange+symbol
+    maxlen: Positive = 200_000  # entries per stream, MAXLEN ~
+    maxlen_by_family: dict[str, Positive] = {}  # per-family caps, e.g. trades=500000
+    monitor_interval_s: Seconds = 5.0  # how often the stream monitor reads XINFO (length, lag, DLQ)
+
+
+class ProducerSettings(Section, frozen=True, rename=flat("producer_")):
+    batch_events: Positive = 256  # events packed in one entry
+    flush_ms: Positive = 50  # longest wait before buffered events are written
+    buffer_events: Positive = 200_000  # in-memory while Redis is away
+    lag_fraction: Share = 0.8  # shed market data past this share of the cap
+
+
+class ConsumerSettings(Section, frozen=True, rename=flat("consumer_", breaker_fail_max="breaker_fail_max",
+                                                          breaker_reset_s="breaker_reset_s")):
+    batch_entries: Positive = 64  # entries per XREADGROUP
+    block_ms: Positive = 1000  # XREADGROUP BLOCK; also the longest stop delay
+    max_in_flight: Positive = 256  # entries read but not yet acked
+    claim_idle_ms: Positive = 30_000  # reclaim entries pending this long
+    max_deliveries: Positive = 5  # failures before an entry goes to the DLQ
+    concurrency: Positive = 2  # processor consumers per stream: one decodes while another stores
+    breaker_fail_max: Positive = 3  # store outages in a row that open the breaker
+    breaker_reset_s: Seconds = 5.0  # open breaker: wait before probing again
+
+
+# --- receivers: websocket feeds (services/receivers/, docs/receivers.md) ---
+# Channels are the same words on every venue: trades, candles (1m), funding (funding, mark price,
+# open interest), liquidations, prices.
+
+Pairs = list[str]
+
+
+def _pairs() -> list[str]:
+    return ["BTCUSDT", "ETHUSDT"]
+
+
+class BinanceSettings(Section, frozen=True, rename=flat("binance_")):
+    symbols: Pairs = msgspec.field(default_factory=_pairs)  # USD-M perpetuals
+    # aggTrade, kline_1m, markPrice@1s, forceOrder
+    channels: list[Literal["trades", "candles", "funding", "liquidations"]] = msgspec.field(
+        default_factory=lambda: ["trades", "candles", "funding", "liquidations"])
+    # funding and liquidations of EVERY perpetual (!markPrice@arr@1s, !forceOrder@arr)
+    all_market: bool = False
+
+
+class BinanceSpotSettings(Section, frozen=True, rename=flat("binance_spot_")):
+    symbols: Pairs = msgspec.field(default_factory=_pairs)  # spot pairs
+    channels: list[Literal["trades"]] = msgspec.field(default_factory=lambda: ["trades"])  # spot: trade
+
+
+class BybitSettings(Section, frozen=True, rename=flat("bybit_")):
+    symbols: Pairs = msgspec.field(default_factory=_pairs)  # v5 linear perpetuals
+    # publicTrade, kline.1, tickers, allLiquidation
+    channels: list[Literal["trades", "candles", "funding", "liquidations"]] = msgspec.field(
+        default_factory=lambda: ["trades", "candles", "funding", "liquidations"])
+
+
+class BybitSpotSettings(Section, frozen=True, rename=flat("bybit_spot_")):
+    symbols: Pairs = msgspec.field(default_factory=_pairs)  # v5 spot pairs
+    # spot: publicTrade, kline.1, tickers (last price)
+    channels: list[Literal["trades", "candles", "prices"]] = msgspec.field(
+        default_factory=lambda: ["trades", "candles", "prices"])
+
+
+class OkxSettings(Section, frozen=True, rename=flat("okx_", symbols="okx_instruments")):
+    # instIds: <BASE>-<QUOTE>-SWAP or spot <BASE>-<QUOTE>
+    symbols: list[str] = msgspec.field(
+        default_factory=lambda: ["BTC-USDT-SWAP", "ETH-USDT-SWAP"])
+    # trades, candle1m, funding-rate + open-interest, liquidation-orders
+    channels: list[Literal["trades", "candles", "funding", "liquidations"]] = msgspec.field(
+        default_factory=lambda: ["trades", "candles", "funding", "liquidations"])
+    contract_values: dict[str, str] = {}  # instId -> ctVal (base coin per contract); wins over OKX's own list
+
+
+class HyperliquidSettings(Section, frozen=True, rename=flat("hyperliquid_", symbols="hyperliquid_coins")):
+    symbols: list[str] = msgspec.field(default_factory=lambda: ["BTC", "ETH"])  # perp coins
+    # trades (with addresses), candle 1m, activeAssetCtx
+    channels: list[Literal["trades", "candles", "funding"]] = msgspec.field(
+        default_factory=lambda: ["trades", "candles", "funding"])
+
+
+class DeribitSettings(Section, frozen=True, rename=flat("deribit_", symbols="deribit_instruments")):
+    # perpetuals: BTC-PERPETUAL, BTC_USDC-PERPETUAL
+    symbols: list[str] = msgspec.field(
+        default_factory=lambda: ["BTC-PERPETUAL", "ETH-PERPETUAL"])
+    channels: list[Literal["trades", "candles", "funding"]] = msgspec.field(
+        default_factory=lambda: ["trades", "candles", "funding"])  # trades, chart.trades 1, ticker
+    # notification interval; raw needs an authorized connection
+    interval: Literal["100ms", "agg2", "raw"] = "100ms"
+
+
+class JupiterSettings(Section, frozen=True, rename=flat("jupiter_")):
+    mints: dict[str, str] = msgspec.field(default_factory=lambda: {
+        "SOL": "So11111111111111111111111111111111111111112"})  # asset -> Solana mint priced in USD
+
+
+class PythSettings(Section, frozen=True, rename=flat("pyth_")):
+    feeds: dict[str, str] = msgspec.field(default_factory=lambda: {  # asset -> Pyth <ASSET>/USD feed id
+        "BTC": "e62df6c8b4a85fe1a67db44dc12de5db330f7ac66b72dc658afedf0f4a415b43",
+        "ETH": "ff61491a931112ddf1bd8147cd1b641375f79f5825126d665480874634fd0ace",
+        "SOL": "ef0d8b6fda2ceba41da15d4095d1da392a0d2f8ed0c6c7bc0f4cfac8c280b56d"})
+
+
+class VenueSettings(Section, frozen=True, rename={"urls": "venue_urls", "api_keys": "rest_api_keys"}):
+    """Per venue: what to subscribe and the venue's extras; the registry names the venues."""
+
+    urls: dict[str, str] = {}  # venue -> base url override (the simulator in a demo); <venue>_rest for REST
+    api_keys: dict[str, str] = {}  # venue -> API key sent by REST pollers that need one (jupiter, pyth)
+    binance: BinanceSettings = msgspec.field(default_factory=BinanceSettings)
+    binance_spot: BinanceSpotSettings = msgspec.field(default_factory=BinanceSpotSettings)
+    bybit: BybitSettings = msgspec.field(default_factory=BybitSettings)
+    bybit_spot: BybitSpotSettings = msgspec.field(default_factory=BybitSpotSettings)
+    okx: OkxSettings = msgspec.field(default_factory=OkxSettings)
+    hyperliquid: HyperliquidSettings = msgspec.field(default_factory=HyperliquidSettings)
+    deribit: DeribitSettings = msgspec.field(default_factory=DeribitSettings)
+    jupiter: JupiterSettings = msgspec.field(default_factory=JupiterSettings)
+    pyth: PythSettings = msgspec.field(default_factory=PythSettings)
+
+
+class WebsocketSettings(Section, frozen=True, rename=flat("ws_", feeds="feeds")):
+    # venue feeds to connect (the registry's names)
+    feeds: list[str] = msgspec.field(default_factory=lambda: ["binance"])
+    idle_timeout_s: Seconds = 30.0  # no data frame this long -> reconnect
+    # quiet channels wait longer; else ws_idle_timeout_s
+    idle_timeout_by_channel: dict[str, Seconds] = msgspec.field(default_factory=lambda: {
+        "candles": 120.0, "funding": 120.0, "liquidations": 900.0})
+    backoff_max_s: Seconds = 30.0  # cap of the websocket reconnect backoff
+    status_interval_s: Seconds = 2.0  # how often each feed's state is written to Redis (<prefix>:feed:<name>)
+
+
+# --- receivers: REST pollers (services/receivers/pollers.py, rest.py, docs/pollers.md) ---
+
+
+class RestPolicy(Section, frozen=True, rename=flat("poll_", timeout_s="poll_timeout_s")):
+    """How every venue's REST client behaves: timeouts, retries, breaker, share of the budget."""
+
+    timeout_s: Seconds = 20.0  # one venue's whole poll (retries included); then it is a timeout
+    request_timeout_s: Seconds = 10.0  # one HTTP request
+    retries: Count = 2  # extra attempts on 429/418/5xx/network errors
+    retry_max_wait_s: Seconds = 10.0  # a Retry-After longer than this gives up this poll at once
+    weight_fraction: Share = 0.5  # share of a venue's weight/min used
+    breaker_fail_max: Positive = 3  # failed polls in a row that open a venue's breaker
+    breaker_reset_s: Seconds = 60.0  # how long an open venue breaker refuses calls
+
+
+class PollSettings(Section, frozen=True, rename=flat("poll_")):
+    functions: list[Literal["funding", "spot", "oi"]] = msgspec.field(
+        default_factory=lambda: ["funding", "spot", "oi"])  # coordinators to run; [] = no polling
+    funding_s: Seconds = 300.0  # how often the funding coordinator asks every venue
+    spot_s: Seconds = 60.0  # spot price coordinator period
+    oi_s: Seconds = 60.0  # open interest coordinator period
+    funding_venues: list[str] = []  # venues to ask for funding; [] = every venue that can
+    spot_venues: list[str] = []  # venues to ask for spot prices; [] = every venue that can
+    oi_venues: list[str] = []  # venues to ask for open interest; [] = every venue that can
+    funding_assets: list[str] = msgspec.field(default_factory=lambda: ["BTC", "ETH"])  # base assets
+    spot_assets: list[str] = msgspec.field(default_factory=lambda: ["BTC", "ETH", "SOL"])  # base assets
+    oi_assets: list[str] = msgspec.field(default_factory=lambda: ["BTC", "ETH"])  # base assets
+
+
+# --- simulator, processor analytics, api ---
+
+
+class SimulatorSettings(Section, frozen=True, rename=flat("simulator_")):
+    port: Port = 8765  # the simulator's websocket and REST port
+    rate: Annotated[float, msgspec.Meta(gt=0)] = 50.0  # frames/s per symbol
+    symbols: Pairs = msgspec.field(default_factory=_pairs)  # symbols it trades
+    seed: int = 1  # same seed, same frames
+    max_frames: Count = 0  # per symbol, 0 = unlimited
+
+
+class AnalyticsSettings(Section, frozen=True):
+    """services/processor/analytics.py, docs/analytics.md"""
+
+    large_trade_usd_default: Usd = 100_000.0  # a trade worth this much USD is large
+    large_trade_usd_by_symbol: dict[str, Usd] = {}  # symbol or base asset -> USD
+    # 1m bars kept in memory; later trades re-read their minute from PostgreSQL
+    candle_memory_minutes: Positive = 10
+    spike_window: Positive = 100  # points per (exchange, symbol, metric, interval) rolling window
+    spike_min_points: Positive = 20  # no z-score before the window holds this many points
+    # interval -> z threshold; intervals watched
+    spike_thresholds: dict[SpikeInterval, Usd] = msgspec.field(
+        default_factory=lambda: {"5m": 3.0, "15m": 2.5, "1h": 2.0})
+
+
+class ApiSettings(Section, frozen=True, rename=flat("api_", ws_client_queue="ws_client_queue",
+                                                     ws_send_timeout_s="ws_send_timeout_s",
+                                                     ws_max_subscriptions="ws_max_subscriptions")):
+    """services/api/: REST answers and WebSocket push"""
+
+    max_limit: Positive = 1000  # largest ?limit= the REST API answers
+    ws_client_queue: Positive = 1000  # messages queued per client; beyond it the oldest are dropped
+    ws_send_timeout_s: Seconds = 10.0  # a client whose socket takes nothing for this long is disconnected
+    ws_max_subscriptions: Positive = 100  # subscriptions per client
+
+
+# --- general: backups, retention, alerts, watchers (services/general/, docs/general.md) ---
+
+
+class S3Settings(Section, frozen=True, rename=flat("s3_")):
+    endpoint: str = ""  # S3-compatible upload, e.g. https://s3.us-west-004.backblazeb2.com; "" = no upload
+    bucket: str = ""  # bucket the dumps go to
+    region: str = "us-east-1"  # signing region (B2: the region in the endpoint, e.g. us-west-004)
+    prefix: str = "tradehub/"  # key prefix of uploaded dumps
+    access_key: str = ""  # access key id (B2: keyID)
+    secret_key: str = ""  # secret access key (B2: applicationKey); a secret
+
+
+class BackupSettings(Section, frozen=True, rename=flat("backup_")):
+    enabled: bool = True  # scheduled backups in the general service (the CLI works either way)
+    dir: str = "./var/backups"  # where dumps and their manifests are written and rotated
+    interval_s: Seconds = 86_400.0  # a backup is due when the newest one is this old
+    retry_s: Seconds = 900.0  # after a failed backup, try again this much later
+    keep_daily: Positive = 7  # keep the newest backup of each of the last N days
+    keep_weekly: Count = 4  # and of each of the last M ISO weeks
+    timeout_s: Seconds = 3600.0  # pg_dump / pg_restore are killed after this
+    restore_check: bool = True  # restore each scheduled backup into a scratch database and count rows
+    s3: S3Settings = msgspec.field(default_factory=S3Settings)
+
+
+class RetentionSettings(Section, frozen=True, rename=flat("retention_")):
+    trades_days: Positive = 30  # raw trades: daily partitions older than this are dropped
+    candles_1m_days: Positive = 90  # 1m candles older than this go, once their hour has a 1h candle
+    interval_s: Seconds = 3600.0  # how often retention runs
+
+
+class TelegramSettings(Section, frozen=True, rename=flat("telegram_")):
+    token: str = ""  # bot token, a secret; "" = alerts are only logged
+    chats: dict[str, str] = {}  # severity (info/warning/critical/default) -> chat ids separated by ; or ,
+    api_url: str = "https://api.telegram.org"  # Bot API base url (tests point it at a fake)
+    chat_interval_s: Seconds = 1.0  # at most one message a second per chat (Telegram Bot FAQ)
+    global_per_s: Positive = 30  # at most 30 messages a second over all chats (Telegram Bot FAQ)
+    group_per_min: Positive = 20  # at most 20 messages a minute per group (Telegram Bot FAQ)
+    max_retries: Count = 3  # per message, after 429/5xx/network errors
+    timeout_s: Seconds = 10.0  # one Bot API request
+    status_poll_s: Positive = 25  # getUpdates long-poll seconds for /status
+
+
+class AlertSettings(Section, frozen=True, rename=flat("alert_")):
+    dedup_s: Seconds = 300.0  # the same alert (key, severity, title) reaches a chat once per window
+    # liquidations worth alerting; 0 = off
+    liquidation_usd: Annotated[float, msgspec.Meta(ge=0)] = 1_000_000.0
+
+
+class WatchSettings(Section, frozen=True, rename=flat("watch_")):
+    interval_s: Seconds = 5.0  # heartbeats, lag, DLQ, breakers and feeds are checked this often
+    feed_silent_s: Seconds = 120.0  # a feed without frames (or disconnected) this long raises an alert
+    metrics_urls: dict[str, str] = {}  # service -> /metrics url scraped for breakers/feeds; {} = local ports
+
+
+class Settings(Section, frozen=True):
+    """Every knob of every service; see docs/configuration.md for what each one does."""
+
+    redis_url: str = "redis://127.0.0.1:6379/0"  # Redis holding the streams and heartbeats
+    # PostgreSQL (secret: may hold a password)
+    database_url: str = "postgresql://postgres@127.0.0.1:5432/postgres"
+    db_schema: Annotated[str, msgspec.Meta(pattern=r"^[a-z_][a-z0-9_]*$")] = "public"  # schema of every table
+    db_pool_size: Positive = 4  # connections per service
+    service_instance: str = ""  # consumer and heartbeat name; default: host name
+    heartbeat_interval_s: Seconds = 5.0  # a service is down after 3 missed beats
+    shutdown_timeout_s: Seconds = 10.0  # graceful stop budget on SIGTERM
+    # DEBUG, INFO, WARNING, ERROR
+    log_level: Annotated[str, msgspec.Meta(pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")] = "INFO"
+    bind_host: str = "127.0.0.1"  # address the API and metrics listen on
+    api_port: Port = 8000  # REST, /ws, /health, /ready, /metrics
+    receivers_metrics_port: Port = 9101  # /metrics of the receivers
+    processor_metrics_port: Port = 9102  # /metrics of the processor
+    general_metrics_port: Port = 9103  # /metrics of the general service
+    streams: StreamSettings = msgspec.field(default_factory=StreamSettings)
+    producer: ProducerSettings = msgspec.field(default_factory=ProducerSettings)
+    consumer: ConsumerSettings = msgspec.field(default_factory=ConsumerSettings)
+    websockets: WebsocketSettings = msgspec.field(default_factory=WebsocketSettings)
+    venues: VenueSettings = msgspec.field(default_factory=VenueSettings)
+    rest: RestPolicy = msgspec.field(default_factory=RestPolicy)
+    polling: PollSettings = msgspec.field(default_factory=PollSettings)
+    simulator: SimulatorSettings = msgspec.field(default_factory=SimulatorSettings)
+    analytics: AnalyticsSettings = msgspec.field(default_factory=AnalyticsSettings)
+    api: ApiSettings = msgspec.field(default_factory=ApiSettings)
+    backup: BackupSettings = msgspec.field(default_factory=BackupSettings)
+    retention: RetentionSettings = msgspec.field(default_factory=RetentionSettings)
+    telegram: TelegramSettings = msgspec.field(default_factory=TelegramSettings)
+    alerts: AlertSettings = msgspec.field(default_factory=AlertSettings)
+    watch: WatchSettings = msgspec.field(default_factory=WatchSettings)
