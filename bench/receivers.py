@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from services.receivers.connection import FeedConnection  # noqa: E402
-from services.receivers.exchanges import EXCHANGES  # noqa: E402
+from services.receivers.exchanges import parse_of  # noqa: E402
 from services.receivers.venue import Feed  # noqa: E402
 from services.simulator.app import VENUES  # noqa: E402
 from services.simulator.venue import Session, Sub, VenueState  # noqa: E402
@@ -74,7 +74,7 @@ def trade_frames(venue: str, count: int, settings: Settings) -> list[bytes]:
 
 def normalize_rate(venue: str, frames: list[bytes]) -> dict[str, Any]:
     """parse_frame over every frame, best of RUNS (the receivers' and normalize's parse)."""
-    parse = EXCHANGES[venue].parse_frame
+    parse = parse_of(venue)
     best, events = float("inf"), 0
     for _ in range(RUNS):
         started = time.perf_counter()
@@ -130,7 +130,7 @@ async def receiver_to_redis(venue: str, frames: list[bytes], settings: Settings)
 
     redis = aioredis.Redis.from_url(settings.redis_url)
     producer = StreamProducer(redis, settings, source="bench")
-    feed = Feed(name=f"bench:{venue}", exchange=venue, url="ws://unused", parse=EXCHANGES[venue].parse_frame)
+    feed = Feed(name=f"bench:{venue}", exchange=venue, url="ws://unused", parse=parse_of(venue))
     connection = FeedConnection(feed, producer)
     stop = asyncio.Event()
     try:

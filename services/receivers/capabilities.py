@@ -1,80 +1,25 @@
-"""What each venue answers over REST, declared by listing its fetch functions (a capability exists
-because its function is listed here, not because a base class says so), and where each venue's
-REST API lives and how much it lets us ask."""
+"""What each venue answers over REST, and where its REST API lives and how much it lets us ask: a
+view of the registry. A capability exists because the venue's record lists a fetch function for
+it, not because a base class says so."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from functools import partial
 
-from services.receivers.exchanges import (
-    aster,
-    backpack,
-    binance,
-    bybit,
-    grvt,
-    hyperliquid,
-    jupiter,
-    lighter,
-    okx,
-    pyth,
-)
+from services.receivers.exchanges import REGISTRY, VENUES
 from services.receivers.rest import VenueClient
-from services.receivers.venue import Fetch
+from services.receivers.venue import Fetch, RestApi
 from shared.config import ConfigError, Settings
 
 FUNCTIONS = ("funding", "spot", "oi")
 TITLES = {"funding": "funding rates", "spot": "spot prices", "oi": "open interest"}
 
-
-@dataclass(frozen=True)
-class RestVenue:
-    """A venue's REST API: default base url, request weight per minute, how an API key is sent."""
-
-    base_url: str
-    weight_per_minute: int
-    key_header: str = ""  # empty: the venue takes no key
-    key_prefix: str = ""
-
-
-REST_VENUES: dict[str, RestVenue] = {
-    "binance": RestVenue(binance.REST_URL, binance.REST_WEIGHT_PER_MINUTE),
-    "binance_spot": RestVenue(binance.SPOT_REST_URL, binance.SPOT_REST_WEIGHT_PER_MINUTE),
-    "bybit": RestVenue(bybit.REST_URL, bybit.REST_WEIGHT_PER_MINUTE),
-    "okx": RestVenue(okx.REST_URL, okx.REST_WEIGHT_PER_MINUTE),
-    "hyperliquid": RestVenue(hyperliquid.REST_URL, hyperliquid.REST_WEIGHT_PER_MINUTE),
-    "lighter": RestVenue(lighter.REST_URL, lighter.REST_WEIGHT_PER_MINUTE),
-    "aster": RestVenue(aster.REST_URL, aster.REST_WEIGHT_PER_MINUTE),
-    "grvt": RestVenue(grvt.REST_URL, grvt.REST_WEIGHT_PER_MINUTE),
-    "backpack": RestVenue(backpack.REST_URL, backpack.REST_WEIGHT_PER_MINUTE),
-    "jupiter": RestVenue(jupiter.REST_URL, jupiter.REST_WEIGHT_PER_MINUTE, jupiter.API_KEY_HEADER),
-    "pyth": RestVenue(pyth.REST_URL, pyth.REST_WEIGHT_PER_MINUTE, pyth.API_KEY_HEADER, pyth.API_KEY_PREFIX),
-}
-
-# function -> venue -> fetch(client, assets) -> events
+# venue -> its REST API (default base url, weight per minute, how an API key is sent)
+REST_VENUES: dict[str, RestApi] = {venue.name: venue.rest for venue in REGISTRY if venue.rest is not None}
+# function -> venue -> fetch(client, assets) -> events (before the venue's settings are bound in)
 CAPABILITIES: dict[str, dict[str, Fetch]] = {
-    "funding": {
-        "binance": binance.fetch_funding,
-        "bybit": bybit.fetch_funding,
-        "okx": okx.fetch_funding,
-        "hyperliquid": hyperliquid.fetch_funding,
-        "lighter": lighter.fetch_funding,
-        "aster": aster.fetch_funding,
-        "grvt": grvt.fetch_funding,
-        "backpack": backpack.fetch_funding,
-    },
-    "spot": {
-        "binance_spot": binance.fetch_spot,
-        "bybit": bybit.fetch_spot,
-        "okx": okx.fetch_spot,
-        "jupiter": jupiter.fetch_price,
-        "pyth": pyth.fetch_latest,
-    },
-    "oi": {
-        "binance": binance.fetch_open_interest,
-        "bybit": bybit.fetch_open_interest,
-        "okx": okx.fetch_open_interest,
-        "hyperliquid": hyperliquid.fetch_open_interest,
-    },
+    function: {venue.name: venue.fetchers[function] for venue in REGISTRY if function in venue.fetchers}
+    for function in FUNCTIONS
 }
 
 
@@ -91,7 +36,17 @@ def client_for(settings: Settings, venue: str) -> VenueClient:
     spec = REST_VENUES[venue]
     key = settings.venues.api_keys.get(venue, "")
     headers = {spec.key_header: spec.key_prefix + key} if key and spec.key_header else {}
-    return VenueClient(venue, rest_url(settings, venue), spec.weight_per_minute, settings, headers=headers)
+    return VenueClient(venue, rest_url(settings, venue), spec.weight_per_minute, settings.rest,
+                       headers=headers)
+
+
+def fetcher(settings: Settings, function: str, venue: str) -> Fetch:
+    """The venue's fetch for `function`, its settings bound in (Jupiter's mints, Pyth's feed ids)."""
+    record = VENUES[venue]
+    fetch = record.fetchers[function]
+    if record.fetch_options is None:
+        return fetch
+    return partial(fetch, **record.fetch_options(settings))
 
 
 def venues_for(function: str, settings: Settings) -> list[str]:
@@ -112,11 +67,12 @@ def venues_for(function: str, settings: Settings) -> list[str]:
 
 
 def capability_table() -> str:
-    """venues x capabilities, with each venue's default REST url and weight budget per minute."""
+    """venues x capabilities, with each venue's default REST url and weight budget per minute; a
+    venue's second market is shown as its exchange and market, e.g. "binance (spot)"."""
     header = ["venue", *FUNCTIONS, "weight/min", "rest url"]
     rows = [
         [
-            venue,
+            VENUES[venue].label,
             *("yes" if venue in CAPABILITIES[f] else "-" for f in FUNCTIONS),
             str(spec.weight_per_minute),
             spec.base_url,

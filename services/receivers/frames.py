@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
 from functools import lru_cache
+from typing import TypeVar
 
 import msgspec
 
 from shared.decimals import rounded
 from shared.events import FundingRate
 
+T = TypeVar("T")
 # Quote assets in the order they are tried against a venue symbol's tail.
 QUOTES = ("FDUSD", "USDT", "USDC", "BUSD", "TUSD", "USD", "EUR", "TRY", "BTC", "ETH", "BNB")
 
@@ -61,7 +63,7 @@ def finite(value: Decimal, what: str) -> Decimal:
     raise FrameError(f"{what} out of range: {value}")
 
 
-def decode(decoder: msgspec.json.Decoder, raw: bytes | str):  # type: ignore[no-untyped-def]
+def decode(decoder: msgspec.json.Decoder[T], raw: bytes | str) -> T:
     """Decode with the frame error every caller expects; undecodable text too (invalid UTF-8,
     lone surrogates), for which msgspec raises UnicodeError."""
     try:

@@ -1,5 +1,6 @@
 """Venue facts only a REST call answers, loaded before the feeds that need them start and kept
-fresh while they run:
+fresh while they run. Each venue's record declares its table (services/receivers/venue.py
+FactTable); today:
 
 - OKX contract values (a swap's size arrives in contracts of ctVal coins), from
   public/instruments; `okx_contract_values` wins over what the venue answers: it is the user's word.
@@ -7,10 +8,10 @@ fresh while they run:
 - Bybit funding intervals of every linear perpetual, from instruments-info (a ticker push
   that does not carry its own interval reads it here).
 
-Each table is the one the parser already holds (services/receivers/feeds.py VenueFacts), filled
-in place, so a new listing is known once the next refresh has seen it. Until a load succeeds the
-defaults serve: built-in contract values (a swap without one is refused frame by frame, never
-guessed) and 8-hour funding.
+Each table is the one the venue's parser already holds (feeds.py VenueFacts), filled in place,
+so a new listing is known once the next refresh has seen it. Until a load succeeds the defaults
+serve: built-in contract values (a swap without one is refused frame by frame, never guessed)
+and 8-hour funding.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from services.receivers.capabilities import client_for
-from services.receivers.exchanges import binance, bybit, okx
+from services.receivers.exchanges import REGISTRY
 from services.receivers.feeds import VenueFacts
 from services.receivers.frames import FrameError
 from services.receivers.rest import RestError, VenueClient
@@ -38,11 +39,10 @@ FIRST_LOAD_S = 15.0  # a venue's feeds wait at most this long for the first load
 
 @dataclass(frozen=True)
 class Fact:
-    """One table of one venue, and how to load it."""
+    """One venue's table, and how to load it."""
 
     what: str  # for the logs: "okx contract values"
-    venue: str  # the REST client (capabilities.REST_VENUES)
-    feeds: frozenset[str]  # the feeds (Feed.exchange) that read it
+    venue: str  # its REST client (capabilities.REST_VENUES), and the feeds (Feed.exchange) that read it
     fetch: Callable[[VenueClient], Awaitable[dict[str, Decimal]]]
     table: MutableMapping[str, Decimal]
     pinned: Mapping[str, Decimal] = field(default_factory=dict)  # the user's values: they win
@@ -52,17 +52,12 @@ class Fact:
 def facts_to_load(settings: Settings, facts: VenueFacts, feeds: Sequence[Feed]) -> list[Fact]:
     """The tables the running feeds read."""
     running = {feed.exchange for feed in feeds}
-    candidates = [
-        Fact("okx contract values", "okx", frozenset({"okx"}), okx.fetch_contract_values,
-             facts.okx_contract_values,
-             pinned={i: facts.okx_contract_values[i] for i in settings.venues.okx.contract_values},
-             expected=[i for i in settings.venues.okx.symbols if i.endswith("-SWAP")]),
-        Fact("binance funding intervals", "binance", frozenset({"binance"}), binance.fetch_funding_intervals,
-             facts.binance_funding_hours),
-        Fact("bybit funding intervals", "bybit", frozenset({"bybit"}), bybit.fetch_funding_intervals,
-             facts.bybit_funding_hours),
+    return [
+        Fact(venue.facts.what, venue.name, venue.facts.fetch, facts[venue.name],
+             pinned=venue.facts.pinned(settings), expected=venue.facts.expected(settings))
+        for venue in REGISTRY
+        if venue.facts is not None and venue.name in running
     ]
-    return [fact for fact in candidates if fact.feeds & running]
 
 
 async def load(client: VenueClient, fact: Fact) -> bool:

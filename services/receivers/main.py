@@ -37,8 +37,7 @@ async def run_receivers(settings: Settings, redis: aioredis.Redis, stop: asyncio
         for fact in facts_to_load(settings, facts, feeds):
             tried = asyncio.Event()
             tasks.create_task(keep(settings, fact, tried, stop))
-            for exchange in fact.feeds:
-                ready.setdefault(exchange, []).append(tried)
+            ready.setdefault(fact.venue, []).append(tried)  # the venue's own feeds read its table
         for connection in connections:
             tasks.create_task(run_when(ready.get(connection.feed.exchange, []), connection, stop))
         for poller in pollers:  # REST coordinators (funding, spot, open interest); stop cancels a poll

@@ -6,14 +6,14 @@ import argparse
 import sys
 from typing import TextIO
 
-from services.receivers.exchanges import EXCHANGES
+from services.receivers.exchanges import FEEDS, parse_of
 from services.receivers.frames import FrameError, ReconnectNotice
 from shared.events import json_encoder, now_us
 
 
 def normalize(exchange: str, lines: TextIO, out: TextIO, err: TextIO) -> tuple[int, int]:
     """Returns (events printed, bad lines); a bad line is reported and the rest go on."""
-    parse = EXCHANGES[exchange].parse_frame
+    parse = parse_of(exchange)
     printed = bad = 0
     for number, line in enumerate(lines, start=1):
         line = line.strip()
@@ -37,7 +37,7 @@ def normalize(exchange: str, lines: TextIO, out: TextIO, err: TextIO) -> tuple[i
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m services.receivers normalize")
-    parser.add_argument("--exchange", required=True, choices=sorted(EXCHANGES))
+    parser.add_argument("--exchange", required=True, choices=sorted(FEEDS))
     args = parser.parse_args(argv)
     _, bad = normalize(args.exchange, sys.stdin, sys.stdout, sys.stderr)
     return 1 if bad else 0

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from services.receivers.capabilities import CAPABILITIES, client_for, venues_for
+from services.receivers.capabilities import client_for, fetcher, venues_for
 from services.receivers.frames import FrameError
 from services.receivers.rest import BadResponse, RateLimited, VenueClient, VenueUnavailable
 from services.receivers.venue import Fetch
@@ -177,7 +177,8 @@ async def open_pollers(
 ) -> AsyncIterator[list[Poller]]:
     """The coordinators the settings ask for, sharing one VenueClient per venue (one weight budget,
     one breaker), every client closed on exit."""
-    plans = {function: venues_for(function, settings) for function in dict.fromkeys(settings.polling.functions)}
+    functions = dict.fromkeys(settings.polling.functions)
+    plans = {function: venues_for(function, settings) for function in functions}
     async with AsyncExitStack() as stack:
         clients: dict[str, VenueClient] = {}
         for venue in sorted({v for venues in plans.values() for v in venues}):
@@ -186,7 +187,7 @@ async def open_pollers(
         for function, venues in plans.items():
             assets, interval = _assets_and_interval(function, settings)
             if venues and assets:
-                fetchers = {venue: CAPABILITIES[function][venue] for venue in venues}
+                fetchers = {venue: fetcher(settings, function, venue) for venue in venues}
                 pollers.append(
                     Poller(function, fetchers, clients, assets, interval, producer, redis, settings)
                 )

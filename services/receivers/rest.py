@@ -24,7 +24,7 @@ import pybreaker
 from shared import metrics
 from shared.backoff import Backoff
 from shared.breaker import BreakerMetrics
-from shared.config import Settings
+from shared.settings import RestPolicy
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], float]
@@ -102,7 +102,7 @@ class VenueClient:
         venue: str,
         base_url: str,
         weight_per_minute: float,
-        settings: Settings,
+        policy: RestPolicy,
         *,
         headers: Mapping[str, str] | None = None,
         clock: Clock = time.monotonic,
@@ -110,14 +110,14 @@ class VenueClient:
     ) -> None:
         self.venue = venue
         self.base_url = base_url.rstrip("/")
-        self.settings = settings
-        self.bucket = WeightBucket(weight_per_minute * settings.rest.weight_fraction, clock)
+        self.policy = policy  # timeouts, retries, breaker, share of the budget: the same for every venue
+        self.bucket = WeightBucket(weight_per_minute * policy.weight_fraction, clock)
         self._headers = dict(headers or {})
         self._sleep = sleep
         self._session: aiohttp.ClientSession | None = None
         self.breaker = pybreaker.CircuitBreaker(
-            fail_max=settings.rest.breaker_fail_max,
-            reset_timeout=settings.rest.breaker_reset_s,
+            fail_max=policy.breaker_fail_max,
+            reset_timeout=policy.breaker_reset_s,
             name=f"rest:{venue}",
             exclude=[lambda exc: isinstance(exc, BadResponse)],
             listeners=[BreakerMetrics()],
@@ -125,7 +125,7 @@ class VenueClient:
         )
 
     async def __aenter__(self) -> VenueClient:
-        timeout = aiohttp.ClientTimeout(total=self.settings.rest.request_timeout_s)
+        timeout = aiohttp.ClientTimeout(total=self.policy.request_timeout_s)
         self._session = aiohttp.ClientSession(timeout=timeout, headers=self._headers)
         return self
 
@@ -168,10 +168,10 @@ class VenueClient:
     ) -> bytes:
         if self._session is None:
             raise RuntimeError(f"VenueClient({self.venue}) used outside `async with`")
-        backoff = Backoff(base=0.25, cap=self.settings.rest.retry_max_wait_s)
+        backoff = Backoff(base=0.25, cap=self.policy.retry_max_wait_s)
         url = self.base_url + path
         headers = {"Content-Type": "application/json"} if body is not None else None
-        for attempt in range(self.settings.rest.retries + 1):
+        for attempt in range(self.policy.retries + 1):
             await self._throttle(weight)
             try:
                 async with self._session.request(
@@ -191,16 +191,16 @@ class VenueClient:
                     delay = backoff.next_delay() if retry_after is None else retry_after
                     self.bucket.block(delay)
                     error, reason = RateLimited(f"HTTP {status}, retry after {delay:.3g} s"), "rate_limited"
-                    if delay > self.settings.rest.retry_max_wait_s:
+                    if delay > self.policy.retry_max_wait_s:
                         raise error  # longer than we wait inside one poll: the next poll will be held back
                     delay = 0.0  # the blocked bucket makes the next attempt wait
                 elif status >= 500:  # a 503's Retry-After is a hint, capped at what one poll waits
-                    cap = self.settings.rest.retry_max_wait_s
+                    cap = self.policy.retry_max_wait_s
                     delay = backoff.next_delay() if retry_after is None else min(retry_after, cap)
                     error, reason = VenueUnavailable(f"HTTP {status}: {payload[:200]!r}"), "server_error"
                 else:
                     raise BadResponse(f"HTTP {status} for {method} {path}: {payload[:200]!r}")
-            if attempt == self.settings.rest.retries:
+            if attempt == self.policy.retries:
                 raise error
             metrics.REST_RETRIES.labels(self.venue, reason).inc()
             await self._sleep(delay)

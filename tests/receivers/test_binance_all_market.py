@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from services.receivers.exchanges import binance
+from services.receivers.exchanges.binance import market
 from services.receivers.frames import FrameError
 from shared.events import FundingRate, Liquidation, MarkPrice
 from tests.fixtures import frame
@@ -14,7 +14,7 @@ from tests.receivers.frame_checks import RECV_TS
 
 
 def test_all_mark_prices_skip_delivery_contracts() -> None:
-    events = binance.parse_frame(frame("binance", "markPrice_arr"), RECV_TS)
+    events = market.parse_frame(frame("binance", "markPrice_arr"), RECV_TS)
     assert [type(e) for e in events] == [MarkPrice, FundingRate]  # BTCUSDT_250627 has no funding
     mark, funding = events
     assert isinstance(mark, MarkPrice) and isinstance(funding, FundingRate)
@@ -23,7 +23,7 @@ def test_all_mark_prices_skip_delivery_contracts() -> None:
 
 
 def test_all_market_liquidation_is_one_force_order() -> None:
-    [liq] = binance.parse_frame(frame("binance", "forceOrder_arr"), RECV_TS)
+    [liq] = market.parse_frame(frame("binance", "forceOrder_arr"), RECV_TS)
     assert isinstance(liq, Liquidation)
     assert (liq.symbol, liq.side, liq.price, liq.size) == (
         "ETH-USDT-PERP",
@@ -36,10 +36,10 @@ def test_all_market_liquidation_is_one_force_order() -> None:
 def test_a_bad_item_in_the_mark_price_list_is_a_frame_error() -> None:
     raw = frame("binance", "markPrice_arr").replace(b'"r":"0.00030000"', b'"r":"x"')
     with pytest.raises(FrameError):
-        binance.parse_frame(raw, RECV_TS)
+        market.parse_frame(raw, RECV_TS)
 
 
 def test_stream_names_give_their_channel() -> None:
-    assert binance.channel_of("!markPrice@arr@1s") == "!markPrice"
-    assert binance.channel_of("!forceOrder@arr") == "!forceOrder"
-    assert binance.channel_of("btcusdt@markPrice@1s") == "markPrice"
+    assert market.channel_of("!markPrice@arr@1s") == "!markPrice"
+    assert market.channel_of("!forceOrder@arr") == "!forceOrder"
+    assert market.channel_of("btcusdt@markPrice@1s") == "markPrice"

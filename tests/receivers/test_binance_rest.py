@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import pytest
 
-from services.receivers.exchanges import binance
+from services.receivers.exchanges.binance import rest
 from services.receivers.frames import FrameError
 from shared.events import FundingRate, OpenInterest, SpotPrice
 from tests.fixtures import frame
@@ -18,7 +18,7 @@ from tests.receivers.frame_checks import RECV_TS, assert_event
 
 
 def test_premium_index_is_funding_at_eight_hours() -> None:
-    [event] = binance.parse_premium_index(frame("binance", "premiumIndex"), RECV_TS)
+    [event] = rest.parse_premium_index(frame("binance", "premiumIndex"), RECV_TS)
     # 0.00038246 per 8 h * 3 a day * 365 days = 0.00038246 * 1095 = 0.4187937
     assert_event(
         event,
@@ -36,9 +36,9 @@ def test_premium_index_is_funding_at_eight_hours() -> None:
 
 
 def test_funding_info_interval_overrides_eight_hours() -> None:
-    intervals = binance.funding_intervals(frame("binance", "fundingInfo"))
+    intervals = rest.funding_intervals(frame("binance", "fundingInfo"))
     assert intervals == {"BLZUSDT": Decimal(8)}
-    [event] = binance.parse_premium_index(
+    [event] = rest.parse_premium_index(
         frame("binance", "premiumIndex"), RECV_TS, interval_hours={"BTCUSDT": Decimal(4)}
     )
     # 0.00038246 per 4 h * 6 a day * 365 = 0.00038246 * 2190 = 0.8375874
@@ -51,14 +51,14 @@ def test_premium_index_keeps_wanted_symbols_and_skips_delivery_contracts() -> No
         b'{"symbol":"ETHUSDT","markPrice":"2","lastFundingRate":"0.0001","nextFundingTime":9,"time":1},'
         b'{"symbol":"BTCUSDT","markPrice":"3","lastFundingRate":"0.0002","nextFundingTime":9,"time":1}]'
     )
-    assert [e.raw_symbol for e in binance.parse_premium_index(raw, RECV_TS)] == ["ETHUSDT", "BTCUSDT"]
-    assert [e.raw_symbol for e in binance.parse_premium_index(raw, RECV_TS, symbols={"BTCUSDT"})] == [
+    assert [e.raw_symbol for e in rest.parse_premium_index(raw, RECV_TS)] == ["ETHUSDT", "BTCUSDT"]
+    assert [e.raw_symbol for e in rest.parse_premium_index(raw, RECV_TS, symbols={"BTCUSDT"})] == [
         "BTCUSDT"
     ]
 
 
 def test_open_interest_in_base_units_and_usd_at_the_mark() -> None:
-    [event] = binance.parse_open_interest(
+    [event] = rest.parse_open_interest(
         frame("binance", "openInterest"), RECV_TS, mark_price=Decimal("60000.5")
     )
     # 10659.509 BTC * 60000.5 USD = 639,575,869.7545
@@ -74,16 +74,16 @@ def test_open_interest_in_base_units_and_usd_at_the_mark() -> None:
         ts=1589437530011_000,
         recv_ts=RECV_TS,
     )
-    [bare] = binance.parse_open_interest(frame("binance", "openInterest"), RECV_TS)
+    [bare] = rest.parse_open_interest(frame("binance", "openInterest"), RECV_TS)
     assert bare.usd is None
 
 
 def test_mark_prices_from_premium_index() -> None:
-    assert binance.mark_prices(frame("binance", "premiumIndex")) == {"BTCUSDT": Decimal("11793.63104562")}
+    assert rest.mark_prices(frame("binance", "premiumIndex")) == {"BTCUSDT": Decimal("11793.63104562")}
 
 
 def test_spot_ticker_price_carries_the_receive_time() -> None:
-    events = binance.parse_ticker_price(frame("binance_spot", "ticker_price"), RECV_TS)
+    events = rest.parse_ticker_price(frame("binance_spot", "ticker_price"), RECV_TS)
     assert_event(
         events[0],
         SpotPrice,
@@ -106,7 +106,7 @@ def test_spot_ticker_price_carries_the_receive_time() -> None:
         ts=RECV_TS,
         recv_ts=RECV_TS,
     )
-    only = binance.parse_ticker_price(frame("binance_spot", "ticker_price"), RECV_TS, symbols={"ETHBTC"})
+    only = rest.parse_ticker_price(frame("binance_spot", "ticker_price"), RECV_TS, symbols={"ETHBTC"})
     assert [e.raw_symbol for e in only] == ["ETHBTC"]
 
 
@@ -121,9 +121,9 @@ def test_spot_ticker_price_carries_the_receive_time() -> None:
 )
 def test_bad_premium_index_is_a_frame_error(raw: bytes) -> None:
     with pytest.raises(FrameError):
-        binance.parse_premium_index(raw, RECV_TS)
+        rest.parse_premium_index(raw, RECV_TS)
 
 
 def test_bad_funding_interval_is_a_frame_error() -> None:
     with pytest.raises(FrameError):
-        binance.funding_intervals(b'[{"symbol":"BTCUSDT","fundingIntervalHours":0}]')
+        rest.funding_intervals(b'[{"symbol":"BTCUSDT","fundingIntervalHours":0}]')

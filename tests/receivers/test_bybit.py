@@ -26,7 +26,7 @@ NAMES = ("publicTrade", "kline", "tickers_snapshot", "tickers_delta", "tickers_s
 TRADE_ID = "20f43950-d8dd-5b31-9112-a178eb6023af"
 
 
-@pytest.mark.parametrize(("parse", "symbol"), [(bybit.parse_frame, "BTC-USDT-PERP"), (bybit.spot.parse_frame, "BTC-USDT")])
+@pytest.mark.parametrize(("parse", "symbol"), [(bybit.parse_frame, "BTC-USDT-PERP"), (bybit.parse_frame_spot, "BTC-USDT")])
 def test_public_trade(parse, symbol: str) -> None:  # type: ignore[no-untyped-def]
     """Spot trades have the linear wire format; only the symbol differs."""
     [trade] = parse(frame("bybit", "publicTrade"), RECV_TS)
@@ -78,7 +78,7 @@ def test_funding_interval_from_the_push_then_the_table_then_8_hours() -> None:
 
 
 def test_tickers_spot_is_a_spot_price() -> None:
-    [price] = bybit.spot.parse_frame(frame("bybit", "tickers_spot"), RECV_TS)
+    [price] = bybit.parse_frame_spot(frame("bybit", "tickers_spot"), RECV_TS)
     assert_event(price, SpotPrice, exchange="bybit", symbol="BTC-USDT", raw_symbol="BTCUSDT", price=D("21109.77"),
                  source="exchange", ts=1_673_853_746_003_000, recv_ts=RECV_TS)
 
@@ -92,7 +92,7 @@ def test_all_liquidation_flips_the_position_side() -> None:
     long = frame("bybit", "allLiquidation").replace(b'"S":"Sell"', b'"S":"Buy"')
     assert [e.side for e in bybit.parse_all_liquidation(long, RECV_TS)] == ["sell"]  # type: ignore[attr-defined]
     with pytest.raises(FrameError):
-        bybit.spot.parse_frame(frame("bybit", "allLiquidation"), RECV_TS)
+        bybit.parse_frame_spot(frame("bybit", "allLiquidation"), RECV_TS)
 
 
 @pytest.mark.parametrize("name", ["publicTrade", "kline", "tickers_snapshot", "tickers_delta", "allLiquidation"])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from services.receivers.__main__ import main
@@ -12,9 +14,8 @@ def test_capabilities_table(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["capabilities"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split() == ["venue", "funding", "spot", "oi", "weight/min", "rest", "url"]
-    rows = {
-        line.split()[0]: line.split()[1:4] for line in lines[1:] if line and not line.startswith("funding =")
-    }
+    cells = [re.split(r"\s{2,}", line) for line in lines[1:] if line and not line.startswith("funding =")]
+    rows = {cell[0]: cell[1:4] for cell in cells}  # a venue's second market reads "binance (spot)"
     assert rows["bybit"] == ["yes", "yes", "yes"]
     assert rows["pyth"] == ["-", "yes", "-"] and rows["lighter"] == ["yes", "-", "-"]
     assert len(rows) == len(REST_VENUES) == 11

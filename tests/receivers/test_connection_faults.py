@@ -20,7 +20,9 @@ from services.api.app import create_app as create_api
 from services.processor.sinks import STORED_FAMILIES
 from services.processor.store import EventStore
 from services.receivers.connection import FeedConnection
-from services.receivers.feeds import deribit_feeds
+from services.receivers.exchanges import deribit
+from services.receivers.feeds import feeds_of
+from services.receivers.venue import Keepalive
 from services.simulator.app import create_app as create_simulator
 from shared.config import Settings
 from shared.constants import FIELD_EVENTS, stream_key
@@ -239,8 +241,9 @@ async def test_deribit_heartbeat_unanswered_drops_the_socket_and_answered_keeps_
 ) -> None:
     async with simulator(make_settings) as sim:
         settings = sim.settings(deribit_channels=["trades"], ws_idle_timeout_s=5.0)
-        answering = connect(deribit_feeds(settings, heartbeat_s=1)[0])
-        deaf = connect(replace(deribit_feeds(settings, heartbeat_s=1)[0], name="deribit:deaf", reply=None))
+        quick = replace(deribit.VENUE, keepalive=Keepalive(interval_s=1, reply=deribit.heartbeat_reply))
+        answering = connect(feeds_of(quick, settings)[0])
+        deaf = connect(replace(feeds_of(quick, settings)[0], name="deribit:deaf", reply=None))
         async with running(answering, deaf):
             await wait_until(lambda: deaf.reconnects >= 1, timeout=5, what="the deaf socket dropped")
             assert deaf.reason == "closed"

@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 from hypothesis import given
 
-from services.receivers.exchanges import EXCHANGES, deribit
+from services.receivers.exchanges import FEEDS, deribit
 from services.receivers.frames import FrameError
 from shared.decimals import rounded
 from shared.events import Candle, FundingRate, MarkPrice, OpenInterest, Trade
@@ -162,7 +162,7 @@ def test_symbols() -> None:
 
 
 def test_registered() -> None:
-    assert EXCHANGES["deribit"] is deribit
+    assert FEEDS["deribit"] is deribit.VENUE
 
 
 @FUZZ

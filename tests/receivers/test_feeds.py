@@ -13,8 +13,8 @@ import msgspec
 import pytest
 
 from services.receivers.connection import FeedConnection
-from services.receivers.exchanges import bybit, deribit, okx
-from services.receivers.feeds import BUILDERS, build_feeds, okx_feeds, venue_facts
+from services.receivers.exchanges import VENUES, bybit, deribit, okx
+from services.receivers.feeds import BUILDERS, build_feeds, feeds_of, venue_facts
 from shared.config import ConfigError, Settings, load_settings
 from tests.fixtures import frame
 from tests.receivers.sim import FakeProducer, SettingsFactory, running, simulator
@@ -76,7 +76,7 @@ def test_okx_channels_endpoints_and_contract_values() -> None:
         okx_instruments=["BTC-USDT-SWAP", "BTC-USDT"],
         okx_contract_values={"SOL-USDT-SWAP": "1"},
     )
-    public, business = okx_feeds(s)
+    public, business = feeds_of(VENUES["okx"], s)
     args = [a for m in public.subscribe for a in msgspec.json.decode(m)["args"]]
     assert {"channel": "funding-rate", "instId": "BTC-USDT"} not in args  # spot has no funding
     assert {"channel": "liquidation-orders", "instType": "SWAP"} in args
@@ -87,7 +87,7 @@ def test_okx_channels_endpoints_and_contract_values() -> None:
     [trade] = public.parse(raw, 1)
     assert trade.size == Decimal("0.12060306") and trade.raw_size == Decimal("0.12060306")  # ctVal 1
     with pytest.raises(ConfigError, match="okx_contract_values"):
-        okx_feeds(settings(okx_contract_values={"X-USDT-SWAP": "-1"}))
+        feeds_of(VENUES["okx"], settings(okx_contract_values={"X-USDT-SWAP": "-1"}))
 
 
 def test_hyperliquid_and_deribit_keepalive() -> None:

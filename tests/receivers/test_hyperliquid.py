@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 from hypothesis import given
 
-from services.receivers.exchanges import EXCHANGES, hyperliquid
+from services.receivers.exchanges import FEEDS, hyperliquid
 from services.receivers.frames import FrameError
 from shared.events import Candle, FundingRate, MarkPrice, OpenInterest, Trade
 from tests.fixtures import frame
@@ -139,7 +139,7 @@ def test_subscription_messages() -> None:
 
 
 def test_registered() -> None:
-    assert EXCHANGES["hyperliquid"] is hyperliquid
+    assert FEEDS["hyperliquid"] is hyperliquid.VENUE
 
 
 @FUZZ

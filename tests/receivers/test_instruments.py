@@ -100,7 +100,7 @@ async def test_the_loaded_tables_reach_the_feeds(
         feeds["okx:public:0"].parse(trade, RECV_TS)
     running = [await keeping(settings, fact_of(settings, v, facts)) for v in ("okx", "binance", "bybit")]
     # OKX: the simulator's swaps (BTC 0.01 and ETH 0.1 as OKX's, 1 coin for the others)
-    okx_table = facts.okx_contract_values
+    okx_table = facts["okx"]
     assert okx_table["SOL-USDT-SWAP"] == Decimal(1) and okx_table["BTC-USDT-SWAP"] == Decimal("0.01")
     assert okx_table["DOGE-USDT-SWAP"] == Decimal(10)  # okx_contract_values wins over the venue
     assert "BTC-USD-SWAP" not in okx_table
@@ -109,12 +109,12 @@ async def test_the_loaded_tables_reach_the_feeds(
     [doge] = feeds["okx:public:0"].parse(trade.replace(b"SOL-", b"DOGE-"), RECV_TS)
     assert (doge.size, doge.raw_size) == (Decimal("1.2060306"), Decimal("0.12060306"))
     # Binance: fundingInfo lists ETHUSDT at 4 h; the markPrice stream says nothing of intervals
-    assert facts.binance_funding_hours == {"ETHUSDT": Decimal(4)}
+    assert facts["binance"] == {"ETHUSDT": Decimal(4)}
     eth = frame("binance", "markPrice").replace(b"btcusdt", b"ethusdt").replace(b'"BTCUSDT"', b'"ETHUSDT"')
     funding = [e for e in feeds["binance:0"].parse(eth, RECV_TS) if isinstance(e, FundingRate)]
     assert [(f.interval_hours, f.annualized) for f in funding] == [(Decimal(4), Decimal("0.83585730"))]
     # Bybit: a ticker delta without fundingIntervalHour reads the instruments-info interval
-    assert facts.bybit_funding_hours["ETHUSDT"] == Decimal(4)
+    assert facts["bybit"]["ETHUSDT"] == Decimal(4)
     delta = frame("bybit", "tickers_delta").replace(b"XRPUSDT", b"ETHUSDT")
     assert b"fundingIntervalHour" not in delta
     rates = [e for e in feeds["bybit:0"].parse(delta, RECV_TS) if isinstance(e, FundingRate)]
@@ -130,9 +130,9 @@ async def test_a_failing_venue_leaves_the_defaults_and_frees_the_feeds(
     settings = against(simulator, make_settings, feeds=["okx"], poll_retries=0)
     await script(simulator, "okx", "500", count=0)
     facts = venue_facts(settings)
-    before = dict(facts.okx_contract_values)
+    before = dict(facts["okx"])
     stop, task = await keeping(settings, fact_of(settings, "okx", facts))  # first attempt failed
-    assert facts.okx_contract_values == before and not task.done()  # the defaults; still trying
+    assert facts["okx"] == before and not task.done()  # the defaults; still trying
     await script(simulator, "okx", "normal")
     stop.set()
     await asyncio.wait_for(task, 5)

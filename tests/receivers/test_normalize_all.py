@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from services.receivers.exchanges import EXCHANGES
+from services.receivers.exchanges import FEEDS
 from tests.fixtures import frame
 
 # feed name -> (fixture folder, websocket fixtures, the kinds they must print)
@@ -82,7 +82,7 @@ NOTICES = {
 
 
 def test_every_registered_feed_has_a_case() -> None:
-    assert set(CASES) == set(EXCHANGES)
+    assert set(CASES) == set(FEEDS)
 
 
 @pytest.mark.parametrize("exchange", sorted(CASES))

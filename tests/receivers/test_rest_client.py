@@ -78,7 +78,7 @@ def client(server: TestServer, settings: Settings, sleeps: list[float]) -> Venue
     async def sleep(seconds: float) -> None:
         sleeps.append(seconds)
 
-    return VenueClient("testvenue", str(server.make_url("")), 6000, settings, sleep=sleep)
+    return VenueClient("testvenue", str(server.make_url("")), 6000, settings.rest, sleep=sleep)
 
 
 async def test_429_is_retried_after_its_retry_after(venue, make_settings) -> None:  # type: ignore[no-untyped-def]

@@ -3,7 +3,7 @@
 Docs: https://github.com/asterdex/api-docs/blob/master/aster-finance-futures-api.md ("Mark Price",
 "Get Funding Rate Config"). Aster's futures API is Binance USD-M's, field for field: the same
 GET /fapi/v1/premiumIndex answer and GET /fapi/v1/fundingInfo (fundingIntervalHours per symbol;
-fundingFeeCap/Floor are JSON numbers there, unused), so the parsing is binance.py's with
+fundingFeeCap/Floor are JSON numbers there, unused), so the parsing is binance/rest.py's with
 exchange="aster". Both endpoints weigh 1.
 """
 
@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from decimal import Decimal
 
-from services.receivers.exchanges import binance
+from services.receivers.exchanges.binance import rest as binance
 from services.receivers.rest import VenueClient
+from services.receivers.venue import RestApi, Venue
 from shared.events import AnyEvent, now_us
 
 NAME = "aster"
@@ -56,3 +57,7 @@ async def fetch_funding(client: VenueClient, assets: Sequence[str]) -> list[AnyE
     raw = await client.get("/fapi/v1/premiumIndex", weight=1)
     intervals = funding_intervals(await client.get("/fapi/v1/fundingInfo", weight=1))
     return parse_premium_index(raw, now_us(), symbols={a + QUOTE for a in assets}, interval_hours=intervals)
+
+
+VENUE = Venue(name=NAME, exchange=NAME, rest=RestApi(REST_URL, REST_WEIGHT_PER_MINUTE),
+              fetchers={"funding": fetch_funding})

@@ -30,6 +30,7 @@ from services.receivers.frames import (
     normalized,
 )
 from services.receivers.rest import VenueClient
+from services.receivers.venue import RestApi, Venue
 from shared.events import AnyEvent, now_us
 
 NAME = "backpack"
@@ -128,3 +129,7 @@ async def fetch_funding(client: VenueClient, assets: Sequence[str]) -> list[AnyE
     return parse_mark_prices(
         raw, now_us(), symbols={f"{a}_{QUOTE}_PERP" for a in assets}, interval_hours=intervals
     )
+
+
+VENUE = Venue(name=NAME, exchange=NAME, rest=RestApi(REST_URL, REST_WEIGHT_PER_MINUTE),
+              fetchers={"funding": fetch_funding})

@@ -3,9 +3,9 @@
 Docs: https://bybit-exchange.github.io/docs/v5/ws/connect
 A push is {"topic": "<channel>[.<interval>].<SYMBOL>", "type": "snapshot"|"delta", "ts": ms,
 "data": ...}; replies to our own requests carry "op" (subscribe acks, pongs) and are not data.
-Both endpoints speak the same channels, so every parse function takes the category. The
-registry lists the linear feed as "bybit" (this module) and the spot feed as "bybit_spot"
-(`spot` below); events of both say exchange="bybit", the symbol tells spot from perpetual.
+Both endpoints speak the same channels, so every parse function takes the category. Two records:
+VENUE ("bybit", linear) and SPOT_VENUE ("bybit_spot"); events of both say exchange="bybit", the
+symbol tells spot from perpetual. One REST client ("bybit") answers for both markets.
 REST (funding, spot, open interest): Get Tickers, https://bybit-exchange.github.io/docs/v5/market/tickers
 (GET /v5/market/tickers), and instruments-info for the funding intervals.
 """
@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from decimal import Decimal
 from functools import lru_cache, partial
-from types import ModuleType
 from typing import Annotated, Generic, Literal, TypeVar
 
 import msgspec
@@ -31,6 +30,20 @@ from services.receivers.frames import (
     split_concatenated,
 )
 from services.receivers.rest import VenueClient
+from services.receivers.venue import (
+    Facts,
+    FactTable,
+    Feed,
+    Item,
+    Keepalive,
+    Limits,
+    Parse,
+    RestApi,
+    Venue,
+    facts_free,
+    socket,
+    ws_url,
+)
 from shared.events import (
     AnyEvent,
     Candle,
@@ -41,6 +54,7 @@ from shared.events import (
     Trade,
     now_us,
 )
+from shared.settings import Settings
 
 T = TypeVar("T")
 Category = Literal["linear", "spot"]
@@ -58,6 +72,12 @@ MAX_ARGS_CHARS = 21_000  # connect page: one public connection's "args" array, i
 SPOT_MAX_ARGS_PER_REQUEST = 10  # connect page: "Spot can input up to 10 args for each subscription request"
 MAX_ARGS_PER_REQUEST: int | None = None  # connect page: "No args limit for Futures and Spread for now"
 DEFAULT_FUNDING_INTERVAL_HOURS = Decimal(8)  # when neither the frame nor the caller's table says
+# our channel -> the topic carrying it: funding (linear) and prices (spot) both ride on tickers
+TOPICS = {"trades": "publicTrade", "candles": "kline.1", "funding": "tickers", "prices": "tickers",
+          "liquidations": "allLiquidation"}
+# every channel of a category; allLiquidation covers contracts only, so not spot
+CHANNELS_OF: dict[Category, tuple[str, ...]] = {
+    "linear": ("trades", "candles", "funding", "liquidations"), "spot": ("trades", "candles", "prices")}
 KLINE_INTERVALS = {"1": "1m", "3": "3m", "5": "5m", "15": "15m", "30": "30m", "60": "1h", "120": "2h",
                    "240": "4h", "360": "6h", "720": "12h", "D": "1d", "W": "1w", "M": "1M"}
 
@@ -74,10 +94,16 @@ MAX_INSTRUMENT_PAGES = 20
 _encoder = msgspec.json.Encoder()
 
 
+def subscriptions(symbols: Iterable[str], category: Category = CATEGORY,
+                  channels: Iterable[str] | None = None) -> list[Item[str]]:
+    """(channel, topic) per symbol and channel: every channel of the category unless told."""
+    wanted = list(CHANNELS_OF[category] if channels is None else channels)
+    return [(c, f"{TOPICS[c]}.{symbol.upper()}") for symbol in symbols for c in wanted]
+
+
 def topics(symbols: Iterable[str], category: Category = CATEGORY) -> list[str]:
     """Our topics per symbol; allLiquidation covers contracts only, so not spot."""
-    channels = ["publicTrade", "kline.1", "tickers"] + (["allLiquidation"] if category == "linear" else [])
-    return [f"{channel}.{symbol.upper()}" for symbol in symbols for channel in channels]
+    return [topic for _, topic in subscriptions(symbols, category)]
 
 
 def connections(all_topics: Iterable[str]) -> list[list[str]]:
@@ -99,6 +125,30 @@ def subscribe_requests(connection_topics: list[str], category: Category = CATEGO
     step = SPOT_MAX_ARGS_PER_REQUEST if category == "spot" else max(len(connection_topics), 1)
     return [_encoder.encode({"op": "subscribe", "args": connection_topics[i : i + step]}).decode()
             for i in range(0, len(connection_topics), step)]
+
+
+def _sockets(venue: Venue, settings: Settings, parse: Parse, symbols: Sequence[str], channels: Sequence[str],
+             category: Category) -> list[Feed]:
+    """Topics split so no socket's args pass MAX_ARGS_CHARS; spot subscribes 10 args a request."""
+    channel_of = {topic: c for c, topic in subscriptions(symbols, category, channels)}
+    url = ws_url(venue, settings)
+    return [
+        socket(venue, settings, str(n), url, parse, tuple(sorted({channel_of[t] for t in part})),
+               subscribe_requests(part, category))
+        for n, part in enumerate(connections(channel_of))
+    ]
+
+
+def linear_sockets(venue: Venue, settings: Settings, parse: Parse) -> list[Feed]:
+    """Linear perpetuals: publicTrade, kline.1, tickers, allLiquidation."""
+    part = settings.venues.bybit
+    return _sockets(venue, settings, parse, part.symbols, part.channels, "linear")
+
+
+def spot_sockets(venue: Venue, settings: Settings, parse: Parse) -> list[Feed]:
+    """Spot: publicTrade, kline.1, tickers (the last price)."""
+    part = settings.venues.bybit_spot
+    return _sockets(venue, settings, parse, part.symbols, part.channels, "spot")
 
 
 # --- websocket pushes, each beside its parse ---
@@ -339,16 +389,12 @@ def parse_frame_spot(raw: bytes | str, recv_ts: int) -> list[AnyEvent]:
     """A frame of wss://stream.bybit.com/v5/public/spot -> events; acks and pongs -> []."""
     return _parse_frame(raw, recv_ts, "spot")
 
-parse_frame = parse_frame_linear  # this module is the "bybit" (linear) feed of the registry
+def linear_parser(funding_hours: Facts) -> Parse:
+    """parse_frame_linear reading funding intervals from funding_hours (the venue's facts table)."""
+    return partial(parse_frame_linear, funding_hours=funding_hours)
 
-# bybit_spot as the registry sees a feed: a namespace holding NAME, WS_URL and parse_frame.
-spot = ModuleType(f"{__name__}.spot", "Bybit spot, the second feed of bybit.py.")
-vars(spot).update(
-    NAME=SPOT_NAME, CATEGORY="spot", WS_URL=SPOT_WS_URL, PING=PING, PING_INTERVAL_S=PING_INTERVAL_S,
-    MAX_ARGS_PER_REQUEST=SPOT_MAX_ARGS_PER_REQUEST,
-    CHANNELS={c: partial(CHANNELS[c], category="spot") for c in SPOT_CHANNELS},
-    parse_frame=parse_frame_spot,
-)
+
+parse_frame = parse_frame_linear  # the "bybit" (linear) feed's
 
 
 # --- REST (funding, spot, open interest) ---
@@ -516,3 +562,26 @@ async def fetch_open_interest(client: VenueClient, assets: Sequence[str]) -> lis
 async def fetch_spot(client: VenueClient, assets: Sequence[str]) -> list[AnyEvent]:
     raw, wanted = await _tickers(client, "spot", assets)
     return parse_rest_spot(raw, now_us(), symbols=wanted)
+
+
+VENUE = Venue(
+    name=NAME,
+    exchange=NAME,
+    ws_urls={NAME: WS_URL},
+    limits=Limits(),  # no count limit: connections() splits by the args' characters (MAX_ARGS_CHARS)
+    keepalive=Keepalive(PING, PING_INTERVAL_S),  # "send the ping heartbeat packet every 20 seconds"
+    plan=linear_sockets,
+    parser=linear_parser,
+    rest=RestApi(REST_URL, REST_WEIGHT_PER_MINUTE),
+    fetchers={"funding": fetch_funding, "spot": fetch_spot, "oi": fetch_open_interest},  # one client for both
+    facts=FactTable("bybit funding intervals", fetch_funding_intervals),
+)
+SPOT_VENUE = Venue(
+    name=SPOT_NAME,
+    exchange=NAME,
+    market="spot",
+    ws_urls={SPOT_NAME: SPOT_WS_URL},
+    keepalive=Keepalive(PING, PING_INTERVAL_S),
+    plan=spot_sockets,
+    parser=facts_free(parse_frame_spot),
+)

@@ -29,7 +29,21 @@ from services.receivers.frames import (
     multiply,
     normalized,
 )
+from services.receivers.venue import (
+    Feed,
+    Item,
+    Keepalive,
+    Limits,
+    Parse,
+    Venue,
+    channels_of,
+    chunks,
+    facts_free,
+    socket,
+    ws_url,
+)
 from shared.events import AnyEvent, Candle, MarkPrice, OpenInterest, Trade
+from shared.settings import Settings
 
 T = TypeVar("T")
 ChannelParse = Callable[[bytes, int], list[AnyEvent]]  # one channel's frames (bytes) -> events
@@ -42,6 +56,7 @@ PUBLIC_INTERVAL = "100ms"
 # Funding accrues continuously but every rate is "expressed as an 8-hour interest rate"
 # (support article Funding Specifications), so a rate's interval is 8 h and no funding time exists.
 FUNDING_INTERVAL_HOURS = Decimal(8)
+CHANNELS_PER_CONNECTION = 300  # no documented limit: a conservative split keeps a resubscribe small
 TEST_REPLY_ID = 9_000_001  # the id of our public/test answers, apart from the caller's own ids
 # chart.trades resolutions (minutes, or 1D) -> tradehub intervals
 RESOLUTIONS = {
@@ -80,6 +95,30 @@ def ticker_channel(instrument: str, interval: str = PUBLIC_INTERVAL) -> str:
 def chart_trades_channel(instrument: str, resolution: str = "1") -> str:
     """chart.trades.BTC-PERPETUAL.1: the open 1-minute candle, updated as it trades."""
     return f"chart.trades.{instrument}.{resolution}"
+
+
+def channel_name(channel: str, instrument: str, interval: str) -> str:
+    """Our channel word -> Deribit's channel: trades, funding (ticker) or candles (chart.trades 1m)."""
+    if channel == "trades":
+        return trades_channel(instrument, interval)
+    if channel == "funding":
+        return ticker_channel(instrument, interval)
+    return chart_trades_channel(instrument, "1")
+
+
+def sockets(venue: Venue, settings: Settings, parse: Parse) -> list[Feed]:
+    """JSON-RPC: public/set_heartbeat (the keepalive's interval), then public/subscribe; each
+    test_request is answered with public/test (the keepalive's reply)."""
+    part = settings.venues.deribit
+    items: list[Item[str]] = [
+        (c, channel_name(c, inst, part.interval)) for inst in part.symbols for c in part.channels
+    ]
+    url, heartbeat_s = ws_url(venue, settings), int(venue.keepalive.interval_s)
+    return [
+        socket(venue, settings, str(n), url, parse, channels_of(chunk), [
+            set_heartbeat_message(1, heartbeat_s), subscribe_message([name for _, name in chunk], 2)])
+        for n, chunk in enumerate(chunks(items, venue.limits.streams_per_socket))
+    ]
 
 
 # --- notifications, each beside its parse ---
@@ -319,3 +358,14 @@ def heartbeat_reply(raw: bytes | str, request_id: int = TEST_REPLY_ID) -> bytes 
     if env.method == "heartbeat" and env.params is not None and env.params.type == "test_request":
         return rpc("public/test", {}, request_id)
     return None
+
+
+VENUE = Venue(
+    name=NAME,
+    exchange=NAME,
+    ws_urls={NAME: WS_URL},
+    limits=Limits(streams_per_socket=CHANNELS_PER_CONNECTION),
+    keepalive=Keepalive(interval_s=HEARTBEAT_INTERVAL_S, reply=heartbeat_reply),
+    plan=sockets,
+    parser=facts_free(parse_frame),
+)

@@ -32,6 +32,7 @@ from services.receivers.frames import (
     normalized,
 )
 from services.receivers.rest import VenueClient
+from services.receivers.venue import RestApi, Venue
 from shared.events import AnyEvent, now_us
 
 NAME = "grvt"
@@ -116,3 +117,7 @@ async def fetch_funding(client: VenueClient, assets: Sequence[str]) -> list[AnyE
         raw = await client.post("/full/v1/ticker", {"instrument": f"{asset}_{QUOTE}_Perp"})
         events += parse_ticker(raw, now_us())
     return events
+
+
+VENUE = Venue(name=NAME, exchange=NAME, rest=RestApi(REST_URL, REST_WEIGHT_PER_MINUTE),
+              fetchers={"funding": fetch_funding})

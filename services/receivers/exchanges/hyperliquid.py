@@ -34,7 +34,22 @@ from services.receivers.frames import (
     normalized,
 )
 from services.receivers.rest import VenueClient
+from services.receivers.venue import (
+    Feed,
+    Item,
+    Keepalive,
+    Limits,
+    Parse,
+    RestApi,
+    Venue,
+    channels_of,
+    chunks,
+    facts_free,
+    socket,
+    ws_url,
+)
 from shared.events import AnyEvent, Candle, MarkPrice, OpenInterest, Trade, now_us
+from shared.settings import Settings
 
 T = TypeVar("T")
 ChannelParse = Callable[[bytes, int], list[AnyEvent]]  # one channel's frames (bytes) -> events
@@ -48,6 +63,7 @@ PING = b'{"method":"ping"}'
 MAX_CONNECTIONS = 100
 MAX_SUBSCRIPTIONS = 1000
 MAX_MESSAGES_PER_MINUTE = 2000
+MESSAGE_SPACING_S = 0.035  # between our subscribe messages: about 1700 a minute, under 2000
 # Funding is paid every hour (trading/funding page); activeAssetCtx "funding" is that hourly rate.
 FUNDING_INTERVAL_HOURS = Decimal(1)
 _HOUR_US = 3600 * 1_000_000
@@ -81,6 +97,25 @@ def candle_subscription(coin: str, interval: str = "1m") -> bytes:
 def active_asset_ctx_subscription(coin: str) -> bytes:
     """Funding, open interest, mark and oracle prices of one perp."""
     return subscribe_message({"type": "activeAssetCtx", "coin": coin})
+
+
+SUBSCRIPTIONS: dict[str, Callable[[str], bytes]] = {
+    "trades": trades_subscription,
+    "candles": candle_subscription,
+    "funding": active_asset_ctx_subscription,
+}
+
+
+def sockets(venue: Venue, settings: Settings, parse: Parse) -> list[Feed]:
+    """One subscribe message per coin and channel, up to MAX_SUBSCRIPTIONS a socket (the per-IP
+    limit, so per socket too); {"method":"ping"} keeps a quiet socket open."""
+    part = settings.venues.hyperliquid
+    items: list[Item[bytes]] = [(c, SUBSCRIPTIONS[c](coin)) for coin in part.symbols for c in part.channels]
+    url = ws_url(venue, settings)
+    return [
+        socket(venue, settings, str(n), url, parse, channels_of(chunk), [message for _, message in chunk])
+        for n, chunk in enumerate(chunks(items, venue.limits.streams_per_socket))
+    ]
 
 
 # --- websocket pushes, each beside its parse ---
@@ -368,3 +403,20 @@ async def fetch_funding(client: VenueClient, assets: Sequence[str]) -> list[AnyE
 
 async def fetch_open_interest(client: VenueClient, assets: Sequence[str]) -> list[AnyEvent]:
     return parse_meta_open_interest(await _meta_and_asset_ctxs_raw(client), now_us(), coins=set(assets))
+
+
+VENUE = Venue(
+    name=NAME,
+    exchange=NAME,
+    ws_urls={NAME: WS_URL},
+    limits=Limits(
+        streams_per_socket=MAX_SUBSCRIPTIONS,
+        messages_per_minute=MAX_MESSAGES_PER_MINUTE,
+        message_spacing_s=MESSAGE_SPACING_S,
+    ),
+    keepalive=Keepalive(PING, PING_INTERVAL_S),  # closed after 60 s without a message from us
+    plan=sockets,
+    parser=facts_free(parse_frame),
+    rest=RestApi(REST_URL, REST_WEIGHT_PER_MINUTE),
+    fetchers={"funding": fetch_funding, "oi": fetch_open_interest},
+)

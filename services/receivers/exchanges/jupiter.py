@@ -23,7 +23,9 @@ import msgspec
 
 from services.receivers.frames import FrameError, decode, finite, normalized
 from services.receivers.rest import VenueClient
+from services.receivers.venue import RestApi, Venue
 from shared.events import AnyEvent, SpotPrice, now_us
+from shared.settings import Settings
 
 NAME = "jupiter"
 REST_URL = "https://lite-api.jup.ag"
@@ -73,11 +75,9 @@ def parse_price(raw: bytes, recv_ts: int, *, mints: Mapping[str, str]) -> list[A
     return events
 
 
-async def fetch_price(
-    client: VenueClient, assets: Sequence[str], mints: Mapping[str, str] | None = None
-) -> list[AnyEvent]:
-    """The wanted assets' mints (asset -> mint, settings.venues.jupiter.mints by default), 50 a call."""
-    mints = client.settings.venues.jupiter.mints if mints is None else mints
+async def fetch_price(client: VenueClient, assets: Sequence[str], *,
+                      mints: Mapping[str, str]) -> list[AnyEvent]:
+    """The wanted assets' mints (asset -> mint: jupiter_mints, bound in by fetch_options), 50 a call."""
     by_mint = {mints[a]: a for a in assets if a in mints}
     ids = sorted(by_mint)
     events: list[AnyEvent] = []
@@ -85,3 +85,12 @@ async def fetch_price(
         raw = await client.get("/price/v3", {"ids": ",".join(ids[start : start + MAX_IDS])})
         events += parse_price(raw, now_us(), mints=by_mint)
     return events
+
+
+def fetch_options(settings: Settings) -> dict[str, object]:
+    """What fetch_price needs from the settings: asset -> mint."""
+    return {"mints": settings.venues.jupiter.mints}
+
+
+VENUE = Venue(name=NAME, exchange=NAME, rest=RestApi(REST_URL, REST_WEIGHT_PER_MINUTE, API_KEY_HEADER),
+              fetchers={"spot": fetch_price}, fetch_options=fetch_options)

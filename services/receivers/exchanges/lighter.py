@@ -26,6 +26,7 @@ import msgspec
 
 from services.receivers.frames import FrameError, decode, divide, finite, funding_rate, normalized
 from services.receivers.rest import VenueClient
+from services.receivers.venue import RestApi, Venue
 from shared.events import AnyEvent, now_us
 
 NAME = "lighter"
@@ -91,3 +92,7 @@ async def fetch_funding(client: VenueClient, assets: Sequence[str]) -> list[AnyE
     """One call answers every market."""
     raw = await client.get("/api/v1/funding-rates")
     return parse_funding_rates(raw, now_us(), coins=set(assets))
+
+
+VENUE = Venue(name=NAME, exchange=NAME, rest=RestApi(REST_URL, REST_WEIGHT_PER_MINUTE),
+              fetchers={"funding": fetch_funding})

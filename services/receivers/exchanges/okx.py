@@ -14,8 +14,8 @@ get-instruments) and market data https://www.okx.com/docs-v5/en/#order-book-trad
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from decimal import Decimal
-from functools import lru_cache
+from decimal import Decimal, InvalidOperation
+from functools import lru_cache, partial
 from types import MappingProxyType
 from typing import Annotated, Generic, Literal, Protocol, TypeVar
 
@@ -34,10 +34,27 @@ from services.receivers.frames import (
     normalized,
 )
 from services.receivers.rest import VenueClient
+from services.receivers.venue import (
+    Facts,
+    FactTable,
+    Feed,
+    Item,
+    Keepalive,
+    Limits,
+    Parse,
+    RestApi,
+    Venue,
+    channels_of,
+    chunks,
+    socket,
+    ws_url,
+)
+from shared.config import ConfigError
 from shared.events import AnyEvent, Candle, Liquidation, OpenInterest, SpotPrice, Trade, now_us
+from shared.settings import Settings
 
 T = TypeVar("T")
-Item = TypeVar("Item", bound="NamesInstrument")  # a REST answer item
+Answer = TypeVar("Answer", bound="NamesInstrument")  # an item of a REST answer
 Millis = Annotated[int, msgspec.Meta(ge=0, lt=10**15)]  # epoch milliseconds (sent as strings)
 CtVal = Mapping[str, Decimal]
 
@@ -53,6 +70,9 @@ PING_INTERVAL_S = 25
 MAX_SUBSCRIBE_BYTES = 64 * 1024  # "the total length of multiple channels cannot exceed 64 KB"
 MAX_REQUESTS_PER_HOUR = 480  # 'subscribe'/'unsubscribe'/'login' requests per connection
 MAX_CONNECTS_PER_SECOND = 3  # "Connection limit: 3 requests per second (based on IP)"
+CONNECT_SPACING_S = 0.4  # between the first connects of our sockets: under MAX_CONNECTS_PER_SECOND
+# No per-connection limit is documented; a conservative split keeps a resubscribe small.
+ARGS_PER_CONNECTION = 300
 # {"event":"notice","code":"64008","msg":"The connection will soon be closed for a service upgrade.
 # Please reconnect.","connId":"a4d3ae55"}: sent 30 s before the upgrade (overview, "Notification")
 RECONNECT_NOTICE = "64008"
@@ -69,6 +89,12 @@ CANDLE_INTERVALS = {"candle1m": "1m", "candle3m": "3m", "candle5m": "5m", "candl
                     "candle30m": "30m", "candle1H": "1h", "candle2H": "2h", "candle4H": "4h",
                     "candle6Hutc": "6h", "candle12Hutc": "12h", "candle1Dutc": "1d"}
 
+# /public channels -> our channel words
+PUBLIC_CHANNELS = ("trades", "funding", "liquidations")
+OUR_CHANNEL = {"trades": "trades", "funding-rate": "funding", "open-interest": "funding",
+               "liquidation-orders": "liquidations"}
+ENDPOINT_URL_KEYS = {"public": NAME, "business": "okx_business"}  # venues.urls keys of the two endpoints
+
 REST_URL = "https://www.okx.com"
 # Each endpoint we call allows "20 requests per 2 seconds" (per IP, per IP+instId for funding-rate);
 # one budget of 600 a minute for all of them stays inside every one.
@@ -81,19 +107,30 @@ REST_QUOTE = "USDT"  # polled instruments: <ASSET>-USDT-SWAP and <ASSET>-USDT
 _encoder = msgspec.json.Encoder()
 
 
-def public_args(inst_ids: Iterable[str]) -> list[dict[str, str]]:
+def public_args(inst_ids: Iterable[str], channels: Collection[str] = PUBLIC_CHANNELS) -> list[dict[str, str]]:
     """Subscription args for /public: trades of all; funding and OI of swaps; swap liquidations."""
     ids = list(inst_ids)
     swaps = [inst_id for inst_id in ids if inst_id.endswith("-SWAP")]
-    args = [{"channel": "trades", "instId": inst_id} for inst_id in ids]
-    args += [{"channel": channel, "instId": inst_id}
-             for inst_id in swaps for channel in ("funding-rate", "open-interest")]
-    return args + ([{"channel": "liquidation-orders", "instType": "SWAP"}] if swaps else [])  # every swap's
+    args = [{"channel": "trades", "instId": inst_id} for inst_id in ids] if "trades" in channels else []
+    if "funding" in channels:
+        args += [{"channel": channel, "instId": inst_id}
+                 for inst_id in swaps for channel in ("funding-rate", "open-interest")]
+    if "liquidations" in channels and swaps:
+        args.append({"channel": "liquidation-orders", "instType": "SWAP"})  # every swap's
+    return args
 
 
 def business_args(inst_ids: Iterable[str], channel: str = "candle1m") -> list[dict[str, str]]:
     """Subscription args for /business: candles."""
     return [{"channel": channel, "instId": inst_id} for inst_id in inst_ids]
+
+
+def subscriptions(inst_ids: Sequence[str],
+                  channels: Collection[str]) -> dict[str, list[Item[dict[str, str]]]]:
+    """endpoint -> (channel, arg) of each subscription: candles on /business, the rest on /public."""
+    public = [(OUR_CHANNEL[arg["channel"]], arg) for arg in public_args(inst_ids, channels)]
+    business = [("candles", arg) for arg in business_args(inst_ids)] if "candles" in channels else []
+    return {"public": public, "business": business}
 
 
 def subscribe_requests(args: list[dict[str, str]]) -> list[str]:
@@ -106,6 +143,22 @@ def subscribe_requests(args: list[dict[str, str]]) -> list[str]:
             batch = []
         batch.append(arg)
     return requests + ([_encoder.encode({"op": "subscribe", "args": batch}).decode()] if batch else [])
+
+
+def sockets(venue: Venue, settings: Settings, parse: Parse) -> list[Feed]:
+    """/public: trades, funding-rate + open-interest (swaps), liquidation-orders (every swap);
+    /business: candles. Sockets start CONNECT_SPACING_S apart (3 connects a second per IP)."""
+    part = settings.venues.okx
+    feeds: list[Feed] = []
+    for endpoint, items in subscriptions(part.symbols, part.channels).items():
+        url = ws_url(venue, settings, ENDPOINT_URL_KEYS[endpoint])
+        for n, chunk in enumerate(chunks(items, venue.limits.streams_per_socket)):
+            feeds.append(socket(
+                venue, settings, f"{endpoint}:{n}", url, parse, channels_of(chunk),
+                subscribe_requests([arg for _, arg in chunk]),
+                start_delay_s=len(feeds) * venue.limits.connect_spacing_s,
+            ))
+    return feeds
 
 
 # --- websocket pushes, each beside its parse ---
@@ -369,6 +422,12 @@ def parse_frame(raw: bytes | str, recv_ts: int, ct_val: CtVal = CT_VAL) -> list[
     return parse(raw, recv_ts, ct_val)
 
 
+def parser(ct_val: Facts) -> Parse:
+    """parse_frame reading contract values from ct_val (the venue's facts table, kept fresh by the
+    receivers)."""
+    return partial(parse_frame, ct_val=ct_val)
+
+
 # --- REST (funding, spot, open interest, contract values) ---
 
 class NamesInstrument(Protocol):
@@ -386,8 +445,8 @@ class RestEnvelope(msgspec.Struct, Generic[T], frozen=True):
     msg: str = ""
 
 
-def _rest_data(decoder: msgspec.json.Decoder[RestEnvelope[Item]], raw: bytes,
-               inst_ids: Collection[str] | None) -> list[Item]:
+def _rest_data(decoder: msgspec.json.Decoder[RestEnvelope[Answer]], raw: bytes,
+               inst_ids: Collection[str] | None) -> list[Answer]:
     """The answer's data when its code is "0", only the wanted instruments (all when None)."""
     msg = decode(decoder, raw)
     if msg.code != "0":
@@ -503,3 +562,42 @@ async def fetch_spot(client: VenueClient, assets: Sequence[str]) -> list[AnyEven
     """Every spot ticker in one call."""
     raw = await client.get("/api/v5/market/tickers", {"instType": "SPOT"})
     return parse_rest_spot(raw, now_us(), inst_ids={f"{a}-{REST_QUOTE}" for a in assets})
+
+
+def configured_contract_values(settings: Settings) -> dict[str, Decimal]:
+    """okx_contract_values as numbers: the user's word, which wins over the values OKX lists. A swap
+    without a right ctVal would be off by orders of magnitude, so a bad one stops the start."""
+    table = {}
+    for inst_id, text in settings.venues.okx.contract_values.items():
+        try:
+            value = Decimal(text)
+        except InvalidOperation as exc:
+            raise ConfigError(f"okx_contract_values[{inst_id}] is not a number: {text!r}") from exc
+        if not value.is_finite() or value <= 0:
+            raise ConfigError(f"okx_contract_values[{inst_id}] must be a positive number, got {text!r}")
+        table[inst_id] = value
+    return table
+
+
+def configured_swaps(settings: Settings) -> list[str]:
+    """The swaps the sockets subscribe to: each needs its ctVal."""
+    return [inst_id for inst_id in settings.venues.okx.symbols if inst_id.endswith("-SWAP")]
+
+
+VENUE = Venue(
+    name=NAME,
+    exchange=NAME,
+    ws_urls={NAME: WS_URL, ENDPOINT_URL_KEYS["business"]: BUSINESS_WS_URL},
+    limits=Limits(
+        streams_per_socket=ARGS_PER_CONNECTION,
+        connects_per_s=MAX_CONNECTS_PER_SECOND,
+        connect_spacing_s=CONNECT_SPACING_S,
+    ),
+    keepalive=Keepalive(PING, PING_INTERVAL_S),  # a socket quiet for 30 s is dropped
+    plan=sockets,
+    parser=parser,
+    rest=RestApi(REST_URL, REST_WEIGHT_PER_MINUTE),
+    fetchers={"funding": fetch_funding, "spot": fetch_spot, "oi": fetch_open_interest},
+    facts=FactTable("okx contract values", fetch_contract_values, defaults=CT_VAL,
+                    pinned=configured_contract_values, expected=configured_swaps),
+)

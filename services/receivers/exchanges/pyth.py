@@ -23,7 +23,9 @@ import msgspec
 
 from services.receivers.frames import FrameError, decode, finite, normalized
 from services.receivers.rest import VenueClient
+from services.receivers.venue import RestApi, Venue
 from shared.events import AnyEvent, SpotPrice, now_us
+from shared.settings import Settings
 
 NAME = "pyth"
 REST_URL = "https://hermes.pyth.network"
@@ -93,13 +95,25 @@ def parse_latest(raw: bytes, recv_ts: int, *, feeds: Mapping[str, str]) -> list[
     return events
 
 
-async def fetch_latest(
-    client: VenueClient, assets: Sequence[str], feeds: Mapping[str, str] | None = None
-) -> list[AnyEvent]:
-    """Every wanted feed in one call; `feeds` maps asset -> feed id (settings.venues.pyth.feeds by default)."""
-    feeds = client.settings.venues.pyth.feeds if feeds is None else feeds
+async def fetch_latest(client: VenueClient, assets: Sequence[str], *,
+                       feeds: Mapping[str, str]) -> list[AnyEvent]:
+    """Every wanted feed in one call; `feeds`: asset -> feed id (pyth_feeds, bound in by fetch_options)."""
     by_feed = {feed_key(feeds[a]): a for a in assets if a in feeds}
     if not by_feed:
         return []
     params = [("ids[]", feed_id) for feed_id in sorted(by_feed)] + [("parsed", "true")]
     return parse_latest(await client.get("/v2/updates/price/latest", params), now_us(), feeds=by_feed)
+
+
+def fetch_options(settings: Settings) -> dict[str, object]:
+    """What fetch_latest needs from the settings: asset -> feed id."""
+    return {"feeds": settings.venues.pyth.feeds}
+
+
+VENUE = Venue(
+    name=NAME,
+    exchange=NAME,
+    rest=RestApi(REST_URL, REST_WEIGHT_PER_MINUTE, API_KEY_HEADER, API_KEY_PREFIX),
+    fetchers={"spot": fetch_latest},
+    fetch_options=fetch_options,
+)

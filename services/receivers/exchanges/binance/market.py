@@ -1,77 +1,58 @@
-"""Binance USD-M futures and Binance spot ("binance_spot"): websocket market streams and REST.
+"""Binance websocket market streams: USD-M futures and spot, their payloads and their sockets.
 
 Futures: https://developers.binance.com/docs/derivatives/usds-margined-futures/websocket-market-streams
 Spot: https://developers.binance.com/docs/binance-spot-api-docs/web-socket-streams
 Combined streams arrive wrapped as {"stream": "<name>", "data": <payload>}; stream names are
-lower-case. Both close a connection after 24 hours. The futures server pings every 3 minutes
-(pong within 10), the spot server every 20 s (pong within a minute); the websockets library
-answers pings itself. Spot is a second feed with its own url, limits and `parse_frame_spot`.
-REST (funding, spot, open interest):
-USD-M https://developers.binance.com/docs/derivatives/usds-margined-futures/market-data/rest-api
-Spot https://developers.binance.com/docs/binance-spot-api-docs/rest-api/market-data-endpoints
+lower-case and travel in the url, so a socket sends no subscribe message.
 """
+
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
-from functools import lru_cache, partial
-from types import MappingProxyType, ModuleType
+from functools import partial
 from typing import Any, Generic, Literal, TypeVar, Union
 
 import msgspec
 
+from services.receivers.exchanges.binance.symbols import (
+    FUNDING_INTERVAL_HOURS,
+    NAME,
+    SPOT_NAME,
+    spot_symbol_of,
+    symbol_of,
+)
 from services.receivers.frames import (
     FrameError,
     ReconnectNotice,
-    decimal_of,
     decode,
     finite,
     funding_rate,
     ms_to_us,
     multiply,
-    normalized,
-    split_concatenated,
 )
-from services.receivers.rest import VenueClient
-from shared.events import (
-    AnyEvent,
-    Candle,
-    Liquidation,
-    MarkPrice,
-    OpenInterest,
-    SpotPrice,
-    Trade,
-    now_us,
+from services.receivers.venue import (
+    NO_FACTS,
+    Facts,
+    Feed,
+    Item,
+    Parse,
+    Venue,
+    channels_of,
+    chunks,
+    socket,
+    ws_url,
 )
+from shared.events import AnyEvent, Candle, Liquidation, MarkPrice, Trade
+from shared.settings import Settings
 
 T = TypeVar("T")
-NAME = "binance"
-WS_URL = "wss://fstream.binance.com"
-# The connect page once said 200 streams a connection and now says 1024: 200 is safe under both.
-MAX_STREAMS_PER_CONNECTION = 200
-MAX_CONNECTION_AGE_S = 24 * 3600  # "A single connection is only valid for 24 hours"
-MAX_INCOMING_MESSAGES_PER_S = 10  # subscribe/ping frames we send; more -> disconnected
-# Funding is every 8 h by default; /fapi/v1/fundingInfo lists the symbols moved to 4 h or 1 h,
-# which the markPrice stream does not say (Mark-Price-Stream page, Get-Funding-Rate-Info page).
-FUNDING_INTERVAL_HOURS = Decimal(8)
-NO_TABLE: Mapping[str, Decimal] = MappingProxyType({})
-
-SPOT_NAME = "binance_spot"
-SPOT_WS_URL = "wss://stream.binance.com:9443"
-SPOT_MAX_STREAMS_PER_CONNECTION = 1024  # "A single connection can listen to a maximum of 1024 streams."
-SPOT_MAX_CONNECTION_AGE_S = 24 * 3600
-SPOT_MAX_INCOMING_MESSAGES_PER_S = 5
+StreamNames = Callable[[Iterable[str]], list[str]]
 
 # All-market streams, one stream for every USD-M symbol (Mark-Price-Stream-for-All-market and
 # All-Market-Liquidation-Order-Streams pages): !markPrice@arr@1s sends a LIST of markPriceUpdate
 # payloads, !forceOrder@arr one forceOrder payload at a time.
 ALL_MARKET_STREAMS = {"funding": "!markPrice@arr@1s", "liquidations": "!forceOrder@arr"}
-
-REST_URL = "https://fapi.binance.com"
-REST_WEIGHT_PER_MINUTE = 2400  # USD-M REQUEST_WEIGHT per minute per IP (exchangeInfo rateLimits)
-SPOT_REST_URL = "https://api.binance.com"
-SPOT_REST_WEIGHT_PER_MINUTE = 6000  # spot REQUEST_WEIGHT per minute per IP (exchangeInfo rateLimits)
-QUOTE = "USDT"  # the perpetuals and spot pairs polled for an asset: <ASSET>USDT
 
 
 # --- subscribe: stream names, in the url of a combined stream ---
@@ -122,21 +103,48 @@ def channel_of(stream: str) -> str:
     return stream.partition("@")[2].partition("@")[0].split("_")[0]
 
 
-# --- websocket payloads, each beside its events ---
+STREAMS: dict[str, StreamNames] = {
+    "trades": agg_trade_streams,
+    "candles": kline_streams,
+    "funding": mark_price_streams,
+    "liquidations": force_order_streams,
+}
+SPOT_STREAMS: dict[str, StreamNames] = {"trades": spot_trade_streams}
 
-@lru_cache(maxsize=8192)  # called for every event; a venue has a few thousand symbols
-def symbol_of(raw_symbol: str) -> str:
-    """USD-M perpetuals: BTCUSDT -> BTC-USDT-PERP."""
-    base, quote = split_concatenated(raw_symbol)
-    return normalized(base, quote, perpetual=True)
+
+def _sockets(venue: Venue, settings: Settings, parse: Parse, symbols: Sequence[str], channels: Sequence[str],
+             streams_of: Mapping[str, StreamNames], all_market: Mapping[str, str]) -> list[Feed]:
+    """Combined streams in the url, at most streams_per_socket each; no subscribe messages."""
+    items: list[Item[str]] = [
+        (c, stream)
+        for symbol in symbols
+        for c in channels
+        if c not in all_market
+        for stream in streams_of[c]([symbol])
+    ]
+    items += [(c, stream) for c, stream in all_market.items() if c in channels]
+    base = ws_url(venue, settings)
+    return [
+        socket(venue, settings, str(n), combined_stream_url(base, [stream for _, stream in part]), parse,
+               channels_of(part))
+        for n, part in enumerate(chunks(items, venue.limits.streams_per_socket))
+    ]
 
 
-@lru_cache(maxsize=8192)
-def spot_symbol_of(raw_symbol: str) -> str:
-    """Spot: BTCUSDT -> BTC-USDT."""
-    base, quote = split_concatenated(raw_symbol)
-    return normalized(base, quote, perpetual=False)
+def futures_sockets(venue: Venue, settings: Settings, parse: Parse) -> list[Feed]:
+    """USD-M: aggTrade, kline_1m, markPrice@1s, forceOrder; or every perpetual's funding and liquidations."""
+    part = settings.venues.binance
+    all_market = ALL_MARKET_STREAMS if part.all_market else {}
+    return _sockets(venue, settings, parse, part.symbols, part.channels, STREAMS, all_market)
 
+
+def spot_sockets(venue: Venue, settings: Settings, parse: Parse) -> list[Feed]:
+    """Spot: trade."""
+    part = settings.venues.binance_spot
+    return _sockets(venue, settings, parse, part.symbols, part.channels, SPOT_STREAMS, {})
+
+
+# --- payloads, each beside its events ---
 
 class AggTrade(msgspec.Struct, frozen=True, gc=False, tag_field="e", tag="aggTrade"):
     """<symbol>@aggTrade payload."""
@@ -226,7 +234,7 @@ _mark_price = msgspec.json.Decoder(MarkPriceUpdate)
 
 
 def mark_price_events(msg: MarkPriceUpdate, recv_ts: int,
-                      funding_hours: Mapping[str, Decimal] = NO_TABLE) -> list[AnyEvent]:
+                      funding_hours: Mapping[str, Decimal] = NO_FACTS) -> list[AnyEvent]:
     """One markPriceUpdate -> MarkPrice and FundingRate (next funding time from "T"); the
     interval from funding_hours (fundingInfo: the symbols moved off 8 h), else 8 hours.
 
@@ -253,7 +261,7 @@ _symbol_only = msgspec.json.Decoder(SymbolOnly)
 
 
 def all_mark_price_events(items: list[msgspec.Raw], recv_ts: int,
-                          funding_hours: Mapping[str, Decimal] = NO_TABLE) -> list[AnyEvent]:
+                          funding_hours: Mapping[str, Decimal] = NO_FACTS) -> list[AnyEvent]:
     """!markPrice@arr@1s payload -> MarkPrice and FundingRate per perpetual; delivery contracts
     (no funding, "r" is "") are skipped, every other item is parsed as strictly as one symbol's.
 
@@ -365,6 +373,7 @@ class Bare(msgspec.Struct, frozen=True):
 
 _bare = msgspec.json.Decoder(Bare)
 
+
 # The payloads of every stream, told apart by their event type "e" (a tagged union), each
 # with its events; !markPrice@arr@1s is the one whose payload is a list. A frame is decoded
 # once, straight into its payload, whichever stream it comes from.
@@ -384,13 +393,14 @@ class Payloads:
                  funding_hours: Mapping[str, Decimal] | None = None) -> None:
         """funding_hours: symbol -> interval for the funding payloads (a table filled elsewhere)."""
         structs = [kind for kind in payloads if kind is not list]
-        union = Union[tuple(structs + ([list[msgspec.Raw]] if list in payloads else []))]  # noqa: UP007
-        self.events = dict(payloads)
+        # a union built at run time: what a type checker cannot follow, msgspec decodes
+        union: Any = Union[tuple(structs + ([list[msgspec.Raw]] if list in payloads else []))]  # noqa: UP007
+        self.events: dict[Any, Callable[..., list[AnyEvent]]] = dict(payloads)
         if funding_hours is not None:
             for kind in (MarkPriceUpdate, list):
                 if kind in payloads:
                     self.events[kind] = partial(payloads[kind], funding_hours=funding_hours)
-        self.wrapped = msgspec.json.Decoder(Wrapped[union])  # type: ignore[valid-type]
+        self.wrapped = msgspec.json.Decoder(Wrapped[union])
         self.bare = msgspec.json.Decoder(union)
         self.alone = {kind: msgspec.json.Decoder(kind) for kind in structs}
 
@@ -415,8 +425,9 @@ class Payloads:
         return lambda raw, recv_ts: events(decode(decoder, raw), recv_ts)
 
 
-def futures_parser(funding_hours: Mapping[str, Decimal]) -> Callable[[bytes | str, int], list[AnyEvent]]:
-    """parse_frame reading funding intervals from funding_hours (kept fresh by the receivers)."""
+def futures_parser(funding_hours: Facts) -> Parse:
+    """parse_frame reading funding intervals from funding_hours (the venue's facts table, kept fresh
+    by the receivers)."""
     return Payloads(FUTURES, funding_hours).parse
 
 
@@ -425,164 +436,3 @@ parse_frame, parse_frame_spot = _FUTURES.parse, _SPOT.parse
 parse_agg_trade, parse_kline = _FUTURES.payload(AggTrade), _FUTURES.payload(Kline)
 parse_mark_price, parse_force_order = _FUTURES.payload(MarkPriceUpdate), _FUTURES.payload(ForceOrder)
 parse_spot_trade = _SPOT.payload(SpotTrade)
-
-# binance_spot as the registry sees a feed: a namespace holding NAME, WS_URL and parse_frame.
-spot = ModuleType(f"{__name__}.spot", "Binance spot, the second feed of binance.py.")
-vars(spot).update(
-    NAME=SPOT_NAME, WS_URL=SPOT_WS_URL, MAX_STREAMS_PER_CONNECTION=SPOT_MAX_STREAMS_PER_CONNECTION,
-    MAX_CONNECTION_AGE_S=SPOT_MAX_CONNECTION_AGE_S,
-    MAX_INCOMING_MESSAGES_PER_S=SPOT_MAX_INCOMING_MESSAGES_PER_S,
-    parse_frame=parse_frame_spot, trade_streams=spot_trade_streams,
-)
-
-
-# --- REST (funding, spot, open interest) ---
-
-class PremiumIndex(msgspec.Struct, frozen=True):
-    """GET /fapi/v1/premiumIndex: mark price and funding of one symbol (Mark-Price page)."""
-
-    symbol: str
-    markPrice: Decimal
-    lastFundingRate: str  # the rate of the running interval; "" on delivery (dated) contracts
-    nextFundingTime: int  # ms; 0 on delivery contracts
-    time: int  # ms
-    indexPrice: Decimal | None = None  # ("estimatedSettlePrice", "interestRate": unused)
-
-
-_premium_index = msgspec.json.Decoder(PremiumIndex | list[PremiumIndex])
-
-
-def _listed(items: object) -> list:  # type: ignore[type-arg]
-    return items if isinstance(items, list) else [items]
-
-
-def parse_premium_index(raw: bytes, recv_ts: int, *, symbols: Collection[str] | None = None,
-                        interval_hours: Mapping[str, Decimal] | None = None, exchange: str = NAME,
-                        quotes_perpetual: bool = True) -> list[AnyEvent]:
-    """premiumIndex (one object, or a list without ?symbol) -> FundingRate per perpetual.
-
-    Delivery contracts (lastFundingRate "") have no funding and are skipped; `symbols` keeps
-    only those raw symbols. Aster's futures API answers the same shape (aster.py reuses this).
-    {"symbol":"BTCUSDT","markPrice":"11793.63104562","indexPrice":"11781.80495970",
-     "estimatedSettlePrice":"11781.16138815","lastFundingRate":"0.00038246","interestRate":"0.00010000",
-     "nextFundingTime":1597392000000,"time":1597370495002}
-    """
-    events: list[AnyEvent] = []
-    for item in _listed(decode(_premium_index, raw)):
-        if (symbols is not None and item.symbol not in symbols) or not item.lastFundingRate:
-            continue
-        base, quote = split_concatenated(item.symbol)
-        rate = decimal_of(item.lastFundingRate, "lastFundingRate")
-        hours = (interval_hours or {}).get(item.symbol, FUNDING_INTERVAL_HOURS)
-        events.append(funding_rate(
-            exchange, normalized(base, quote, perpetual=quotes_perpetual), item.symbol, rate, hours,
-            next_funding_ts=ms_to_us(item.nextFundingTime) if item.nextFundingTime else None,
-            ts=ms_to_us(item.time), recv_ts=recv_ts))
-    return events
-
-
-def mark_prices(raw: bytes) -> dict[str, Decimal]:
-    """premiumIndex -> symbol: mark price, to value open interest in USD."""
-    return {item.symbol: finite(item.markPrice, "markPrice") for item in _listed(decode(_premium_index, raw))}
-
-
-class FundingInfo(msgspec.Struct, frozen=True):
-    """GET /fapi/v1/fundingInfo: only symbols whose interval or caps were adjusted are listed."""
-
-    symbol: str
-    fundingIntervalHours: int
-
-
-_funding_info = msgspec.json.Decoder(list[FundingInfo])
-
-
-def funding_intervals(raw: bytes) -> dict[str, Decimal]:
-    """fundingInfo -> symbol: interval hours; a symbol absent from it funds every 8 hours.
-
-    [{"symbol":"BLZUSDT","adjustedFundingRateCap":"0.02500000","adjustedFundingRateFloor":"-0.02500000",
-      "fundingIntervalHours":8,"disclaimer":false}]
-    """
-    intervals = {}
-    for item in decode(_funding_info, raw):
-        if item.fundingIntervalHours <= 0:
-            raise FrameError(f"funding interval of {item.fundingIntervalHours} hours for {item.symbol}")
-        intervals[item.symbol] = Decimal(item.fundingIntervalHours)
-    return intervals
-
-
-class OpenInterestSnapshot(msgspec.Struct, frozen=True):
-    """GET /fapi/v1/openInterest (Open-Interest page)."""
-
-    symbol: str
-    openInterest: Decimal  # in contracts; a USD-M contract is one unit of the base asset
-    time: int  # ms
-
-
-_open_interest = msgspec.json.Decoder(OpenInterestSnapshot)
-
-
-def parse_open_interest(raw: bytes, recv_ts: int, *, mark_price: Decimal | None = None) -> list[AnyEvent]:
-    """openInterest -> OpenInterest in contracts = base units; USD at the mark price when given.
-
-    {"openInterest":"10659.509","symbol":"BTCUSDT","time":1589437530011}
-    """
-    item = decode(_open_interest, raw)
-    contracts = finite(item.openInterest, "openInterest")
-    return [OpenInterest(
-        exchange=NAME, symbol=symbol_of(item.symbol), raw_symbol=item.symbol, contracts=contracts,
-        base=contracts,
-        usd=None if mark_price is None else multiply(contracts, mark_price, "open interest usd"),
-        ts=ms_to_us(item.time), recv_ts=recv_ts)]
-
-
-class TickerPrice(msgspec.Struct, frozen=True):
-    """Spot GET /api/v3/ticker/price: no time in the answer, so events carry the receive time."""
-
-    symbol: str
-    price: Decimal
-
-
-_ticker_price = msgspec.json.Decoder(TickerPrice | list[TickerPrice])
-
-
-def parse_ticker_price(raw: bytes, recv_ts: int, *, symbols: Collection[str] | None = None) -> list[AnyEvent]:
-    """Spot ticker/price -> SpotPrice on binance_spot (last trade price), stamped with recv_ts.
-
-    {"symbol":"LTCBTC","price":"4.00000200"}  or a list of them
-    """
-    return [
-        SpotPrice(exchange=SPOT_NAME, symbol=spot_symbol_of(t.symbol), raw_symbol=t.symbol,
-                  price=finite(t.price, "price"), source="exchange", ts=recv_ts, recv_ts=recv_ts)
-        for t in _listed(decode(_ticker_price, raw)) if symbols is None or t.symbol in symbols
-    ]
-
-
-async def fetch_funding_intervals(client: VenueClient) -> dict[str, Decimal]:
-    """fundingInfo (weight 1): the symbols whose funding interval is not 8 hours."""
-    return funding_intervals(await client.get("/fapi/v1/fundingInfo", weight=1))
-
-
-async def fetch_funding(client: VenueClient, assets: Sequence[str]) -> list[AnyEvent]:
-    """Every symbol's premiumIndex in one call (weight 10), with fundingInfo for 4 h / 1 h symbols."""
-    raw = await client.get("/fapi/v1/premiumIndex", weight=10)
-    intervals = await fetch_funding_intervals(client)
-    return parse_premium_index(raw, now_us(), symbols={a + QUOTE for a in assets}, interval_hours=intervals)
-
-
-async def fetch_open_interest(client: VenueClient, assets: Sequence[str]) -> list[AnyEvent]:
-    """openInterest is per symbol (weight 1); the mark price for USD comes from premiumIndex (weight 1)."""
-    events: list[AnyEvent] = []
-    for asset in assets:
-        params = {"symbol": asset + QUOTE}
-        marks = mark_prices(await client.get("/fapi/v1/premiumIndex", params, weight=1))
-        raw = await client.get("/fapi/v1/openInterest", params, weight=1)
-        events += parse_open_interest(raw, now_us(), mark_price=marks.get(asset + QUOTE))
-    return events
-
-
-async def fetch_spot(client: VenueClient, assets: Sequence[str]) -> list[AnyEvent]:
-    """ticker/price for the wanted pairs in one call: ?symbols=["BTCUSDT","ETHUSDT"] (weight 4)."""
-    wanted = [a + QUOTE for a in assets]
-    params = {"symbols": msgspec.json.encode(wanted).decode()}
-    raw = await client.get("/api/v3/ticker/price", params, weight=4)
-    return parse_ticker_price(raw, now_us(), symbols=set(wanted))
