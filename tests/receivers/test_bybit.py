@@ -26,7 +26,9 @@ NAMES = ("publicTrade", "kline", "tickers_snapshot", "tickers_delta", "tickers_s
 TRADE_ID = "20f43950-d8dd-5b31-9112-a178eb6023af"
 
 
-@pytest.mark.parametrize(("parse", "symbol"), [(bybit.parse_frame, "BTC-USDT-PERP"), (bybit.parse_frame_spot, "BTC-USDT")])
+@pytest.mark.parametrize(
+    ("parse", "symbol"), [(bybit.parse_frame, "BTC-USDT-PERP"), (bybit.parse_frame_spot, "BTC-USDT")]
+)
 def test_public_trade(parse, symbol: str) -> None:  # type: ignore[no-untyped-def]
     """Spot trades have the linear wire format; only the symbol differs."""
     [trade] = parse(frame("bybit", "publicTrade"), RECV_TS)
@@ -37,7 +39,8 @@ def test_public_trade(parse, symbol: str) -> None:  # type: ignore[no-untyped-de
 
 def test_kline_open_time_interval_and_confirm() -> None:
     [candle] = bybit.parse_kline(frame("bybit", "kline"), RECV_TS)
-    assert_event(candle, Candle, exchange="bybit", symbol="BTC-USDT-PERP", raw_symbol="BTCUSDT", interval="5m",
+    assert_event(candle, Candle, exchange="bybit", symbol="BTC-USDT-PERP", raw_symbol="BTCUSDT",
+                 interval="5m",
                  open=D("16649.5"), high=D("16677"), low=D("16608"), close=D("16677"), volume=D("2.081"),
                  trades=None, buy_volume=None, closed=False, source="exchange", ts=1_672_324_800_000_000,
                  recv_ts=RECV_TS)
@@ -53,7 +56,8 @@ def test_tickers_snapshot_gives_funding_mark_and_open_interest() -> None:
                  next_funding_ts=1_673_280_000_000_000, **common)
     assert_event(mark, MarkPrice, mark_price=D("17217.33"), index_price=D("17227.36"), **common)
     # a linear contract is one coin: contracts and base agree; the value is in USDT, taken as USD
-    assert_event(oi, OpenInterest, contracts=D("68744.761"), base=D("68744.761"), usd=D("1183601235.91"), **common)
+    assert_event(oi, OpenInterest, contracts=D("68744.761"), base=D("68744.761"), usd=D("1183601235.91"),
+                 **common)
 
 
 def test_tickers_delta_emits_only_what_it_carries() -> None:
@@ -74,20 +78,21 @@ def test_funding_interval_from_the_push_then_the_table_then_8_hours() -> None:
     own = raw.replace(b'"fundingRate"', b'"fundingIntervalHour":"1","fundingRate"')
     assert bybit.parse_tickers(own, RECV_TS, funding_hours=table)[0].interval_hours == D("1")  # type: ignore[union-attr]
     with pytest.raises(FrameError):
-        bybit.parse_tickers(raw.replace(b'"fundingRate"', b'"fundingIntervalHour":"0","fundingRate"'), RECV_TS)
+        zero = raw.replace(b'"fundingRate"', b'"fundingIntervalHour":"0","fundingRate"')
+        bybit.parse_tickers(zero, RECV_TS)
 
 
 def test_tickers_spot_is_a_spot_price() -> None:
     [price] = bybit.parse_frame_spot(frame("bybit", "tickers_spot"), RECV_TS)
-    assert_event(price, SpotPrice, exchange="bybit", symbol="BTC-USDT", raw_symbol="BTCUSDT", price=D("21109.77"),
-                 source="exchange", ts=1_673_853_746_003_000, recv_ts=RECV_TS)
+    assert_event(price, SpotPrice, exchange="bybit", symbol="BTC-USDT", raw_symbol="BTCUSDT",
+                 price=D("21109.77"), source="exchange", ts=1_673_853_746_003_000, recv_ts=RECV_TS)
 
 
 def test_all_liquidation_flips_the_position_side() -> None:
     # "S":"Sell" = a short position was liquidated -> the liquidation order bought
     [liq] = bybit.parse_all_liquidation(frame("bybit", "allLiquidation"), RECV_TS)
-    assert_event(liq, Liquidation, exchange="bybit", symbol="ROSE-USDT-PERP", raw_symbol="ROSEUSDT", side="buy",
-                 price=D("0.04499"), size=D("20000"), usd_value=D("899.80000"), raw_size=None,
+    assert_event(liq, Liquidation, exchange="bybit", symbol="ROSE-USDT-PERP", raw_symbol="ROSEUSDT",
+                 side="buy", price=D("0.04499"), size=D("20000"), usd_value=D("899.80000"), raw_size=None,
                  ts=1_739_502_302_929_000, recv_ts=RECV_TS)
     long = frame("bybit", "allLiquidation").replace(b'"S":"Sell"', b'"S":"Buy"')
     assert [e.side for e in bybit.parse_all_liquidation(long, RECV_TS)] == ["sell"]  # type: ignore[attr-defined]
@@ -95,7 +100,9 @@ def test_all_liquidation_flips_the_position_side() -> None:
         bybit.parse_frame_spot(frame("bybit", "allLiquidation"), RECV_TS)
 
 
-@pytest.mark.parametrize("name", ["publicTrade", "kline", "tickers_snapshot", "tickers_delta", "allLiquidation"])
+@pytest.mark.parametrize(
+    "name", ["publicTrade", "kline", "tickers_snapshot", "tickers_delta", "allLiquidation"]
+)
 def test_parse_frame_dispatches_on_the_topic(name: str) -> None:
     raw = frame("bybit", name)
     channel = json.loads(raw)["topic"].split(".")[0]
@@ -130,7 +137,8 @@ def test_symbols() -> None:
 
 GARBAGE: list[bytes | str] = [
     b"", b"garbage", b"[]", b"null", b"42", b'"pong"', b"{}", b"\xff\xfe\x00", "\ud800", b'{"topic":7}',
-    b'{"topic":"orderbook.1.BTCUSDT","type":"snapshot","ts":1,"data":{}}', b'{"op":"subscribe","success":"yes"}',
+    b'{"topic":"orderbook.1.BTCUSDT","type":"snapshot","ts":1,"data":{}}',
+    b'{"op":"subscribe","success":"yes"}',
     frame("bybit", "publicTrade").replace(b'"S":"Buy"', b'"S":"buy"'),
     frame("bybit", "publicTrade").replace(b'"p":"16578.50"', b'"p":"NaN"'),
     frame("bybit", "publicTrade").replace(b'"p":"16578.50"', b'"p":"1e999"'),

@@ -20,13 +20,18 @@ from shared.events import Candle, FundingRate, Liquidation, OpenInterest, Trade
 from tests.fixtures import frame
 from tests.receivers.frame_checks import FUZZ, RECV_TS, assert_event, broken_frames, only_frame_errors
 
-NAMES = ("trades", "candle1D", "funding-rate", "open-interest", "liquidation-orders", "subscribe", "error", "notice")
-IOST = {"IOST-USDT-SWAP": D("1000")}  # a ctVal injected for the test; live values come from /public/instruments
+NAMES = (
+    "trades", "candle1D", "funding-rate", "open-interest", "liquidation-orders", "subscribe", "error",
+    "notice",
+)
+# a ctVal injected for the test; live values come from /public/instruments
+IOST = {"IOST-USDT-SWAP": D("1000")}
 
 
 def candle1m(inst_id: str = "BTC-USDT") -> bytes:
     """The documented candle push is candle1D (a UTC+8 day); we subscribe candle1m, same shape."""
-    return frame("okx", "candle1D").replace(b"candle1D", b"candle1m").replace(b'"BTC-USDT"', f'"{inst_id}"'.encode())
+    candle = frame("okx", "candle1D").replace(b"candle1D", b"candle1m")
+    return candle.replace(b'"BTC-USDT"', f'"{inst_id}"'.encode())
 
 
 def test_spot_trade_size_is_base_currency() -> None:
@@ -49,15 +54,16 @@ def test_swap_trade_size_is_contracts_times_ct_val() -> None:
 def test_candle_spot_volume_and_open_time() -> None:
     [candle] = okx.parse_frame(candle1m(), RECV_TS)
     assert_event(candle, Candle, exchange="okx", symbol="BTC-USDT", raw_symbol="BTC-USDT", interval="1m",
-                 open=D("8533.02"), high=D("8553.74"), low=D("8527.17"), close=D("8548.26"), volume=D("45247"),
-                 trades=None, buy_volume=None, closed=False, source="exchange", ts=1_597_026_383_085_000,
-                 recv_ts=RECV_TS)
+                 open=D("8533.02"), high=D("8553.74"), low=D("8527.17"), close=D("8548.26"),
+                 volume=D("45247"), trades=None, buy_volume=None, closed=False, source="exchange",
+                 ts=1_597_026_383_085_000, recv_ts=RECV_TS)
 
 
 def test_candle_swap_volume_is_vol_ccy_and_confirm_closes() -> None:
     closed = candle1m("BTC-USDT-SWAP").replace(b'"0"]]', b'"1"]]')
     [candle] = okx.parse_frame(closed, RECV_TS, ct_val={})  # volCcy is base already: no ctVal needed
-    assert_event(candle, Candle, exchange="okx", symbol="BTC-USDT-PERP", raw_symbol="BTC-USDT-SWAP", interval="1m",
+    assert_event(candle, Candle, exchange="okx", symbol="BTC-USDT-PERP", raw_symbol="BTC-USDT-SWAP",
+                 interval="1m",
                  open=D("8533.02"), high=D("8553.74"), low=D("8527.17"), close=D("8548.26"),
                  volume=D("529.5858061"), trades=None, buy_volume=None, closed=True, source="exchange",
                  ts=1_597_026_383_085_000, recv_ts=RECV_TS)
@@ -93,9 +99,9 @@ def test_open_interest_in_contracts_base_and_usd() -> None:
 def test_liquidation_order_side_as_sent_and_size_in_base() -> None:
     [liq] = okx.parse_liquidation_orders(frame("okx", "liquidation-orders"), RECV_TS, ct_val=IOST)
     # side "buy" with posSide "short": a short was liquidated by a buy order, kept as OKX sends it
-    assert_event(liq, Liquidation, exchange="okx", symbol="IOST-USDT-PERP", raw_symbol="IOST-USDT-SWAP", side="buy",
-                 price=D("0.007831"), size=D("13000"), usd_value=D("101.803000"), raw_size=D("13"),
-                 ts=1_692_266_434_010_000, recv_ts=RECV_TS)
+    assert_event(liq, Liquidation, exchange="okx", symbol="IOST-USDT-PERP", raw_symbol="IOST-USDT-SWAP",
+                 side="buy", price=D("0.007831"), size=D("13000"), usd_value=D("101.803000"),
+                 raw_size=D("13"), ts=1_692_266_434_010_000, recv_ts=RECV_TS)
     with pytest.raises(FrameError, match="no ctVal"):  # not in the default table: refused, never guessed
         okx.parse_frame(frame("okx", "liquidation-orders"), RECV_TS)
 
@@ -116,7 +122,8 @@ def test_pong_acks_and_other_notices_are_not_data(raw: bytes | str) -> None:
 
 
 def test_service_upgrade_notice_asks_for_a_reconnect() -> None:
-    with pytest.raises(ReconnectNotice, match="64008: The connection will soon be closed for a service upgrade"):
+    upgrade = "64008: The connection will soon be closed for a service upgrade"
+    with pytest.raises(ReconnectNotice, match=upgrade):
         okx.parse_frame(frame("okx", "notice"), RECV_TS)
 
 
@@ -134,7 +141,8 @@ def test_symbols() -> None:
 
 
 GARBAGE: list[bytes | str] = [
-    b"", b"ping", b"pong\n", b"garbage", b"[]", b"null", b"{}", b"\xff\xfe", "\ud800", b'{"arg":{"channel":"books"}}',
+    b"", b"ping", b"pong\n", b"garbage", b"[]", b"null", b"{}", b"\xff\xfe", "\ud800",
+    b'{"arg":{"channel":"books"}}',
     b'{"arg":{"channel":1},"data":[]}', b'{"arg":{"channel":"candle1m"},"data":[]}',
     frame("okx", "trades").replace(b'"side":"buy"', b'"side":"BUY"'),
     frame("okx", "trades").replace(b'"px":"42219.9"', b'"px":"NaN"'),
@@ -153,7 +161,8 @@ def test_garbage_and_truncated_frames_raise_frame_error(raw: bytes | str) -> Non
 
 def test_subscribe_builders() -> None:
     args = okx.public_args(["BTC-USDT", "BTC-USDT-SWAP"])
-    assert args == [{"channel": "trades", "instId": "BTC-USDT"}, {"channel": "trades", "instId": "BTC-USDT-SWAP"},
+    assert args == [{"channel": "trades", "instId": "BTC-USDT"},
+                    {"channel": "trades", "instId": "BTC-USDT-SWAP"},
                     {"channel": "funding-rate", "instId": "BTC-USDT-SWAP"},
                     {"channel": "open-interest", "instId": "BTC-USDT-SWAP"},
                     {"channel": "liquidation-orders", "instType": "SWAP"}]
