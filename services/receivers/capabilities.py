@@ -85,4 +85,5 @@ def capability_table() -> str:
         for row in [header, *rows]
     ]
     legend = ", ".join(f"{f} = {TITLES[f]}" for f in FUNCTIONS)
-    return "\n".join([*lines, "", legend])
+    named = [f'"{VENUES[venue].label}" is {venue}' for venue in sorted(REST_VENUES) if VENUES[venue].market]
+    return "\n".join([*lines, "", legend + (f"; in poll_*_venues {', '.join(named)}" if named else "")])

@@ -82,11 +82,11 @@ class RestApi:
     key_prefix: str = ""
 
 
-def _nothing(settings: Settings) -> Mapping[str, Decimal]:
+def _no_pins(settings: Settings) -> Facts:
     return NO_FACTS
 
 
-def _none_expected(settings: Settings) -> Sequence[str]:
+def _nothing_expected(settings: Settings) -> Sequence[str]:
     return ()
 
 
@@ -98,8 +98,8 @@ class FactTable:
     what: str  # for the logs: "okx contract values"
     fetch: Callable[[VenueClient], Awaitable[dict[str, Decimal]]]  # through the venue's own REST client
     defaults: Facts = field(default_factory=dict)  # built in: they serve until a load succeeds
-    pinned: Callable[[Settings], Facts] = _nothing  # the user's values: they win over the venue's
-    expected: Callable[[Settings], Sequence[str]] = _none_expected  # keys the configured sockets need
+    pinned: Callable[[Settings], Facts] = _no_pins  # the user's values: they win over the venue's
+    expected: Callable[[Settings], Sequence[str]] = _nothing_expected  # keys the configured sockets need
 
 
 @dataclass(frozen=True)
