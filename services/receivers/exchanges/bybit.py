@@ -153,6 +153,7 @@ def spot_sockets(venue: Venue, settings: Settings, parse: Parse) -> list[Feed]:
 
 # --- websocket pushes, each beside its parse ---
 
+
 @lru_cache(maxsize=8192)  # called for every event; a venue has a few thousand symbols
 def symbol_of(raw_symbol: str, category: Category) -> str:
     """BTCUSDT -> BTC-USDT (spot) or BTC-USDT-PERP (linear)."""
@@ -389,6 +390,7 @@ def parse_frame_spot(raw: bytes | str, recv_ts: int) -> list[AnyEvent]:
     """A frame of wss://stream.bybit.com/v5/public/spot -> events; acks and pongs -> []."""
     return _parse_frame(raw, recv_ts, "spot")
 
+
 def linear_parser(funding_hours: Facts) -> Parse:
     """parse_frame_linear reading funding intervals from funding_hours (the venue's facts table)."""
     return partial(parse_frame_linear, funding_hours=funding_hours)
@@ -398,6 +400,7 @@ parse_frame = parse_frame_linear  # the "bybit" (linear) feed's
 
 
 # --- REST (funding, spot, open interest) ---
+
 
 class RestTicker(msgspec.Struct, frozen=True):
     """One item of result.list; linear and spot share the keys we read."""

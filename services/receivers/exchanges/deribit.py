@@ -67,6 +67,7 @@ RESOLUTIONS = {
 
 # --- subscribe: JSON-RPC requests ---
 
+
 def rpc(method: str, params: dict[str, Any], request_id: int) -> bytes:
     """One JSON-RPC 2.0 request; its reply comes back with the same id."""
     return msgspec.json.encode({"jsonrpc": "2.0", "id": request_id, "method": method, "params": params})
@@ -122,6 +123,7 @@ def sockets(venue: Venue, settings: Settings, parse: Parse) -> list[Feed]:
 
 
 # --- notifications, each beside its parse ---
+
 
 @lru_cache(maxsize=8192)  # called for every event; a venue has a few thousand symbols
 def symbol_of(instrument: str) -> tuple[str, bool]:

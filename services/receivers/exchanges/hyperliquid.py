@@ -79,6 +79,7 @@ META_AND_ASSET_CTXS_WEIGHT = 20
 
 # --- subscribe ---
 
+
 def subscribe_message(subscription: dict[str, str]) -> bytes:
     """{"method":"subscribe","subscription":{...}}: one message per coin and type, no batching."""
     return msgspec.json.encode({"method": "subscribe", "subscription": subscription})
@@ -119,6 +120,7 @@ def sockets(venue: Venue, settings: Settings, parse: Parse) -> list[Feed]:
 
 
 # --- websocket pushes, each beside its parse ---
+
 
 @lru_cache(maxsize=8192)  # called for every event; a venue has a few thousand symbols
 def symbol_of(coin: str) -> str:
@@ -329,6 +331,7 @@ def parse_frame(raw: bytes | str, recv_ts: int) -> list[AnyEvent]:
 
 
 # --- REST (funding, open interest) ---
+
 
 class UniverseAsset(msgspec.Struct, frozen=True):
     """An entry of meta.universe; its position is the index of its ctx."""

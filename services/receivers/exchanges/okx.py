@@ -89,8 +89,8 @@ CANDLE_INTERVALS = {"candle1m": "1m", "candle3m": "3m", "candle5m": "5m", "candl
                     "candle30m": "30m", "candle1H": "1h", "candle2H": "2h", "candle4H": "4h",
                     "candle6Hutc": "6h", "candle12Hutc": "12h", "candle1Dutc": "1d"}
 
-# /public channels -> our channel words
-PUBLIC_CHANNELS = ("trades", "funding", "liquidations")
+PUBLIC_CHANNELS = ("trades", "funding", "liquidations")  # ours served on /public; candles on /business
+# an OKX channel -> our channel word
 OUR_CHANNEL = {"trades": "trades", "funding-rate": "funding", "open-interest": "funding",
                "liquidation-orders": "liquidations"}
 ENDPOINT_URL_KEYS = {"public": NAME, "business": "okx_business"}  # venues.urls keys of the two endpoints
@@ -162,6 +162,7 @@ def sockets(venue: Venue, settings: Settings, parse: Parse) -> list[Feed]:
 
 
 # --- websocket pushes, each beside its parse ---
+
 
 @lru_cache(maxsize=8192)  # called for every event; a venue has a few thousand symbols
 def symbol_of(inst_id: str) -> str:
@@ -429,6 +430,7 @@ def parser(ct_val: Facts) -> Parse:
 
 
 # --- REST (funding, spot, open interest, contract values) ---
+
 
 class NamesInstrument(Protocol):
     """Every REST answer item says which instrument it is about."""

@@ -57,6 +57,7 @@ ALL_MARKET_STREAMS = {"funding": "!markPrice@arr@1s", "liquidations": "!forceOrd
 
 # --- subscribe: stream names, in the url of a combined stream ---
 
+
 def combined_stream_url(base_url: str, streams: Iterable[str]) -> str:
     """/stream?streams=a/b/c: the combined-stream endpoint."""
     return f"{base_url.rstrip('/')}/stream?streams={'/'.join(streams)}"
@@ -145,6 +146,7 @@ def spot_sockets(venue: Venue, settings: Settings, parse: Parse) -> list[Feed]:
 
 
 # --- payloads, each beside its events ---
+
 
 class AggTrade(msgspec.Struct, frozen=True, gc=False, tag_field="e", tag="aggTrade"):
     """<symbol>@aggTrade payload."""
