@@ -12,8 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from services.api.data import bad_request, fetch, limit_param, text_param
-from services.processor.candles import INTERVAL_US, combine_series
-from services.processor.tables_analytics import candle_of
+from shared.candles import INTERVAL_US, candle_of, combine_series
 from shared.events import json_encoder, now_us
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

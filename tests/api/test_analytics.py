@@ -12,9 +12,9 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from services.api.app import create_app
-from services.processor.candles import MINUTE_US
 from services.processor.store import EventStore
 from services.processor.tables_analytics import CANDLES, LARGE_TRADES, LIQUIDATIONS, SPIKES
+from shared.candles import MINUTE_US
 from shared.config import Settings
 from shared.events import Candle, LargeTrade, Liquidation, Spike
 
