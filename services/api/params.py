@@ -23,7 +23,7 @@ from services.api.keys import SETTINGS
 from shared.candles import INTERVAL_US
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-BIGINT = 2**63 - 1  # PostgreSQL's bigint: times are stored as such
+BIGINT = 2**63 - 1  # PostgreSQL's bigint, in which times are stored
 NAME_PATTERN = r"^[\w.-]{1,64}\Z"  # \Z, not $: "$" lets a trailing newline through
 ECHOED_CHARS = 64  # how much of a bad value the answer repeats
 
@@ -35,7 +35,7 @@ Feed = Annotated[str, msgspec.Meta(
     pattern=r"^[\w.:-]{1,64}\Z", description="a feed name such as okx:business:0")]
 Interval = Annotated[str, msgspec.Meta(
     pattern=f"^({'|'.join(map(re.escape, INTERVAL_US))})\\Z", description=f"one of {', '.join(INTERVAL_US)}")]
-PositiveInt = Annotated[int, msgspec.Meta(ge=1, le=BIGINT, description="a positive integer")]
+PositiveInt = Annotated[int, msgspec.Meta(ge=1, description="a positive integer")]
 EpochMicros = Annotated[int, msgspec.Meta(ge=0, le=BIGINT, description="microseconds since the epoch")]
 
 
@@ -104,7 +104,9 @@ class Query(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Page(Query, frozen=True, kw_only=True):
-    limit: PositiveInt = 100  # capped at api_max_limit (see `capped`)
+    """?limit=: how many rows at most; more than api_max_limit is cut to it (`capped`), not refused."""
+
+    limit: PositiveInt = 100
 
 
 class Window(Page, frozen=True, kw_only=True):

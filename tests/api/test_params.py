@@ -4,17 +4,14 @@ parameters are ignored, as before."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import asyncpg
 import pytest
-from aiohttp.test_utils import TestClient
+from pytest_aiohttp import AiohttpClient
 
 from services.api.app import create_app
 from services.api.params import moment_of, name_list_of, usd_amount_of
 from shared.config import Settings
 
-Client = Callable[..., TestClient]
 NAME = "1 to 64 letters, digits, '-', '_' or '.'"
 WHEN = "microseconds since the epoch or ISO-8601"
 INTERVALS = "one of 1m, 5m, 15m, 1h, 4h, 1d"
@@ -63,7 +60,7 @@ USD = "a finite decimal number >= 0"
     ],
 )
 async def test_a_bad_parameter_is_named_with_what_it_must_be(
-    aiohttp_client: Client, settings: Settings, path: str, params: dict[str, str], error: str
+    aiohttp_client: AiohttpClient, settings: Settings, path: str, params: dict[str, str], error: str
 ) -> None:
     client = await aiohttp_client(create_app(settings))
     response = await client.get(path, params=params)
@@ -71,12 +68,13 @@ async def test_a_bad_parameter_is_named_with_what_it_must_be(
     assert await response.json() == {"error": error}
 
 
-async def test_empty_filters_and_unknown_parameters_are_ignored(
-    aiohttp_client: Client, settings: Settings, pool: asyncpg.Pool
+async def test_empty_filters_unknown_parameters_and_huge_limits_are_answered(
+    aiohttp_client: AiohttpClient, settings: Settings, pool: asyncpg.Pool
 ) -> None:
     client = await aiohttp_client(create_app(settings))
     for path, params in [
         ("/api/v1/trades", {"exchange": "", "symbol": "", "colour": "blue"}),
+        ("/api/v1/trades", {"limit": "9" * 30}),  # cut to api_max_limit, not refused
         ("/api/v1/prices", {"source": ""}),
         (CANDLES, {"source": "", "from": "", "to": ""}),
         (MULTI, {"exchanges": ""}),
