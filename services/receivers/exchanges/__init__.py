@@ -16,3 +16,14 @@ EXCHANGES: dict[str, ModuleType] = {
     "bybit_spot": bybit.spot,  # the second feed in bybit.py
     "okx": okx,
 }
+
+
+def exchange_of(name: str) -> str:
+    """The exchange named by the events, gap records and feed states of registry entry `name`.
+
+    Always the venue: a second market's feed (binance_spot, bybit_spot) declares its venue as
+    EXCHANGE, and the normalized symbol tells the market (BTC-USDT spot, BTC-USDT-PERP perpetual).
+    An entry without one is its venue's only feed, named after the venue.
+    """
+    entry = EXCHANGES.get(name)
+    return str(getattr(entry, "EXCHANGE", name))

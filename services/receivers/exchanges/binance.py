@@ -5,7 +5,8 @@ Spot: https://developers.binance.com/docs/binance-spot-api-docs/web-socket-strea
 Combined streams arrive wrapped as {"stream": "<name>", "data": <payload>}; stream names are
 lower-case. Both close a connection after 24 hours. The futures server pings every 3 minutes
 (pong within 10), the spot server every 20 s (pong within a minute); the websockets library
-answers pings itself. Spot is a second feed with its own url, limits and `parse_frame_spot`.
+answers pings itself. Spot is a second feed with its own url, limits and `parse_frame_spot`;
+events of both say exchange="binance", the symbol tells spot from perpetual.
 """
 from __future__ import annotations
 
@@ -42,7 +43,8 @@ MAX_INCOMING_MESSAGES_PER_S = 10  # subscribe/ping frames we send; more -> disco
 FUNDING_INTERVAL_HOURS = Decimal(8)
 NO_TABLE: Mapping[str, Decimal] = MappingProxyType({})
 
-SPOT_NAME = "binance_spot"
+SPOT_NAME = "binance_spot"  # registry name of the spot feed (its sockets and settings), not an exchange
+EXCHANGE = "binance"  # the exchange every event names, futures and spot alike: the symbol tells the market
 SPOT_WS_URL = "wss://stream.binance.com:9443"
 SPOT_MAX_STREAMS_PER_CONNECTION = 1024  # "A single connection can listen to a maximum of 1024 streams."
 SPOT_MAX_CONNECTION_AGE_S = 24 * 3600
@@ -299,14 +301,14 @@ def force_order_events(msg: ForceOrder, recv_ts: int) -> list[AnyEvent]:
 
 
 def spot_trade_events(msg: SpotTrade, recv_ts: int) -> list[AnyEvent]:
-    """One spot trade payload -> one Trade on binance_spot; the taker sold when the buyer is the maker.
+    """One spot trade payload -> one Trade on binance; the taker sold when the buyer is the maker.
 
     {"e":"trade","E":1672515782136,"s":"BNBBTC","t":12345,"p":"0.001","q":"100",
      "T":1672515782136,"m":true,"M":true}
     """
     return [
         Trade(
-            exchange=SPOT_NAME, symbol=spot_symbol_of(msg.s), raw_symbol=msg.s, trade_id=str(msg.t),
+            exchange=EXCHANGE, symbol=spot_symbol_of(msg.s), raw_symbol=msg.s, trade_id=str(msg.t),
             price=finite(msg.p, "price"), size=finite(msg.q, "size"),
             side="sell" if msg.m else "buy", ts=ms_to_us(msg.T), recv_ts=recv_ts,
         )
@@ -417,6 +419,7 @@ vars(spot).update(
     MAX_CONNECTION_AGE_S=SPOT_MAX_CONNECTION_AGE_S,
     MAX_INCOMING_MESSAGES_PER_S=SPOT_MAX_INCOMING_MESSAGES_PER_S,
     parse_frame=parse_frame_spot, trade_streams=spot_trade_streams,
+    EXCHANGE=EXCHANGE,  # what its events, gaps and feed states name: the venue, not the socket
 )
 
 
@@ -539,12 +542,12 @@ def parse_open_interest(raw: bytes, recv_ts: int, *, mark_price: Decimal | None 
 
 
 def parse_ticker_price(raw: bytes, recv_ts: int, *, symbols: Collection[str] | None = None) -> list[AnyEvent]:
-    """Spot ticker/price -> SpotPrice on binance_spot (last trade price), stamped with recv_ts.
+    """Spot ticker/price -> SpotPrice on binance (last trade price), stamped with recv_ts.
 
     {"symbol":"LTCBTC","price":"4.00000200"}  or a list of them
     """
     return [
-        SpotPrice(exchange=SPOT_NAME, symbol=spot_symbol_of(t.symbol), raw_symbol=t.symbol,
+        SpotPrice(exchange=EXCHANGE, symbol=spot_symbol_of(t.symbol), raw_symbol=t.symbol,
                   price=finite(t.price, "price"), source="exchange", ts=recv_ts, recv_ts=recv_ts)
         for t in _listed(decode(_ticker_price, raw)) if symbols is None or t.symbol in symbols
     ]

@@ -313,6 +313,7 @@ vars(spot).update(
     NAME=SPOT_NAME, CATEGORY="spot", WS_URL=SPOT_WS_URL, PING=PING, PING_INTERVAL_S=PING_INTERVAL_S,
     MAX_ARGS_PER_REQUEST=SPOT_MAX_ARGS_PER_REQUEST, CHANNELS={c: partial(CHANNELS[c], category="spot") for c in SPOT_CHANNELS},
     parse_frame=parse_frame_spot,
+    EXCHANGE=NAME,  # what its events, gaps and feed states name: the venue, not the socket
 )
 
 
