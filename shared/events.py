@@ -4,8 +4,9 @@ Prices, sizes and money are Decimal (exchanges send strings; users reconcile to 
 last digit). Times are integer microseconds since the epoch, UTC: `ts` is the
 exchange's time, `recv_ts` the time our process read the frame. Symbols are
 normalized `BASE-QUOTE` (spot) or `BASE-QUOTE-PERP` (perpetuals); `raw_symbol` keeps
-the exchange's own. Each event names the fields of its identity, so storing it twice
-changes nothing.
+the exchange's own. `exchange` is the venue (binance, bybit, ...) for every market of it:
+the symbol tells the market, never the exchange name (docs/receivers.md). Each event
+names the fields of its identity, so storing it twice changes nothing.
 """
 from __future__ import annotations
 

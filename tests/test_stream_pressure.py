@@ -41,7 +41,8 @@ async def test_market_data_is_shed_under_lag_and_account_events_wait(
     redis: aioredis.Redis, make_settings: Callable[..., Settings]
 ) -> None:
     settings = make_settings(stream_maxlen=50, producer_batch_events=1, producer_lag_fraction=0.8)
-    trades, account, alerts = (stream_key(settings.streams.prefix, f) for f in ("trades", "account", "alerts"))
+    prefix = settings.streams.prefix
+    trades, account, alerts = (stream_key(prefix, f) for f in ("trades", "account", "alerts"))
     for stream in (trades, account):
         await redis.xgroup_create(stream, IDLE, id="0", mkstream=True)
     shed_before = metrics.EVENTS_SHED.labels(trades)._value.get()

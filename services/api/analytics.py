@@ -5,19 +5,14 @@ otherwise; write "+" as %2B or use "Z"). Numbers are exact decimal strings.
 """
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Literal
 
 from aiohttp import web
 
-from services.api.data import bad_request, fetch, limit_param, text_param
-from services.processor.candles import INTERVAL_US, combine_series
-from services.processor.tables_analytics import candle_of
+from services.api.data import fetch
+from services.api.params import Interval, Name, NameList, UsdAmount, Window, capped, parse_query
+from shared.candles import INTERVAL_US, candle_of, combine_series
 from shared.events import json_encoder, now_us
-
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-SOURCES = ("derived", "exchange")
 
 CANDLES_QUERY = """
 SELECT exchange, symbol, raw_symbol, interval, source, ts, open::text AS open, high::text AS high,
@@ -77,65 +72,43 @@ LIMIT $7
 """
 
 
-def time_of(name: str, raw: str) -> int:
-    """Microseconds since the epoch from an integer or an ISO-8601 time."""
-    if raw.lstrip("-").isdigit():
-        return int(raw)
-    try:
-        moment = datetime.fromisoformat(raw)
-    except ValueError:
-        message = f"{name} must be microseconds since the epoch or ISO-8601, got {raw[:64]}"
-        raise bad_request(message) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return (moment - EPOCH) // timedelta(microseconds=1)
+class CandlesQuery(Window, frozen=True, kw_only=True):
+    """GET /api/v1/candles/{exchange}/{symbol}/{interval}?source=&from=&to=&limit="""
+
+    exchange: Name
+    symbol: Name
+    interval: Interval
+    source: Literal["derived", "exchange"] | None = None  # derived when not given
 
 
-def time_range(request: web.Request) -> tuple[int | None, int | None]:
-    """?from= and ?to=, checked: from must come before to."""
-    start = time_of("from", request.query["from"]) if request.query.get("from") else None
-    end = time_of("to", request.query["to"]) if request.query.get("to") else None
-    if start is not None and end is not None and start >= end:
-        raise bad_request("from must be before to")
-    return start, end
+class MultiCandlesQuery(Window, frozen=True, kw_only=True):
+    """GET /api/v1/candles/multi/{symbol}/{interval}?exchanges=a,b&from=&to=&limit="""
+
+    symbol: Name
+    interval: Interval
+    exchanges: NameList | None = None  # every exchange when not given
 
 
-def choice_param(request: web.Request, name: str, allowed: tuple[str, ...]) -> str | None:
-    value = request.query.get(name) or None
-    if value is not None and value not in allowed:
-        raise bad_request(f"{name} must be one of {', '.join(allowed)}, got {value[:32]}")
-    return value
+class LiquidationsQuery(Window, frozen=True, kw_only=True):
+    """GET /api/v1/liquidations?exchange=&symbol=&side=&min_usd=&from=&to=&limit="""
+
+    exchange: Name | None = None
+    symbol: Name | None = None
+    side: Literal["buy", "sell"] | None = None
+    min_usd: UsdAmount | None = None
 
 
-def usd_param(request: web.Request, name: str = "min_usd") -> Decimal | None:
-    raw = request.query.get(name)
-    if not raw:
-        return None
-    try:
-        value = Decimal(raw)
-    except InvalidOperation:
-        raise bad_request(f"{name} must be a decimal number, got {raw[:32]}") from None
-    if not value.is_finite() or value < 0:
-        raise bad_request(f"{name} must be a finite number >= 0, got {raw[:32]}")
-    return value
+class LargeTradesQuery(LiquidationsQuery, frozen=True, kw_only=True):
+    """GET /api/v1/large-trades?exchange=&symbol=&side=&min_usd=&from=&to=&limit="""
 
 
-def _is_name(value: str) -> bool:
-    return 0 < len(value) <= 64 and all(c.isalnum() or c in "-_." for c in value)
+class SpikesQuery(Window, frozen=True, kw_only=True):
+    """GET /api/v1/spikes?exchange=&symbol=&metric=&interval=&from=&to=&limit="""
 
-
-def path_param(request: web.Request, name: str) -> str:
-    value = request.match_info[name]
-    if not _is_name(value):
-        raise bad_request(f"{name} has characters that are not allowed: {value[:64]}")
-    return value
-
-
-def interval_param(request: web.Request) -> str:
-    interval = request.match_info["interval"]
-    if interval not in INTERVAL_US:
-        raise bad_request(f"interval must be one of {', '.join(INTERVAL_US)}, got {interval[:16]}")
-    return interval
+    exchange: Name | None = None
+    symbol: Name | None = None
+    metric: Literal["oi", "volume"] | None = None
+    interval: Interval | None = None
 
 
 def _closed(row: dict[str, Any], now: int) -> bool:
@@ -148,12 +121,9 @@ async def candles(request: web.Request) -> web.Response:
     """GET /api/v1/candles/{exchange}/{symbol}/{interval}?source=&from=&to=&limit=
 
     The newest `limit` bars of the range, returned oldest first (as charts draw them)."""
-    exchange, symbol = path_param(request, "exchange"), path_param(request, "symbol")
-    interval = interval_param(request)
-    source = choice_param(request, "source", SOURCES) or "derived"
-    start, end = time_range(request)
-    limit = limit_param(request)
-    rows = await fetch(request, CANDLES_QUERY, exchange, symbol, interval, source, start, end, limit)
+    q = parse_query(request, CandlesQuery)
+    args = (q.exchange, q.symbol, q.interval, q.source or "derived", q.start, q.end, capped(request, q.limit))
+    rows = await fetch(request, CANDLES_QUERY, *args)
     now = now_us()
     for row in rows:
         row["closed"] = _closed(row, now)
@@ -163,16 +133,10 @@ async def candles(request: web.Request) -> web.Response:
 
 async def multi_candles(request: web.Request) -> web.Response:
     """GET /api/v1/candles/multi/{symbol}/{interval}?exchanges=a,b&from=&to=&limit=: volume-weighted."""
-    symbol, interval = path_param(request, "symbol"), interval_param(request)
-    listed = request.query.get("exchanges")
-    exchanges = None
-    if listed:
-        exchanges = [name for name in listed.split(",") if name]
-        if not exchanges or not all(_is_name(name) for name in exchanges):
-            raise bad_request("exchanges must be names separated by commas")
-    start, end = time_range(request)
-    limit = limit_param(request)
-    rows = await fetch(request, MULTI_CANDLES_QUERY, symbol, interval, start, end, limit, exchanges)
+    q = parse_query(request, MultiCandlesQuery)
+    exchanges = None if q.exchanges is None else list(q.exchanges)
+    args = (q.symbol, q.interval, q.start, q.end, capped(request, q.limit), exchanges)
+    rows = await fetch(request, MULTI_CANDLES_QUERY, *args)
     series = combine_series(candle_of(row) for row in rows)
     body = json_encoder.encode({"candles": series, "count": len(series)})
     return web.Response(body=body, content_type="application/json")
@@ -180,24 +144,23 @@ async def multi_candles(request: web.Request) -> web.Response:
 
 async def liquidations(request: web.Request) -> web.Response:
     """GET /api/v1/liquidations?exchange=&symbol=&side=&min_usd=&from=&to=&limit=: newest first."""
-    args = (text_param(request, "exchange"), text_param(request, "symbol"),
-            choice_param(request, "side", ("buy", "sell")), usd_param(request), *time_range(request))
-    rows = await fetch(request, LIQUIDATIONS_QUERY, *args, limit_param(request))
+    q = parse_query(request, LiquidationsQuery)
+    args = (q.exchange, q.symbol, q.side, q.min_usd, q.start, q.end, capped(request, q.limit))
+    rows = await fetch(request, LIQUIDATIONS_QUERY, *args)
     return web.json_response({"liquidations": rows, "count": len(rows)})
 
 
 async def large_trades(request: web.Request) -> web.Response:
     """GET /api/v1/large-trades?exchange=&symbol=&side=&min_usd=&from=&to=&limit=: newest first."""
-    args = (text_param(request, "exchange"), text_param(request, "symbol"),
-            choice_param(request, "side", ("buy", "sell")), usd_param(request), *time_range(request))
-    rows = await fetch(request, LARGE_TRADES_QUERY, *args, limit_param(request))
+    q = parse_query(request, LargeTradesQuery)
+    args = (q.exchange, q.symbol, q.side, q.min_usd, q.start, q.end, capped(request, q.limit))
+    rows = await fetch(request, LARGE_TRADES_QUERY, *args)
     return web.json_response({"large_trades": rows, "count": len(rows)})
 
 
 async def spikes(request: web.Request) -> web.Response:
     """GET /api/v1/spikes?exchange=&symbol=&metric=&interval=&from=&to=&limit=: newest first."""
-    args = (text_param(request, "exchange"), text_param(request, "symbol"),
-            choice_param(request, "metric", ("oi", "volume")),
-            choice_param(request, "interval", tuple(INTERVAL_US)), *time_range(request))
-    rows = await fetch(request, SPIKES_QUERY, *args, limit_param(request))
+    q = parse_query(request, SpikesQuery)
+    args = (q.exchange, q.symbol, q.metric, q.interval, q.start, q.end, capped(request, q.limit))
+    rows = await fetch(request, SPIKES_QUERY, *args)
     return web.json_response({"spikes": rows, "count": len(rows)})

@@ -4,6 +4,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from services.api import analytics, data, gaps, health, market, push
 from services.api.keys import POOL, REDIS, SETTINGS
@@ -24,7 +25,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
 
 
 @web.middleware
-async def json_errors(request: web.Request, handler):  # type: ignore[no-untyped-def]
+async def json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Every error the API answers is JSON: {"error": "..."}."""
     try:
         return await handler(request)
@@ -49,7 +50,8 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/api/v1/funding/spread", market.funding_spread)
     app.router.add_get("/api/v1/prices", market.prices)
     app.router.add_get("/api/v1/open-interest", market.open_interest)
-    app.router.add_get("/api/v1/candles/multi/{symbol}/{interval}", analytics.multi_candles)  # before the next
+    # multi/ before the next route, which would take "multi" for an exchange
+    app.router.add_get("/api/v1/candles/multi/{symbol}/{interval}", analytics.multi_candles)
     app.router.add_get("/api/v1/candles/{exchange}/{symbol}/{interval}", analytics.candles)
     app.router.add_get("/api/v1/liquidations", analytics.liquidations)
     app.router.add_get("/api/v1/large-trades", analytics.large_trades)

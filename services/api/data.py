@@ -1,4 +1,5 @@
-"""REST data under /api/v1: parameters checked, answers JSON, numbers as exact strings."""
+"""REST data under /api/v1: parameters checked (services/api/params.py), answers JSON, numbers as
+exact strings."""
 from __future__ import annotations
 
 import json
@@ -6,7 +7,8 @@ from typing import Any
 
 from aiohttp import web
 
-from services.api.keys import POOL, REDIS, SETTINGS
+from services.api.keys import POOL
+from services.api.params import EpochMicros, Query, VenueFilters, capped, parse_query
 from shared.db import CONNECTION_ERRORS
 
 TRADES_QUERY = """
@@ -16,56 +18,39 @@ WHERE ($1::text IS NULL OR exchange = $1) AND ($2::text IS NULL OR symbol = $2)
 ORDER BY ts DESC, trade_id DESC
 LIMIT $3
 """
-
-
-def bad_request(message: str) -> web.HTTPBadRequest:
-    return web.HTTPBadRequest(text=json.dumps({"error": message}), content_type="application/json")
-
-
-def limit_param(request: web.Request, default: int = 100) -> int:
-    """?limit= as a positive integer, capped at api_max_limit."""
-    raw = request.query.get("limit", str(default))
-    if not raw.isdigit() or int(raw) < 1:
-        raise bad_request(f"limit must be a positive integer, got {raw}")
-    return min(int(raw), request.app[SETTINGS].api.max_limit)
-
-
-def text_param(request: web.Request, name: str, max_len: int = 64) -> str | None:
-    value = request.query.get(name)
-    if value is None or value == "":
-        return None
-    if len(value) > max_len or not all(c.isalnum() or c in "-_." for c in value):
-        raise bad_request(f"{name} has characters that are not allowed: {value[:max_len]}")
-    return value
-
-
-async def fetch(request: web.Request, query: str, *args: Any) -> list[dict[str, Any]]:
-    try:
-        rows = await request.app[POOL].fetch(query, *args)
-    except CONNECTION_ERRORS as exc:
-        raise web.HTTPServiceUnavailable(text=json.dumps({"error": "database unavailable"}), content_type="application/json") from exc
-    return [dict(row) for row in rows]
-
-
-async def trades(request: web.Request) -> web.Response:
-    """GET /api/v1/trades?exchange=&symbol=&limit=: newest first."""
-    exchange = text_param(request, "exchange")
-    symbol = text_param(request, "symbol")
-    limit = limit_param(request)
-    rows = await fetch(request, TRADES_QUERY, exchange, symbol, limit)
-    return web.json_response({"trades": rows, "count": len(rows)})
-
-
 STATS_QUERY = """
 SELECT count(*) AS trades, count(DISTINCT (exchange, symbol, trade_id)) AS distinct_trades
 FROM trades WHERE recv_ts >= $1
 """
 
 
+class TradesQuery(VenueFilters, frozen=True, kw_only=True):
+    """GET /api/v1/trades?exchange=&symbol=&limit="""
+
+
+class StatsQuery(Query, frozen=True, kw_only=True):
+    """GET /api/v1/stats?since="""
+
+    since: EpochMicros = 0
+
+
+async def fetch(request: web.Request, query: str, *args: Any) -> list[dict[str, Any]]:
+    try:
+        rows = await request.app[POOL].fetch(query, *args)
+    except CONNECTION_ERRORS as exc:
+        error = json.dumps({"error": "database unavailable"})
+        raise web.HTTPServiceUnavailable(text=error, content_type="application/json") from exc
+    return [dict(row) for row in rows]
+
+
+async def trades(request: web.Request) -> web.Response:
+    """GET /api/v1/trades?exchange=&symbol=&limit=: newest first."""
+    query = parse_query(request, TradesQuery)
+    rows = await fetch(request, TRADES_QUERY, query.exchange, query.symbol, capped(request, query.limit))
+    return web.json_response({"trades": rows, "count": len(rows)})
+
+
 async def stats(request: web.Request) -> web.Response:
     """GET /api/v1/stats?since=<µs>: trades received since then, and how many are distinct."""
-    raw = request.query.get("since", "0")
-    if not raw.isdigit():
-        raise bad_request(f"since must be microseconds since the epoch, got {raw}")
-    rows = await fetch(request, STATS_QUERY, int(raw))
+    rows = await fetch(request, STATS_QUERY, parse_query(request, StatsQuery).since)
     return web.json_response(rows[0])

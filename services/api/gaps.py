@@ -10,8 +10,9 @@ from typing import Any
 from aiohttp import web
 from redis.exceptions import RedisError
 
-from services.api.data import bad_request, fetch, limit_param, text_param
+from services.api.data import fetch
 from services.api.keys import REDIS, SETTINGS
+from services.api.params import EpochMicros, Feed, Name, Page, capped, parse_query
 from shared.events import now_us
 from shared.feed_status import STALE_AFTER_INTERVALS, FeedStatus, read_feed_statuses
 
@@ -23,25 +24,15 @@ WHERE ($1::text IS NULL OR feed = $1) AND ($2::text IS NULL OR exchange = $2)
 ORDER BY from_ts DESC, feed
 LIMIT $4
 """
-FEED_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:")
 READ_TIMEOUT_S = 2.0
 
 
-def feed_param(request: web.Request) -> str | None:
-    """?feed= is a feed name such as okx:business:0 (colons allowed, unlike other text params)."""
-    value = request.query.get("feed") or None
-    if value is not None and (len(value) > 64 or not set(value) <= FEED_CHARS):
-        raise bad_request(f"feed has characters that are not allowed: {value[:64]}")
-    return value
+class GapsQuery(Page, frozen=True, kw_only=True):
+    """GET /api/v1/gaps?feed=&exchange=&since=&limit= (a feed such as okx:business:0 has colons)."""
 
-
-def since_param(request: web.Request) -> int | None:
-    raw = request.query.get("since")
-    if raw is None or raw == "":
-        return None
-    if not raw.isdigit():
-        raise bad_request(f"since must be microseconds since the epoch, got {raw[:32]}")
-    return int(raw)
+    feed: Feed | None = None
+    exchange: Name | None = None
+    since: EpochMicros | None = None
 
 
 def open_gap(status: FeedStatus, now: int, interval_s: float) -> dict[str, Any]:
@@ -77,9 +68,9 @@ async def ongoing(request: web.Request, feed: str | None, exchange: str | None) 
 
 async def gaps(request: web.Request) -> web.Response:
     """GET /api/v1/gaps?feed=&exchange=&since=&limit=: stored gaps newest first, plus open ones."""
-    feed, exchange = feed_param(request), text_param(request, "exchange")
-    since, limit = since_param(request), limit_param(request)
-    rows = await fetch(request, GAPS_QUERY, feed, exchange, since, limit)
+    q = parse_query(request, GapsQuery)
+    feed, exchange = q.feed, q.exchange
+    rows = await fetch(request, GAPS_QUERY, feed, exchange, q.since, capped(request, q.limit))
     for row in rows:
         row["ongoing"] = False
     body: dict[str, Any] = {"gaps": rows, "count": len(rows)}

@@ -7,8 +7,8 @@ from typing import Any
 from aiohttp import web
 from redis.exceptions import RedisError
 
-from shared.constants import SERVICES
 from services.api.keys import POOL, REDIS, SETTINGS
+from shared.constants import SERVICES
 from shared.db import CONNECTION_ERRORS
 from shared.events import now_us
 from shared.feed_status import feed_report, read_feed_statuses
@@ -45,8 +45,8 @@ async def _pollers(request: web.Request) -> dict[str, Any]:
     Shown, never counted against readiness: a venue's outage is the venue's, and the platform
     keeps serving every other venue (docs/pollers.md)."""
     try:
-        statuses = await asyncio.wait_for(read_polls(request.app[REDIS], request.app[SETTINGS].streams.prefix),
-                                          CHECK_TIMEOUT_S)
+        prefix = request.app[SETTINGS].streams.prefix
+        statuses = await asyncio.wait_for(read_polls(request.app[REDIS], prefix), CHECK_TIMEOUT_S)
     except (RedisError, OSError, TimeoutError) as exc:
         return {"error": type(exc).__name__}
     now = now_us()
@@ -92,8 +92,10 @@ async def ready(request: web.Request) -> web.Response:
     if redis_check["ok"]:
         now = now_us()
         for beat in await read_heartbeats(request.app[REDIS], settings):
-            services[beat.service] = {"ok": True, "instance": beat.instance, "age_s": round((now - beat.ts) / 1e6, 3),
-                                      "uptime_s": round((now - beat.started_ts) / 1e6, 1)}
+            services[beat.service] = {
+                "ok": True, "instance": beat.instance, "age_s": round((now - beat.ts) / 1e6, 3),
+                "uptime_s": round((now - beat.started_ts) / 1e6, 1),
+            }
     streams = await _streams(request) if redis_check["ok"] else {"ok": False, "problems": [], "by_stream": {}}
     ok = redis_check["ok"] and pg_check["ok"] and all(s["ok"] for s in services.values()) and streams["ok"]
     body = {"status": "ready" if ok else "not ready", "redis": redis_check, "postgres": pg_check,

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from aiohttp import web
 
-from services.api.data import bad_request, fetch, limit_param, text_param
+from services.api.data import fetch
 from services.api.keys import SETTINGS
+from services.api.params import PositiveInt, Query, Symbol, VenueFilters, capped, parse_query
 from shared.events import now_us
 
 # $1 exchange, $2 exact symbol, $3 base asset, $4 limit; NULL = no filter
@@ -73,9 +74,29 @@ LIMIT $4
 """
 
 
-def symbol_filter(request: web.Request) -> tuple[str | None, str | None]:
+class FundingQuery(VenueFilters, frozen=True, kw_only=True):
+    """GET /api/v1/funding?exchange=&symbol=&limit="""
+
+
+class SpreadQuery(Query, frozen=True, kw_only=True):
+    """GET /api/v1/funding/spread?symbol=&max_age_s= (older observations are left out)."""
+
+    symbol: Symbol
+    max_age_s: PositiveInt  # 3 funding polls when not given (`spread_defaults`)
+
+
+class PricesQuery(VenueFilters, frozen=True, kw_only=True):
+    """GET /api/v1/prices?exchange=&symbol=&source=&limit="""
+
+    source: Literal["exchange", "oracle"] | None = None
+
+
+class OpenInterestQuery(VenueFilters, frozen=True, kw_only=True):
+    """GET /api/v1/open-interest?exchange=&symbol=&limit="""
+
+
+def symbol_filter(symbol: str | None) -> tuple[str | None, str | None]:
     """?symbol= as (exact symbol, None) when it has a dash, else (None, base asset); upper case."""
-    symbol = text_param(request, "symbol")
     if symbol is None:
         return None, None
     symbol = symbol.upper()
@@ -89,21 +110,16 @@ def _plain(value: Decimal) -> str:
 
 async def funding(request: web.Request) -> web.Response:
     """GET /api/v1/funding?exchange=&symbol=&limit=: the latest funding rate per venue and symbol."""
-    exact, base = symbol_filter(request)
-    rows = await fetch(
-        request, FUNDING_LATEST_QUERY, text_param(request, "exchange"), exact, base, limit_param(request)
-    )
+    query = parse_query(request, FundingQuery)
+    exact, base = symbol_filter(query.symbol)
+    args = (query.exchange, exact, base, capped(request, query.limit))
+    rows = await fetch(request, FUNDING_LATEST_QUERY, *args)
     return web.json_response({"funding": rows, "count": len(rows)})
 
 
-def max_age_param(request: web.Request) -> int:
-    """?max_age_s= (a positive integer): older observations are left out; 3 funding polls by default."""
-    raw = request.query.get("max_age_s")
-    if raw is None:
-        return int(request.app[SETTINGS].polling.funding_s * 3)
-    if not raw.isdigit() or int(raw) < 1:
-        raise bad_request(f"max_age_s must be a positive integer, got {raw[:32]}")
-    return int(raw)
+def spread_defaults(request: web.Request) -> dict[str, str]:
+    """max_age_s: 3 funding polls, so one missed poll never empties the spread (1 s at least)."""
+    return {"max_age_s": str(max(1, int(request.app[SETTINGS].polling.funding_s * 3)))}
 
 
 def widest_pair(legs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -123,13 +139,12 @@ def widest_pair(legs: list[dict[str, Any]]) -> dict[str, Any]:
 async def funding_spread(request: web.Request) -> web.Response:
     """GET /api/v1/funding/spread?symbol=BTC[&max_age_s=]: one asset's latest annualized funding per
     venue, lowest first, and the widest long/short pair (a funding carry: long low, short high)."""
-    exact, base = symbol_filter(request)
-    if exact is None and base is None:
-        raise bad_request("symbol is required (an asset such as BTC, or a symbol such as BTC-USDT-PERP)")
-    since = now_us() - max_age_param(request) * 1_000_000
+    query = parse_query(request, SpreadQuery, spread_defaults(request))
+    exact, base = symbol_filter(query.symbol)
+    since = now_us() - query.max_age_s * 1_000_000
     legs = await fetch(request, FUNDING_SPREAD_QUERY, exact, base, since)
     if not legs:
-        error = f"no funding for {exact or base} in the last {max_age_param(request)} s"
+        error = f"no funding for {exact or base} in the last {query.max_age_s} s"
         raise web.HTTPNotFound(text=json.dumps({"error": error}), content_type="application/json")
     legs.sort(key=lambda leg: (Decimal(leg["annualized"]), leg["exchange"], leg["symbol"]))
     return web.json_response(
@@ -139,31 +154,17 @@ async def funding_spread(request: web.Request) -> web.Response:
 
 async def prices(request: web.Request) -> web.Response:
     """GET /api/v1/prices?exchange=&symbol=&source=exchange|oracle&limit=: the latest price per source."""
-    source = text_param(request, "source")
-    if source not in (None, "exchange", "oracle"):
-        raise bad_request(f"source must be exchange or oracle, got {source}")
-    exact, base = symbol_filter(request)
-    rows = await fetch(
-        request,
-        PRICES_LATEST_QUERY,
-        text_param(request, "exchange"),
-        exact,
-        base,
-        source,
-        limit_param(request),
-    )
+    query = parse_query(request, PricesQuery)
+    exact, base = symbol_filter(query.symbol)
+    args = (query.exchange, exact, base, query.source, capped(request, query.limit))
+    rows = await fetch(request, PRICES_LATEST_QUERY, *args)
     return web.json_response({"prices": rows, "count": len(rows)})
 
 
 async def open_interest(request: web.Request) -> web.Response:
     """GET /api/v1/open-interest?exchange=&symbol=&limit=: the latest open interest per venue and symbol."""
-    exact, base = symbol_filter(request)
-    rows = await fetch(
-        request,
-        OPEN_INTEREST_LATEST_QUERY,
-        text_param(request, "exchange"),
-        exact,
-        base,
-        limit_param(request),
-    )
+    query = parse_query(request, OpenInterestQuery)
+    exact, base = symbol_filter(query.symbol)
+    args = (query.exchange, exact, base, capped(request, query.limit))
+    rows = await fetch(request, OPEN_INTEREST_LATEST_QUERY, *args)
     return web.json_response({"open_interest": rows, "count": len(rows)})

@@ -16,9 +16,9 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from services.processor.large_trades import usd_value
 from shared import metrics
 from shared.events import Candle, Event, LargeTrade, Liquidation, Spike, Trade, json_encoder
+from shared.usd import usd_value
 
 Topic = Literal["trades", "candles", "liquidations", "large_trades", "spikes"]
 TOPIC_OF: dict[type[Event], str] = {

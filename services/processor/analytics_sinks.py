@@ -13,7 +13,7 @@ from decimal import Decimal
 
 import asyncpg
 
-from services.processor.candles import INTERVAL_US, ROLLUP_CHAIN, CandleBuilder, bucket_start, rollup
+from services.processor.candles import ROLLUP_CHAIN, CandleBuilder, rollup
 from services.processor.large_trades import LargeTradeRule, setting_decimal
 from services.processor.spikes import (
     ClosedBars,
@@ -31,10 +31,10 @@ from services.processor.tables_analytics import (
     RECENT_VOLUMES,
     SEED_TRADES,
     SPIKES,
-    candle_of,
     merge,
 )
 from shared.breaker import SinkUnavailable
+from shared.candles import INTERVAL_US, bucket_start, candle_of
 from shared.db import CONNECTION_ERRORS
 from shared.events import Candle, Event, OpenInterest, Spike, Trade, now_us
 from shared.settings import AnalyticsSettings

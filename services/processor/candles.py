@@ -1,5 +1,5 @@
-"""Candles derived from trades, exactly: 1m bars folded from trades, UTC-aligned rollups,
-and one multi-exchange candle per normalized symbol. Pure: no I/O, no clock.
+"""Candles derived from trades, exactly: 1m bars folded from trades and UTC-aligned rollups
+(the intervals and the multi-exchange candle are in shared.candles). Pure: no I/O, no clock.
 
 A 1m bar is keyed by (exchange, symbol, minute open µs). open/close are the prices of the
 first/last trade in the total order (ts, len(trade_id), trade_id), so they never depend on
@@ -11,36 +11,21 @@ re-dirties its bar, which is then re-emitted whole. A minute without trades has 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from decimal import Context, Decimal
+from decimal import Decimal
 
-import msgspec
-
-from shared.decimals import rounded
+from shared.candles import EXACT, INTERVAL_US, MINUTE_US, ZERO, bucket_start, sum_or_none
 from shared.events import Candle, Trade
 
-MINUTE_US = 60_000_000
-INTERVAL_US: dict[str, int] = {
-    "1m": MINUTE_US, "5m": 5 * MINUTE_US, "15m": 15 * MINUTE_US, "1h": 60 * MINUTE_US,
-    "4h": 240 * MINUTE_US, "1d": 1440 * MINUTE_US,
-}
 # Each rollup is built from the next finer one. Every length divides the next one and the
 # day, and OHLCV folds are associative, so this equals rolling up the 1m bars directly.
 ROLLUP_CHAIN: tuple[tuple[str, str], ...] = (
     ("5m", "1m"), ("15m", "5m"), ("1h", "15m"), ("4h", "1h"), ("1d", "4h"),
 )
-ZERO = Decimal(0)
-_EXACT = Context(prec=80)  # sums of sizes never round
-_QUOTIENT = Context(prec=28)  # weighted prices: 28 significant digits
 BarKey = tuple[str, str, int]  # (exchange, symbol, minute open µs)
 Pair = tuple[str, str]  # (exchange, symbol)
 TradeOrder = tuple[int, int, str]  # (ts, len(trade_id), trade_id): numeric ids sort numerically
-
-
-def bucket_start(ts: int, interval: str) -> int:
-    """Open time of the bucket holding ts; buckets align to the epoch, i.e. to UTC midnight."""
-    return ts - ts % INTERVAL_US[interval]
 
 
 def trade_order(trade: Trade) -> TradeOrder:
@@ -81,9 +66,9 @@ class _Bar:
             self.last, self.close = order, trade.price
         self.high = max(self.high, trade.price)
         self.low = min(self.low, trade.price)
-        self.volume = _EXACT.add(self.volume, trade.size)
+        self.volume = EXACT.add(self.volume, trade.size)
         if trade.side == "buy":
-            self.buy_volume = _EXACT.add(self.buy_volume, trade.size)
+            self.buy_volume = EXACT.add(self.buy_volume, trade.size)
         self.recv_ts = max(self.recv_ts, trade.recv_ts)
         return True
 
@@ -173,23 +158,6 @@ class CandleBuilder:
         )
 
 
-def exact_sum(values: Iterable[Decimal]) -> Decimal:
-    """A sum that never rounds."""
-    total = ZERO
-    for value in values:
-        total = _EXACT.add(total, value)
-    return total
-
-
-def _sum_optional(values: Iterable[Decimal | None]) -> Decimal | None:
-    total = ZERO
-    for value in values:
-        if value is None:
-            return None
-        total = _EXACT.add(total, value)
-    return total
-
-
 def rollup(bars: Iterable[Candle], interval: str, latest: Mapping[Pair, int] | None = None) -> list[Candle]:
     """Fold finer bars into `interval` bars opening on UTC boundaries (1d at 00:00 UTC).
 
@@ -214,66 +182,10 @@ def rollup(bars: Iterable[Candle], interval: str, latest: Mapping[Pair, int] | N
         out.append(Candle(
             exchange=exchange, symbol=symbol, raw_symbol=last.raw_symbol, interval=interval, open=first.open,
             high=max(bar.high for bar in members), low=min(bar.low for bar in members), close=last.close,
-            volume=_sum_optional(bar.volume for bar in members) or ZERO,
+            volume=sum_or_none(bar.volume for bar in members) or ZERO,
             trades=None if None in trade_counts else sum(c for c in trade_counts if c is not None),
-            buy_volume=_sum_optional(bar.buy_volume for bar in members),
+            buy_volume=sum_or_none(bar.buy_volume for bar in members),
             closed=latest is None or (until is not None and start + length <= until),
             source=first.source, ts=start, recv_ts=max(bar.recv_ts for bar in members),
         ))
     return out
-
-
-class MultiCandle(msgspec.Struct, frozen=True, kw_only=True):
-    """One symbol's candle over several exchanges (see `combine`)."""
-
-    symbol: str
-    interval: str
-    ts: int
-    open: Decimal
-    high: Decimal
-    low: Decimal
-    close: Decimal
-    volume: Decimal
-    trades: int | None
-    buy_volume: Decimal | None
-    exchanges: list[str]
-
-
-def _weighted(prices: Sequence[Decimal], volumes: Sequence[Decimal], total: Decimal) -> Decimal:
-    """Σ(p·v)/Σv (products and sums exact, the quotient to 28 significant digits and at most
-    shared.decimals.PLACES places); plain mean when Σv = 0."""
-    if total == 0:
-        return rounded(_QUOTIENT.divide(exact_sum(prices), Decimal(len(prices))))
-    products = [_EXACT.multiply(p, v) for p, v in zip(prices, volumes, strict=True)]
-    return rounded(_QUOTIENT.divide(exact_sum(products), total))
-
-
-def combine(bars: Sequence[Candle]) -> MultiCandle:
-    """Bars of one symbol, interval and open time on several exchanges -> one multi-exchange bar.
-
-    volume, buy volume, trade count: sums over venues; high/low: the highest high and lowest
-    low anywhere; open and close: the venues' opens and closes weighted by each venue's
-    volume, Σ(open_i·volume_i)/Σvolume_i (so a thin venue barely moves them), rounded to 28
-    significant digits and 18 places (shared.decimals); a plain mean if every volume is 0. A
-    venue without a bar is absent.
-    """
-    if not bars or len({(b.symbol, b.interval, b.ts) for b in bars}) != 1:
-        raise ValueError("combine needs bars of one symbol, interval and open time")
-    volumes = [bar.volume for bar in bars]
-    total = exact_sum(volumes)
-    counts = [bar.trades for bar in bars]
-    return MultiCandle(
-        symbol=bars[0].symbol, interval=bars[0].interval, ts=bars[0].ts,
-        open=_weighted([b.open for b in bars], volumes, total), high=max(b.high for b in bars),
-        low=min(b.low for b in bars), close=_weighted([b.close for b in bars], volumes, total), volume=total,
-        trades=None if None in counts else sum(c for c in counts if c is not None),
-        buy_volume=_sum_optional(b.buy_volume for b in bars), exchanges=sorted(b.exchange for b in bars),
-    )
-
-
-def combine_series(bars: Iterable[Candle]) -> list[MultiCandle]:
-    """Group bars by open time and combine each group, oldest first."""
-    groups: dict[tuple[str, str, int], list[Candle]] = defaultdict(list)
-    for bar in bars:
-        groups[(bar.symbol, bar.interval, bar.ts)].append(bar)
-    return [combine(groups[key]) for key in sorted(groups, key=lambda k: k[2])]

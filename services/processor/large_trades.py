@@ -1,37 +1,21 @@
-"""Large trades: a trade whose USD value reaches its symbol's threshold. Pure: no I/O.
+"""Large trades: a trade whose USD value (shared.usd) reaches its symbol's threshold. Pure: no I/O.
 
-USD value = price * size, exactly, for symbols quoted in USD, USDT or USDC (stablecoins
-are taken at par); other quotes (ETH-BTC, ...) have no USD value and are never "large".
+A symbol without a USD value (ETH-BTC, ...) is never "large".
 """
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import Context, Decimal
+from decimal import Decimal
 
 from shared.events import LargeTrade, Trade
 from shared.settings import AnalyticsSettings
-
-USD_QUOTES = frozenset({"USD", "USDT", "USDC"})
-_EXACT = Context(prec=80)
+from shared.usd import symbol_parts, usd_value
 
 
 def setting_decimal(value: float) -> Decimal:
     """A float setting as the decimal it was written as: repr is the shortest exact text; 250.0 -> 250."""
     exact = Decimal(repr(value))
     return exact.to_integral_value() if exact == exact.to_integral_value() else exact
-
-
-def symbol_parts(symbol: str) -> tuple[str, str]:
-    """BASE-QUOTE[-PERP] -> (BASE, QUOTE); ("", "") when the symbol is not normalized."""
-    parts = symbol.split("-")
-    return (parts[0], parts[1]) if len(parts) >= 2 else ("", "")
-
-
-def usd_value(symbol: str, price: Decimal, size: Decimal) -> Decimal | None:
-    """price * size when the quote is a USD or a USD stablecoin; None otherwise."""
-    if symbol_parts(symbol)[1] not in USD_QUOTES:
-        return None
-    return _EXACT.multiply(price, size)
 
 
 class LargeTradeRule:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from decimal import Context, Decimal
 from typing import Literal
 
-from services.processor.candles import INTERVAL_US, bucket_start
+from shared.candles import INTERVAL_US, bucket_start
 from shared.events import Alert, Candle, OpenInterest, Spike
 
 Metric = Literal["oi", "volume"]

@@ -101,14 +101,3 @@ async def merge(conn: asyncpg.Connection, table: Table[E], events: Sequence[E]) 
     await conn.copy_records_to_table(f"{table.name}_stage", records=records, columns=table.columns)
     await conn.execute(table.merge_sql)
     metrics.EVENTS_STORED.labels(table.name).inc(len(records))
-
-
-def candle_of(row: asyncpg.Record) -> Candle:
-    """A stored derived bar back as a Candle."""
-    return Candle(
-        exchange=row["exchange"], symbol=row["symbol"], raw_symbol=row["raw_symbol"],
-        interval=row["interval"], open=row["open"], high=row["high"], low=row["low"], close=row["close"],
-        volume=row["volume"],
-        trades=row["trades"], buy_volume=row["buy_volume"], closed=row["closed"], source="derived",
-        ts=row["ts"], recv_ts=row["recv_ts"],
-    )

@@ -15,6 +15,7 @@ import random
 import websockets
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
+from services.receivers.exchanges import exchange_of
 from services.receivers.frames import FrameError, ReconnectNotice
 from services.receivers.venue import Feed, Message
 from shared import metrics
@@ -213,7 +214,7 @@ class FeedConnection:
             return
         gap = Gap(
             feed=self.feed.name,
-            exchange=self.feed.exchange,
+            exchange=exchange_of(self.feed.exchange),
             from_ts=self._outage_from,
             to_ts=recv_ts,
             reason=self._outage_reason,
@@ -261,7 +262,7 @@ class FeedConnection:
             metrics.FEED_LAST_DATA.labels(self.feed.name).set(self.last_data_ts / 1e6)
         return FeedStatus(
             feed=self.feed.name,
-            exchange=self.feed.exchange,
+            exchange=exchange_of(self.feed.exchange),
             connected=self.connected_since is not None,
             at=now_us(),
             last_data_ts=self.last_data_ts,

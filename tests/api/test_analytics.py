@@ -4,25 +4,33 @@ parameters answered 400 with a JSON error."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from decimal import Decimal
+from typing import Any, Literal
 
 import asyncpg
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient
+from pytest_aiohttp import AiohttpClient
 
 from services.api.app import create_app
-from services.processor.candles import MINUTE_US
 from services.processor.store import EventStore
 from services.processor.tables_analytics import CANDLES, LARGE_TRADES, LIQUIDATIONS, SPIKES
+from shared.candles import MINUTE_US
 from shared.config import Settings
-from shared.events import Candle, LargeTrade, Liquidation, Spike
+from shared.events import Candle, LargeTrade, Liquidation, Side, Spike
+
+ApiClient = TestClient[web.Request, web.Application]
 
 D = Decimal
 T0 = 1_704_067_200_000_000  # 2024-01-01T00:00:00Z
+METRICS: tuple[Literal["oi", "volume"], ...] = ("volume", "oi")
 
 
-def bar(exchange: str, minute: int, open_: str, close: str, volume: str, source: str = "derived") -> Candle:
+def bar(
+    exchange: str, minute: int, open_: str, close: str, volume: str,
+    source: Literal["exchange", "derived"] = "derived",
+) -> Candle:
     return Candle(
         exchange=exchange,
         symbol="BTC-USDT-PERP",
@@ -36,18 +44,18 @@ def bar(exchange: str, minute: int, open_: str, close: str, volume: str, source:
         trades=3,
         buy_volume=D(volume) / 2,
         closed=False,
-        source=source,  # type: ignore[arg-type]
+        source=source,
         ts=T0 + minute * MINUTE_US,
         recv_ts=T0,
     )
 
 
-def liquidation(n: int, usd: str, side: str = "sell", exchange: str = "binance") -> Liquidation:
+def liquidation(n: int, usd: str, side: Side = "sell", exchange: str = "binance") -> Liquidation:
     return Liquidation(
         exchange=exchange,
         symbol="BTC-USDT-PERP",
         raw_symbol="BTCUSDT",
-        side=side,  # type: ignore[arg-type]
+        side=side,
         price=D(100),
         size=D(usd) / 100,
         usd_value=D(usd),
@@ -58,8 +66,8 @@ def liquidation(n: int, usd: str, side: str = "sell", exchange: str = "binance")
 
 @pytest.fixture
 async def client(
-    aiohttp_client: Callable[..., TestClient], settings: Settings, pool: asyncpg.Pool
-) -> TestClient:
+    aiohttp_client: AiohttpClient, settings: Settings, pool: asyncpg.Pool
+) -> ApiClient:
     bars = [bar("binance", m, "100", "101", "3") for m in range(5)] + [
         bar("bybit", 0, "102", "99", "1"),
         bar("bybit", 0, "1", "1", "9", "exchange"),
@@ -86,14 +94,14 @@ async def client(
             metric=metric,
             interval="5m",
             value=D(50),
-            mean=D(2),  # type: ignore[arg-type]
+            mean=D(2),
             stdev=D(1),
             z=D(48),
             threshold=D(3),
             ts=T0 + n * 300_000_000,
             recv_ts=T0,
         )
-        for n, metric in enumerate(["volume", "oi"])
+        for n, metric in enumerate(METRICS)
     ]
     await EventStore(pool, {Candle: CANDLES})(bars)
     await EventStore(pool, {Liquidation: LIQUIDATIONS})(
@@ -103,12 +111,12 @@ async def client(
     return await aiohttp_client(create_app(settings))
 
 
-async def get(client: TestClient, path: str, **params: str) -> tuple[int, dict]:  # type: ignore[type-arg]
+async def get(client: ApiClient, path: str, **params: str) -> tuple[int, dict[str, Any]]:
     response = await client.get(path, params=params)
     return response.status, await response.json()
 
 
-async def test_candles_oldest_first_with_range_and_limit(client: TestClient) -> None:
+async def test_candles_oldest_first_with_range_and_limit(client: ApiClient) -> None:
     status, body = await get(client, "/api/v1/candles/binance/BTC-USDT-PERP/1m")
     assert status == 200
     assert [c["ts"] for c in body["candles"]] == [T0 + m * MINUTE_US for m in range(5)]
@@ -137,7 +145,7 @@ async def test_candles_oldest_first_with_range_and_limit(client: TestClient) -> 
     assert [(c["source"], c["volume"]) for c in body["candles"]] == [("exchange", "9")]
 
 
-async def test_multi_exchange_candles_are_volume_weighted(client: TestClient) -> None:
+async def test_multi_exchange_candles_are_volume_weighted(client: ApiClient) -> None:
     status, body = await get(client, "/api/v1/candles/multi/BTC-USDT-PERP/1m", limit="2")
     assert status == 200
     assert [c["ts"] for c in body["candles"]] == [T0 + 3 * MINUTE_US, T0 + 4 * MINUTE_US]
@@ -155,7 +163,7 @@ async def test_multi_exchange_candles_are_volume_weighted(client: TestClient) ->
     assert [(c["open"], c["exchanges"]) for c in body["candles"]] == [("102", ["bybit"])]
 
 
-async def test_liquidations_large_trades_and_spikes(client: TestClient) -> None:
+async def test_liquidations_large_trades_and_spikes(client: ApiClient) -> None:
     _, body = await get(client, "/api/v1/liquidations")
     # newest first
     assert [(q["exchange"], q["usd_value"]) for q in body["liquidations"]] == [
@@ -202,7 +210,7 @@ async def test_liquidations_large_trades_and_spikes(client: TestClient) -> None:
     ],
 )
 async def test_bad_parameters_are_400_with_a_json_error(
-    client: TestClient, path: str, params: dict[str, str]
+    client: ApiClient, path: str, params: dict[str, str]
 ) -> None:
     status, body = await get(client, path, **params)
     assert status == 400

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import asyncpg
 import redis.asyncio as aioredis
-from aiohttp.test_utils import TestClient
+from pytest_aiohttp import AiohttpClient
 
 from services.api.app import create_app
 from services.processor.store import EventStore
@@ -17,7 +15,7 @@ from shared.feed_status import FeedStatus, write_feed_statuses
 
 
 async def test_stored_and_ongoing_gaps_with_filters(
-    aiohttp_client: Callable[..., TestClient], settings: Settings, redis: aioredis.Redis, pool: asyncpg.Pool
+    aiohttp_client: AiohttpClient, settings: Settings, redis: aioredis.Redis, pool: asyncpg.Pool
 ) -> None:
     now = now_us()
     gaps = [

@@ -4,12 +4,11 @@ against the real Redis and PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from decimal import Decimal
 
 import asyncpg
 import redis.asyncio as aioredis
-from aiohttp.test_utils import TestClient
+from pytest_aiohttp import AiohttpClient
 
 from services.api.app import create_app
 from services.processor.store import EventStore
@@ -20,7 +19,6 @@ from shared.events import FundingRate, OpenInterest, SpotPrice, now_us
 from shared.health import beat_forever
 from shared.poll_status import PollStatus, record_poll
 
-Client = Callable[..., TestClient]
 MINUTE_US = 60_000_000
 
 
@@ -65,7 +63,7 @@ async def store_rows(pool: asyncpg.Pool) -> None:
 
 
 async def test_funding_spread_on_a_hand_checked_example(
-    aiohttp_client: Client, settings: Settings, pool: asyncpg.Pool
+    aiohttp_client: AiohttpClient, settings: Settings, pool: asyncpg.Pool
 ) -> None:
     await store_rows(pool)
     client = await aiohttp_client(create_app(settings))
@@ -85,7 +83,7 @@ async def test_funding_spread_on_a_hand_checked_example(
 
 
 async def test_spread_of_one_exact_symbol_and_of_older_rows(
-    aiohttp_client: Client, settings: Settings, pool: asyncpg.Pool
+    aiohttp_client: AiohttpClient, settings: Settings, pool: asyncpg.Pool
 ) -> None:
     await store_rows(pool)
     client = await aiohttp_client(create_app(settings))
@@ -103,7 +101,7 @@ async def test_spread_of_one_exact_symbol_and_of_older_rows(
     assert (body["short"]["exchange"], body["spread"]) == ("okx", "11.00475")
 
 
-async def test_spread_errors(aiohttp_client: Client, settings: Settings, pool: asyncpg.Pool) -> None:
+async def test_spread_errors(aiohttp_client: AiohttpClient, settings: Settings, pool: asyncpg.Pool) -> None:
     await store_rows(pool)
     client = await aiohttp_client(create_app(settings))
     assert (await client.get("/api/v1/funding/spread")).status == 400
@@ -117,7 +115,7 @@ async def test_spread_errors(aiohttp_client: Client, settings: Settings, pool: a
 
 
 async def test_funding_is_the_latest_per_venue_and_symbol(
-    aiohttp_client: Client, settings: Settings, pool: asyncpg.Pool
+    aiohttp_client: AiohttpClient, settings: Settings, pool: asyncpg.Pool
 ) -> None:
     await store_rows(pool)
     client = await aiohttp_client(create_app(settings))
@@ -146,7 +144,7 @@ async def test_funding_is_the_latest_per_venue_and_symbol(
 
 
 async def test_prices_and_open_interest_latest(
-    aiohttp_client: Client, settings: Settings, pool: asyncpg.Pool
+    aiohttp_client: AiohttpClient, settings: Settings, pool: asyncpg.Pool
 ) -> None:
     t = now_us()
     prices = [
@@ -188,7 +186,7 @@ async def test_prices_and_open_interest_latest(
             recv_ts=t,
         )
     ]
-    await EventStore(pool, {SpotPrice: SPOT_PRICES, OpenInterest: OPEN_INTEREST})(prices + interest)
+    await EventStore(pool, {SpotPrice: SPOT_PRICES, OpenInterest: OPEN_INTEREST})([*prices, *interest])
     client = await aiohttp_client(create_app(settings))
     body = await (await client.get("/api/v1/prices", params={"symbol": "BTC"})).json()
     assert [(r["exchange"], r["source"], r["price"]) for r in body["prices"]] == [
@@ -214,7 +212,7 @@ async def test_prices_and_open_interest_latest(
 
 
 async def test_ready_shows_a_failing_venue_without_failing_readiness(
-    aiohttp_client: Client, settings: Settings, redis: aioredis.Redis, pool: asyncpg.Pool
+    aiohttp_client: AiohttpClient, settings: Settings, redis: aioredis.Redis, pool: asyncpg.Pool
 ) -> None:
     t = now_us()
     await record_poll(

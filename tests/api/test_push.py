@@ -10,12 +10,13 @@ import os
 import socket
 from collections.abc import Callable
 from decimal import Decimal
+from typing import Any, cast
 
 import pytest
 import redis.asyncio as aioredis
 from aiohttp import WSMsgType
-from aiohttp.test_utils import TestClient
 from prometheus_client import REGISTRY
+from pytest_aiohttp import AiohttpClient
 
 from services.api.app import create_app
 from services.api.push import HUB, PushHub
@@ -87,12 +88,12 @@ class StalledClient:
         masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
         self.writer.write(bytes([0x81, 0x80 | len(payload)]) + mask + masked)  # FIN + text, masked
 
-    async def receive(self) -> dict[str, object]:
+    async def receive(self) -> Any:
         head = await self.reader.readexactly(2)
         size = head[1] & 0x7F
         if size >= 126:
             size = int.from_bytes(await self.reader.readexactly(2 if size == 126 else 8), "big")
-        return json.loads(await self.reader.readexactly(size))  # type: ignore[no-any-return]
+        return json.loads(await self.reader.readexactly(size))
 
     async def read_to_end(self) -> None:
         """Drain what the kernel still holds; returns once the server has closed the connection."""
@@ -105,14 +106,15 @@ class StalledClient:
 
 
 async def test_a_stalled_client_never_slows_a_fast_one(
-    aiohttp_client: Callable[..., TestClient], make_settings: Callable[..., Settings], redis: aioredis.Redis
+    aiohttp_client: AiohttpClient, make_settings: Callable[..., Settings], redis: aioredis.Redis
 ) -> None:
     settings = make_settings(ws_client_queue=10_000, ws_send_timeout_s=3.0)
     client = await aiohttp_client(create_app(settings))
-    hub = client.server.app[HUB]
+    hub = client.app[HUB]
     fast = await client.ws_connect("/ws")
     await fast.send_json({"op": "subscribe", "topic": "trades"})
     assert (await fast.receive_json())["type"] == "subscribed"
+    assert client.port is not None
     stalled = await StalledClient.connect(client.host, client.port)
     stalled.send({"op": "subscribe", "topic": "trades"})
     assert (await stalled.receive())["type"] == "subscribed"  # and from now on it reads nothing
@@ -140,7 +142,7 @@ async def test_a_stalled_client_never_slows_a_fast_one(
 
 
 async def test_filters_and_request_errors_on_the_socket(
-    aiohttp_client: Callable[..., TestClient], settings: Settings, redis: aioredis.Redis
+    aiohttp_client: AiohttpClient, settings: Settings, redis: aioredis.Redis
 ) -> None:
     client = await aiohttp_client(create_app(settings))
     ws = await client.ws_connect("/ws")
@@ -231,7 +233,8 @@ async def test_a_full_queue_drops_the_oldest_and_tells_the_client(
     task = asyncio.create_task(hub.run())
     try:
         await publish(redis, settings, [trade(n) for n in range(50)])
-        last = (await redis.xrevrange(stream_key(settings.streams.prefix, "trades"), count=1))[0][0].decode()
+        newest = await redis.xrevrange(stream_key(settings.streams.prefix, "trades"), count=1)
+        last = cast(list[tuple[bytes, dict[bytes, bytes]]], newest)[0][0].decode()
         await until(lambda: hub.cursors.get(stream_key(settings.streams.prefix, "trades")) == last)
     finally:
         hub.stop()

@@ -14,8 +14,8 @@ import redis.asyncio as aioredis
 
 from services.processor.analytics import run_analytics
 from services.processor.analytics_sinks import ExchangeCandles, OpenInterestSpikes, TradeAnalytics
-from services.processor.candles import INTERVAL_US, MINUTE_US
 from services.processor.store import TRADES, EventStore, RefusedValue
+from shared.candles import INTERVAL_US, MINUTE_US
 from shared.config import Settings
 from shared.constants import FIELD_EVENTS, stream_key
 from shared.events import Alert, Candle, Event, LargeTrade, OpenInterest, Spike, Trade, batch_decoder

@@ -8,15 +8,8 @@ from decimal import Decimal
 import msgspec
 import pytest
 
-from services.processor.candles import (
-    INTERVAL_US,
-    MINUTE_US,
-    CandleBuilder,
-    bucket_start,
-    combine,
-    combine_series,
-    rollup,
-)
+from services.processor.candles import CandleBuilder, rollup
+from shared.candles import INTERVAL_US, MINUTE_US, bucket_start, combine, combine_series
 from shared.events import Candle, Trade
 
 T0 = 1_704_067_200_000_000  # 2024-01-01 00:00:00 UTC

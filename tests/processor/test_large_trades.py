@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from services.processor.large_trades import LargeTradeRule, usd_value
+from services.processor.large_trades import LargeTradeRule
 from shared.config import load_settings
 from shared.events import Trade
+from shared.usd import usd_value
 
 D = Decimal
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from services.processor.candles import INTERVAL_US
 from services.processor.spikes import (
     ClosedBars,
     OpenInterestCloses,
@@ -14,6 +13,7 @@ from services.processor.spikes import (
     spike_alert,
     with_empty_buckets,
 )
+from shared.candles import INTERVAL_US
 from shared.events import Candle, OpenInterest
 
 D = Decimal

@@ -88,11 +88,11 @@ def test_force_order_uses_average_price_and_filled_quantity() -> None:
     assert str(liquidation.usd_value) == "99.0050"
 
 
-def test_spot_trade_is_base_quote_on_binance_spot() -> None:
+def test_spot_trade_is_base_quote_on_binance() -> None:
     raw = frame("binance_spot", "trade")
     [trade] = market.parse_frame_spot(raw, RECV_TS)
     assert_event(
-        trade, Trade, exchange="binance_spot", symbol="BNB-BTC", raw_symbol="BNBBTC", trade_id="12345",
+        trade, Trade, exchange="binance", symbol="BNB-BTC", raw_symbol="BNBBTC", trade_id="12345",
         price=Decimal("0.001"), size=Decimal("100"), side="sell", raw_size=None, buyer=None, seller=None,
         ts=1_672_515_782_136_000, recv_ts=RECV_TS,
     )

@@ -87,7 +87,7 @@ def test_spot_ticker_price_carries_the_receive_time() -> None:
     assert_event(
         events[0],
         SpotPrice,
-        exchange="binance_spot",
+        exchange="binance",
         symbol="LTC-BTC",
         raw_symbol="LTCBTC",
         price=Decimal("4.00000200"),
@@ -98,7 +98,7 @@ def test_spot_ticker_price_carries_the_receive_time() -> None:
     assert_event(
         events[1],
         SpotPrice,
-        exchange="binance_spot",
+        exchange="binance",
         symbol="ETH-BTC",
         raw_symbol="ETHBTC",
         price=Decimal("0.07946600"),

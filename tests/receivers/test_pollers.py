@@ -116,7 +116,7 @@ async def test_every_venue_answers_through_the_simulator(
         assert all(o.ok and o.events for o in outcomes.values()), (function, outcomes)
     funding, prices, oi = [await published(redis, settings, f) for f in ("funding", "prices", "oi")]
     assert {e.exchange for e in funding} == set(CAPABILITIES["funding"])
-    assert {e.exchange for e in prices} == {"binance_spot", "bybit", "okx", "jupiter", "pyth"}
+    assert {e.exchange for e in prices} == {"binance", "bybit", "okx", "jupiter", "pyth"}
     assert {e.source for e in prices if e.exchange in ("jupiter", "pyth")} == {"oracle"}
     assert {e.exchange for e in oi} == set(CAPABILITIES["oi"])
     store = EventStore(

@@ -49,3 +49,10 @@ def parse_of(name: str) -> Parse:
     if venue.parser is None:
         raise ValueError(f"{name} declares sockets but no parser")
     return venue.parser(dict(venue.facts.defaults) if venue.facts is not None else NO_FACTS)
+
+
+def exchange_of(name: str) -> str:
+    """The exchange named by the events, gap records and feed states of registry entry `name`:
+    always the venue (binance_spot -> binance), the normalized symbol telling the market."""
+    venue = VENUES.get(name)
+    return name if venue is None else venue.exchange

@@ -3,7 +3,8 @@
 Futures: https://developers.binance.com/docs/derivatives/usds-margined-futures/websocket-market-streams
 Spot: https://developers.binance.com/docs/binance-spot-api-docs/web-socket-streams
 Combined streams arrive wrapped as {"stream": "<name>", "data": <payload>}; stream names are
-lower-case and travel in the url, so a socket sends no subscribe message.
+lower-case and travel in the url, so a socket sends no subscribe message. Events of both markets
+say exchange="binance": the symbol tells spot from perpetual.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import msgspec
 from services.receivers.exchanges.binance.symbols import (
     FUNDING_INTERVAL_HOURS,
     NAME,
-    SPOT_NAME,
     spot_symbol_of,
     symbol_of,
 )
@@ -327,14 +327,14 @@ class SpotTrade(msgspec.Struct, frozen=True, gc=False, tag_field="e", tag="trade
 
 
 def spot_trade_events(msg: SpotTrade, recv_ts: int) -> list[AnyEvent]:
-    """One spot trade payload -> one Trade on binance_spot; the taker sold when the buyer is the maker.
+    """One spot trade payload -> one Trade on binance; the taker sold when the buyer is the maker.
 
     {"e":"trade","E":1672515782136,"s":"BNBBTC","t":12345,"p":"0.001","q":"100",
      "T":1672515782136,"m":true,"M":true}
     """
     return [
         Trade(
-            exchange=SPOT_NAME, symbol=spot_symbol_of(msg.s), raw_symbol=msg.s, trade_id=str(msg.t),
+            exchange=NAME, symbol=spot_symbol_of(msg.s), raw_symbol=msg.s, trade_id=str(msg.t),
             price=finite(msg.p, "price"), size=finite(msg.q, "size"),
             side="sell" if msg.m else "buy", ts=ms_to_us(msg.T), recv_ts=recv_ts,
         )

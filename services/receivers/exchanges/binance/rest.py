@@ -16,7 +16,6 @@ from services.receivers.exchanges.binance.symbols import (
     FUNDING_INTERVAL_HOURS,
     NAME,
     QUOTE,
-    SPOT_NAME,
     spot_symbol_of,
     symbol_of,
 )
@@ -143,12 +142,12 @@ _ticker_price = msgspec.json.Decoder(TickerPrice | list[TickerPrice])
 
 
 def parse_ticker_price(raw: bytes, recv_ts: int, *, symbols: Collection[str] | None = None) -> list[AnyEvent]:
-    """Spot ticker/price -> SpotPrice on binance_spot (last trade price), stamped with recv_ts.
+    """Spot ticker/price -> SpotPrice on binance (last trade price), stamped with recv_ts.
 
     {"symbol":"LTCBTC","price":"4.00000200"}  or a list of them
     """
     return [
-        SpotPrice(exchange=SPOT_NAME, symbol=spot_symbol_of(t.symbol), raw_symbol=t.symbol,
+        SpotPrice(exchange=NAME, symbol=spot_symbol_of(t.symbol), raw_symbol=t.symbol,
                   price=finite(t.price, "price"), source="exchange", ts=recv_ts, recv_ts=recv_ts)
         for t in _listed(decode(_ticker_price, raw)) if symbols is None or t.symbol in symbols
     ]

@@ -7,8 +7,8 @@ from functools import lru_cache
 
 from services.receivers.frames import normalized, split_concatenated
 
-NAME = "binance"  # USD-M futures
-SPOT_NAME = "binance_spot"  # the spot market's registry name
+NAME = "binance"  # the futures record's name, and the exchange every event names, spot included
+SPOT_NAME = "binance_spot"  # registry name of the spot record (its sockets, REST client, settings)
 # Funding is every 8 h by default; /fapi/v1/fundingInfo lists the symbols moved to 4 h or 1 h,
 # which the markPrice stream does not say (Mark-Price-Stream page, Get-Funding-Rate-Info page).
 FUNDING_INTERVAL_HOURS = Decimal(8)
