@@ -8,7 +8,8 @@ from aiohttp.pytest_plugin import AiohttpClient
 from services.api.app import create_app
 from services.processor.store import TRADES, EventStore
 from services.processor.tables_gaps import GAPS
-from services.receivers.exchanges import binance, bybit
+from services.receivers.exchanges import bybit
+from services.receivers.exchanges.binance import market
 from shared.config import Settings
 from shared.events import Gap, Trade
 from tests.fixtures import frame
@@ -20,9 +21,9 @@ async def test_exchange_filter_returns_both_markets_of_each_venue(
     aiohttp_client: AiohttpClient, settings: Settings, pool: asyncpg.Pool
 ) -> None:
     events = [
-        *binance.parse_frame_spot(frame("binance_spot", "trade"), RECV_TS),
-        *binance.parse_frame(frame("binance", "aggTrade"), RECV_TS),
-        *bybit.spot.parse_frame(frame("bybit", "publicTrade"), RECV_TS),
+        *market.parse_frame_spot(frame("binance_spot", "trade"), RECV_TS),
+        *market.parse_frame(frame("binance", "aggTrade"), RECV_TS),
+        *bybit.parse_frame_spot(frame("bybit", "publicTrade"), RECV_TS),
         *bybit.parse_frame(frame("bybit", "publicTrade"), RECV_TS),
     ]
     trades = [e for e in events if isinstance(e, Trade)]
