@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from decimal import Decimal
-from functools import lru_cache, partial
+from functools import lru_cache
 from typing import Annotated, Generic, Literal, TypeVar
 
 import msgspec
@@ -392,8 +392,13 @@ def parse_frame_spot(raw: bytes | str, recv_ts: int) -> list[AnyEvent]:
 
 
 def linear_parser(funding_hours: Facts) -> Parse:
-    """parse_frame_linear reading funding intervals from funding_hours (the venue's facts table)."""
-    return partial(parse_frame_linear, funding_hours=funding_hours)
+    """parse_frame_linear reading funding intervals from funding_hours (the venue's facts table).
+    A closure straight to _parse_frame: a keyword partial costs a tenth of a frame's parse."""
+
+    def parse(raw: bytes | str, recv_ts: int) -> list[AnyEvent]:
+        return _parse_frame(raw, recv_ts, "linear", funding_hours)
+
+    return parse
 
 
 parse_frame = parse_frame_linear  # the "bybit" (linear) feed's

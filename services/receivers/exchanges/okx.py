@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
-from functools import lru_cache, partial
+from functools import lru_cache
 from types import MappingProxyType
 from typing import Annotated, Generic, Literal, Protocol, TypeVar
 
@@ -425,8 +425,12 @@ def parse_frame(raw: bytes | str, recv_ts: int, ct_val: CtVal = CT_VAL) -> list[
 
 def parser(ct_val: Facts) -> Parse:
     """parse_frame reading contract values from ct_val (the venue's facts table, kept fresh by the
-    receivers)."""
-    return partial(parse_frame, ct_val=ct_val)
+    receivers). A closure passing it by position: a keyword partial costs a tenth of a frame's parse."""
+
+    def parse(raw: bytes | str, recv_ts: int) -> list[AnyEvent]:
+        return parse_frame(raw, recv_ts, ct_val)
+
+    return parse
 
 
 # --- REST (funding, spot, open interest, contract values) ---
