@@ -52,6 +52,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     breaker_fail_max: Positive = 3  # store outages in a row that open the breaker
     breaker_reset_s: Seconds = 5.0  # open breaker: wait before probing again
     monitor_interval_s: Seconds = 5.0  # how often the stream monitor reads XINFO (length, lag, DLQ)
+    redis_backoff_max_s: Seconds = 30.0  # cap of the retry backoff while Redis is unreachable
     # services
     service_instance: str = ""  # consumer and heartbeat name; default: host name
     heartbeat_interval_s: Seconds = 5.0  # a service is down after 3 missed beats
