@@ -8,6 +8,9 @@ from collections.abc import Awaitable
 from typing import TypeVar
 
 T = TypeVar("T")
+# A write after the stop (a last feed status, a heartbeat's removal) waits at most this long: a
+# Redis that does not answer must not spend the shutdown budget on what expires by itself anyway.
+LAST_WRITE_S = 1.0
 
 
 async def sleep_or_stop(stop: asyncio.Event, seconds: float) -> bool:

@@ -8,6 +8,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 import msgspec
 import pybreaker
@@ -15,7 +16,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
 
 from shared import metrics
-from shared.backoff import Backoff, sleep_or_stop
+from shared.backoff import Backoff, sleep_or_stop, until_stopped
 from shared.breaker import SinkBreaker, SinkUnavailable
 from shared.config import Settings
 from shared.constants import FIELD_EVENTS, trimmed_key
@@ -24,6 +25,7 @@ from shared.events import Event, batch_decoder, batch_encoder
 
 log = logging.getLogger(__name__)
 Sink = Callable[[Sequence[Event]], Awaitable[None]]
+RawEntry = tuple[bytes, dict[bytes, bytes] | None]  # (id, fields); no fields: trimmed while pending
 
 
 @dataclass
@@ -32,7 +34,7 @@ class Entry:
 
     id: bytes
     payload: bytes
-    events: list[Event] = field(default_factory=list)
+    events: Sequence[Event] = field(default_factory=list)
 
 
 class StreamConsumer:
@@ -55,7 +57,7 @@ class StreamConsumer:
         self._held: list[Entry] = []
         self._read_own_pending = True
         self._labels = (stream, group)
-        self._backoff = Backoff(base=0.2, cap=settings.ws_backoff_max_s)
+        self._backoff = Backoff(base=0.2, cap=settings.redis_backoff_max_s)
         self._stop = asyncio.Event()  # run() replaces it with the service's stop event
 
     async def ensure_group(self) -> None:
@@ -68,6 +70,7 @@ class StreamConsumer:
     async def run(self, stop: asyncio.Event) -> None:
         """Until stopped: finish the batch in hand, ack it, return (unfinished work stays pending)."""
         self._stop = stop
+        self._read_own_pending = True  # a run starts with what an earlier one left under our name
         while not stop.is_set():
             try:
                 await self.ensure_group()
@@ -85,11 +88,13 @@ class StreamConsumer:
         ack that failed, left entries pending under our name that nobody would see for claim_idle."""
         metrics.REDIS_ERRORS.labels(op).inc()
         self._read_own_pending = True
-        log.warning("redis unavailable to consumer", extra={"stream": self.stream, "error": repr(exc)})
+        log.warning("redis unavailable to consumer",
+                    extra={"stream": self.stream, "error": repr(exc)})
         await sleep_or_stop(self._stop, self._backoff.next_delay())
 
     async def step(self) -> int:
-        """One round: retry held work, else reclaim idle entries, else read new ones. Returns entries handled."""
+        """One round: retry held work, else reclaim idle entries, else read new ones.
+        Returns entries handled."""
         if self._held:
             if await sleep_or_stop(self._stop, self.breaker.wait_s()):
                 return 0  # stopping: the held entries stay pending, for us or another consumer
@@ -104,15 +109,12 @@ class StreamConsumer:
     async def _read(self) -> list[Entry]:
         """Own pending entries first (left by a previous run under this name), then new ones."""
         count = min(self.settings.consumer_batch_entries, self.settings.consumer_max_in_flight)
-        raw = []
+        raw: list[RawEntry] = []
         if self._read_own_pending:
-            reply = await self.redis.xreadgroup(self.group, self.consumer, {self.stream: "0"}, count=count)
-            raw = reply[0][1] if reply else []
+            raw = await self._read_group("0", count, block=None)
             self._read_own_pending = bool(raw)
         if not raw:
-            reply = await self.redis.xreadgroup(self.group, self.consumer, {self.stream: ">"}, count=count,
-                                                block=self.settings.consumer_block_ms)
-            raw = reply[0][1] if reply else []
+            raw = await self._read_group(">", count, block=self.settings.consumer_block_ms)
         gone = [entry_id for entry_id, fields in raw if not fields]
         if gone:  # pending here, but trimmed from the stream before we processed them
             await self._count_trimmed(len(gone))
@@ -120,6 +122,15 @@ class StreamConsumer:
         entries = [Entry(entry_id, fields.get(FIELD_EVENTS, b"")) for entry_id, fields in raw if fields]
         metrics.DELIVERIES.labels(*self._labels).inc(len(entries))
         return entries
+
+    async def _read_group(self, last_id: str, count: int, block: int | None) -> list[RawEntry]:
+        """One XREADGROUP, cut short by the stop: a blocking read (or a Redis that does not answer)
+        never holds a shutdown; what it may have delivered stays pending under our name."""
+        read = self.redis.xreadgroup(self.group, self.consumer, {self.stream: last_id},
+                                     count=count, block=block)
+        reply = await until_stopped(read, self._stop)
+        # RESP2, responses not decoded: [[stream, [(id, fields), ...]]]
+        return cast(list[RawEntry], cast(list[list[Any]], reply)[0][1]) if reply else []
 
     async def _reclaim(self) -> list[Entry]:
         """XAUTOCLAIM entries idle past the claim time; dead-letter those delivered too often."""
@@ -143,8 +154,10 @@ class StreamConsumer:
         return fresh
 
     async def _deliveries(self, ids: list[bytes]) -> dict[bytes, int]:
-        rows = await self.redis.xpending_range(self.stream, self.group, min=min(ids), max=max(ids), count=len(ids) * 4)
-        return {row["message_id"]: int(row["times_delivered"]) for row in rows}
+        rows = await self.redis.xpending_range(self.stream, self.group, min=min(ids), max=max(ids),
+                                               count=len(ids) * 4)
+        # responses are not decoded: message ids are bytes
+        return {cast(bytes, row["message_id"]): int(row["times_delivered"]) for row in rows}
 
     async def _handle(self, entries: list[Entry]) -> None:
         good: list[Entry] = []
@@ -206,12 +219,13 @@ class StreamConsumer:
     async def _dead_letter(self, entry: Entry, payload: bytes, error: str) -> None:
         await dead_letter(self.redis, self.stream, self.group, entry.id, payload, error, self.consumer)
         metrics.ENTRIES_DEAD.labels(*self._labels).inc()
-        log.error("entry dead-lettered", extra={"stream": self.stream, "entry": entry.id.decode(), "error": error})
+        log.error("entry dead-lettered",
+                  extra={"stream": self.stream, "entry": entry.id.decode(), "error": error})
 
     async def _count_trimmed(self, count: int) -> None:
         """Entries read but trimmed before we processed them: a metric here, a running total in Redis."""
         metrics.TRIMMED_UNREAD.labels(*self._labels).inc(count)
-        await self.redis.hincrby(trimmed_key(self.stream), self.group, count)  # type: ignore[misc]
+        await self.redis.hincrby(trimmed_key(self.stream), self.group, count)
         log.error("pending entries trimmed before they were processed",
                   extra={"stream": self.stream, "group": self.group, "entries": count})
 

@@ -32,7 +32,8 @@ async def test_partition_check_survives_postgres_outage(
     caplog.set_level(logging.INFO, logger=processor.__name__)
     target = urlsplit(DATABASE_URL)
     async with CuttableProxy(target.hostname or "127.0.0.1", target.port or 5432) as proxy:
-        via_proxy = DATABASE_URL.replace(f"{target.hostname}:{target.port or 5432}", f"127.0.0.1:{proxy.port}")
+        via_proxy = DATABASE_URL.replace(f"{target.hostname}:{target.port or 5432}",
+                                         f"127.0.0.1:{proxy.port}")
         settings = make_settings(database_url=via_proxy)
         # the furthest partition the check keeps ahead: dropped during the outage, so only a check
         # after it can bring it back
@@ -64,7 +65,8 @@ async def test_partition_check_survives_postgres_outage(
             assert not running.done()
             assert any(r.getMessage() == "partition check succeeded again" for r in caplog.records)
             failure = next(r for r in caplog.records if r.getMessage() == "partition check failed, retrying")
-            assert failure.levelno == logging.WARNING and failure.table == "trades" and failure.error
+            assert failure.levelno == logging.WARNING
+            assert failure.__dict__["table"] == "trades" and failure.__dict__["error"]
         finally:
             stop.set()
             async with asyncio.timeout(settings.shutdown_timeout_s):
