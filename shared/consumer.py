@@ -16,7 +16,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
 
 from shared import metrics
-from shared.backoff import Backoff, sleep_or_stop, until_stopped
+from shared.backoff import Backoff, sleep_or_stop
 from shared.breaker import SinkBreaker, SinkUnavailable
 from shared.config import Settings
 from shared.constants import FIELD_EVENTS, trimmed_key
@@ -70,7 +70,6 @@ class StreamConsumer:
     async def run(self, stop: asyncio.Event) -> None:
         """Until stopped: finish the batch in hand, ack it, return (unfinished work stays pending)."""
         self._stop = stop
-        self._read_own_pending = True  # a run starts with what an earlier one left under our name
         while not stop.is_set():
             try:
                 await self.ensure_group()
@@ -124,11 +123,10 @@ class StreamConsumer:
         return entries
 
     async def _read_group(self, last_id: str, count: int, block: int | None) -> list[RawEntry]:
-        """One XREADGROUP, cut short by the stop: a blocking read (or a Redis that does not answer)
-        never holds a shutdown; what it may have delivered stays pending under our name."""
-        read = self.redis.xreadgroup(self.group, self.consumer, {self.stream: last_id},
-                                     count=count, block=block)
-        reply = await until_stopped(read, self._stop)
+        """One XREADGROUP. Not raced against the stop: its BLOCK (consumer_block_ms) bounds the wait,
+        and a task per read would widen the window in which a handled batch loses its ack."""
+        reply = await self.redis.xreadgroup(self.group, self.consumer, {self.stream: last_id},
+                                            count=count, block=block)
         # RESP2, responses not decoded: [[stream, [(id, fields), ...]]]
         return cast(list[RawEntry], cast(list[list[Any]], reply)[0][1]) if reply else []
 
