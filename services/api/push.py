@@ -100,8 +100,9 @@ class PushHub:
                 self._wake.clear()
                 await self._wake.wait()
                 continue
-            reading = dict(self.cursors)
-            read = self.redis.xread(reading, count=READ_COUNT, block=READ_BLOCK_MS)  # type: ignore[arg-type]  # str ids fit; dict is invariant
+            # a copy of the cursors: subscriptions change them while the read waits
+            read = self.redis.xread({stream: cursor for stream, cursor in self.cursors.items()},
+                                    count=READ_COUNT, block=READ_BLOCK_MS)
             try:
                 reply = cast(ReadReply | None, await until_stopped(read, self._stop))
             except (RedisError, OSError) as exc:
