@@ -8,6 +8,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 import msgspec
 import pybreaker
@@ -24,6 +25,7 @@ from shared.events import Event, batch_decoder, batch_encoder
 
 log = logging.getLogger(__name__)
 Sink = Callable[[Sequence[Event]], Awaitable[None]]
+RawEntry = tuple[bytes, dict[bytes, bytes] | None]  # (id, fields); no fields: trimmed while pending
 
 
 @dataclass
@@ -32,7 +34,7 @@ class Entry:
 
     id: bytes
     payload: bytes
-    events: list[Event] = field(default_factory=list)
+    events: Sequence[Event] = field(default_factory=list)
 
 
 class StreamConsumer:
@@ -55,7 +57,7 @@ class StreamConsumer:
         self._held: list[Entry] = []
         self._read_own_pending = True
         self._labels = (stream, group)
-        self._backoff = Backoff(base=0.2, cap=settings.websockets.backoff_max_s)
+        self._backoff = Backoff(base=0.2, cap=settings.redis_backoff_max_s)
         self._stop = asyncio.Event()  # run() replaces it with the service's stop event
 
     async def ensure_group(self) -> None:
@@ -85,11 +87,13 @@ class StreamConsumer:
         ack that failed, left entries pending under our name that nobody would see for claim_idle."""
         metrics.REDIS_ERRORS.labels(op).inc()
         self._read_own_pending = True
-        log.warning("redis unavailable to consumer", extra={"stream": self.stream, "error": repr(exc)})
+        log.warning("redis unavailable to consumer",
+                    extra={"stream": self.stream, "error": repr(exc)})
         await sleep_or_stop(self._stop, self._backoff.next_delay())
 
     async def step(self) -> int:
-        """One round: retry held work, else reclaim idle entries, else read new ones. Returns entries handled."""
+        """One round: retry held work, else reclaim idle entries, else read new ones.
+        Returns entries handled."""
         if self._held:
             if await sleep_or_stop(self._stop, self.breaker.wait_s()):
                 return 0  # stopping: the held entries stay pending, for us or another consumer
@@ -104,15 +108,12 @@ class StreamConsumer:
     async def _read(self) -> list[Entry]:
         """Own pending entries first (left by a previous run under this name), then new ones."""
         count = min(self.settings.consumer.batch_entries, self.settings.consumer.max_in_flight)
-        raw = []
+        raw: list[RawEntry] = []
         if self._read_own_pending:
-            reply = await self.redis.xreadgroup(self.group, self.consumer, {self.stream: "0"}, count=count)
-            raw = reply[0][1] if reply else []
+            raw = await self._read_group("0", count, block=None)
             self._read_own_pending = bool(raw)
         if not raw:
-            reply = await self.redis.xreadgroup(self.group, self.consumer, {self.stream: ">"}, count=count,
-                                                block=self.settings.consumer.block_ms)
-            raw = reply[0][1] if reply else []
+            raw = await self._read_group(">", count, block=self.settings.consumer.block_ms)
         gone = [entry_id for entry_id, fields in raw if not fields]
         if gone:  # pending here, but trimmed from the stream before we processed them
             await self._count_trimmed(len(gone))
@@ -120,6 +121,14 @@ class StreamConsumer:
         entries = [Entry(entry_id, fields.get(FIELD_EVENTS, b"")) for entry_id, fields in raw if fields]
         metrics.DELIVERIES.labels(*self._labels).inc(len(entries))
         return entries
+
+    async def _read_group(self, last_id: str, count: int, block: int | None) -> list[RawEntry]:
+        """One XREADGROUP. Not raced against the stop: its BLOCK (consumer_block_ms) bounds the wait,
+        and a task per read would widen the window in which a handled batch loses its ack."""
+        reply = await self.redis.xreadgroup(self.group, self.consumer, {self.stream: last_id},
+                                            count=count, block=block)
+        # RESP2, responses not decoded: [[stream, [(id, fields), ...]]]
+        return cast(list[RawEntry], cast(list[list[Any]], reply)[0][1]) if reply else []
 
     async def _reclaim(self) -> list[Entry]:
         """XAUTOCLAIM entries idle past the claim time; dead-letter those delivered too often."""
@@ -143,8 +152,10 @@ class StreamConsumer:
         return fresh
 
     async def _deliveries(self, ids: list[bytes]) -> dict[bytes, int]:
-        rows = await self.redis.xpending_range(self.stream, self.group, min=min(ids), max=max(ids), count=len(ids) * 4)
-        return {row["message_id"]: int(row["times_delivered"]) for row in rows}
+        rows = await self.redis.xpending_range(self.stream, self.group, min=min(ids), max=max(ids),
+                                               count=len(ids) * 4)
+        # responses are not decoded: message ids are bytes
+        return {cast(bytes, row["message_id"]): int(row["times_delivered"]) for row in rows}
 
     async def _handle(self, entries: list[Entry]) -> None:
         good: list[Entry] = []
@@ -206,12 +217,13 @@ class StreamConsumer:
     async def _dead_letter(self, entry: Entry, payload: bytes, error: str) -> None:
         await dead_letter(self.redis, self.stream, self.group, entry.id, payload, error, self.consumer)
         metrics.ENTRIES_DEAD.labels(*self._labels).inc()
-        log.error("entry dead-lettered", extra={"stream": self.stream, "entry": entry.id.decode(), "error": error})
+        log.error("entry dead-lettered",
+                  extra={"stream": self.stream, "entry": entry.id.decode(), "error": error})
 
     async def _count_trimmed(self, count: int) -> None:
         """Entries read but trimmed before we processed them: a metric here, a running total in Redis."""
         metrics.TRIMMED_UNREAD.labels(*self._labels).inc(count)
-        await self.redis.hincrby(trimmed_key(self.stream), self.group, count)  # type: ignore[misc]
+        await self.redis.hincrby(trimmed_key(self.stream), self.group, count)
         log.error("pending entries trimmed before they were processed",
                   extra={"stream": self.stream, "group": self.group, "entries": count})
 

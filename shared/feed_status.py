@@ -16,7 +16,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from shared import metrics
-from shared.backoff import sleep_or_stop
+from shared.backoff import LAST_WRITE_S, sleep_or_stop, until_stopped
 from shared.constants import feed_status_key, feed_status_pattern
 
 log = logging.getLogger(__name__)
@@ -103,10 +103,17 @@ class FeedStatusReporter:
             return False
 
     async def run(self, stop: asyncio.Event) -> None:
+        """Write every interval until stopped (a write Redis does not answer is cut short by the stop),
+        then once more, within LAST_WRITE_S: the last state, disconnected, so readers see the stop."""
         while not stop.is_set():
-            await self.write_once()
+            await until_stopped(self.write_once(), stop)
             await sleep_or_stop(stop, self.interval_s)
-        await self.write_once()  # the last state: disconnected, so readers see the stop at once
+        try:
+            async with asyncio.timeout(LAST_WRITE_S):
+                await self.write_once()
+        except TimeoutError:
+            log.warning("last feed status not written: redis did not answer",
+                        extra={"within_s": LAST_WRITE_S})
 
 
 def feed_report(statuses: list[FeedStatus], now_us: int, interval_s: float) -> dict[str, object]:

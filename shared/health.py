@@ -12,6 +12,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from shared import metrics
+from shared.backoff import LAST_WRITE_S, sleep_or_stop, until_stopped
 from shared.config import Settings
 from shared.constants import heartbeat_key, heartbeat_pattern
 from shared.events import Heartbeat, json_encoder, now_us
@@ -36,17 +37,15 @@ async def beat_forever(redis: aioredis.Redis, settings: Settings, service: str, 
         beat = Heartbeat(service=service, instance=instance, started_ts=started, pid=os.getpid(),
                          ts=now_us(), recv_ts=now_us())
         try:
-            await redis.set(key, json_encoder.encode(beat), px=ttl_ms)
+            await until_stopped(redis.set(key, json_encoder.encode(beat), px=ttl_ms), stop)
         except (RedisError, OSError) as exc:
-            log.warning("heartbeat not written", extra={"error": repr(exc)})
-        try:
-            await asyncio.wait_for(stop.wait(), settings.heartbeat_interval_s)
-        except TimeoutError:
-            pass
+            log.warning("heartbeat not written", extra={"service": service, "error": repr(exc)})
+        await sleep_or_stop(stop, settings.heartbeat_interval_s)
     try:
-        await redis.delete(key)
-    except (RedisError, OSError):
-        pass
+        async with asyncio.timeout(LAST_WRITE_S):
+            await redis.delete(key)
+    except (RedisError, OSError, TimeoutError) as exc:  # the key expires with its TTL anyway
+        log.info("heartbeat not removed at stop", extra={"service": service, "error": repr(exc)})
 
 
 async def read_heartbeats(redis: aioredis.Redis, settings: Settings) -> list[Heartbeat]:

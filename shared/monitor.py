@@ -19,7 +19,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
 
 from shared import metrics
-from shared.backoff import sleep_or_stop
+from shared.backoff import sleep_or_stop, until_stopped
 from shared.config import Settings
 from shared.constants import ALL_FAMILIES, dlq_key, family_streams, trimmed_key
 from shared.events import Alert, now_us
@@ -213,7 +213,10 @@ class StreamMonitor:
         self._reconcile = redis.register_script(RECONCILE_LUA)
 
     async def poll(self) -> list[StreamFigures]:
-        figures = await read_streams(self.redis, self.settings)
+        return await self.record(await read_streams(self.redis, self.settings))
+
+    async def record(self, figures: list[StreamFigures]) -> list[StreamFigures]:
+        """Record the losses one reading shows and export its gauges."""
         for f in figures:
             for g in f.groups:
                 if g.trimmed_new:
@@ -244,16 +247,19 @@ class StreamMonitor:
         target = stream_of(alert, self.settings)
         await self.redis.xadd(
             target,
-            encode_entry([alert]),  # type: ignore[arg-type]
+            encode_entry([alert]),  # type: ignore[arg-type]  # bytes fit, but dict is invariant
             maxlen=maxlen_of(target, self.settings),
             approximate=True,
         )
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Poll until stopped; Redis being away is logged and retried next interval."""
+        """Poll until stopped; Redis being away is logged and retried next interval. The stop cuts a
+        reading short, never the recording of a loss it showed."""
         while not stop.is_set():
             try:
-                await self.poll()
+                figures = await until_stopped(read_streams(self.redis, self.settings), stop)
+                if figures is not None:
+                    await self.record(figures)
             except (RedisError, OSError) as exc:
                 metrics.REDIS_ERRORS.labels("monitor").inc()
                 log.warning("stream monitor could not read redis", extra={"error": repr(exc)})

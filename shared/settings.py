@@ -295,6 +295,7 @@ class Settings(Section, frozen=True):
     service_instance: str = ""  # consumer and heartbeat name; default: host name
     heartbeat_interval_s: Seconds = 5.0  # a service is down after 3 missed beats
     shutdown_timeout_s: Seconds = 10.0  # graceful stop budget on SIGTERM
+    redis_backoff_max_s: Seconds = 30.0  # cap of the retry backoff while Redis is unreachable
     # DEBUG, INFO, WARNING, ERROR
     log_level: Annotated[str, msgspec.Meta(pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")] = "INFO"
     bind_host: str = "127.0.0.1"  # address the API and metrics listen on

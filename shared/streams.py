@@ -17,10 +17,10 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
 
 from shared import metrics
-from shared.backoff import Backoff
+from shared.backoff import Backoff, sleep_or_stop
 from shared.config import Settings
 from shared.constants import ENTRY_VERSION, FIELD_EVENTS, FIELD_VERSION, partition_of, stream_key
-from shared.events import FAMILY, NEVER_SHED, Alert, Event, batch_encoder, now_us
+from shared.events import FAMILY, NEVER_SHED, Alert, Event, Severity, batch_encoder, now_us
 
 log = logging.getLogger(__name__)
 LAG_CHECK_S = 1.0
@@ -32,7 +32,8 @@ def stream_of(event: Event, settings: Settings) -> str:
     family = FAMILY[type(event)]
     exchange = getattr(event, "exchange", "")
     symbol = getattr(event, "symbol", "")
-    return stream_key(settings.streams.prefix, family, partition_of(exchange, symbol, settings.streams.partitions))
+    partition = partition_of(exchange, symbol, settings.streams.partitions)
+    return stream_key(settings.streams.prefix, family, partition)
 
 
 def maxlen_of(stream: str, settings: Settings) -> int:
@@ -83,7 +84,7 @@ class StreamProducer:
         # symbol, worked out once instead of hashing the partition per event
         self._routes: dict[tuple[type, str, str], tuple[str, bool]] = {}
         self._lag_checked = 0.0
-        self._backoff = Backoff(base=0.2, cap=settings.websockets.backoff_max_s)
+        self._backoff = Backoff(base=0.2, cap=settings.redis_backoff_max_s)
         self.published = 0
 
     @property
@@ -126,7 +127,9 @@ class StreamProducer:
         self.publish(event)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Flush every flush interval (or as soon as a batch fills) until stopped, then flush the rest."""
+        """Flush every flush interval (or as soon as a batch fills) until stopped, then flush the rest.
+        A flush in progress is not raced against the stop (a task per flush costs the hot path);
+        Redis away fails it at once, and the backoff after it ends with the stop."""
         interval = self.settings.producer.flush_ms / 1000
         while not stop.is_set():
             try:
@@ -135,13 +138,22 @@ class StreamProducer:
                 pass
             self._full.clear()
             if not await self.flush():
-                await asyncio.sleep(self._backoff.next_delay())
-        deadline = time.monotonic() + self.settings.shutdown_timeout_s / 2
-        while self._buffered and time.monotonic() < deadline:
-            if not await self.flush():
-                await asyncio.sleep(0.2)
+                await sleep_or_stop(stop, self._backoff.next_delay())
+        await self._flush_rest()
+
+    async def _flush_rest(self) -> None:
+        """At stop: keep flushing what is buffered for at most half the shutdown budget, however
+        Redis answers (a flush cut off at the deadline keeps its events, counted below)."""
+        try:
+            async with asyncio.timeout(self.settings.shutdown_timeout_s / 2):
+                while self._buffered:
+                    if not await self.flush():
+                        await asyncio.sleep(0.2)
+        except TimeoutError:
+            pass
         if self._buffered:
-            log.error("events left unwritten at stop", extra={"events": self._buffered, "source": self.source})
+            log.error("events left unwritten at stop",
+                      extra={"events": self._buffered, "source": self.source})
 
     async def flush(self) -> bool:
         """Write everything pending in one pipeline; False when Redis failed (events kept)."""
@@ -159,8 +171,13 @@ class StreamProducer:
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
                 for stream, chunk in entries:
-                    pipe.xadd(stream, encode_entry(chunk), maxlen=maxlen_of(stream, self.settings), approximate=True)
+                    pipe.xadd(stream,
+                              encode_entry(chunk),  # type: ignore[arg-type]  # bytes fit, but dict is invariant
+                              maxlen=maxlen_of(stream, self.settings), approximate=True)
                 ids = await pipe.execute()
+        except asyncio.CancelledError:
+            self._restore(batches)  # cut off (a stop's deadline): the events are still ours
+            raise
         except (RedisError, OSError) as exc:
             self._restore(batches)
             metrics.REDIS_ERRORS.labels("xadd").inc()
@@ -210,13 +227,14 @@ class StreamProducer:
         if not self._shedding:
             self._drained.set()
 
-    def _alert(self, stream: str, lag: int, severity: str, what: str) -> None:
+    def _alert(self, stream: str, lag: int, severity: Severity, what: str) -> None:
         family = stream.split(":")[1]
         if family == "alerts":
             return
         alert = Alert(
-            source=self.source or "producer", severity=severity, key=f"lag:{stream}",  # type: ignore[arg-type]
-            title=f"{stream} {what}", text=f"consumer lag {lag} entries, cap {maxlen_of(stream, self.settings)}",
+            source=self.source or "producer", severity=severity, key=f"lag:{stream}",
+            title=f"{stream} {what}",
+            text=f"consumer lag {lag} entries, cap {maxlen_of(stream, self.settings)}",
             ts=now_us(), recv_ts=now_us(),
         )
         self.publish(alert)

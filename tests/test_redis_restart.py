@@ -41,7 +41,7 @@ async def test_redis_restart_with_aof_loses_no_acknowledged_entry(
     server = RedisServer(tmp_path)
     server.start()
     settings = make_settings(
-        redis_url=server.url, producer_batch_events=50, ws_backoff_max_s=0.3, consumer_block_ms=100
+        redis_url=server.url, producer_batch_events=50, redis_backoff_max_s=0.3, consumer_block_ms=100
     )
     client = redis_client(settings)
     stream = stream_key(settings.streams.prefix, "trades")

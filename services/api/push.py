@@ -13,6 +13,7 @@ import asyncio
 import logging
 import socket
 from collections.abc import AsyncIterator
+from typing import cast
 
 import msgspec
 import redis.asyncio as aioredis
@@ -31,7 +32,7 @@ from services.api.push_client import (
     parse_request,
 )
 from shared import metrics
-from shared.backoff import Backoff
+from shared.backoff import Backoff, sleep_or_stop, until_stopped
 from shared.config import Settings
 from shared.constants import FIELD_EVENTS, family_streams
 from shared.events import batch_decoder
@@ -40,11 +41,13 @@ log = logging.getLogger(__name__)
 TOPIC_FAMILY = {"trades": "trades", "candles": "candles", "liquidations": "liquidations",
                 "large_trades": "large_trades", "spikes": "alerts"}
 READ_COUNT = 100  # entries per stream per XREAD
-READ_BLOCK_MS = 500  # also the longest delay before a stop is seen
+READ_BLOCK_MS = 500  # also the longest delay before a newly subscribed stream is read
 # Kernel send buffer per client socket (Linux doubles it). Autotuning would grow it to
 # megabytes, hiding a stalled client in kernel memory; this bounds memory per client and
 # lets the send timeout notice the stall. 256 KiB still carries MB/s at 100 ms RTT.
 SEND_BUFFER_BYTES = 256 * 1024
+# XREAD's reply (RESP2, responses not decoded): [(stream, [(entry id, fields), ...]), ...]
+ReadReply = list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]]
 
 
 def _id(entry_id: str) -> tuple[int, int]:
@@ -62,7 +65,7 @@ class PushHub:
         self.cursors: dict[str, str] = {}  # stream -> id of the last entry read
         self._stop = asyncio.Event()
         self._wake = asyncio.Event()
-        self._backoff = Backoff(base=0.2, cap=settings.websockets.backoff_max_s)
+        self._backoff = Backoff(base=0.2, cap=settings.redis_backoff_max_s)
 
     def streams_of(self, topic: str) -> list[str]:
         settings = self.settings
@@ -74,7 +77,7 @@ class PushHub:
             if stream not in self.cursors:
                 newest = await self.redis.xrevrange(stream, count=1)
                 # another subscriber may have activated it meanwhile: keep the earlier cursor
-                self.cursors.setdefault(stream, newest[0][0].decode() if newest else "0-0")
+                self.cursors.setdefault(stream, cast(bytes, newest[0][0]).decode() if newest else "0-0")
         self._wake.set()
 
     def stop(self) -> None:
@@ -89,20 +92,23 @@ class PushHub:
             del self.cursors[stream]
 
     async def run(self) -> None:
-        """XREAD the active streams until stopped; Redis errors back off and resume from the same ids."""
+        """XREAD the active streams until stopped; Redis errors back off and resume from the same ids.
+        The stop cuts a read or a backoff short."""
         while not self._stop.is_set():
             self._prune()
             if not self.cursors:
                 self._wake.clear()
                 await self._wake.wait()
                 continue
-            reading = dict(self.cursors)
+            # a copy of the cursors: subscriptions change them while the read waits
+            read = self.redis.xread({stream: cursor for stream, cursor in self.cursors.items()},
+                                    count=READ_COUNT, block=READ_BLOCK_MS)
             try:
-                reply = await self.redis.xread(reading, count=READ_COUNT, block=READ_BLOCK_MS)  # type: ignore[arg-type]
+                reply = cast(ReadReply | None, await until_stopped(read, self._stop))
             except (RedisError, OSError) as exc:
                 metrics.REDIS_ERRORS.labels("xread").inc()
                 log.warning("push hub cannot read the streams", extra={"error": repr(exc)})
-                await asyncio.sleep(self._backoff.next_delay())
+                await sleep_or_stop(self._stop, self._backoff.next_delay())
                 continue
             self._backoff.reset()
             for raw_stream, entries in reply or []:

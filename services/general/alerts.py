@@ -11,10 +11,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Awaitable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import TypeVar
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
@@ -22,7 +21,7 @@ from redis.exceptions import RedisError
 from services.general.status import status_report
 from services.general.telegram import TelegramBot, TelegramRefused
 from shared import metrics
-from shared.backoff import Backoff, sleep_or_stop
+from shared.backoff import Backoff, sleep_or_stop, until_stopped
 from shared.breaker import SinkUnavailable
 from shared.config import Settings
 from shared.constants import alert_sent_key
@@ -30,7 +29,6 @@ from shared.events import Alert, Event, Liquidation, Spike, now_us
 from shared.streams import StreamProducer
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 ICONS = {"info": "ℹ️", "warning": "⚠️", "critical": "🚨"}
 _CHAT_SPLIT = re.compile(r"[;,\s]+")
 
@@ -180,7 +178,7 @@ async def answer_status(bot: TelegramBot, redis: aioredis.Redis, settings: Setti
     backoff = Backoff(base=1.0, cap=60.0)
     while not stop.is_set():
         try:
-            updates = await unless_stopped(bot.get_updates(offset, settings.telegram.status_poll_s), stop)
+            updates = await until_stopped(bot.get_updates(offset, settings.telegram.status_poll_s), stop)
         except (SinkUnavailable, TelegramRefused) as exc:
             log.warning("getUpdates failed", extra={"error": str(exc)})
             await sleep_or_stop(stop, backoff.next_delay())
@@ -197,20 +195,4 @@ async def answer_status(bot: TelegramBot, redis: aioredis.Redis, settings: Setti
                 await bot.send_message(chat, await status_report(redis, settings))
             except (SinkUnavailable, TelegramRefused, RedisError, OSError) as exc:
                 log.warning("/status not answered", extra={"chat": chat, "error": str(exc)})
-
-
-async def unless_stopped(work: Awaitable[T], stop: asyncio.Event) -> T | None:
-    """Await `work`, but give up (cancelling it) as soon as `stop` is set; None then."""
-    task = asyncio.ensure_future(work)
-    stopping = asyncio.ensure_future(stop.wait())
-    try:
-        done, _ = await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        pending = [t for t in (task, stopping) if not t.done()]
-        for t in pending:
-            t.cancel()
-        if pending:
-            await asyncio.wait(pending)
-    return task.result() if task in done else None
-
 

@@ -19,7 +19,6 @@ from services.general.alerts import (
     SentLog,
     TelegramAlertSink,
     answer_status,
-    unless_stopped,
 )
 from services.general.backups import Backup, BackupError, list_backups, restore_check, rotate, take_backup
 from services.general.retention import apply_retention
@@ -28,7 +27,7 @@ from services.general.status import read_backup, record_backup
 from services.general.telegram import TelegramBot
 from services.general.watch import Watcher, backup_alert, make_alert
 from shared import metrics
-from shared.backoff import sleep_or_stop
+from shared.backoff import sleep_or_stop, until_stopped
 from shared.breaker import SinkBreaker
 from shared.config import Settings
 from shared.constants import ALERTS_GROUP, family_streams
@@ -86,7 +85,7 @@ async def backup_schedule(settings: Settings, redis: aioredis.Redis, producer: S
         try:
             async with maintenance:
                 job = run_backup_job(settings, session, settings.backup.restore_check)
-                outcome = await unless_stopped(job, stop)
+                outcome = await until_stopped(job, stop)
         except (BackupError, S3Error, OSError, *DB_ERRORS) as exc:
             metrics.BACKUPS.labels("failed").inc()
             log.error("backup failed", extra={"error": str(exc)[:800]})
@@ -123,7 +122,7 @@ async def retention_schedule(settings: Settings, producer: StreamProducer, stop:
             async with maintenance:
                 conn = await asyncpg.connect(settings.database_url)
                 try:
-                    await unless_stopped(apply_retention(conn, settings), stop)
+                    await until_stopped(apply_retention(conn, settings), stop)
                 finally:
                     await conn.close()
         except DB_ERRORS as exc:

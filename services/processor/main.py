@@ -4,23 +4,26 @@ from __future__ import annotations
 import asyncio
 import logging
 
+import asyncpg
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from services.processor.analytics import run_analytics
 from services.processor.sinks import STORED_FAMILIES
 from services.processor.store import EventStore
-from shared.backoff import sleep_or_stop
+from shared.backoff import sleep_or_stop, until_stopped
 from shared.breaker import SinkBreaker
 from shared.config import Settings
 from shared.constants import PROCESSOR_GROUP, family_streams
 from shared.consumer import StreamConsumer
-from shared.db import create_pool, ensure_daily_partitions, migrate
+from shared.db import CONNECTION_ERRORS, create_pool, ensure_daily_partitions, migrate
 from shared.health import instance_name
 from shared.monitor import StreamMonitor
 
 log = logging.getLogger(__name__)
-PARTITION_CHECK_S = 3600
+PARTITION_CHECK_S = 3600.0
+PARTITION_RETRY_S = 60.0  # after a failed check: the database may be back long before the hour
+DB_ERRORS = (asyncpg.PostgresError, *CONNECTION_ERRORS)
 
 
 async def prepare_database(settings: Settings) -> None:
@@ -34,11 +37,26 @@ async def prepare_database(settings: Settings) -> None:
         await pool.close()
 
 
-async def keep_partitions(pool, stop: asyncio.Event) -> None:  # type: ignore[no-untyped-def]
-    """Create tomorrow's partitions well before midnight, every hour."""
-    while not await sleep_or_stop(stop, PARTITION_CHECK_S):
-        async with pool.acquire() as conn:
-            await ensure_daily_partitions(conn, "trades")
+async def keep_partitions(pool: asyncpg.Pool, stop: asyncio.Event) -> None:
+    """Create tomorrow's partitions well before midnight, every hour. A database outage is logged
+    and the check tried again sooner: it never stops the processor (partitions exist days ahead)."""
+    failing = False
+    while not await sleep_or_stop(stop, PARTITION_RETRY_S if failing else PARTITION_CHECK_S):
+        try:
+            await until_stopped(check_partitions(pool), stop)
+        except DB_ERRORS as exc:
+            log.warning("partition check failed, retrying", extra={"table": "trades", "error": repr(exc),
+                                                                    "retry_in_s": PARTITION_RETRY_S})
+            failing = True
+            continue
+        if failing:
+            log.info("partition check succeeded again", extra={"table": "trades"})
+        failing = False
+
+async def check_partitions(pool: asyncpg.Pool) -> None:
+    """Today's partition and the next days' exist: the missing ones are created."""
+    async with pool.acquire() as conn:
+        await ensure_daily_partitions(conn, "trades")
 
 
 async def first_poll(monitor: StreamMonitor) -> None:
@@ -83,7 +101,8 @@ async def run_processor(settings: Settings, redis: aioredis.Redis, stop: asyncio
             for consumer in storing_consumers(redis, settings, stream, consumer_name,
                                               EventStore(pool, tables))
         ]
-        log.info("consuming", extra={"streams": ",".join(c.stream for c in consumers), "consumer": consumer_name})
+        streams = ",".join(c.stream for c in consumers)
+        log.info("consuming", extra={"streams": streams, "consumer": consumer_name})
         monitor = StreamMonitor(redis, settings, source="processor")
         await first_poll(monitor)
         async with asyncio.TaskGroup() as tasks:
@@ -91,6 +110,7 @@ async def run_processor(settings: Settings, redis: aioredis.Redis, stop: asyncio
             tasks.create_task(cancel_late(stop, consuming, settings.shutdown_timeout_s * 0.8))
             tasks.create_task(monitor.run(stop))
             tasks.create_task(keep_partitions(pool, stop))
-            tasks.create_task(run_analytics(settings, redis, pool, stop))  # its own group: never slows storage
+            # its own group: never slows storage
+            tasks.create_task(run_analytics(settings, redis, pool, stop))
     finally:
         await pool.close()

@@ -19,7 +19,7 @@ from services.receivers.exchanges import exchange_of
 from services.receivers.frames import FrameError, ReconnectNotice
 from services.receivers.venue import Feed, Message
 from shared import metrics
-from shared.backoff import Backoff, sleep_or_stop
+from shared.backoff import Backoff, sleep_or_stop, until_stopped
 from shared.events import Gap, now_us
 from shared.feed_status import FeedStatus
 from shared.streams import StreamProducer
@@ -63,18 +63,8 @@ class FeedConnection:
             return
         while not stop.is_set():
             session = asyncio.create_task(self._session(), name=f"feed {self.feed.name}")
-            stopping = asyncio.create_task(stop.wait())
-            try:
-                await asyncio.wait({session, stopping}, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                stopping.cancel()
-                if not session.done():
-                    session.cancel()
-            try:
-                reason = await session
-            except asyncio.CancelledError:
-                if asyncio.current_task().cancelling():  # type: ignore[union-attr]
-                    raise
+            reason = await until_stopped(session, stop)
+            if reason is None:
                 break  # stopped while connected
             self._disconnected(reason)
             if await sleep_or_stop(stop, self._retry_delay(reason)):

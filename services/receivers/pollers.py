@@ -20,7 +20,7 @@ from services.receivers.frames import FrameError
 from services.receivers.rest import BadResponse, RateLimited, VenueClient, VenueUnavailable
 from services.receivers.venue import Fetch
 from shared import metrics
-from shared.backoff import sleep_or_stop
+from shared.backoff import sleep_or_stop, until_stopped
 from shared.config import Settings
 from shared.events import now_us
 from shared.poll_status import PollStatus, record_poll
@@ -81,21 +81,9 @@ class Poller:
         )
         while not stop.is_set():
             started = time.monotonic()
-            await self._poll_unless_stopped(stop)
+            # a poll that a stop cancels at once, rather than after the slowest venue's timeout
+            await until_stopped(self.poll_once(), stop)
             await sleep_or_stop(stop, max(0.0, self.interval_s - (time.monotonic() - started)))
-
-    async def _poll_unless_stopped(self, stop: asyncio.Event) -> None:
-        """A poll that a stop cancels at once, rather than after the slowest venue's timeout."""
-        poll = asyncio.create_task(self.poll_once())
-        stopped = asyncio.create_task(stop.wait())
-        try:
-            await asyncio.wait({poll, stopped}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in (poll, stopped):
-                task.cancel()
-            await asyncio.wait({poll, stopped})  # both owned here: awaited, never left running
-        if not poll.cancelled() and poll.exception() is not None:
-            raise poll.exception()  # type: ignore[misc]
 
     async def poll_once(self) -> dict[str, VenueOutcome]:
         """Every venue in parallel; returns when the last one answered or timed out."""
