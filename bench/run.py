@@ -29,7 +29,7 @@ import uvloop
 from services.processor.main import storing_consumers
 from services.processor.store import TRADES, EventStore
 from shared import metrics
-from shared.config import Settings, load_settings
+from shared.config import Settings, load_settings, public_view
 from shared.constants import ENTRY_VERSION, FIELD_EVENTS, FIELD_VERSION, stream_key
 from shared.db import create_pool, ensure_daily_partitions, migrate
 from shared.events import Trade, batch_encoder
@@ -186,6 +186,7 @@ async def cleanup(redis: aioredis.Redis, settings: Settings, prefix: str) -> Non
 async def main() -> dict[str, Any]:
     tag = "bench" + uuid.uuid4().hex[:8]
     base = load_settings()
+    shown = public_view(base)  # by flat name, as users set them
     settings = load_settings(stream_prefix=tag, db_schema=tag)
     redis = aioredis.Redis.from_url(settings.redis_url)
     try:
@@ -229,7 +230,7 @@ async def main() -> dict[str, Any]:
         "consume_store_events": runs[0][1],
         "consume_store_rows_stored": rows,
         "settings": {
-            key: getattr(base, key)
+            key: shown[key]
             for key in (
                 "producer_batch_events",
                 "producer_flush_ms",
