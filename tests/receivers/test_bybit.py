@@ -29,7 +29,7 @@ TRADE_ID = "20f43950-d8dd-5b31-9112-a178eb6023af"
 @pytest.mark.parametrize(
     ("parse", "symbol"), [(bybit.parse_frame, "BTC-USDT-PERP"), (bybit.parse_frame_spot, "BTC-USDT")]
 )
-def test_public_trade(parse, symbol: str) -> None:  # type: ignore[no-untyped-def]
+def test_public_trade(parse, symbol: str) -> None:
     """Spot trades have the linear wire format; only the symbol differs."""
     [trade] = parse(frame("bybit", "publicTrade"), RECV_TS)
     assert_event(trade, Trade, exchange="bybit", symbol=symbol, raw_symbol="BTCUSDT", trade_id=TRADE_ID,
@@ -45,7 +45,7 @@ def test_kline_open_time_interval_and_confirm() -> None:
                  trades=None, buy_volume=None, closed=False, source="exchange", ts=1_672_324_800_000_000,
                  recv_ts=RECV_TS)
     closed = frame("bybit", "kline").replace(b'"confirm":false', b'"confirm":true')
-    assert [c.closed for c in bybit.parse_kline(closed, RECV_TS)] == [True]  # type: ignore[attr-defined]
+    assert [c.closed for c in bybit.parse_kline(closed, RECV_TS)] == [True]
 
 
 def test_tickers_snapshot_gives_funding_mark_and_open_interest() -> None:
@@ -74,9 +74,9 @@ def test_tickers_delta_emits_only_what_it_carries() -> None:
 def test_funding_interval_from_the_push_then_the_table_then_8_hours() -> None:
     raw, table = frame("bybit", "tickers_snapshot"), {"BTCUSDT": D("4")}
     funding = bybit.parse_tickers(raw, RECV_TS, funding_hours=table)[0]
-    assert (funding.interval_hours, str(funding.annualized)) == (D("4"), "-0.464280")  # type: ignore[union-attr]
+    assert (funding.interval_hours, str(funding.annualized)) == (D("4"), "-0.464280")
     own = raw.replace(b'"fundingRate"', b'"fundingIntervalHour":"1","fundingRate"')
-    assert bybit.parse_tickers(own, RECV_TS, funding_hours=table)[0].interval_hours == D("1")  # type: ignore[union-attr]
+    assert bybit.parse_tickers(own, RECV_TS, funding_hours=table)[0].interval_hours == D("1")
     with pytest.raises(FrameError):
         zero = raw.replace(b'"fundingRate"', b'"fundingIntervalHour":"0","fundingRate"')
         bybit.parse_tickers(zero, RECV_TS)
@@ -95,7 +95,7 @@ def test_all_liquidation_flips_the_position_side() -> None:
                  side="buy", price=D("0.04499"), size=D("20000"), usd_value=D("899.80000"), raw_size=None,
                  ts=1_739_502_302_929_000, recv_ts=RECV_TS)
     long = frame("bybit", "allLiquidation").replace(b'"S":"Sell"', b'"S":"Buy"')
-    assert [e.side for e in bybit.parse_all_liquidation(long, RECV_TS)] == ["sell"]  # type: ignore[attr-defined]
+    assert [e.side for e in bybit.parse_all_liquidation(long, RECV_TS)] == ["sell"]
     with pytest.raises(FrameError):
         bybit.parse_frame_spot(frame("bybit", "allLiquidation"), RECV_TS)
 

@@ -36,7 +36,7 @@ def test_registry_covers_the_issue() -> None:
     assert set(CAPABILITIES["oi"]) == {"binance", "bybit", "okx", "hyperliquid"}
 
 
-def test_urls_keys_and_venue_selection(make_settings) -> None:  # type: ignore[no-untyped-def]
+def test_urls_keys_and_venue_selection(make_settings) -> None:
     settings = make_settings(
         venue_urls={"okx_rest": "http://sim:8765/okx", "okx": "ws://sim:8765"},
         rest_api_keys={"pyth": "k1"},

@@ -93,7 +93,7 @@ def test_okx_channels_endpoints_and_contract_values() -> None:
 def test_hyperliquid_and_deribit_keepalive() -> None:
     hl, db = (BUILDERS[v](settings(), venue_facts(settings()))[0] for v in ("hyperliquid", "deribit"))
     assert len(hl.subscribe) == 2 * 3 and hl.ping_message is not None and hl.subscribe_pause_s > 0
-    assert b"public/set_heartbeat" in db.subscribe[0]  # type: ignore[operator]
+    assert b"public/set_heartbeat" in db.subscribe[0]
     assert db.reply is not None and db.reply(frame("deribit", "heartbeat_test_request")) is not None
     assert db.reply(frame("deribit", "trades")) is None
     assert (
@@ -133,7 +133,7 @@ async def test_every_venue_and_channel_against_the_simulator(make_settings: Sett
             deribit_instruments=["BTC-PERPETUAL", "ETH_USDC-PERPETUAL"],
         )
         producers = {f.name: FakeProducer() for f in build_feeds(s)}
-        conns = [FeedConnection(f, producers[f.name]) for f in build_feeds(s)]  # type: ignore[arg-type]
+        conns = [FeedConnection(f, producers[f.name]) for f in build_feeds(s)]
         async with running(*conns):
             await asyncio.sleep(2.5)  # liquidations come every 2 s
     for conn in conns:

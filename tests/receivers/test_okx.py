@@ -80,9 +80,9 @@ def test_funding_rate_interval_from_next_funding_time() -> None:
                  rate=D("0.0001875391284828"), interval_hours=D("8"), annualized=D("0.2053553456886660"),
                  next_funding_ts=1_700_726_400_000_000, ts=1_700_724_675_402_000, recv_ts=RECV_TS)
     four_hours = frame("okx", "funding-rate").replace(b'"1700755200000"', b'"1700740800000"')
-    assert okx.parse_funding_rate(four_hours, RECV_TS)[0].interval_hours == D("4")  # type: ignore[union-attr]
+    assert okx.parse_funding_rate(four_hours, RECV_TS)[0].interval_hours == D("4")
     unknown = frame("okx", "funding-rate").replace(b'"1700755200000"', b'""')
-    assert okx.parse_funding_rate(unknown, RECV_TS)[0].interval_hours == D("8")  # type: ignore[union-attr]
+    assert okx.parse_funding_rate(unknown, RECV_TS)[0].interval_hours == D("8")
     for bad in (b'"1700726400000"', b'"17007264x0000"'):  # zero interval, not a time
         with pytest.raises(FrameError):
             okx.parse_funding_rate(frame("okx", "funding-rate").replace(b'"1700755200000"', bad), RECV_TS)
@@ -93,7 +93,7 @@ def test_open_interest_in_contracts_base_and_usd() -> None:
     assert_event(oi, OpenInterest, exchange="okx", symbol="BTC-USDT-PERP", raw_symbol="BTC-USDT-SWAP",
                  contracts=D("2216113.01000000309"), base=D("22161.1301000000309"),
                  usd=D("1939251795.54769270396321"), ts=1_743_041_250_440_000, recv_ts=RECV_TS)
-    assert oi.base == oi.contracts * okx.CT_VAL["BTC-USDT-SWAP"]  # type: ignore[attr-defined]  # doc agrees
+    assert oi.base == oi.contracts * okx.CT_VAL["BTC-USDT-SWAP"]  # doc agrees
 
 
 def test_liquidation_order_side_as_sent_and_size_in_base() -> None:

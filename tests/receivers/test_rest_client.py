@@ -65,7 +65,7 @@ async def venue() -> AsyncIterator[Callable[[list[web.Response | float]], TestSe
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", handler)
         server = TestServer(app)
-        server.hits = hits  # type: ignore[attr-defined]
+        server.hits = hits
         servers.append(server)
         return server
 
@@ -81,17 +81,17 @@ def client(server: TestServer, settings: Settings, sleeps: list[float]) -> Venue
     return VenueClient("testvenue", str(server.make_url("")), 6000, settings.rest, sleep=sleep)
 
 
-async def test_429_is_retried_after_its_retry_after(venue, make_settings) -> None:  # type: ignore[no-untyped-def]
+async def test_429_is_retried_after_its_retry_after(venue, make_settings) -> None:
     server = venue([web.json_response({}, status=429, headers={"Retry-After": "0.25"})])
     await server.start_server()
     sleeps: list[float] = []
     async with client(server, make_settings(poll_retries=2), sleeps) as http:
         assert await http.get("/x") == b'{"ok": true}'
-    assert len(server.hits) == 2  # type: ignore[attr-defined]
+    assert len(server.hits) == 2
     assert sleeps and sleeps[-1] == pytest.approx(0.25, abs=0.01)  # the bucket held the retry back
 
 
-async def test_a_long_retry_after_gives_up_and_holds_the_venue_back(venue, make_settings) -> None:  # type: ignore[no-untyped-def]
+async def test_a_long_retry_after_gives_up_and_holds_the_venue_back(venue, make_settings) -> None:
     server = venue([web.json_response({}, status=429, headers={"Retry-After": "60"})])
     await server.start_server()
     sleeps: list[float] = []
@@ -99,29 +99,29 @@ async def test_a_long_retry_after_gives_up_and_holds_the_venue_back(venue, make_
         with pytest.raises(RateLimited, match="retry after 60"):
             await http.get("/x")
         assert http.bucket.reserve(0) > 55  # the next poll waits for the venue's Retry-After
-    assert len(server.hits) == 1  # type: ignore[attr-defined]
+    assert len(server.hits) == 1
 
 
-async def test_server_errors_retried_then_unavailable(venue, make_settings) -> None:  # type: ignore[no-untyped-def]
+async def test_server_errors_retried_then_unavailable(venue, make_settings) -> None:
     server = venue([web.Response(status=503) for _ in range(3)])
     await server.start_server()
     async with client(server, make_settings(poll_retries=2, poll_breaker_fail_max=5), []) as http:
         with pytest.raises(VenueUnavailable, match="HTTP 503"):
             await http.get("/x")
-    assert len(server.hits) == 3  # type: ignore[attr-defined]
+    assert len(server.hits) == 3
 
 
-async def test_client_errors_are_not_retried(venue, make_settings) -> None:  # type: ignore[no-untyped-def]
+async def test_client_errors_are_not_retried(venue, make_settings) -> None:
     server = venue([web.Response(status=400, text="bad symbol")])
     await server.start_server()
     async with client(server, make_settings(poll_retries=3), []) as http:
         with pytest.raises(BadResponse, match="bad symbol"):
             await http.get("/x")
         assert http.breaker_state == "closed"  # our mistake, not the venue's
-    assert len(server.hits) == 1  # type: ignore[attr-defined]
+    assert len(server.hits) == 1
 
 
-async def test_request_timeout_is_unavailable(venue, make_settings) -> None:  # type: ignore[no-untyped-def]
+async def test_request_timeout_is_unavailable(venue, make_settings) -> None:
     server = venue([1.0])
     await server.start_server()
     async with client(server, make_settings(poll_retries=0, poll_request_timeout_s=0.1), []) as http:
@@ -129,7 +129,7 @@ async def test_request_timeout_is_unavailable(venue, make_settings) -> None:  # 
             await http.get("/x")
 
 
-async def test_breaker_opens_and_then_spares_the_venue(venue, make_settings) -> None:  # type: ignore[no-untyped-def]
+async def test_breaker_opens_and_then_spares_the_venue(venue, make_settings) -> None:
     server = venue([web.Response(status=500) for _ in range(10)])
     await server.start_server()
     settings = make_settings(poll_retries=0, poll_breaker_fail_max=2, poll_breaker_reset_s=60)
@@ -140,10 +140,10 @@ async def test_breaker_opens_and_then_spares_the_venue(venue, make_settings) -> 
         assert http.breaker_state == "open"
         with pytest.raises(VenueUnavailable, match="breaker open"):
             await http.get("/x")
-    assert len(server.hits) == 2  # type: ignore[attr-defined]
+    assert len(server.hits) == 2
 
 
-async def test_post_sends_json(venue, make_settings) -> None:  # type: ignore[no-untyped-def]
+async def test_post_sends_json(venue, make_settings) -> None:
     seen = []
 
     async def handler(request: web.Request) -> web.Response:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from decimal import Decimal
+from typing import TypeVar
 
 import msgspec
 
@@ -45,10 +46,12 @@ class PremiumIndex(msgspec.Struct, frozen=True):
     indexPrice: Decimal | None = None  # ("estimatedSettlePrice", "interestRate": unused)
 
 
+T = TypeVar("T")
 _premium_index = msgspec.json.Decoder(PremiumIndex | list[PremiumIndex])
 
 
-def _listed(items: object) -> list:  # type: ignore[type-arg]
+def _listed(items: T | list[T]) -> list[T]:
+    """Binance answers one object for ?symbol= and a list without it."""
     return items if isinstance(items, list) else [items]
 
 
