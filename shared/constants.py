@@ -81,3 +81,20 @@ def feed_status_key(prefix: str, feed: str) -> str:
 
 def feed_status_pattern(prefix: str) -> str:
     return f"{prefix}:feed:*"
+
+
+def traders_rotation_key(prefix: str) -> str:
+    """A sorted set address -> time last tracked (ms; 0 = never): the tracker's fair rotation.
+    The processor adds each address it discovers (NX, 0); the tracker rescores what it polled."""
+    return f"{prefix}:traders:rotation"
+
+
+def traders_watch_key(prefix: str) -> str:
+    """A set of watched addresses: tracked every cycle, ahead of the rotation."""
+    return f"{prefix}:traders:watch"
+
+
+def tracker_status_key(prefix: str) -> str:
+    """A hash: the tracker's figures (weight used per minute, traders tracked per minute, largest
+    staleness), read by /ready."""
+    return f"{prefix}:traders:tracker"

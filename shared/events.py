@@ -189,15 +189,85 @@ class Position(Event, frozen=True):
     leverage: Decimal | None = None
 
 
-class PositionChange(Event, frozen=True):
-    """A tracked trader's position moved. Identity: (account, exchange, symbol, ts)."""
+ChangeKind = Literal["open", "close", "increase", "decrease", "flip"]
 
-    account: str
+
+class PositionChange(Event, frozen=True):
+    """A tracked trader's position moved between two snapshots (`ts`: the newer snapshot's time).
+    Identity: (account, exchange, symbol, ts). A flip is long to short (or back) in one step;
+    `liquidated` marks a close that came with a liquidation fill."""
+
+    account: str  # the trader's address
     exchange: str
     symbol: str
-    old_size: Decimal
+    old_size: Decimal  # signed: > 0 long, < 0 short, 0 none
     new_size: Decimal
-    price: Decimal | None = None
+    price: Decimal | None = None  # entry price after the change (before it, on a close)
+    change: ChangeKind = "open"
+    position_value: Decimal | None = None  # USD, after the change (before it, on a close)
+    unrealized_pnl: Decimal | None = None
+    leverage: Decimal | None = None
+    liquidation_price: Decimal | None = None
+    liquidated: bool = False
+
+
+class TraderPosition(msgspec.Struct, frozen=True, gc=False):
+    """One coin of a trader's clearinghouse state (Hyperliquid assetPositions[].position)."""
+
+    symbol: str  # normalized, e.g. BTC-USD-PERP
+    size: Decimal  # szi, signed
+    entry_price: Decimal | None
+    position_value: Decimal
+    unrealized_pnl: Decimal
+    leverage: Decimal | None = None  # leverage.value
+    liquidation_price: Decimal | None = None  # liquidationPx (null when none)
+
+
+class TraderState(Event, frozen=True):
+    """A tracked trader's whole perp state at `ts` (the venue's `time`). Identity: (address,
+    exchange, ts). The processor diffs it against the stored state into PositionChanges."""
+
+    address: str
+    exchange: str
+    account_value: Decimal  # marginSummary.accountValue
+    notional: Decimal  # marginSummary.totalNtlPos
+    positions: tuple[TraderPosition, ...] = ()
+
+
+class TraderFill(Event, frozen=True):
+    """A tracked trader's fill (userFillsByTime). Identity: (address, exchange, symbol, tid, ts)."""
+
+    address: str
+    exchange: str
+    symbol: str
+    tid: str  # the venue's trade id
+    order_id: str  # oid
+    side: Side  # B -> buy, A -> sell
+    price: Decimal
+    size: Decimal
+    start_position: Decimal  # signed size before this fill
+    direction: str  # dir: "Open Long", "Close Short", ...
+    closed_pnl: Decimal
+    fee: Decimal  # negative = rebate
+    fee_asset: str
+    liquidation: bool = False  # the fill of a liquidation of this trader
+
+
+class EquityPoint(msgspec.Struct, frozen=True, gc=False, array_like=True):
+    """One point of a trader's equity curve: time (µs), account value and cumulative PnL (USD)."""
+
+    ts: int
+    account_value: Decimal
+    pnl: Decimal
+
+
+class TraderEquity(Event, frozen=True):
+    """A trader's equity curve from `portfolio` (allTime: accountValueHistory beside pnlHistory).
+    Identity: (address, exchange, point ts) for each point."""
+
+    address: str
+    exchange: str
+    points: tuple[EquityPoint, ...] = ()
 
 
 class PortfolioItem(Event, frozen=True):
@@ -255,7 +325,7 @@ class Gap(Event, frozen=True):
 AnyEvent = (
     Trade | Candle | FundingRate | MarkPrice | SpotPrice | OpenInterest | Liquidation | LargeTrade
     | AccountOrder | AccountFill | Balance | Position | PositionChange | PortfolioItem | Spike | Alert
-    | Heartbeat | Gap
+    | Heartbeat | Gap | TraderState | TraderFill | TraderEquity
 )
 
 # Stream family of each kind: th:<family>.
@@ -265,7 +335,7 @@ FAMILY: dict[type[Event], str] = {
     LargeTrade: "large_trades", AccountOrder: "account", AccountFill: "account",
     Balance: "account", Position: "positions", PositionChange: "positions",
     PortfolioItem: "positions", Spike: "alerts", Alert: "alerts", Heartbeat: "heartbeats",
-    Gap: "gaps",
+    Gap: "gaps", TraderState: "positions", TraderFill: "positions", TraderEquity: "positions",
 }
 
 # Families that are never shed under pressure: the producer waits instead.

@@ -194,11 +194,33 @@ class PollSettings(Section, frozen=True, rename=flat("poll_")):
     oi_assets: list[str] = msgspec.field(default_factory=lambda: ["BTC", "ETH"])  # base assets
 
 
+# --- Hyperliquid traders: discovery, tracking, leaderboard (docs/traders.md) ---
+
+
+class TraderSettings(Section, frozen=True, rename=flat("traders_")):
+    enabled: bool = False  # track traders found in the Hyperliquid trades feed (receivers and processor)
+    # coins whose trades are read for addresses: a list, or ["all"] for every listed perpetual (meta)
+    coins: list[str] = msgspec.field(default_factory=lambda: ["BTC", "ETH"])
+    weight_share: Share = 0.5  # share of Hyperliquid's 1200 weight/min the tracker may use
+    batch: Positive = 20  # clearinghouseState calls in flight at once
+    fills_interval_s: Seconds = 900.0  # a tracked trader's fills are read this often
+    equity_interval_s: Seconds = 3600.0  # a tracked trader's portfolio (equity curve) is read this often
+    leaderboard_interval_s: Seconds = 600.0  # the leaderboard is ranked this often
+    # metric -> weight of the leaderboard score (metrics normalized to [0, 1]; drawdown, risk inverted)
+    weights: dict[str, Annotated[float, msgspec.Meta(ge=0)]] = msgspec.field(default_factory=lambda: {
+        "pnl": 0.25, "roi": 0.15, "win_rate": 0.2, "volume": 0.1, "drawdown": 0.15, "risk": 0.05,
+        "sharpe": 0.1})
+    min_age_days: Annotated[float, msgspec.Meta(ge=0)] = 7.0  # ranked only from this account age
+    min_volume_usd: Annotated[float, msgspec.Meta(ge=0)] = 1000.0  # ranked only from this volume
+    min_closed_trades: Count = 5  # ranked only from this many closing fills
+
+
 # --- simulator, processor analytics, api ---
 
 
 class SimulatorSettings(Section, frozen=True, rename=flat("simulator_")):
     port: Port = 8765  # the simulator's websocket and REST port
+    traders: Positive = 5000  # Hyperliquid trader population: the addresses of its trades
     rate: Annotated[float, msgspec.Meta(gt=0)] = 50.0  # frames/s per symbol
     symbols: Pairs = msgspec.field(default_factory=_pairs)  # symbols it trades
     seed: int = 1  # same seed, same frames
@@ -310,6 +332,7 @@ class Settings(Section, frozen=True):
     venues: VenueSettings = msgspec.field(default_factory=VenueSettings)
     rest: RestPolicy = msgspec.field(default_factory=RestPolicy)
     polling: PollSettings = msgspec.field(default_factory=PollSettings)
+    traders: TraderSettings = msgspec.field(default_factory=TraderSettings)
     simulator: SimulatorSettings = msgspec.field(default_factory=SimulatorSettings)
     analytics: AnalyticsSettings = msgspec.field(default_factory=AnalyticsSettings)
     api: ApiSettings = msgspec.field(default_factory=ApiSettings)
