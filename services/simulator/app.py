@@ -1,5 +1,6 @@
 """The simulator's web app: every venue's websocket and REST on one port, plus /stats (frames
-sent) and /control (scripted misbehaviour) for demos and tests.
+sent, Hyperliquid weight used), /control (scripted misbehaviour) and /control/traders (simulated
+time of the Hyperliquid trader population) for demos and tests.
 
 Websocket paths, as the venues name them (point venue_urls at them, see venue_urls() below):
   binance      /stream?streams=...            binance_spot /spot/stream?streams=...
@@ -18,7 +19,9 @@ from services.simulator.binance import Binance
 from services.simulator.bybit import Bybit
 from services.simulator.deribit import Deribit
 from services.simulator.hyperliquid import Hyperliquid
+from services.simulator.hyperliquid_info import INFO_DESK, InfoDesk
 from services.simulator.okx import Okx
+from services.simulator.population import Population
 from services.simulator.rest_venues import add_rest_venues
 from services.simulator.venue import MODES, Venue, VenueState, close_all, serve
 from shared.config import Settings
@@ -66,14 +69,31 @@ def _handler(name: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]
 
 
 async def stats(request: web.Request) -> web.Response:
-    """total: trades sent by every venue; sent: Binance futures trades per symbol; venues: the details."""
+    """total: trades sent by every venue; sent: Binance futures trades per symbol; venues: the details;
+    hyperliquid: the info endpoint's weight per client (this rolling minute, the highest minute seen)
+    and the trader population's counters (null until something asked for a trader)."""
     state = request.app[STATE]
     venues = {name: venue.stats() for name, venue in state.venues.items()}
     body: dict[str, Any] = {
         "sent": venues["binance"]["trades_by_symbol"], "total": sum(v["trades"] for v in venues.values()),
         "connections": sum(v["connections"] for v in venues.values()), "mode": state.mode, "venues": venues,
+        "hyperliquid": request.app[INFO_DESK].stats(),
     }
     return web.json_response(body)
+
+
+async def control_traders(request: web.Request) -> web.Response:
+    """POST /control/traders?advance=SECONDS: live through that much simulated time at once."""
+    raw = request.query.get("advance", "0")
+    try:
+        seconds = float(raw)
+        if seconds < 0:
+            raise ValueError("time only moves on")
+    except ValueError as exc:
+        return web.json_response({"error": f"advance must be seconds >= 0, got {raw!r}: {exc}"}, status=400)
+    desk = request.app[INFO_DESK]
+    desk.population.advance(seconds)
+    return web.json_response({"now_ms": desk.clock.ms(), "population": desk.population.stats()})
 
 
 async def control(request: web.Request) -> web.Response:
@@ -109,14 +129,19 @@ async def _close_sockets(app: web.Application) -> None:
         await close_all(venue)
 
 
-def create_app(settings: Settings) -> web.Application:
+def create_app(settings: Settings, traders: Population | None = None) -> web.Application:
+    """The simulator; `traders` replaces the Hyperliquid population built from settings (a test's own,
+    on a clock it drives)."""
     app = web.Application()
+    desk = app[INFO_DESK] = InfoDesk(settings, traders)
     app[STATE] = SimState(settings)
+    app[STATE].venues["hyperliquid"].population = lambda: desk.population
     for name, (_, paths) in VENUES.items():
         for path in paths:
             app.router.add_get(path, _handler(name))
     app.router.add_get("/stats", stats)
     app.router.add_post("/control", control)
+    app.router.add_post("/control/traders", control_traders)
     app.on_shutdown.append(_close_sockets)
     add_rest_venues(app, settings)  # REST of all eleven venues under /<venue>/, /control/rest, /stats/rest
     return app

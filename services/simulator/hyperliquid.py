@@ -12,6 +12,7 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
+from services.simulator.population import Population
 from services.simulator.tape import MINUTE_MS, Tape, text
 from services.simulator.venue import Session, Sub
 
@@ -70,15 +71,26 @@ class Hyperliquid:
             return _push("allMids", {"mids": mids}), 0
         tape = state.tape(sub.symbol)
         if sub.channel == "trades":
-            return _push("trades", [trade(tape)]), 1
+            traders = state.population() if state.population is not None else None
+            return _push("trades", [trade(tape, traders)]), 1
         if sub.channel == "candles":
             return _push("candle", candle(tape)), 0
         return _push("activeAssetCtx", {"coin": tape.symbol, "ctx": asset_ctx(tape)}), 0
 
 
-def trade(tape: Tape) -> dict[str, Any]:
-    """{"coin":"BTC","side":"B","px":..,"sz":..,"time":..,"hash":"0x..","tid":..,"users":[buyer, seller]}"""
+def trade(tape: Tape, traders: Population | None = None) -> dict[str, Any]:
+    """{"coin":"BTC","side":"B","px":..,"sz":..,"time":..,"hash":"0x..","tid":..,"users":[buyer, seller]}
+
+    With a trader population: its next trade of the coin if one is waiting (the same tid, price and
+    size as the two traders' fills), else a tape trade at the population's mark between two of its
+    addresses (a trade of traders outside the simulation's bookkeeping)."""
+    if traders is not None and tape.symbol in traders.base:
+        made = traders.next_trade(tape.symbol)
+        if made is not None:
+            return made
+        tape.price = traders.mark(tape.symbol)
     fill = tape.trade()
+    users = traders.pick_users(tape.rng) if traders is not None else [tape.address(), tape.address()]
     return {
         "coin": tape.symbol,
         "side": "B" if fill.buy else "A",
@@ -87,7 +99,7 @@ def trade(tape: Tape) -> dict[str, Any]:
         "time": fill.ms,
         "hash": "0x" + f"{fill.id:064x}",
         "tid": fill.id,
-        "users": [tape.address(), tape.address()],
+        "users": users,
     }
 
 

@@ -181,8 +181,15 @@ def okx_spot_tickers(m: Market) -> dict[str, object]:
     }
 
 
-def hyperliquid_meta_and_asset_ctxs(m: Market) -> list[object]:
+def hyperliquid_meta(m: Market) -> dict[str, object]:
+    """info `meta`: the universe (every coin 4 size decimals, 50x) and its one margin table."""
     universe = [{"name": a, "szDecimals": 4, "maxLeverage": 50} for a in m.assets]
+    tiers = {"description": "", "marginTiers": [{"lowerBound": "0.0", "maxLeverage": 50}]}
+    return {"universe": universe, "marginTables": [[50, tiers]]}
+
+
+def hyperliquid_meta_and_asset_ctxs(m: Market) -> list[object]:
+    universe = hyperliquid_meta(m)["universe"]
     ctxs = [
         {
             "funding": str(m.rate("hyperliquid", a) / 8),

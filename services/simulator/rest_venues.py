@@ -19,6 +19,7 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
+from services.simulator import hyperliquid_info
 from services.simulator import rest_answers as answers
 from shared.config import Settings
 
@@ -145,10 +146,8 @@ async def _okx_tickers(request: web.Request, sim: RestSim) -> Any:
 
 
 async def _hyperliquid_info(request: web.Request, sim: RestSim) -> Any:
-    body = await request.json()
-    if body.get("type") != "metaAndAssetCtxs":
-        raise web.HTTPUnprocessableEntity(text="Failed to deserialize the JSON body")
-    return answers.hyperliquid_meta_and_asset_ctxs(sim.market)
+    """metaAndAssetCtxs, meta and the trader population's answers, weighed (hyperliquid_info.py)."""
+    return await hyperliquid_info.info(request, request.app[hyperliquid_info.INFO_DESK])
 
 
 async def _lighter_funding(request: web.Request, sim: RestSim) -> Any:
@@ -238,6 +237,8 @@ ROUTES: list[tuple[str, str, str, Answer]] = [  # method, venue, path under /<ve
 def add_rest_venues(app: web.Application, settings: Settings) -> None:
     """Every venue's REST routes, /control/rest and /stats/rest."""
     app[REST_SIM] = RestSim(settings)
+    if hyperliquid_info.INFO_DESK not in app:
+        app[hyperliquid_info.INFO_DESK] = hyperliquid_info.InfoDesk(settings)
     for method, venue, path, answer in ROUTES:
         # {venue} in the path lets Binance and Aster share one premiumIndex answer, named per venue
         app.router.add_route(method, f"/{{venue:{venue}}}{path}", _venue(venue, answer))

@@ -21,11 +21,13 @@ import asyncio
 import logging
 import time
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
+from services.simulator.population import Population
 from services.simulator.tape import Tape
 from shared.config import Settings
 
@@ -70,6 +72,7 @@ class VenueState:
         self.opened = 0  # connections ever accepted
         self.sessions: deque[list[str]] = deque(maxlen=SESSIONS_KEPT)  # subscription keys of each connection
         self.open: dict[Session, tuple[web.WebSocketResponse, web.Request]] = {}  # closed at shutdown
+        self.population: Callable[[], Population] | None = None  # hyperliquid's traders, built on first use
 
     def tape(self, symbol: str) -> Tape:
         if symbol not in self.tapes:
