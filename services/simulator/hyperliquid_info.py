@@ -35,6 +35,15 @@ ZERO = Decimal(0)
 Answer = tuple[Any, int]  # the body, and how many items it returned (for the extra weight)
 
 
+def build_population(settings: Settings, clock: SimClock | None = None, **pace: float) -> Population:
+    """The population settings describe (simulator.traders traders, simulator.seed), trading the
+    simulated perpetuals at their REST prices; `pace`: action_s / check_s (population.py)."""
+    market = answers.Market(settings)
+    prices = {a: market.price("hyperliquid", a) for a in market.assets}
+    return Population(settings.simulator.seed, settings.simulator.traders, market.assets, prices,
+                      clock=clock, **pace)
+
+
 class InfoDesk:
     """What answers /hyperliquid/info: the market, the trader population (built on first use: 5,000
     traders cost ~50 ms, which most simulator apps never need) and the weight meter, on one clock."""
@@ -49,9 +58,7 @@ class InfoDesk:
     @property
     def population(self) -> Population:
         if self._population is None:
-            prices = {a: self.market.price("hyperliquid", a) for a in self.market.assets}
-            self._population = Population(self.settings.simulator.seed, self.settings.simulator.traders,
-                                          self.market.assets, prices, clock=self.clock)
+            self._population = build_population(self.settings, self.clock)
         return self._population
 
     def stats(self) -> dict[str, Any]:

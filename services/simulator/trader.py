@@ -7,7 +7,8 @@ Rules followed (Hyperliquid docs, trading/ pages):
 - liquidations: maintenance margin is half the initial margin at max leverage, l = 1 / (2 * 50);
   liquidation price of an isolated position = entry * (1 - 1/leverage) / (1 - l) for a long,
   entry * (1 + 1/leverage) / (1 + l) for a short (a cross position is priced the same way here).
-- fees: taker 0.045 %, maker 0.015 % (the base tier), charged on every fill's notional.
+- fees: the base tier of info `userFees` feeSchedule (info-endpoint page): "cross" 0.00045 for the
+  taker, "add" 0.00015 for the maker, on every fill's notional.
 """
 
 from __future__ import annotations

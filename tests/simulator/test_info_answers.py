@@ -143,3 +143,16 @@ async def test_meta_lists_the_simulated_perpetuals(serve: Serve) -> None:
 
 def same_shape_as(ours: Any, fixture: str) -> None:
     same_shape(ours, documented(fixture))
+
+
+async def test_control_moves_the_population_through_simulated_time(serve: Serve) -> None:
+    traders = population(size=20, action_s=120)
+    info = await serve(traders)
+    start = traders.clock.ms()
+    async with info.http.post(f"{info.url}/control/traders", params={"advance": "3600"}) as response:
+        assert response.status == 200
+        body = await response.json()
+    assert body["now_ms"] == start + 3_600_000 and body["population"]["fills"] > 0
+    assert (await info.stats())["hyperliquid"]["population"] == traders.stats()
+    async with info.http.post(f"{info.url}/control/traders", params={"advance": "-5"}) as response:
+        assert response.status == 400
