@@ -29,6 +29,9 @@ from services.simulator.trader import LOT, Liquidation, Trader, lots, sign
 NEVER = 2**62
 DAY_MS = 86_400_000
 MAKER_SHARE = 100  # one market maker per hundred traders
+# one trader in fifty is a scalper, acting every 9 to 36 s at the default pace: a demo ranks traders
+# with a few closed trades each within minutes, while most act every few minutes to hours
+SCALPER_SHARE = 0.02
 TAKER_LEVERAGES = (2, 3, 5, 10, 10, 20, 20, 25, 40, 50)  # 20x and more get liquidated by the waves below
 MAKER_LEVERAGE = 3
 MIN_MARGIN = Decimal(10)  # USD: less free margin than this and a trader only reduces
@@ -80,6 +83,8 @@ class Population:
         favourites = rng.randint(1, min(3, len(self.coins)))
         coins = self.coins if maker else tuple(rng.sample(self.coins, favourites))
         pace = action_s * 10 ** rng.uniform(-1, 0.5)
+        if rng.random() < SCALPER_SHARE:
+            pace = action_s * rng.uniform(0.005, 0.02)
         born = start - int(rng.uniform(1, 120) * DAY_MS)
         trader = Trader(address, maker, isolated=not maker and rng.random() < 0.3,
                         leverage=MAKER_LEVERAGE if maker else rng.choice(TAKER_LEVERAGES), coins=coins,

@@ -112,9 +112,9 @@ async def test_user_fills_are_the_2000_most_recent_newest_first(serve: Serve) ->
 
 
 async def test_portfolio_has_every_period_with_the_equity_curve_and_pnl(serve: Serve) -> None:
-    traders = population(size=20, action_s=300)
+    traders = population(size=10, action_s=600)
     info = await serve(traders)
-    traders.advance(2 * 86_400)
+    traders.advance(30 * 3600)
     trader = taker(traders, isolated=False)
     history = await info.ok({"type": "portfolio", "user": trader.address})
     same_shape_as(history, "portfolio")
