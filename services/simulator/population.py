@@ -3,11 +3,11 @@ shrink, flip, close and get liquidated on a schedule of simulated time, and the 
 
 Cheap at 5,000 traders: nothing runs in the background. Each trader's next event (its own action,
 or a liquidation check, as soon as the price waves could bring a position to its liquidation price
-but no sooner than `check_s`) waits in one heap; settle() runs
-the events due by the clock's now, in (time, trader) order, whenever anything is read. So the
-state at a given simulated time depends only on the seed and on scripted moves, never on who
-looked when. Takers trade against market makers (a slice of the population) who take the other
-side of every fill, so the two fills of a trade and the `users` of its trades frame agree.
+but no sooner than `check_s`) waits in one heap; settle() runs the events due by the clock's now,
+in (time, trader) order, whenever anything is read. So the state at a given simulated time depends
+only on the seed and on scripted moves, never on who looked when. Takers trade against market
+makers (a slice of the population) who take the other side of every fill, so the two fills of a
+trade and the `users` of its trades frame agree.
 
 A test drives it with a frozen clock: Population(..., clock=SimClock(speed=0)), then advance(s),
 trader(address) for the true state, move(address, coin, size) and liquidate(address, coin).
@@ -50,6 +50,9 @@ def price_of(value: float) -> Decimal:
 
 
 class Population:
+    """`size` traders on `coins`; `action_s` sets how often they act (most every 0.1 to 3 times it,
+    scalpers far more often), `check_s` the finest step of liquidation checks."""
+
     def __init__(self, seed: int, size: int, coins: Sequence[str], base_prices: Mapping[str, Decimal],
                  clock: SimClock | None = None, action_s: float = 1800.0, check_s: float = 60.0) -> None:
         if not coins:
@@ -99,7 +102,8 @@ class Population:
     # --- time and prices
 
     def mark(self, coin: str, ms: int | None = None) -> Decimal:
-        """The coin's mark price at `ms` (default now): its base price moved by three slow waves."""
+        """The coin's mark price at `ms` (default now): its base price moved by three slow waves (float
+        arithmetic for the shape of the curve; the price itself leaves as a Decimal of the venue's tick)."""
         minutes = (self.clock.ms() if ms is None else ms) / 60_000
         waves = zip(WAVES, self.phases[coin], strict=True)
         wave = sum(a * math.sin(2 * math.pi * minutes / p + f) for (a, p), f in waves)
