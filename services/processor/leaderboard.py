@@ -110,7 +110,7 @@ async def store_snapshot(pool: asyncpg.Pool, weights: Mapping[str, Decimal], min
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute(LOCK_SQL)
         newest = await conn.fetchval(NEWEST_SQL)
-        if newest is not None and now - newest < interval_s * 500_000:
+        if newest is not None and now - newest < interval_s * 1_000_000 / 2:
             log.info("leaderboard ranked recently, skipped", extra={"newest_ts": newest})
             return None
         candidates = await load_metrics(conn, now)
