@@ -27,7 +27,8 @@ BEST_FIRST: dict[str, Literal["asc", "desc"]] = {
     "rank": "asc", "score": "desc", "realized_pnl": "desc", "roi": "desc", "win_rate": "desc",
     "volume": "desc", "max_drawdown": "asc", "sharpe": "desc", "risk_ratio": "asc",
 }
-# $1 sort column, $2 'asc' or 'desc', $3 minimum age in days (NULL: none), $4 limit.
+SNAPSHOT_QUERY = "SELECT max(ts) AS ts FROM leaderboard"
+# $1 sort column, $2 'asc' or 'desc', $3 minimum age in days (NULL: none), $4 limit, $5 snapshot time.
 # The column is chosen by CASE, not by formatting it into the text; missing metrics sort last.
 LEADERBOARD_QUERY = """
 SELECT l.ts, l.rank, l.address, l.score::text AS score, l.age_days::text AS age_days,
@@ -40,7 +41,7 @@ CROSS JOIN LATERAL (SELECT CASE $1::text
     WHEN 'roi' THEN l.roi WHEN 'win_rate' THEN l.win_rate WHEN 'volume' THEN l.volume
     WHEN 'max_drawdown' THEN l.max_drawdown WHEN 'sharpe' THEN l.sharpe WHEN 'risk_ratio' THEN l.risk_ratio
     END AS value) sort
-WHERE l.ts = (SELECT max(ts) FROM leaderboard) AND ($3::numeric IS NULL OR l.age_days >= $3)
+WHERE l.ts = $5 AND ($3::numeric IS NULL OR l.age_days >= $3)
 ORDER BY CASE WHEN $2::text = 'asc' THEN sort.value END ASC NULLS LAST,
          CASE WHEN $2::text = 'desc' THEN sort.value END DESC NULLS LAST,
          l.rank
@@ -138,10 +139,11 @@ async def leaderboard(request: web.Request) -> web.Response:
     q = parse_query(request, LeaderboardQuery)
     order = q.order or BEST_FIRST[q.sort]
     min_age = None if q.min_age_days is None else str(q.min_age_days)  # numeric from text: exact
-    rows = await fetch(request, LEADERBOARD_QUERY, q.sort, order, min_age, capped(request, q.limit))
+    # the snapshot's time first, so that a run ending meanwhile is not mixed in
+    snapshot = (await fetch(request, SNAPSHOT_QUERY))[0]["ts"]
+    rows = await fetch(request, LEADERBOARD_QUERY, q.sort, order, min_age, capped(request, q.limit), snapshot)
     for row in rows:
         row["coverage"] = _coverage(row, "tracked_since", "fills_complete")
-    snapshot = rows[0]["ts"] if rows else None
     body = {"snapshot_ts": snapshot, "sort": q.sort, "order": order, "traders": rows, "count": len(rows)}
     return web.json_response(body)
 

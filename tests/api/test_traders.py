@@ -106,6 +106,7 @@ async def test_leaderboard_is_the_newest_snapshot_by_rank_with_coverage(
         ({"sort": "roi", "limit": "2"}, "desc", [A, B]),
         ({"min_age_days": "8"}, "asc", [A, B]),
         ({"min_age_days": "7.5", "sort": "volume"}, "desc", [A, B, C]),  # equal volumes: by rank
+        ({"min_age_days": "365"}, "asc", []),
     ],
 )
 async def test_leaderboard_sorts_by_a_metric_and_says_the_direction(
@@ -114,7 +115,7 @@ async def test_leaderboard_sorts_by_a_metric_and_says_the_direction(
 ) -> None:
     client = await aiohttp_client(create_app(settings))
     body = await (await client.get("/api/v1/traders/leaderboard", params=params)).json()
-    assert body["order"] == order
+    assert body["order"] == order and body["snapshot_ts"] == T0 + 10 * MIN  # even when no row is left
     assert [t["address"] for t in body["traders"]] == addresses
 
 
