@@ -87,7 +87,8 @@ def test_a_close_by_liquidation_is_marked() -> None:
     after = state(pos("ETH-USD-PERP", "2"))  # BTC liquidated; ETH partly liquidated; SOL closed by hand
     changes = diff_positions(before, after, liquidated={"BTC-USD-PERP", "ETH-USD-PERP"})
     assert [(c.symbol, c.change, c.liquidated) for c in changes] == [
-        ("BTC-USD-PERP", "close", True), ("ETH-USD-PERP", "decrease", False), ("SOL-USD-PERP", "close", False)]
+        ("BTC-USD-PERP", "close", True), ("ETH-USD-PERP", "decrease", False),
+        ("SOL-USD-PERP", "close", False)]
 
 
 def test_unchanged_sizes_are_no_change_even_when_prices_move() -> None:
