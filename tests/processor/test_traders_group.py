@@ -1,0 +1,57 @@
+"""The traders group end to end on the real Redis and PostgreSQL: trades discovered from
+th:trades, snapshots diffed from th:positions, its own PositionChanges left alone, everything
+acked, and the watch set restored from PostgreSQL at start."""
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+
+import asyncpg
+import redis.asyncio as aioredis
+
+from services.processor.traders import run_traders
+from shared.config import Settings
+from shared.constants import TRADERS_GROUP, dlq_key, stream_key, traders_rotation_key, traders_watch_key
+from shared.events import PositionChange, Trade
+from shared.streams import StreamProducer
+from tests.processor.test_positions_store import BTC, T1, T2, A, B, pos, published, state
+from tests.trades import wait_until
+
+D = Decimal
+
+
+async def test_the_group_discovers_diffs_and_never_rediffs_its_own_output(
+    pool: asyncpg.Pool, redis: aioredis.Redis, settings: Settings
+) -> None:
+    await pool.execute("INSERT INTO traders (address, first_seen, last_seen, watched) "
+                       "VALUES ($1, 0, 0, true)", B)
+    producer = StreamProducer(redis, settings)
+    producer.publish(Trade(exchange="hyperliquid", symbol=BTC, raw_symbol="BTC", trade_id="77", price=D(100),
+                           size=D(1), side="buy", buyer=A, seller=B, ts=T1, recv_ts=T1))
+    producer.publish(state(T1, pos(BTC, "1")))
+    producer.publish(state(T2, pos(BTC, "-1")))
+    assert await producer.flush()
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_traders(settings, redis, pool, stop))
+
+    async def flipped() -> bool:
+        return bool(await pool.fetchval("SELECT count(*) FROM position_changes"))
+
+    try:
+        await wait_until(flipped, 10, "diffed")
+        await asyncio.sleep(0.5)  # time enough to read its own PositionChange back
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
+    changes = [e for e in await published(redis, settings, "positions") if isinstance(e, PositionChange)]
+    assert [(c.account, c.change, c.ts) for c in changes] == [(A, "flip", T2)]
+    assert await pool.fetchval("SELECT count(*) FROM position_changes") == 1
+    assert await pool.fetchval("SELECT trades_seen FROM traders WHERE address = $1", A) == 1
+    assert set(await redis.zrange(traders_rotation_key(settings.streams.prefix), 0, -1)) == {A.encode(),
+                                                                                             B.encode()}
+    assert await redis.smembers(traders_watch_key(settings.streams.prefix)) == {B.encode()}
+    for family in ("trades", "positions"):
+        stream = stream_key(settings.streams.prefix, family)
+        groups = await redis.xinfo_groups(stream)
+        assert [(g["name"], g["pending"]) for g in groups] == [(TRADERS_GROUP.encode(), 0)]
+        assert await redis.xlen(dlq_key(stream)) == 0
