@@ -5,8 +5,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import asyncpg
+
 from services.processor.store import Table, checked
+from shared.db import CONNECTION_ERRORS
 from shared.events import PositionChange, TraderFill, TraderPosition
+
+# The store is away, or this transaction lost a race with another over the same traders (rows are
+# locked in address order, but a row created in the batch is locked before the existing ones): the
+# batch is tried again (SinkUnavailable), never dead-lettered.
+RETRYABLE: tuple[type[BaseException], ...] = (*CONNECTION_ERRORS, asyncpg.DeadlockDetectedError,
+                                              asyncpg.SerializationError)
 
 
 def change_row(c: PositionChange) -> tuple[object, ...]:

@@ -20,10 +20,10 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from services.processor.store import checked
+from services.processor.tables_traders import RETRYABLE
 from services.processor.trader_address import address_or_none
 from shared import metrics
 from shared.breaker import SinkUnavailable
-from shared.db import CONNECTION_ERRORS
 from shared.events import Event, Trade, now_us
 
 log = logging.getLogger(__name__)
@@ -119,7 +119,7 @@ class TraderDiscovery:
                     [i[2] for i in identities], [p[0] for p in parties], [p[1] for p in parties],
                     [p[2] for p in parties], COUNTED_HORIZON_US)
                 await self._prune(conn)
-        except CONNECTION_ERRORS as exc:
+        except RETRYABLE as exc:
             raise SinkUnavailable(repr(exc)) from exc
         metrics.EVENTS_STORED.labels("traders").inc(len(rows))
         new = sum(1 for row in rows if row["inserted"])

@@ -18,27 +18,26 @@ from decimal import Decimal
 import asyncpg
 import msgspec
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 
+from services.processor.tables_traders import RETRYABLE
 from services.processor.trader_address import address_or_none
 from services.processor.trader_alerts import change_alert
 from services.processor.trader_discovery import TraderDiscovery
 from services.processor.trader_history import mark_liquidations, store_equity, store_fills
 from services.processor.trader_states import Locked, apply_states, lock_traders
 from services.processor.trader_watch import sync_watch_set
+from shared.backoff import Backoff, sleep_or_stop
 from shared.breaker import SinkUnavailable
 from shared.config import Settings
 from shared.constants import TRADERS_GROUP, family_streams, traders_rotation_key, traders_watch_key
 from shared.consumer import StreamConsumer
-from shared.db import CONNECTION_ERRORS
 from shared.events import Event, PositionChange, TraderEquity, TraderFill, TraderState
 from shared.health import instance_name
 from shared.streams import StreamProducer
 
 log = logging.getLogger(__name__)
 Tracked = TraderState | TraderFill | TraderEquity
-# the store is reachable but this transaction lost a race: try the batch again, not the DLQ
-RETRYABLE = (*CONNECTION_ERRORS, asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
 
 
 class RefusedAddress(ValueError):
@@ -120,9 +119,30 @@ async def restore_watch_set(settings: Settings, redis: aioredis.Redis, pool: asy
         log.warning("watch set not restored at start", extra={"error": repr(exc)})
 
 
+async def join_trades_at_the_end(settings: Settings, redis: aioredis.Redis, stop: asyncio.Event) -> None:
+    """The group joins th:trades at its end ("$"), not its start: enabling traders on a running
+    platform must not make a new group lag by the whole stream, which would make the receivers shed
+    market data while discovery caught up. th:positions is read from its start (the consumer's own
+    XGROUP CREATE at 0): nothing but the tracker writes snapshots there."""
+    backoff = Backoff(base=0.2, cap=settings.redis_backoff_max_s)
+    for stream in family_streams(settings.streams.prefix, "trades", settings.streams.partitions):
+        while not stop.is_set():
+            try:
+                await redis.xgroup_create(stream, TRADERS_GROUP, id="$", mkstream=True)
+                break
+            except ResponseError as exc:
+                if "BUSYGROUP" in str(exc):
+                    break
+                raise
+            except (RedisError, OSError) as exc:
+                log.warning("redis unavailable to the traders group", extra={"error": repr(exc)})
+                await sleep_or_stop(stop, backoff.next_delay())
+
+
 async def run_traders(settings: Settings, redis: aioredis.Redis, pool: asyncpg.Pool,
                       stop: asyncio.Event) -> None:
     """Consume until stopped (each consumer finishes, publishes and acks its batch in hand)."""
+    await join_trades_at_the_end(settings, redis, stop)
     await restore_watch_set(settings, redis, pool)
     consumers = traders_consumers(settings, redis, pool)
     log.info("traders consuming", extra={"streams": ",".join(c.stream for c in consumers)})

@@ -25,19 +25,27 @@ async def test_the_group_discovers_diffs_and_never_rediffs_its_own_output(
 ) -> None:
     await pool.execute("INSERT INTO traders (address, first_seen, last_seen, watched) "
                        "VALUES ($1, 0, 0, true)", B)
+    trades = stream_key(settings.streams.prefix, "trades")
     producer = StreamProducer(redis, settings)
-    producer.publish(Trade(exchange="hyperliquid", symbol=BTC, raw_symbol="BTC", trade_id="77", price=D(100),
-                           size=D(1), side="buy", buyer=A, seller=B, ts=T1, recv_ts=T1))
-    producer.publish(state(T1, pos(BTC, "1")))
-    producer.publish(state(T2, pos(BTC, "-1")))
-    assert await producer.flush()
+    producer.publish(Trade(exchange="hyperliquid", symbol=BTC, raw_symbol="BTC", trade_id="76", price=D(100),
+                           size=D(1), side="buy", buyer=B, seller=A, ts=T1, recv_ts=T1))
+    assert await producer.flush()  # before the group: discovery starts at the end of th:trades
     stop = asyncio.Event()
     task = asyncio.create_task(run_traders(settings, redis, pool, stop))
+
+    async def joined() -> bool:
+        return bool(await redis.xinfo_groups(trades))
 
     async def flipped() -> bool:
         return bool(await pool.fetchval("SELECT count(*) FROM position_changes"))
 
     try:
+        await wait_until(joined, 10, "joined th:trades")
+        producer.publish(Trade(exchange="hyperliquid", symbol=BTC, raw_symbol="BTC", trade_id="77",
+                               price=D(100), size=D(1), side="buy", buyer=A, seller=B, ts=T1, recv_ts=T1))
+        producer.publish(state(T1, pos(BTC, "1")))
+        producer.publish(state(T2, pos(BTC, "-1")))
+        assert await producer.flush()
         await wait_until(flipped, 10, "diffed")
         await asyncio.sleep(0.5)  # time enough to read its own PositionChange back
     finally:
