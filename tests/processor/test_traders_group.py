@@ -1,17 +1,28 @@
 """The traders group end to end on the real Redis and PostgreSQL: trades discovered from
 th:trades, snapshots diffed from th:positions, its own PositionChanges left alone, everything
-acked, and the watch set restored from PostgreSQL at start."""
+acked, and the watch set restored from PostgreSQL at start; the processor starts the group only
+when traders_enabled."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from decimal import Decimal
 
 import asyncpg
+import pytest
 import redis.asyncio as aioredis
 
+from services.processor.main import run_processor
 from services.processor.traders import run_traders
 from shared.config import Settings
-from shared.constants import TRADERS_GROUP, dlq_key, stream_key, traders_rotation_key, traders_watch_key
+from shared.constants import (
+    PROCESSOR_GROUP,
+    TRADERS_GROUP,
+    dlq_key,
+    stream_key,
+    traders_rotation_key,
+    traders_watch_key,
+)
 from shared.events import PositionChange, Trade
 from shared.streams import StreamProducer
 from tests.processor.test_positions_store import BTC, T1, T2, A, B, pos, published, state
@@ -63,3 +74,28 @@ async def test_the_group_discovers_diffs_and_never_rediffs_its_own_output(
         groups = await redis.xinfo_groups(stream)
         assert [(g["name"], g["pending"]) for g in groups] == [(TRADERS_GROUP.encode(), 0)]
         assert await redis.xlen(dlq_key(stream)) == 0
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+async def test_the_processor_runs_the_traders_group_only_when_enabled(
+    pool: asyncpg.Pool, redis: aioredis.Redis, make_settings: Callable[..., Settings], enabled: bool
+) -> None:
+    settings = make_settings(traders_enabled=enabled)
+    stop = asyncio.Event()
+    running = asyncio.create_task(run_processor(settings, redis, stop))
+    trades = stream_key(settings.streams.prefix, "trades")
+
+    async def groups() -> set[bytes]:
+        return {g["name"] for g in await redis.xinfo_groups(trades)} if await redis.exists(trades) else set()
+
+    async def storing() -> bool:
+        return PROCESSOR_GROUP.encode() in await groups()
+
+    try:
+        await wait_until(storing, 20, "storing trades")
+        await asyncio.sleep(0.3)
+    finally:
+        stop.set()
+        await asyncio.wait_for(running, 10)
+    assert (TRADERS_GROUP.encode() in await groups()) is enabled
+    assert bool(await redis.exists(stream_key(settings.streams.prefix, "positions"))) is enabled
