@@ -74,10 +74,12 @@ class TraderStore:
                 liquidations = await store_fills(conn, fills)
                 await store_equity(conn, curves)
                 changes = await apply_states(conn, states, locked)
-                changes += await mark_liquidations(conn, liquidations)
+                marked = await mark_liquidations(conn, liquidations)
         except RETRYABLE as exc:
             raise SinkUnavailable(repr(exc)) from exc
-        await self._publish(changes, locked)
+        # a change marked liquidated in the same batch is published once, as marked
+        latest = {(c.account, c.symbol, c.ts): c for c in [*changes, *marked]}
+        await self._publish(list(latest.values()), locked)
 
     async def _publish(self, changes: list[PositionChange], locked: Locked) -> None:
         for change in changes:

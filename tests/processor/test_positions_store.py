@@ -11,6 +11,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from services.processor.traders import TraderStore
+from shared.breaker import SinkUnavailable
 from shared.config import Settings
 from shared.constants import FIELD_EVENTS, stream_key
 from shared.events import (
@@ -187,3 +188,21 @@ async def test_watched_traders_changes_over_their_minimum_become_alerts(
 async def test_addresses_are_stored_in_lower_case(store: TraderStore, pool: asyncpg.Pool) -> None:
     await store([state(T1, pos(BTC, "1"), address=A.upper().replace("0X", "0x"))])
     assert await pool.fetchval("SELECT address FROM trader_positions") == A
+
+
+async def test_a_publication_lost_to_redis_is_made_by_the_retried_batch(
+    pool: asyncpg.Pool, redis: aioredis.Redis, settings: Settings
+) -> None:
+    away = aioredis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+    try:
+        cut_off = TraderStore(pool, StreamProducer(away, settings))
+        await cut_off([state(T1, pos(BTC, "1"))])  # a baseline publishes nothing: no Redis needed
+        batch = [state(T2, pos(BTC, "2"))]
+        with pytest.raises(SinkUnavailable):
+            await cut_off(batch)  # committed, not published: the entry is not acked
+    finally:
+        await away.aclose()
+    assert await changes_stored(pool) == [(BTC, "increase", T2, False)]
+    await TraderStore(pool, StreamProducer(redis, settings))(batch)  # the batch redelivered
+    assert await changes_published(redis, settings) == [(BTC, "increase", T2, False)]
+    assert await changes_stored(pool) == [(BTC, "increase", T2, False)]
