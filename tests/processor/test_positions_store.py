@@ -9,6 +9,8 @@ from decimal import Decimal
 import asyncpg
 import pytest
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 from services.processor.traders import TraderStore
 from shared.breaker import SinkUnavailable
@@ -193,7 +195,7 @@ async def test_addresses_are_stored_in_lower_case(store: TraderStore, pool: asyn
 async def test_a_publication_lost_to_redis_is_made_by_the_retried_batch(
     pool: asyncpg.Pool, redis: aioredis.Redis, settings: Settings
 ) -> None:
-    away = aioredis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+    away = aioredis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2, retry=Retry(NoBackoff(), 0))
     try:
         cut_off = TraderStore(pool, StreamProducer(away, settings))
         await cut_off([state(T1, pos(BTC, "1"))])  # a baseline publishes nothing: no Redis needed
