@@ -11,6 +11,7 @@ from redis.exceptions import RedisError
 from services.processor.analytics import run_analytics
 from services.processor.sinks import STORED_FAMILIES
 from services.processor.store import EventStore
+from services.processor.leaderboard import run_leaderboard
 from services.processor.traders import run_traders
 from shared.backoff import sleep_or_stop, until_stopped
 from shared.breaker import SinkBreaker
@@ -115,5 +116,6 @@ async def run_processor(settings: Settings, redis: aioredis.Redis, stop: asyncio
             tasks.create_task(run_analytics(settings, redis, pool, stop))
             if settings.traders.enabled:  # its own group too: discovery and position changes
                 tasks.create_task(run_traders(settings, redis, pool, stop))
+                tasks.create_task(run_leaderboard(settings, pool, stop))  # a snapshot every interval
     finally:
         await pool.close()
