@@ -9,9 +9,9 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from services.processor.analytics import run_analytics
+from services.processor.leaderboard import run_leaderboard
 from services.processor.sinks import STORED_FAMILIES
 from services.processor.store import EventStore
-from services.processor.leaderboard import run_leaderboard
 from services.processor.traders import run_traders
 from shared.backoff import sleep_or_stop, until_stopped
 from shared.breaker import SinkBreaker
