@@ -104,18 +104,18 @@ class WeightBucket:
         """Send nothing for `seconds` (the venue's Retry-After)."""
         self._blocked_until = max(self._blocked_until, self._clock() + seconds)
 
-    async def acquire(self, weight: float, sleep: Sleep) -> Ticket:
-        """Reserve `weight`, sleep until it may be sent; settling the ticket returns what the
-        answer did not cost."""
-        wait = self.reserve(weight)
+    async def acquire(self, weight: float, sleep: Sleep, most: float = 0.0) -> Ticket:
+        """Reserve `weight` and the `most` its answer may add, sleep until it may be sent; settling
+        the ticket returns what the answer did not cost."""
+        wait = self.reserve(weight + most)
         if wait > 0:
             await sleep(wait)
-        reserved = min(weight, self.capacity)
+        reserved = min(weight + most, self.capacity)
 
         def adjust(actual: float) -> None:
             self._level += reserved - min(actual, self.capacity)
 
-        return Ticket(wait, weight, adjust)
+        return Ticket(wait, weight + most, adjust)
 
 
 class VenueClient:
@@ -212,7 +212,7 @@ class VenueClient:
         headers = {"Content-Type": "application/json"} if call.body is not None else None
         most = call.answer.most if call.answer is not None else 0.0
         for attempt in range(self.policy.retries + 1):
-            ticket = await self._throttle(call.budget, call.weight + most)
+            ticket = await self._throttle(call.budget, call.weight, most)
             try:
                 async with self._session.request(
                     call.method, url, params=call.params, data=call.body, headers=headers
@@ -247,8 +247,8 @@ class VenueClient:
             await self._sleep(delay)
         raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
 
-    async def _throttle(self, budget: Budget, weight: float) -> Ticket:
-        ticket = await budget.acquire(weight, self._sleep)
+    async def _throttle(self, budget: Budget, weight: float, most: float) -> Ticket:
+        ticket = await budget.acquire(weight, self._sleep, most)
         if ticket.waited > 0:
             metrics.REST_THROTTLED_SECONDS.labels(self.venue).inc(ticket.waited)
         return ticket

@@ -61,7 +61,8 @@ async def test_lanes_share_the_root_and_a_spent_lane_holds_back_only_itself() ->
         clock.now += seconds
 
     late = asyncio.create_task(tracker.acquire(2, park))
-    await asyncio.sleep(0)
+    while not waits:
+        await asyncio.sleep(0)
     assert waits == [pytest.approx(SPAN)]  # its lane is spent for the minute
     assert (await pollers.acquire(20, clock.sleep)).waited == 0  # not queued behind it in the root
     parked.set()
@@ -78,19 +79,57 @@ async def test_a_heavy_request_is_not_starved_by_light_ones() -> None:
     assert light >= heavy == pytest.approx(SPAN)
 
 
+async def test_weight_reserved_beyond_the_answer_is_free_again_at_once() -> None:
+    """A fills page reserves its most (120) and weighs 21 once read: the next one need not wait."""
+    clock = FakeClock()
+    lane = RollingWindow(1200, clock=clock).lane(150)
+    never = asyncio.Event()
+
+    async def forever(seconds: float) -> None:  # only a freed window wakes the waiter
+        await never.wait()
+
+    first = await lane.acquire(120, forever)
+    second = asyncio.create_task(lane.acquire(120, forever))
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert not second.done()  # 120 + 120 > 150
+    first.settle(21)
+    assert (await asyncio.wait_for(second, 1)).waited == 0
+    assert lane.used() == 21 + 120
+
+
+async def test_a_soft_lane_admits_by_weight_and_leaves_the_answers_room_to_its_parent() -> None:
+    """The readers' lane caps what fills and portfolios cost, without the 100 a fills page may add
+    having to fit in it: the tracker's lane above reserves that."""
+    clock = FakeClock()
+    tracker = RollingWindow(1200, clock=clock).lane(600)
+    readers = tracker.lane(150, soft=True)
+    for _ in range(3):
+        ticket = await readers.acquire(20, clock.sleep, most=100)
+        assert ticket.waited == 0 and tracker.used() == readers.used() + 100
+        ticket.settle(45)
+    assert readers.used() == tracker.used() == 3 * 45
+    assert (await readers.acquire(20, clock.sleep, most=100)).waited == pytest.approx(SPAN)  # 135 + 20 > 150
+
+
 async def test_no_rolling_minute_ever_holds_more_than_the_limit() -> None:
     """Random weights (states, fills pages with a random number of fills, portfolio, meta) through
-    two lanes: every request, at the time it is sent, is accepted by the simulator's meter."""
+    the lanes: every request, at the time it is sent, is accepted by the simulator's meter, both
+    for the whole IP (1200) and for the tracker's share (600, its soft readers' lane inside)."""
     clock, rng = FakeClock(), random.Random(7)
     root = RollingWindow(1200, clock=clock)
-    lanes = [root.lane(600), root.lane(600).lane(150), root.lane(900)]
+    tracker = root.lane(600)
+    lanes = [tracker, tracker.lane(150, soft=True), root.lane(900)]
     meter = WeightMeter(clock, limit=1200)
+    share = WeightMeter(clock, limit=600)
     for _ in range(3000):
-        weight = rng.choice([2, 2, 2, 20, 20 + 100])
-        ticket = await rng.choice(lanes).acquire(weight, clock.sleep)
-        actual = weight if weight != 120 else 20 + rng.randint(0, 100)
+        weight, most = rng.choice([(2, 0), (2, 0), (2, 0), (20, 0), (20, 100)])
+        lane = rng.choice(lanes)
+        ticket = await lane.acquire(weight, clock.sleep, most)
+        actual = weight + rng.randint(0, int(most))
         ticket.settle(actual)
-        assert meter.spend("us", actual), (clock.now, meter.used("us"))
+        assert meter.spend("ip", actual), (clock.now, meter.used("ip"))
+        assert lane is lanes[2] or share.spend("tracker", actual), (clock.now, share.used("tracker"))
         clock.now += rng.choice([0.0, 0.0, 0.01, 0.5])
     assert int(str(meter.stats()["highest"])) > 1100  # and the budget was used, not just respected
 
