@@ -99,3 +99,9 @@ def tracker_status_key(prefix: str) -> str:
     """A hash: the tracker's figures (weight used per minute, traders tracked per minute, largest
     staleness), read by /ready."""
     return f"{prefix}:traders:tracker"
+
+
+def trader_cursors_key(prefix: str) -> str:
+    """A hash address -> the tracker's cursor of that trader (JSON: newest fill read, fills coverage,
+    when fills and equity were last read), so a restarted tracker resumes where it was."""
+    return f"{prefix}:traders:cursors"

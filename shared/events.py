@@ -232,6 +232,9 @@ class TraderState(Event, frozen=True):
     account_value: Decimal  # marginSummary.accountValue
     notional: Decimal  # marginSummary.totalNtlPos
     positions: tuple[TraderPosition, ...] = ()
+    # coverage of the trader's fills as the tracker has read them (traders.fills_complete): None = not
+    # read yet; False = truncated, the venue served only its newest 10000 and older ones are lost
+    fills_complete: bool | None = None
 
 
 class TraderFill(Event, frozen=True):

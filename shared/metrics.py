@@ -101,7 +101,28 @@ REST_THROTTLED_SECONDS = Counter(
     "tradehub_rest_throttled_seconds_total", "Time spent waiting for a venue's weight budget", ["venue"]
 )
 
-# general: alerts, backups, retention
+# receivers: Hyperliquid trader tracker (services/receivers/traders/)
+TRACKER_WEIGHT = Gauge(
+    "tradehub_tracker_weight_per_minute",
+    "Hyperliquid weight sent in the last minute, by budget (venue: every call of the IP; tracker: its share)",
+    ["budget"],
+)
+TRACKER_TRADERS_PER_MINUTE = Gauge(
+    "tradehub_tracker_traders_per_minute", "Trader states read in the last minute"
+)
+TRACKER_STALENESS = Gauge(
+    "tradehub_tracker_largest_staleness_seconds",
+    "Now minus the last time tracked, the largest over every tracked trader of the rotation",
+)
+TRACKER_ROTATION = Gauge(
+    "tradehub_tracker_rotation_traders", "Traders of the rotation, by kind (all, never_tracked, watched)",
+    ["kind"],
+)
+TRACKER_REQUESTS = Counter(
+    "tradehub_tracker_requests_total",
+    "Tracker info requests, by request (state, fills, equity) and outcome", ["request", "outcome"],
+)
+
 ALERTS_RAISED = Counter(
     "tradehub_alerts_raised_total", "Alerts raised by the general service's watchers", ["source"]
 )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from functools import partial
 
+from services.receivers.budget import RollingWindow
 from services.receivers.exchanges import REGISTRY, VENUES
 from services.receivers.rest import VenueClient
 from services.receivers.venue import Fetch, RestApi
@@ -32,12 +33,20 @@ def rest_url(settings: Settings, venue: str) -> str:
 
 
 def client_for(settings: Settings, venue: str) -> VenueClient:
-    """A VenueClient (not yet opened) with the venue's url, budget and API key, if one is set."""
+    """A VenueClient (not yet opened) with the venue's url, budget and API key, if one is set.
+
+    A venue counting a rolling window gets one for its whole budget per IP; the client's own calls
+    (the pollers') spend from a lane of rest.weight_fraction of it, and VenueClient.lane() cuts
+    other shares (the trader tracker's), all inside the venue's window."""
     spec = REST_VENUES[venue]
     key = settings.venues.api_keys.get(venue, "")
     headers = {spec.key_header: spec.key_prefix + key} if key and spec.key_header else {}
+    budget = None
+    if spec.window_s is not None:
+        window = RollingWindow(spec.weight_per_minute * spec.window_s / 60, spec.window_s)
+        budget = window.lane(window.limit * settings.rest.weight_fraction)
     return VenueClient(venue, rest_url(settings, venue), spec.weight_per_minute, settings.rest,
-                       headers=headers)
+                       headers=headers, budget=budget)
 
 
 def fetcher(settings: Settings, function: str, venue: str) -> Fetch:

@@ -3,14 +3,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from contextlib import AsyncExitStack
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from services.receivers.capabilities import client_for
 from services.receivers.connection import FeedConnection
+from services.receivers.exchanges import hyperliquid
 from services.receivers.feeds import build_feeds, venue_facts
 from services.receivers.instruments import facts_to_load, keep
-from services.receivers.pollers import open_pollers
+from services.receivers.pollers import Poller, open_pollers
+from services.receivers.rest import VenueClient
+from services.receivers.traders.coins import with_trader_coins
+from services.receivers.traders.tracker import Tracker
+from shared.backoff import until_stopped
 from shared.config import Settings
 from shared.feed_status import FeedStatusReporter, read_feed_statuses
 from shared.streams import StreamProducer
@@ -20,6 +27,24 @@ log = logging.getLogger(__name__)
 
 async def run_receivers(settings: Settings, redis: aioredis.Redis, stop: asyncio.Event) -> None:
     producer = StreamProducer(redis, settings, source="receivers")
+    async with AsyncExitStack() as stack:
+        shared: dict[str, VenueClient] = {}  # clients the pollers share with the trader tracker
+        tracker: Tracker | None = None
+        if settings.traders.enabled:
+            client = shared[hyperliquid.NAME] = await stack.enter_async_context(
+                client_for(settings, hyperliquid.NAME))
+            tracker = Tracker(settings, client, producer, redis)
+            resolved = await until_stopped(with_trader_coins(settings, client, tracker.lane), stop)
+            settings = resolved or settings  # traders.coins ["all"]: the listed perpetuals
+            if hyperliquid.NAME not in settings.websockets.feeds:
+                log.warning("tracking traders without the hyperliquid feed: no trades name new traders")
+        pollers = await stack.enter_async_context(open_pollers(settings, producer, redis, shared))
+        await run_feeds(settings, redis, producer, pollers, tracker, stop)
+
+
+async def run_feeds(settings: Settings, redis: aioredis.Redis, producer: StreamProducer,
+                    pollers: list[Poller], tracker: Tracker | None, stop: asyncio.Event) -> None:
+    """The sockets, the REST pollers and the tracker until stopped, then the producer's last flush."""
     facts = venue_facts(settings)  # tables the parsers read, filled from the venues' REST, in place
     feeds = build_feeds(settings, facts)
     if not feeds:
@@ -30,7 +55,7 @@ async def run_receivers(settings: Settings, redis: aioredis.Redis, stop: asyncio
     reporter = FeedStatusReporter(redis, settings.streams.prefix, lambda: [c.status() for c in connections],
                                   settings.websockets.status_interval_s)
     feeds_stop = asyncio.Event()
-    async with open_pollers(settings, producer, redis) as pollers, asyncio.TaskGroup() as tasks:
+    async with asyncio.TaskGroup() as tasks:
         tasks.create_task(producer.run(feeds_stop))  # stops after the feeds, flushing what they sent
         tasks.create_task(reporter.run(feeds_stop))  # <prefix>:feed:<name> for /ready and the watchers
         ready: dict[str, list[asyncio.Event]] = {}  # feed -> first loads of the tables it reads
@@ -42,6 +67,8 @@ async def run_receivers(settings: Settings, redis: aioredis.Redis, stop: asyncio
             tasks.create_task(run_when(ready.get(connection.feed.exchange, []), connection, stop))
         for poller in pollers:  # REST coordinators (funding, spot, open interest); stop cancels a poll
             tasks.create_task(poller.run(stop))
+        if tracker is not None:  # Hyperliquid traders, inside the budget the pollers share
+            tasks.create_task(tracker.run(stop))
         await stop.wait()
         feeds_stop.set()
 

@@ -161,15 +161,17 @@ def _assets_and_interval(function: str, settings: Settings) -> tuple[list[str], 
 
 @asynccontextmanager
 async def open_pollers(
-    settings: Settings, producer: StreamProducer, redis: aioredis.Redis
+    settings: Settings, producer: StreamProducer, redis: aioredis.Redis,
+    opened: Mapping[str, VenueClient] | None = None,
 ) -> AsyncIterator[list[Poller]]:
     """The coordinators the settings ask for, sharing one VenueClient per venue (one weight budget,
-    one breaker), every client closed on exit."""
+    one breaker): the `opened` ones (a venue's client others use too, e.g. the trader tracker's),
+    else their own, closed on exit."""
     functions = dict.fromkeys(settings.polling.functions)
     plans = {function: venues_for(function, settings) for function in functions}
     async with AsyncExitStack() as stack:
-        clients: dict[str, VenueClient] = {}
-        for venue in sorted({v for venues in plans.values() for v in venues}):
+        clients: dict[str, VenueClient] = dict(opened or {})
+        for venue in sorted({v for venues in plans.values() for v in venues} - set(clients)):
             clients[venue] = await stack.enter_async_context(client_for(settings, venue))
         pollers = []
         for function, venues in plans.items():

@@ -1,5 +1,6 @@
-"""One HTTP client per venue for the REST pollers: its own aiohttp session, a token bucket in the
-venue's own unit (request weight per minute), retries with backoff that honour Retry-After on
+"""One HTTP client per venue for every REST call made to it: its own aiohttp session, a weight
+budget in the venue's own unit (a token bucket of weight per minute, or the venue's rolling window
+and its lanes: services/receivers/budget.py), retries with backoff that honour Retry-After on
 429/418/5xx, and a circuit breaker, so one venue's trouble stays with that venue.
 
 Errors leave as one of three types the coordinators count separately: RateLimited (the venue
@@ -12,7 +13,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import Any
@@ -21,14 +23,13 @@ import aiohttp
 import msgspec
 import pybreaker
 
+from services.receivers.budget import Budget, Clock, RollingWindow, Sleep, Ticket
 from shared import metrics
 from shared.backoff import Backoff
 from shared.breaker import BreakerMetrics
 from shared.settings import RestPolicy
 
 log = logging.getLogger(__name__)
-Clock = Callable[[], float]
-Sleep = Callable[[float], Awaitable[None]]
 Params = Mapping[str, str] | Sequence[tuple[str, str]]  # pairs for repeated keys (Pyth's ids[])
 THROTTLE_STATUSES = frozenset({429, 418})  # 418: Binance-style IP ban after ignoring 429s
 _json = msgspec.json.Encoder()
@@ -65,6 +66,16 @@ def retry_after_s(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
+@dataclass(frozen=True)
+class AnswerWeight:
+    """Weight an answer adds by what it returns (Hyperliquid userFills: per 20 fills), known only
+    once it is read: `most` is reserved with the request, so the budget never overspends, and the
+    charge becomes `of(body)` when the answer arrives."""
+
+    most: float
+    of: Callable[[bytes], float]
+
+
 class WeightBucket:
     """A token bucket holding a venue's request weight per minute, refilled continuously.
 
@@ -93,6 +104,19 @@ class WeightBucket:
         """Send nothing for `seconds` (the venue's Retry-After)."""
         self._blocked_until = max(self._blocked_until, self._clock() + seconds)
 
+    async def acquire(self, weight: float, sleep: Sleep, most: float = 0.0) -> Ticket:
+        """Reserve `weight` and the `most` its answer may add, sleep until it may be sent; settling
+        the ticket returns what the answer did not cost."""
+        wait = self.reserve(weight + most)
+        if wait > 0:
+            await sleep(wait)
+        reserved = min(weight + most, self.capacity)
+
+        def adjust(actual: float) -> None:
+            self._level += reserved - min(actual, self.capacity)
+
+        return Ticket(wait, weight + most, adjust)
+
 
 class VenueClient:
     """HTTP to one venue: `get`/`post` return the body bytes of a 2xx answer or raise a RestError."""
@@ -107,11 +131,15 @@ class VenueClient:
         headers: Mapping[str, str] | None = None,
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
+        budget: Budget | None = None,
     ) -> None:
         self.venue = venue
         self.base_url = base_url.rstrip("/")
         self.policy = policy  # timeouts, retries, breaker, share of the budget: the same for every venue
-        self.bucket = WeightBucket(weight_per_minute * policy.weight_fraction, clock)
+        # what calls spend unless they name a lane: a token bucket of the policy's share, or the
+        # venue's own (capabilities.client_for: a lane of its rolling window)
+        self.bucket: Budget = budget if budget is not None else WeightBucket(
+            weight_per_minute * policy.weight_fraction, clock)
         self._headers = dict(headers or {})
         self._sleep = sleep
         self._session: aiohttp.ClientSession | None = None
@@ -140,12 +168,22 @@ class VenueClient:
     def breaker_state(self) -> str:
         return str(self.breaker.current_state)
 
+    def lane(self, weight_per_minute: float) -> RollingWindow:
+        """A share of the venue's rolling window for one user of this client (the trader tracker):
+        its calls pass `budget=lane` and spend from the lane and the venue's window both."""
+        if not isinstance(self.bucket, RollingWindow):
+            raise TypeError(f"{self.venue} counts no rolling window: its budget has no lanes")
+        return self.bucket.root.lane(weight_per_minute)
+
     async def get(self, path: str, params: Params | None = None, weight: float = 1) -> bytes:
         return await self.request("GET", path, params=params, weight=weight)
 
-    async def post(self, path: str, body: Any, weight: float = 1) -> bytes:
-        """POST a JSON body (Hyperliquid /info, GRVT market data)."""
-        return await self.request("POST", path, body=_json.encode(body), weight=weight)
+    async def post(self, path: str, body: Any, weight: float = 1, *, budget: Budget | None = None,
+                   answer: AnswerWeight | None = None) -> bytes:
+        """POST a JSON body (Hyperliquid /info, GRVT market data), spending from `budget` (the
+        client's own when None) the weight plus what the answer adds."""
+        return await self.request("POST", path, body=_json.encode(body), weight=weight, budget=budget,
+                                  answer=answer)
 
     async def request(
         self,
@@ -155,27 +193,29 @@ class VenueClient:
         params: Params | None = None,
         body: bytes | None = None,
         weight: float = 1,
+        budget: Budget | None = None,
+        answer: AnswerWeight | None = None,
     ) -> bytes:
         """One call through the breaker; an open breaker fails at once without touching the venue."""
+        call = _Call(method, path, params, body, weight, budget or self.bucket, answer)
         try:
             with self.breaker.calling():
-                return await self._attempts(method, path, params, body, weight)
+                return await self._attempts(call)
         except pybreaker.CircuitBreakerError as exc:
             raise VenueUnavailable(f"{self.venue} breaker open: {exc}") from exc
 
-    async def _attempts(
-        self, method: str, path: str, params: Params | None, body: bytes | None, weight: float
-    ) -> bytes:
+    async def _attempts(self, call: _Call) -> bytes:
         if self._session is None:
             raise RuntimeError(f"VenueClient({self.venue}) used outside `async with`")
         backoff = Backoff(base=0.25, cap=self.policy.retry_max_wait_s)
-        url = self.base_url + path
-        headers = {"Content-Type": "application/json"} if body is not None else None
+        url = self.base_url + call.path
+        headers = {"Content-Type": "application/json"} if call.body is not None else None
+        most = call.answer.most if call.answer is not None else 0.0
         for attempt in range(self.policy.retries + 1):
-            await self._throttle(weight)
+            ticket = await self._throttle(call.budget, call.weight, most)
             try:
                 async with self._session.request(
-                    method, url, params=params, data=body, headers=headers
+                    call.method, url, params=call.params, data=call.body, headers=headers
                 ) as resp:
                     payload, status = await resp.read(), resp.status
                     retry_after = retry_after_s(resp.headers.get("Retry-After"))
@@ -186,10 +226,11 @@ class VenueClient:
             else:
                 metrics.REST_REQUESTS.labels(self.venue, str(status)).inc()
                 if 200 <= status < 300:
+                    ticket.settle(call.weight + (call.answer.of(payload) if call.answer is not None else 0))
                     return payload
                 if status in THROTTLE_STATUSES:
                     delay = backoff.next_delay() if retry_after is None else retry_after
-                    self.bucket.block(delay)
+                    call.budget.block(delay)
                     error, reason = RateLimited(f"HTTP {status}, retry after {delay:.3g} s"), "rate_limited"
                     if delay > self.policy.retry_max_wait_s:
                         raise error  # longer than we wait inside one poll: the next poll will be held back
@@ -199,15 +240,28 @@ class VenueClient:
                     delay = backoff.next_delay() if retry_after is None else min(retry_after, cap)
                     error, reason = VenueUnavailable(f"HTTP {status}: {payload[:200]!r}"), "server_error"
                 else:
-                    raise BadResponse(f"HTTP {status} for {method} {path}: {payload[:200]!r}")
+                    raise BadResponse(f"HTTP {status} for {call.method} {call.path}: {payload[:200]!r}")
             if attempt == self.policy.retries:
                 raise error
             metrics.REST_RETRIES.labels(self.venue, reason).inc()
             await self._sleep(delay)
         raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
 
-    async def _throttle(self, weight: float) -> None:
-        wait = self.bucket.reserve(weight)
-        if wait > 0:
-            metrics.REST_THROTTLED_SECONDS.labels(self.venue).inc(wait)
-            await self._sleep(wait)
+    async def _throttle(self, budget: Budget, weight: float, most: float) -> Ticket:
+        ticket = await budget.acquire(weight, self._sleep, most)
+        if ticket.waited > 0:
+            metrics.REST_THROTTLED_SECONDS.labels(self.venue).inc(ticket.waited)
+        return ticket
+
+
+@dataclass(frozen=True)
+class _Call:
+    """One request as every attempt of it sends it."""
+
+    method: str
+    path: str
+    params: Params | None
+    body: bytes | None
+    weight: float
+    budget: Budget
+    answer: AnswerWeight | None

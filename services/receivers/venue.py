@@ -80,6 +80,10 @@ class RestApi:
     weight_per_minute: int  # request weight per minute per IP, in the venue's own unit
     key_header: str = ""  # how an API key (venues.api_keys[name]) is sent; "" = the venue takes none
     key_prefix: str = ""
+    # the venue counts weight over a rolling window of this many seconds (Hyperliquid: a minute):
+    # its client spends from that window, whose lanes split it (the trader tracker's share);
+    # None: a token bucket of rest.weight_fraction of the weight per minute
+    window_s: float | None = None
 
 
 def _no_pins(settings: Settings) -> Facts:

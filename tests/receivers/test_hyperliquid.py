@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given
 
 from services.receivers.exchanges import FEEDS, hyperliquid
+from services.receivers.exchanges.hyperliquid import market
 from services.receivers.frames import FrameError
 from shared.events import Candle, FundingRate, MarkPrice, OpenInterest, Trade
 from tests.fixtures import frame
@@ -17,7 +18,7 @@ CHANNELS = ["trades", "candle", "activeAssetCtx", "allMids", "subscriptionRespon
 
 def test_trades_keep_buyer_and_seller() -> None:
     raw = frame("hyperliquid", "trades")
-    bought, sold = hyperliquid.parse_frame(raw, RECV_TS)
+    bought, sold = market.parse_frame(raw, RECV_TS)
     assert_event(
         bought, Trade, exchange="hyperliquid", symbol="BTC-USD-PERP", raw_symbol="BTC",
         trade_id="877707108085800", price=Decimal("72581.0"), size=Decimal("0.00017"), side="buy",
@@ -30,30 +31,30 @@ def test_trades_keep_buyer_and_seller() -> None:
         raw_size=None, buyer="0xecb63caa47c7c4e77f60f1ce858cf28dc2b82b00",
         seller="0x4d2a7e458a9091cf678b3a4a21d4be019870ebaa", ts=1_787_259_217_021_000, recv_ts=RECV_TS,
     )
-    assert hyperliquid.parse_trades(raw, RECV_TS) == [bought, sold]
+    assert market.parse_trades(raw, RECV_TS) == [bought, sold]
 
 
 def test_candle_is_never_closed() -> None:
     raw = frame("hyperliquid", "candle")
-    [candle] = hyperliquid.parse_frame(raw, RECV_TS)
+    [candle] = market.parse_frame(raw, RECV_TS)
     assert_event(
         candle, Candle, exchange="hyperliquid", symbol="BTC-USD-PERP", raw_symbol="BTC", interval="1m",
         open=Decimal("64000.0"), high=Decimal("64020.0"), low=Decimal("63990.0"), close=Decimal("64010.0"),
         volume=Decimal("12.5"), trades=42, buy_volume=None, closed=False, source="exchange",
         ts=1_754_956_800_000_000, recv_ts=RECV_TS,
     )
-    assert hyperliquid.parse_candle(raw, RECV_TS) == [candle]
+    assert market.parse_candle(raw, RECV_TS) == [candle]
 
 
 def test_candle_as_the_documented_array() -> None:
     raw = frame("hyperliquid", "candle").replace(b'"data":{', b'"data":[{').replace(b"}}", b"}]}")
-    as_object = hyperliquid.parse_frame(frame("hyperliquid", "candle"), RECV_TS)
-    assert hyperliquid.parse_frame(raw, RECV_TS) == as_object
+    as_object = market.parse_frame(frame("hyperliquid", "candle"), RECV_TS)
+    assert market.parse_frame(raw, RECV_TS) == as_object
 
 
 def test_active_asset_ctx_gives_hourly_funding_mark_and_oi() -> None:
     raw = frame("hyperliquid", "activeAssetCtx")
-    funding, mark, oi = hyperliquid.parse_frame(raw, RECV_TS)
+    funding, mark, oi = market.parse_frame(raw, RECV_TS)
     assert_event(
         funding, FundingRate, exchange="hyperliquid", symbol="BTC-USD-PERP", raw_symbol="BTC",
         rate=Decimal("0.0000125"), interval_hours=Decimal("1"),
@@ -71,37 +72,37 @@ def test_active_asset_ctx_gives_hourly_funding_mark_and_oi() -> None:
         usd=Decimal("2075622453.892900"),  # 32227.66018 coins * 64405.0 mark
         ts=RECV_TS, recv_ts=RECV_TS,
     )
-    assert hyperliquid.parse_active_asset_ctx(raw, RECV_TS) == [funding, mark, oi]
+    assert market.parse_active_asset_ctx(raw, RECV_TS) == [funding, mark, oi]
 
 
 def test_next_funding_on_the_hour_is_the_following_hour() -> None:
     on_the_hour = 1_699_999_200_000_000
-    funding = hyperliquid.parse_frame(frame("hyperliquid", "activeAssetCtx"), on_the_hour)[0]
+    funding = market.parse_frame(frame("hyperliquid", "activeAssetCtx"), on_the_hour)[0]
     assert funding.next_funding_ts == on_the_hour + 3_600_000_000
 
 
 @pytest.mark.parametrize("channel", ["allMids", "subscriptionResponse", "pong"])
 def test_mids_acks_and_pongs_are_not_data(channel: str) -> None:
-    assert hyperliquid.parse_frame(frame("hyperliquid", channel), RECV_TS) == []
+    assert market.parse_frame(frame("hyperliquid", channel), RECV_TS) == []
 
 
 def test_greeting_and_text_frames() -> None:
-    assert hyperliquid.parse_frame(b"Websocket connection established.", RECV_TS) == []
+    assert market.parse_frame(b"Websocket connection established.", RECV_TS) == []
     raw = frame("hyperliquid", "trades")
-    assert hyperliquid.parse_frame(raw.decode(), RECV_TS) == hyperliquid.parse_frame(raw, RECV_TS)
+    assert market.parse_frame(raw.decode(), RECV_TS) == market.parse_frame(raw, RECV_TS)
 
 
 def test_spot_pairs() -> None:
     purr = frame("hyperliquid", "trades").replace(b'"coin":"BTC"', b'"coin":"PURR/USDC"')
-    assert {t.symbol for t in hyperliquid.parse_frame(purr, RECV_TS)} == {"PURR-USDC"}
+    assert {t.symbol for t in market.parse_frame(purr, RECV_TS)} == {"PURR-USDC"}
     by_index = frame("hyperliquid", "trades").replace(b'"coin":"BTC"', b'"coin":"@107"')
     with pytest.raises(FrameError, match="spotMeta"):
-        hyperliquid.parse_frame(by_index, RECV_TS)
+        market.parse_frame(by_index, RECV_TS)
 
 
 def test_trade_without_users_still_parses() -> None:
     raw = b'{"channel":"trades","data":[{"coin":"ETH","side":"A","px":"3227.4","sz":"1.5","time":1,"tid":7}]}'
-    [trade] = hyperliquid.parse_frame(raw, RECV_TS)
+    [trade] = market.parse_frame(raw, RECV_TS)
     assert (trade.symbol, trade.side, trade.ts) == ("ETH-USD-PERP", "sell", 1000)
     assert trade.buyer is trade.seller is None
 
@@ -121,17 +122,17 @@ def test_trade_without_users_still_parses() -> None:
 )
 def test_garbage_raises_frame_error(raw: bytes) -> None:
     with pytest.raises(FrameError):
-        hyperliquid.parse_frame(raw, RECV_TS)
+        market.parse_frame(raw, RECV_TS)
 
 
 def test_subscription_messages() -> None:
-    assert hyperliquid.trades_subscription("BTC") == (
+    assert market.trades_subscription("BTC") == (
         b'{"method":"subscribe","subscription":{"type":"trades","coin":"BTC"}}'
     )
-    assert hyperliquid.candle_subscription("ETH") == (
+    assert market.candle_subscription("ETH") == (
         b'{"method":"subscribe","subscription":{"type":"candle","coin":"ETH","interval":"1m"}}'
     )
-    assert hyperliquid.active_asset_ctx_subscription("SOL") == (
+    assert market.active_asset_ctx_subscription("SOL") == (
         b'{"method":"subscribe","subscription":{"type":"activeAssetCtx","coin":"SOL"}}'
     )
     assert hyperliquid.PING == b'{"method":"ping"}'
@@ -145,4 +146,4 @@ def test_registered() -> None:
 @FUZZ
 @given(broken_frames([frame("hyperliquid", c) for c in CHANNELS]))
 def test_broken_frames_raise_only_frame_error(frames: list[bytes | str]) -> None:
-    only_frame_errors(hyperliquid.parse_frame, frames)
+    only_frame_errors(market.parse_frame, frames)

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from services.receivers.exchanges import hyperliquid
+from services.receivers.exchanges.hyperliquid import rest
 from services.receivers.frames import FrameError
 from shared.events import FundingRate, OpenInterest
 from tests.fixtures import frame
@@ -17,7 +17,7 @@ NEXT_HOUR_US = (RECV_TS // 3_600_000_000 + 1) * 3_600_000_000
 
 
 def test_funding_is_hourly_and_stamped_with_the_receive_time() -> None:
-    events = hyperliquid.parse_meta_funding(frame("hyperliquid", "metaAndAssetCtxs"), RECV_TS)
+    events = rest.parse_meta_funding(frame("hyperliquid", "metaAndAssetCtxs"), RECV_TS)
     assert [e.raw_symbol for e in events] == ["BTC", "ETH", "HPOS"]
     # 0.0000125 per hour * 24 * 365 = 0.1095
     assert_event(
@@ -36,7 +36,7 @@ def test_funding_is_hourly_and_stamped_with_the_receive_time() -> None:
 
 
 def test_open_interest_in_coins_and_usd_at_the_mark() -> None:
-    events = hyperliquid.parse_meta_open_interest(
+    events = rest.parse_meta_open_interest(
         frame("hyperliquid", "metaAndAssetCtxs"), RECV_TS, coins={"ETH"}
     )
     # 1882.55 coins * 6.0436 = 11295.30 + 82.07918 = 11377.37918
@@ -59,7 +59,7 @@ def test_delisted_assets_are_skipped() -> None:
         b'[{"universe":[{"name":"LOOM","szDecimals":1,"isDelisted":true}]},'
         b'[{"funding":"0.0","openInterest":"0.0","markPx":"0.05"}]]'
     )
-    assert hyperliquid.parse_meta_funding(raw, RECV_TS) == []
+    assert rest.parse_meta_funding(raw, RECV_TS) == []
 
 
 @pytest.mark.parametrize(
@@ -72,4 +72,4 @@ def test_delisted_assets_are_skipped() -> None:
 )
 def test_bad_answers_are_frame_errors(raw: bytes) -> None:
     with pytest.raises(FrameError):
-        hyperliquid.parse_meta_funding(raw, RECV_TS)
+        rest.parse_meta_funding(raw, RECV_TS)

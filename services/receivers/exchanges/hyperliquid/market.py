@@ -1,80 +1,31 @@
-"""Hyperliquid perpetuals: websocket market data and the REST info endpoint.
+"""Hyperliquid websocket market data: subscribe messages, the socket plan, each push beside its parse.
 
 Docs: https://hyperliquid.gitbook.io/hyperliquid-docs/for-developers/api/websocket
 Every push is {"channel": "<type>", "data": ...}. A subscription is acknowledged with
 {"channel":"subscriptionResponse",...}; {"method":"ping"} is answered with {"channel":"pong"}.
 The server closes a connection it has sent nothing to for 60 s, so a quiet subscription needs
 our pings (websocket/timeouts-and-heartbeats page).
-
-Coin "BTC" is BTC-USD-PERP: the venue names its perps <COIN>-USD ("PURR-USD and HYPE-USD"),
-quotes them in dollars and takes USDC only as collateral. Strictly, most oracles are USDT
-prices paid out in USDC with no conversion (a quanto; PURR and HYPE use USDC prices), but the
-venue applies no FX either way, so its own "USD" label is the honest quote
-(trading/contract-specifications page). Perps are linear: 1 contract = 1 coin.
-REST (funding, open interest): the info endpoint, perpetuals
-https://hyperliquid.gitbook.io/hyperliquid-docs/for-developers/api/info-endpoint/perpetuals
-("Retrieve perpetuals asset contexts (includes mark price, current funding, open interest, etc.)").
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable
 from decimal import Decimal
-from functools import lru_cache
 from typing import Any, Generic, Literal, TypeVar
 
 import msgspec
 
-from services.receivers.frames import (
-    FrameError,
-    decode,
-    finite,
-    funding_rate,
-    ms_to_us,
-    multiply,
-    normalized,
-)
-from services.receivers.rest import VenueClient
-from services.receivers.venue import (
-    Feed,
-    Item,
-    Keepalive,
-    Limits,
-    Parse,
-    RestApi,
-    Venue,
-    channels_of,
-    chunks,
-    facts_free,
-    socket,
-    ws_url,
-)
-from shared.events import AnyEvent, Candle, MarkPrice, OpenInterest, Trade, now_us
+from services.receivers.exchanges.hyperliquid.symbols import FUNDING_INTERVAL_HOURS, HOUR_US, NAME, symbol_of
+from services.receivers.frames import FrameError, decode, finite, funding_rate, ms_to_us, multiply
+from services.receivers.venue import Feed, Item, Parse, Venue, channels_of, chunks, socket, ws_url
+from shared.events import AnyEvent, Candle, MarkPrice, OpenInterest, Trade
 from shared.settings import Settings
 
 T = TypeVar("T")
 ChannelParse = Callable[[bytes, int], list[AnyEvent]]  # one channel's frames (bytes) -> events
 
-NAME = "hyperliquid"
-WS_URL = "wss://api.hyperliquid.xyz/ws"
-IDLE_TIMEOUT_S = 60  # "close any connection if it hasn't sent a message to it in the last 60 seconds"
-PING_INTERVAL_S = 30  # a ping when we have been quiet this long keeps us inside the 60 s
-PING = b'{"method":"ping"}'
-# Per IP (api/rate-limits page): connections, subscriptions, messages we send per minute.
-MAX_CONNECTIONS = 100
-MAX_SUBSCRIPTIONS = 1000
-MAX_MESSAGES_PER_MINUTE = 2000
-MESSAGE_SPACING_S = 0.035  # between our subscribe messages: about 1700 a minute, under 2000
-# Funding is paid every hour (trading/funding page); activeAssetCtx "funding" is that hourly rate.
-FUNDING_INTERVAL_HOURS = Decimal(1)
-_HOUR_US = 3600 * 1_000_000
 # Sent as plain text right after the handshake (the python SDK's websocket_manager skips it).
 GREETING = b"Websocket connection established."
-
-REST_URL = "https://api.hyperliquid.xyz"
-# rate-limits page: REST requests share 1200 weight per minute per IP; metaAndAssetCtxs, like
-# every info request not listed at weight 2 or 60, weighs 20.
-REST_WEIGHT_PER_MINUTE = 1200
-META_AND_ASSET_CTXS_WEIGHT = 20
+ALL_COINS = "all"  # traders.coins = ["all"]: every listed perpetual, resolved from `meta` at start
 
 
 # --- subscribe ---
@@ -107,32 +58,39 @@ SUBSCRIPTIONS: dict[str, Callable[[str], bytes]] = {
 }
 
 
-def sockets(venue: Venue, settings: Settings, parse: Parse) -> list[Feed]:
-    """One subscribe message per coin and channel, up to MAX_SUBSCRIPTIONS a socket (the per-IP
-    limit, so per socket too); {"method":"ping"} keeps a quiet socket open."""
+def trader_coins(settings: Settings) -> list[str]:
+    """The coins whose trades name the traders to track: traders.coins while tracking is enabled,
+    none otherwise. ["all"] must be resolved from `meta` first (services/receivers/traders/coins.py);
+    left unresolved it adds nothing."""
+    part = settings.traders
+    if not part.enabled or part.coins == [ALL_COINS]:
+        return []
+    return list(part.coins)
+
+
+def subscriptions(settings: Settings) -> list[Item[bytes]]:
+    """Every configured channel of hyperliquid_coins, then the trades of each traders' coin not
+    already subscribed: discovery reads the buyers and sellers of those trades."""
     part = settings.venues.hyperliquid
     items: list[Item[bytes]] = [(c, SUBSCRIPTIONS[c](coin)) for coin in part.symbols for c in part.channels]
+    traded = set(part.symbols) if "trades" in part.channels else set()
+    for coin in dict.fromkeys(trader_coins(settings)):
+        if coin not in traded:
+            items.append(("trades", trades_subscription(coin)))
+    return items
+
+
+def sockets(venue: Venue, settings: Settings, parse: Parse) -> list[Feed]:
+    """One subscribe message per coin and channel, up to the subscriptions one socket may carry
+    (the per-IP limit, so per socket too); {"method":"ping"} keeps a quiet socket open."""
     url = ws_url(venue, settings)
     return [
         socket(venue, settings, str(n), url, parse, channels_of(chunk), [message for _, message in chunk])
-        for n, chunk in enumerate(chunks(items, venue.limits.streams_per_socket))
+        for n, chunk in enumerate(chunks(subscriptions(settings), venue.limits.streams_per_socket))
     ]
 
 
 # --- websocket pushes, each beside its parse ---
-
-
-@lru_cache(maxsize=8192)  # called for every event; a venue has a few thousand symbols
-def symbol_of(coin: str) -> str:
-    """Perp "BTC" -> BTC-USD-PERP; spot "PURR/USDC" -> PURR-USDC; "@107" needs spotMeta -> FrameError."""
-    if coin.startswith("@") or not coin:
-        raise FrameError(f"spot pair {coin!r} is named by index: resolve it with spotMeta first")
-    base, slash, quote = coin.partition("/")
-    if slash:
-        if not base or not quote:
-            raise FrameError(f"malformed spot pair {coin!r}")
-        return normalized(base, quote, perpetual=False)
-    return normalized(coin, "USD", perpetual=True)
 
 
 class Push(msgspec.Struct, Generic[T], frozen=True):
@@ -264,7 +222,7 @@ def parse_active_asset_ctx(raw: bytes, recv_ts: int) -> list[AnyEvent]:
     return [
         funding_rate(
             NAME, symbol, coin, rate, FUNDING_INTERVAL_HOURS,
-            next_funding_ts=(ts // _HOUR_US + 1) * _HOUR_US, ts=ts, recv_ts=recv_ts,
+            next_funding_ts=(ts // HOUR_US + 1) * HOUR_US, ts=ts, recv_ts=recv_ts,
         ),
         MarkPrice(
             exchange=NAME, symbol=symbol, raw_symbol=coin, mark_price=mark,
@@ -329,97 +287,3 @@ def parse_frame(raw: bytes | str, recv_ts: int) -> list[AnyEvent]:
         raise FrameError(f"unhandled channel {channel!r}: {raw[:200]!r}")
     return parse(raw, recv_ts)
 
-
-# --- REST (funding, open interest) ---
-
-
-class UniverseAsset(msgspec.Struct, frozen=True):
-    """An entry of meta.universe; its position is the index of its ctx."""
-
-    name: str  # the coin, "BTC"
-    szDecimals: int = 0
-    isDelisted: bool = False
-
-
-class Meta(msgspec.Struct, frozen=True):
-    universe: list[UniverseAsset]
-
-
-class RestAssetCtx(msgspec.Struct, frozen=True):
-    """A perp's context in metaAndAssetCtxs; numbers are strings."""
-
-    funding: Decimal  # current hourly funding rate, a fraction
-    openInterest: Decimal  # in coins
-    markPx: Decimal
-    oraclePx: Decimal | None = None
-    midPx: Decimal | None = None  # null without a two-sided book
-
-
-_meta_and_asset_ctxs = msgspec.json.Decoder(tuple[Meta, list[RestAssetCtx]])
-
-
-def _contexts(raw: bytes, coins: Collection[str] | None) -> list[tuple[str, RestAssetCtx]]:
-    meta, ctxs = decode(_meta_and_asset_ctxs, raw)
-    if len(meta.universe) != len(ctxs):  # matched by position: a mismatch would pair wrong coins
-        raise FrameError(f"{len(meta.universe)} assets but {len(ctxs)} contexts")
-    return [(a.name, ctx) for a, ctx in zip(meta.universe, ctxs, strict=True)
-            if not a.isDelisted and (coins is None or a.name in coins)]
-
-
-def parse_meta_funding(raw: bytes, recv_ts: int, *, coins: Collection[str] | None = None) -> list[AnyEvent]:
-    """metaAndAssetCtxs -> FundingRate per perp: hourly, paid on the hour; no time in the answer.
-
-    [{"universe":[{"name":"BTC","szDecimals":5,"maxLeverage":50}]},
-     [{"dayNtlVlm":"1169046.29406","funding":"0.0000125","impactPxs":["14.3047","14.3444"],
-       "markPx":"14.3161","midPx":"14.314","openInterest":"688.11","oraclePx":"14.32",
-       "premium":"0.00031774","prevDayPx":"15.322"}]]
-    """
-    events: list[AnyEvent] = []
-    for coin, ctx in _contexts(raw, coins):
-        rate = finite(ctx.funding, "funding")
-        events.append(funding_rate(
-            NAME, symbol_of(coin), coin, rate, FUNDING_INTERVAL_HOURS,
-            next_funding_ts=(recv_ts // _HOUR_US + 1) * _HOUR_US, ts=recv_ts, recv_ts=recv_ts))
-    return events
-
-
-def parse_meta_open_interest(raw: bytes, recv_ts: int, *,
-                             coins: Collection[str] | None = None) -> list[AnyEvent]:
-    """metaAndAssetCtxs -> OpenInterest in coins (1 contract = 1 coin), USD at the mark price."""
-    events: list[AnyEvent] = []
-    for coin, ctx in _contexts(raw, coins):
-        oi = finite(ctx.openInterest, "openInterest")
-        events.append(OpenInterest(
-            exchange=NAME, symbol=symbol_of(coin), raw_symbol=coin, contracts=oi, base=oi,
-            usd=multiply(oi, finite(ctx.markPx, "markPx"), "open interest usd"), ts=recv_ts, recv_ts=recv_ts))
-    return events
-
-
-async def _meta_and_asset_ctxs_raw(client: VenueClient) -> bytes:
-    return await client.post("/info", {"type": "metaAndAssetCtxs"}, weight=META_AND_ASSET_CTXS_WEIGHT)
-
-
-async def fetch_funding(client: VenueClient, assets: Sequence[str]) -> list[AnyEvent]:
-    """One info request answers every perp."""
-    return parse_meta_funding(await _meta_and_asset_ctxs_raw(client), now_us(), coins=set(assets))
-
-
-async def fetch_open_interest(client: VenueClient, assets: Sequence[str]) -> list[AnyEvent]:
-    return parse_meta_open_interest(await _meta_and_asset_ctxs_raw(client), now_us(), coins=set(assets))
-
-
-VENUE = Venue(
-    name=NAME,
-    exchange=NAME,
-    ws_urls={NAME: WS_URL},
-    limits=Limits(
-        streams_per_socket=MAX_SUBSCRIPTIONS,
-        messages_per_minute=MAX_MESSAGES_PER_MINUTE,
-        message_spacing_s=MESSAGE_SPACING_S,
-    ),
-    keepalive=Keepalive(PING, PING_INTERVAL_S),  # closed after 60 s without a message from us
-    plan=sockets,
-    parser=facts_free(parse_frame),
-    rest=RestApi(REST_URL, REST_WEIGHT_PER_MINUTE),
-    fetchers={"funding": fetch_funding, "oi": fetch_open_interest},
-)

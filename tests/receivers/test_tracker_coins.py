@@ -1,0 +1,68 @@
+"""Which trades the Hyperliquid feed subscribes to while traders are tracked (traders.coins, or
+every listed perpetual from meta with ["all"]), and the one client the pollers and the tracker share."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import msgspec
+import redis.asyncio as aioredis
+
+from services.receivers.exchanges.hyperliquid import market
+from services.receivers.feeds import build_feeds
+from services.receivers.pollers import open_pollers
+from services.receivers.traders.coins import with_trader_coins
+from shared.config import Settings
+from shared.streams import StreamProducer
+from tests.receivers.tracker_fakes import venue
+
+SettingsFactory = Callable[..., Settings]
+
+
+def subscribed(settings: Settings) -> list[tuple[str, str]]:
+    """(type, coin) of every subscribe message of the hyperliquid sockets, in order."""
+    messages = [m for feed in build_feeds(settings) for m in feed.subscribe]
+    decoded = [msgspec.json.decode(m)["subscription"] for m in messages]
+    return [(s["type"], s["coin"]) for s in decoded]
+
+
+def test_the_traders_coins_add_their_trades_to_the_feed(make_settings: SettingsFactory) -> None:
+    base = {"feeds": ["hyperliquid"], "hyperliquid_coins": ["BTC"],
+            "hyperliquid_channels": ["trades", "candles"]}
+    not_tracking = make_settings(**base, traders_coins=["BTC", "ETH"])
+    assert subscribed(not_tracking) == [("trades", "BTC"), ("candle", "BTC")]
+    tracking = make_settings(**base, traders_enabled=True, traders_coins=["BTC", "ETH", "ETH"])
+    assert subscribed(tracking) == [("trades", "BTC"), ("candle", "BTC"), ("trades", "ETH")]
+    no_trades = make_settings(**{**base, "hyperliquid_channels": ["candles"]}, traders_enabled=True)
+    assert subscribed(no_trades) == [("candle", "BTC"), ("trades", "BTC"), ("trades", "ETH")]
+    unresolved = make_settings(**base, traders_enabled=True, traders_coins=["all"])
+    assert market.trader_coins(unresolved) == []  # ["all"] is read from meta before the sockets
+
+
+async def test_all_is_every_listed_perpetual_from_meta(make_settings: SettingsFactory) -> None:
+    async with venue(make_settings, traders_coins=["all"], feeds=["hyperliquid"],
+                     hyperliquid_coins=["BTC"], hyperliquid_channels=["trades"]) as (fake, settings, client):
+        resolved = await with_trader_coins(settings, client, client.lane(600))
+        assert resolved.traders.coins == ["BTC", "ETH", "SOL"]  # OLD is delisted
+        assert fake.asked_for("meta") == [""]
+        assert subscribed(resolved) == [("trades", "BTC"), ("trades", "ETH"), ("trades", "SOL")]
+        assert await with_trader_coins(make_settings(), client) == make_settings()  # not tracking: as is
+
+
+async def test_without_meta_the_feed_keeps_its_own_coins(make_settings: SettingsFactory) -> None:
+    async with venue(make_settings, traders_coins=["all"], poll_retries=0, feeds=["hyperliquid"],
+                     hyperliquid_coins=["BTC"], hyperliquid_channels=["trades"]) as (fake, settings, client):
+        fake.refuse = {"": 500}
+        resolved = await with_trader_coins(settings, client)
+        assert resolved.traders.coins == []
+        assert subscribed(resolved) == [("trades", "BTC")]
+
+
+async def test_the_pollers_use_the_client_the_tracker_uses(
+    make_settings: SettingsFactory, redis: aioredis.Redis
+) -> None:
+    async with venue(make_settings, poll_functions=["oi"]) as (_, settings, client):
+        producer = StreamProducer(redis, settings)
+        async with open_pollers(settings, producer, redis, {"hyperliquid": client}) as [oi]:
+            assert oi.clients["hyperliquid"] is client
+            assert oi.clients["okx"] is not client and oi.clients["okx"].venue == "okx"
