@@ -17,8 +17,9 @@ from shared.monitor import lagging, stream_report
 from shared.poll_status import age_s, read_polls
 
 CHECK_TIMEOUT_S = 2.0
-# The trader tracker's status hash (tracker_status_key): `at` (µs, when written), weight_per_min,
-# tracked_per_min, max_staleness_s, and optionally cycle_s (how often it is written).
+# The trader tracker's status hash (tracker_status_key): `at` (µs, when written), weight_per_minute,
+# traders_per_minute, largest_staleness_s (and the rest it writes), optionally cycle_s (how often it
+# is written).
 TRACKER_CYCLE_S = 60.0  # when the hash does not say: its figures are per minute
 TRACKER_STALE_CYCLES = 3  # a hash older than this many cycles: the tracker has stopped
 

@@ -22,8 +22,8 @@ SECOND = 1_000_000
 
 
 def fields(age_s: float, **more: str) -> dict[bytes, bytes]:
-    figures = {"at": str(NOW - int(age_s * SECOND)), "weight_per_min": "598", "tracked_per_min": "290",
-               "max_staleness_s": "1034.5", **more}
+    figures = {"at": str(NOW - int(age_s * SECOND)), "weight_per_minute": "598", "traders_per_minute": "290",
+               "largest_staleness_s": "1034.5", **more}
     return {key.encode(): value.encode() for key, value in figures.items()}
 
 
@@ -31,7 +31,7 @@ def test_fresh_figures_are_shown_as_numbers() -> None:
     report = tracker_report(fields(12.5), NOW, enabled=True)
     assert report == {"enabled": True, "ok": True, "age_s": 12.5,
                       "stale_after_s": TRACKER_STALE_CYCLES * TRACKER_CYCLE_S,
-                      "weight_per_min": 598, "tracked_per_min": 290, "max_staleness_s": 1034.5}
+                      "weight_per_minute": 598, "traders_per_minute": 290, "largest_staleness_s": 1034.5}
 
 
 @pytest.mark.parametrize(("hash_fields", "enabled", "ok", "error"), [
@@ -67,14 +67,14 @@ async def test_ready_shows_the_tracker_and_fails_when_it_stops(
         assert response.status == 503 and body["traders"]["error"] == "no tracker status"
         assert (await not_tracking.get("/ready")).status == 200  # tracking off: the hash is not awaited
 
-        await redis.hset(key, mapping={"at": now_us(), "weight_per_min": 598, "tracked_per_min": 290,
-                                       "max_staleness_s": "1034.5", "cycle_s": 5})
+        await redis.hset(key, mapping={"at": now_us(), "weight_per_minute": 598, "traders_per_minute": 290,
+                                       "largest_staleness_s": "1034.5", "cycle_s": 5})
         response = await tracking.get("/ready")
         body = await response.json()
         assert response.status == 200, body
         traders = body["traders"]
-        assert traders["ok"] and traders["enabled"] and traders["weight_per_min"] == 598
-        assert traders["tracked_per_min"] == 290 and traders["max_staleness_s"] == 1034.5
+        assert traders["ok"] and traders["enabled"] and traders["weight_per_minute"] == 598
+        assert traders["traders_per_minute"] == 290 and traders["largest_staleness_s"] == 1034.5
         assert 0 <= traders["age_s"] < 5 and traders["stale_after_s"] == 15
 
         await redis.hset(key, "at", now_us() - 16 * SECOND)  # three cycles of 5 s and more
