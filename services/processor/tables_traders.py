@@ -91,12 +91,14 @@ SELECT f.address, f.symbol, f.ts FROM trader_fills f JOIN traders t ON t.address
 WHERE f.address = ANY($1::text[]) AND f.liquidation AND f.ts > COALESCE(t.last_tracked, -1)
 """
 DROP_POSITIONS = "DELETE FROM trader_positions WHERE address = ANY($1::text[])"
-# $1 address, $2 first snapshot of the batch, $3 newest, $4 account value, $5 notional.
+# $1 address, $2 first snapshot of the batch, $3 newest, $4 account value, $5 notional, $6 the
+# tracker's word on the fills' coverage (NULL: not read yet, the stored word stays).
 TRACKED = """
 UPDATE traders t SET tracked_since = COALESCE(t.tracked_since, u.first_ts), last_tracked = u.ts,
-                     account_value = u.account_value, notional = u.notional
-FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::numeric[], $5::numeric[])
-    AS u(address, first_ts, ts, account_value, notional)
+                     account_value = u.account_value, notional = u.notional,
+                     fills_complete = COALESCE(u.fills_complete, t.fills_complete)
+FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::numeric[], $5::numeric[], $6::boolean[])
+    AS u(address, first_ts, ts, account_value, notional, fills_complete)
 WHERE t.address = u.address
 """
 # The changes stored for some (address, snapshot time) pairs: republished on a redelivery.

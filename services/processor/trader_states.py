@@ -100,5 +100,6 @@ async def _write_positions(conn: asyncpg.Connection, applied: dict[str, tuple[in
     await conn.execute(TRACKED, addresses, [applied[address][0] for address in addresses],
                        [state.ts for state in newest],
                        [checked(state.account_value, "account_value") for state in newest],
-                       [checked(state.notional, "notional") for state in newest])
+                       [checked(state.notional, "notional") for state in newest],
+                       [state.fills_complete for state in newest])
     metrics.EVENTS_STORED.labels("trader_positions").inc(len(rows))

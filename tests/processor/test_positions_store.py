@@ -7,6 +7,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import asyncpg
+import msgspec
 import pytest
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
@@ -208,3 +209,19 @@ async def test_a_publication_lost_to_redis_is_made_by_the_retried_batch(
     await TraderStore(pool, StreamProducer(redis, settings))(batch)  # the batch redelivered
     assert await changes_published(redis, settings) == [(BTC, "increase", T2, False)]
     assert await changes_stored(pool) == [(BTC, "increase", T2, False)]
+
+
+async def test_the_trackers_word_on_fill_coverage_is_kept_until_it_says_otherwise(
+    store: TraderStore, pool: asyncpg.Pool
+) -> None:
+    async def complete() -> bool:
+        return bool(await pool.fetchval("SELECT fills_complete FROM traders WHERE address = $1", A))
+
+    await store([state(T1, pos(BTC, "1"))])
+    assert not await complete()  # never read: not presented as complete
+    await store([msgspec.structs.replace(state(T2, pos(BTC, "1")), fills_complete=True)])
+    assert await complete()
+    await store([state(T3, pos(BTC, "1"))])  # this snapshot has no word: the stored one stays
+    assert await complete()
+    await store([msgspec.structs.replace(state(T3 + 1, pos(BTC, "1")), fills_complete=False)])
+    assert not await complete()  # truncated
