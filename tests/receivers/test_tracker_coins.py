@@ -8,12 +8,14 @@ from collections.abc import Callable
 from typing import Any
 
 import msgspec
+import pytest
 import redis.asyncio as aioredis
 
 from services.receivers.exchanges.hyperliquid import market
 from services.receivers.feeds import build_feeds
 from services.receivers.main import run_receivers
 from services.receivers.pollers import open_pollers
+from services.receivers.traders import tracker
 from services.receivers.traders.coins import with_trader_coins
 from services.simulator.app import venue_urls
 from shared.config import Settings
@@ -76,10 +78,11 @@ async def test_the_pollers_use_the_client_the_tracker_uses(
 
 
 async def test_the_receivers_track_traders_beside_the_pollers_against_the_simulator(
-    make_settings: SettingsFactory, redis: aioredis.Redis
+    make_settings: SettingsFactory, redis: aioredis.Redis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """run_receivers with tracking on: the traders' coins from meta reach the feed, the tracker
     reads the rotation, and the pollers' metaAndAssetCtxs spends from the same window."""
+    monkeypatch.setattr(tracker, "STATUS_INTERVAL_S", 0.1)
     async with simulator(make_settings) as sim:
         http = f"http://127.0.0.1:{sim.server.port}"
         settings = sim.settings(
@@ -97,12 +100,13 @@ async def test_the_receivers_track_traders_beside_the_pollers_against_the_simula
             await asyncio.sleep(0.1)
             status = await redis.hgetall(tracker_status_key(prefix))
             trades = await redis.xlen(stream_key(prefix, "trades"))
-            if status and float(status[b"weight_per_minute"]) > 20 + 6 and trades:
+            if status and float(status[b"weight_per_minute"]) >= 166 and trades:
                 break
         stop.set()
         await asyncio.wait_for(running, 10)
-    assert float(status[b"tracker_weight_per_minute"]) == 20 + 3 * 2  # meta, then three states
-    assert float(status[b"weight_per_minute"]) == 20 + 3 * 2 + 20  # and the pollers' metaAndAssetCtxs
+    # meta, three states, then each trader's first fills read and portfolio (empty accounts)
+    assert float(status[b"tracker_weight_per_minute"]) == 20 + 3 * 2 + 3 * (20 + 20)
+    assert float(status[b"weight_per_minute"]) == 146 + 20  # and the pollers' metaAndAssetCtxs
     states = [e for e in await positions(redis, settings) if isinstance(e, TraderState)]
     assert {s.address for s in states} == set(traders)
     entries: Any = await redis.xrange(stream_key(prefix, "trades"))
