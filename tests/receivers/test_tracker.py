@@ -8,14 +8,18 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+import pytest
 import redis.asyncio as aioredis
 from prometheus_client import REGISTRY
 
+from services.receivers.budget import WINDOW_MARGIN_S
+from services.receivers.capabilities import client_for
 from services.receivers.traders.rotation import Cursor, Rotation
 from services.receivers.traders.tracker import Tracker
 from shared.config import Settings
 from shared.constants import traders_rotation_key, traders_watch_key
 from shared.events import TraderPosition, TraderState
+from shared.streams import StreamProducer
 from tests.receivers.tracker_fakes import T0, address, positions, producing, venue
 
 SettingsFactory = Callable[..., Settings]
@@ -135,3 +139,26 @@ async def test_a_refused_address_moves_back_a_venue_outage_keeps_its_place(
         assert requests("state", "bad_response") == bad + 1
         assert requests("state", "unavailable") == unavailable + 1
         assert await positions(redis, settings) == []
+
+
+def test_the_staleness_bound_that_follows_from_the_budget(
+    make_settings: SettingsFactory, redis: aioredis.Redis
+) -> None:
+    """5000 traders, share 0.5 (600 weight a minute: 300 states), batch 20: cycles of 50 states."""
+    settings = make_settings()
+    client, producer = client_for(settings, "hyperliquid"), StreamProducer(redis, settings)
+    alone = Tracker(settings, client, producer, redis, reads_share=0)
+    assert alone.states_per_cycle == 50
+    minute = 60 + WINDOW_MARGIN_S  # the window we keep: the venue's minute and our margin
+    # N x 2 / (1200 x 0.5) minutes, and the cycle it waits in: (5000 + 50) x 2 / 600 minutes
+    assert alone.staleness_bound_s(5000) == pytest.approx((5000 + 50) * 2 / 600 * minute)
+    assert alone.staleness_bound_s(5000) / 60 == pytest.approx(17.1, abs=0.05)
+    # the reader's quarter (150) and a full page's extra (100) taken from the share: 350 for states
+    busy = Tracker(settings, client, producer, redis)
+    assert busy.staleness_bound_s(5000) == pytest.approx((5000 + 50) * 2 / 350 * minute)
+    assert busy.staleness_bound_s(5000) / 60 == pytest.approx(29.3, abs=0.05)
+    # ten watched: every cycle reads them and 40 others
+    assert alone.staleness_bound_s(5000, watched=10) == pytest.approx((125 + 1) * 50 * 2 / 600 * minute)
+    assert alone.staleness_bound_s(3) == 20 and alone.staleness_bound_s(0) == 10  # cycles last 10 s at least
+    tiny = Tracker(make_settings(traders_weight_share=0.1), client, producer, redis)
+    assert tiny.staleness_bound_s(10) == float("inf")  # 120 a minute: one full fills page takes it all

@@ -3,18 +3,27 @@ every listed perpetual from meta with ["all"]), and the one client the pollers a
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
+from typing import Any
 
 import msgspec
+import pytest
 import redis.asyncio as aioredis
 
 from services.receivers.exchanges.hyperliquid import market
 from services.receivers.feeds import build_feeds
+from services.receivers.main import run_receivers
 from services.receivers.pollers import open_pollers
+from services.receivers.traders import tracker
 from services.receivers.traders.coins import with_trader_coins
+from services.simulator.app import venue_urls
 from shared.config import Settings
+from shared.constants import stream_key, tracker_status_key, traders_rotation_key
+from shared.events import Trade, TraderState, batch_decoder
 from shared.streams import StreamProducer
-from tests.receivers.tracker_fakes import venue
+from tests.receivers.sim import simulator
+from tests.receivers.tracker_fakes import address, positions, venue
 
 SettingsFactory = Callable[..., Settings]
 
@@ -66,3 +75,41 @@ async def test_the_pollers_use_the_client_the_tracker_uses(
         async with open_pollers(settings, producer, redis, {"hyperliquid": client}) as [oi]:
             assert oi.clients["hyperliquid"] is client
             assert oi.clients["okx"] is not client and oi.clients["okx"].venue == "okx"
+
+
+async def test_the_receivers_track_traders_beside_the_pollers_against_the_simulator(
+    make_settings: SettingsFactory, redis: aioredis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """run_receivers with tracking on: the traders' coins from meta reach the feed, the tracker
+    reads the rotation, and the pollers' metaAndAssetCtxs spends from the same window."""
+    monkeypatch.setattr(tracker, "STATUS_INTERVAL_S", 0.1)
+    async with simulator(make_settings) as sim:
+        http = f"http://127.0.0.1:{sim.server.port}"
+        settings = sim.settings(
+            venue_urls={**venue_urls(sim.base), "hyperliquid_rest": f"{http}/hyperliquid"},
+            feeds=["hyperliquid"], hyperliquid_coins=["BTC"], hyperliquid_channels=["candles"],
+            traders_enabled=True, traders_coins=["all"], poll_functions=["oi"],
+            poll_oi_venues=["hyperliquid"])
+        prefix = settings.streams.prefix
+        traders = [address(n) for n in range(70, 73)]
+        await redis.zadd(traders_rotation_key(prefix), dict.fromkeys(traders, 0))
+        stop = asyncio.Event()
+        running = asyncio.create_task(run_receivers(settings, redis, stop))
+        status: Any = {}
+        for _ in range(100):
+            await asyncio.sleep(0.1)
+            status = await redis.hgetall(tracker_status_key(prefix))
+            trades = await redis.xlen(stream_key(prefix, "trades"))
+            if status and float(status[b"weight_per_minute"]) >= 166 and trades:
+                break
+        stop.set()
+        await asyncio.wait_for(running, 10)
+    # meta, three states, then each trader's first fills read and portfolio (empty accounts)
+    assert float(status[b"tracker_weight_per_minute"]) == 20 + 3 * 2 + 3 * (20 + 20)
+    assert float(status[b"weight_per_minute"]) == 146 + 20  # and the pollers' metaAndAssetCtxs
+    states = [e for e in await positions(redis, settings) if isinstance(e, TraderState)]
+    assert {s.address for s in states} == set(traders)
+    entries: Any = await redis.xrange(stream_key(prefix, "trades"))
+    coins = {e.raw_symbol for _, fields in entries for e in batch_decoder.decode(fields[b"e"])
+             if isinstance(e, Trade)}
+    assert coins - {"BTC"}  # trades of coins from meta, not only of hyperliquid_coins (candles only)

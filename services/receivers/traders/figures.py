@@ -21,7 +21,6 @@ from redis.exceptions import RedisError
 from redis.typing import EncodableT, FieldT
 
 from services.receivers.budget import RollingWindow
-from services.receivers.exchanges.hyperliquid.traders import STATE_WEIGHT
 from services.receivers.traders.rotation import Rotation
 from shared import metrics
 from shared.constants import tracker_status_key
@@ -36,10 +35,11 @@ class Figures:
     """Counts kept in memory, and the writer of the figures every interval."""
 
     def __init__(self, rotation: Rotation, prefix: str, lane: RollingWindow,
-                 clock: Callable[[], float] = time.time) -> None:
+                 bound: Callable[[int, int], float], clock: Callable[[], float] = time.time) -> None:
         self.rotation = rotation
         self.key = tracker_status_key(prefix)
         self.lane = lane  # the tracker's share; its root is the venue's whole window
+        self.bound = bound  # (traders of the rotation, watched) -> the staleness the budget allows, s
         self.clock = clock
         self.cycles = 0
         self._tracked: deque[float] = deque()  # when each trader state of the last minute was read
@@ -53,11 +53,6 @@ class Figures:
         while self._tracked and self._tracked[0] <= horizon:
             self._tracked.popleft()
         return len(self._tracked)
-
-    def staleness_bound_s(self, traders: int) -> float:
-        """The longest a trader of the rotation waits when the tracker's whole share reads states:
-        traders x weight 2 / share per minute."""
-        return traders * STATE_WEIGHT / self.lane.limit * self.lane.window_s
 
     async def collect(self) -> dict[str, float | int | None]:
         """The figures now (reads the rotation's sizes and oldest score from Redis)."""
@@ -73,7 +68,7 @@ class Figures:
             "tracker_weight_limit": self.lane.limit,
             "traders_per_minute": self.traders_per_minute(),
             "largest_staleness_s": None if oldest_ms is None else max(0.0, now - oldest_ms / 1000),
-            "staleness_bound_s": self.staleness_bound_s(sizes["all"]),
+            "staleness_bound_s": self.bound(sizes["all"], sizes["watched"]),
             "rotation": sizes["all"],
             "never_tracked": sizes["never_tracked"],
             "watched": sizes["watched"],

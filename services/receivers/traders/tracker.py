@@ -7,25 +7,29 @@ same share, so states are never starved of it.
 
 The budget (services/receivers/budget.py): Hyperliquid's 1200 weight per minute per IP is one
 rolling window for the whole process. The pollers spend from a lane of rest.weight_fraction of it,
-the tracker from a lane of traders.weight_share, and inside the tracker's lane the readers from
-READS_SHARE of it: when fills and equity are idle, states have the whole share. With N traders in
-the rotation and share s, each is read at least every N x 2 / (1200 x s) minutes while the readers
-are idle, N x 2 / (1200 x s x (1 - READS_SHARE)) at worst.
+the tracker from a lane of traders.weight_share (s), and inside the tracker's lane the reader from
+a soft lane of READS_SHARE of it (more by the extra of the one answer it has in flight, at most 100
+for a full fills page): when fills and equity are idle, states have the whole share. With N
+traders in the rotation, each is read at least every N x 2 / (1200 x s) minutes while the reader
+is idle, N x 2 / (1200 x s - (300 x s + 100)) at worst, plus one cycle (staleness_bound_s).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import msgspec
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from services.receivers.budget import WINDOW_MARGIN_S
 from services.receivers.exchanges.hyperliquid.rest import WEIGHT_PER_MINUTE
 from services.receivers.exchanges.hyperliquid.traders import (
+    FILLS_ANSWER,
     STATE_WEIGHT,
     fetch_equity,
     fetch_state,
@@ -43,9 +47,10 @@ from shared.streams import StreamProducer
 log = logging.getLogger(__name__)
 CYCLE_S = 10.0  # a cycle starts at most this often: the watched traders are read this often, budget allowing
 READS_SHARE = 0.25  # of the tracker's lane: fills and portfolio reads
-READERS = 2  # traders whose fills and equity are read at once
+READERS = 1  # one trader's fills and equity at a time: its lane is exceeded by one answer's extra at most
 READS_QUEUED = 64  # traders waiting for the readers; more are due again on their next poll
 STATUS_INTERVAL_S = 5.0  # the figures are written this often
+Pause = Callable[[asyncio.Event, float], Awaitable[bool]]
 OUTCOMES: dict[type[Exception], str] = {RateLimited: "rate_limited", VenueUnavailable: "unavailable"}
 
 
@@ -53,17 +58,23 @@ class Tracker:
     """Reads the traders' states, fills and equity inside the tracker's share of the venue budget."""
 
     def __init__(self, settings: Settings, client: VenueClient, producer: StreamProducer,
-                 redis: aioredis.Redis, clock: Callable[[], float] = time.time) -> None:
+                 redis: aioredis.Redis, *, clock: Callable[[], float] = time.time,
+                 pause: Pause = sleep_or_stop, reads_share: float = READS_SHARE) -> None:
         self.part = settings.traders
         self.client = client
         self.producer = producer
         self.flush_s = settings.producer.flush_ms / 1000
         self.backoff_max_s = settings.redis_backoff_max_s
         self.lane = client.lane(WEIGHT_PER_MINUTE * self.part.weight_share)
-        self.reads_lane = self.lane.lane(self.lane.limit * READS_SHARE, soft=True)
+        # reads_share 0: no readers, the whole share reads states (fills and equity only when asked)
+        self.readers = READERS if reads_share > 0 else 0
+        self.reads_lane = (self.lane.lane(self.lane.limit * reads_share, soft=True) if self.readers
+                           else self.lane)
         self.rotation = Rotation(redis, settings.streams.prefix)
-        self.figures = Figures(self.rotation, settings.streams.prefix, self.lane, clock)
-        self.clock = clock
+        self.figures = Figures(self.rotation, settings.streams.prefix, self.lane, self.staleness_bound_s,
+                               clock)
+        self.clock = clock  # the time of the rotation's scores and of the figures (a test's own)
+        self.pause = pause  # between cycles: (stop, seconds on that clock) -> stopped
         self._queue: asyncio.Queue[str] = asyncio.Queue(READS_QUEUED)
         self._queued: set[str] = set()  # waiting for or being read by a reader
 
@@ -71,6 +82,20 @@ class Tracker:
     def states_per_cycle(self) -> int:
         """What the tracker's share reads in a cycle: watched traders first, the rotation the rest."""
         return max(self.part.batch, int(self.lane.limit / STATE_WEIGHT * CYCLE_S / self.lane.window_s))
+
+    def staleness_bound_s(self, traders: int, watched: int = 0) -> float:
+        """The longest a trader of the rotation goes unread, the reader busy with full fills pages:
+        the cycles it takes to reach it after its last read, plus the one it waits in. A cycle reads
+        the watched and up to states_per_cycle - watched others at what the share leaves states (the
+        venue's minute plus our margin), and lasts CYCLE_S at least."""
+        others = max(0, traders - watched)
+        per_cycle = min(others, max(self.part.batch, self.states_per_cycle - watched))
+        reads = min(self.lane.limit, self.reads_lane.limit + FILLS_ANSWER.most) if self.readers else 0.0
+        if reads >= self.lane.limit:
+            return math.inf  # a share this small: a full fills page may hold every state back
+        states_per_s = (self.lane.limit - reads) / STATE_WEIGHT / (self.lane.window_s + WINDOW_MARGIN_S)
+        cycle_s = max(CYCLE_S, (per_cycle + watched) / states_per_s)
+        return (math.ceil(others / per_cycle) + 1) * cycle_s if per_cycle else cycle_s
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)
@@ -81,11 +106,11 @@ class Tracker:
                                            "states_per_cycle": self.states_per_cycle})
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(self._report(stop))
-            for _ in range(READERS):
+            for _ in range(self.readers):
                 tasks.create_task(self._read_due(stop))
             backoff = Backoff(base=0.5, cap=self.backoff_max_s)
             while not stop.is_set():
-                started = time.monotonic()
+                started = self.clock()
                 try:
                     await until_stopped(self.cycle(), stop)
                 except (RedisError, OSError) as exc:
@@ -94,7 +119,7 @@ class Tracker:
                     await sleep_or_stop(stop, backoff.next_delay())
                     continue
                 backoff.reset()
-                await sleep_or_stop(stop, CYCLE_S - (time.monotonic() - started))
+                await self.pause(stop, CYCLE_S - (self.clock() - started))
 
     async def cycle(self) -> int:
         """Read the watched traders and the next of the rotation; returns how many states were read."""
@@ -106,9 +131,7 @@ class Tracker:
         gate = asyncio.Semaphore(self.part.batch)
         async with asyncio.TaskGroup() as tasks:
             reads = [tasks.create_task(self._track(a, cursors[a], tracked, gate)) for a in addresses]
-        if tracked:
-            await self._written()  # the states are in the stream before the rotation says they were read
-            await self.rotation.rescore(tracked)
+        await self.rotation.rescore(tracked)
         self.figures.cycles += 1
         return sum(read.result() for read in reads)
 
@@ -137,7 +160,7 @@ class Tracker:
         tracked[address] = self.now_ms()
         self.figures.tracked()
         metrics.TRACKER_REQUESTS.labels("state", "ok").inc()
-        if self._due(cursor):
+        if self.readers and self._due(cursor):
             self._hand_over(address)
         return True
 
