@@ -5,7 +5,7 @@ for one connection), a plain redis-py pipeline of one XADD per event, StreamProd
 process, and the processor's consumers + EventStore storing into a scratch schema. Then the
 receivers' figures (bench/receivers.py, under "receivers"). Progress goes to stderr.
 
-usage: python bench/run.py [streams|receivers ...]   (default: all)
+usage: python bench/run.py [streams|receivers|traders ...]   (default: all)
 """
 
 from __future__ import annotations
@@ -257,8 +257,12 @@ def document(parts: list[str]) -> dict[str, Any]:
         import receivers  # bench/receivers.py, beside this file
 
         doc.update(receivers.run())
+    if "traders" in parts:
+        import traders  # bench/traders.py, beside this file
+
+        doc.update(traders.run())
     return doc
 
 
 if __name__ == "__main__":
-    print(json.dumps(document(sys.argv[1:] or ["streams", "receivers"]), indent=2))
+    print(json.dumps(document(sys.argv[1:] or ["streams", "receivers", "traders"]), indent=2))

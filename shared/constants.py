@@ -7,6 +7,7 @@ PROCESSOR_GROUP = "processor"
 ALERTS_GROUP = "general"
 PUSH_GROUP = "api"
 ANALYTICS_GROUP = "analytics"  # processor: candles, large trades, spikes (beside storage, never slowing it)
+TRADERS_GROUP = "traders"  # processor: trader discovery (th:trades) and position changes (th:positions)
 DLQ_SUFFIX = ":dlq"
 TRIMMED_SUFFIX = ":trimmed"
 ENTRY_VERSION = b"1"

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from services.api import analytics, data, gaps, health, market, push
+from services.api import analytics, data, gaps, health, market, push, traders
 from services.api.keys import POOL, REDIS, SETTINGS
 from shared.config import Settings
 from shared.db import create_pool
@@ -57,5 +57,11 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/api/v1/large-trades", analytics.large_trades)
     app.router.add_get("/api/v1/spikes", analytics.spikes)
     app.router.add_get("/api/v1/gaps", gaps.gaps)
+    # leaderboard before {address}, which would take "leaderboard" for an address
+    app.router.add_get("/api/v1/traders/leaderboard", traders.leaderboard)
+    app.router.add_get("/api/v1/traders/{address}", traders.trader)
+    app.router.add_get("/api/v1/traders/{address}/changes", traders.changes)
+    app.router.add_get("/api/v1/traders/{address}/fills", traders.fills)
+    app.router.add_get("/api/v1/traders/{address}/equity", traders.equity)
     app.router.add_get("/ws", push.websocket)
     return app

@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, cast
 
 from aiohttp import web
 from redis.exceptions import RedisError
 
 from services.api.keys import POOL, REDIS, SETTINGS
-from shared.constants import SERVICES
+from shared.constants import SERVICES, tracker_status_key
 from shared.db import CONNECTION_ERRORS
 from shared.events import now_us
 from shared.feed_status import feed_report, read_feed_statuses
@@ -17,6 +17,11 @@ from shared.monitor import lagging, stream_report
 from shared.poll_status import age_s, read_polls
 
 CHECK_TIMEOUT_S = 2.0
+# The trader tracker's status hash (tracker_status_key): `at` (µs, when written), weight_per_minute,
+# traders_per_minute, largest_staleness_s (and the rest it writes), optionally cycle_s (how often it
+# is written).
+TRACKER_CYCLE_S = 60.0  # when the hash does not say: its figures are per minute
+TRACKER_STALE_CYCLES = 3  # a hash older than this many cycles: the tracker has stopped
 
 
 async def alive(_: web.Request) -> web.Response:
@@ -84,6 +89,47 @@ async def _feeds(request: web.Request) -> dict[str, Any]:
     return feed_report(statuses, now_us(), settings.websockets.status_interval_s)
 
 
+def _figure(raw: bytes) -> int | float | str:
+    text = raw.decode()
+    for number in (int, float):
+        try:
+            return number(text)
+        except ValueError:
+            continue
+    return text
+
+
+def tracker_report(fields: dict[bytes, bytes], now: int, enabled: bool) -> dict[str, Any]:
+    """The tracker's figures as it wrote them, their age, and ok: false only when tracking is enabled
+    and the figures are missing or older than a few of its cycles (a tracker that stopped)."""
+    figures = {key.decode(): _figure(value) for key, value in fields.items()}
+    cycle = figures.get("cycle_s")
+    stale_after = TRACKER_STALE_CYCLES * (
+        cycle if isinstance(cycle, int | float) and cycle > 0 else TRACKER_CYCLE_S)
+    at = figures.pop("at", None)
+    age = round((now - at) / 1e6, 3) if isinstance(at, int) else None
+    report: dict[str, Any] = {"enabled": enabled, "age_s": age, "stale_after_s": stale_after, **figures}
+    if age is None:
+        report["error"] = "no tracker status"
+    elif age > stale_after:
+        report["error"] = "tracker status is stale"
+    report["ok"] = not enabled or "error" not in report
+    return report
+
+
+async def _traders(request: web.Request) -> dict[str, Any]:
+    """The trader tracker's weight used and traders tracked per minute and its largest staleness."""
+    settings = request.app[SETTINGS]
+    enabled = settings.traders.enabled
+    try:
+        key = tracker_status_key(settings.streams.prefix)
+        fields = await asyncio.wait_for(request.app[REDIS].hgetall(key), CHECK_TIMEOUT_S)
+    except (RedisError, OSError, TimeoutError) as exc:
+        return {"enabled": enabled, "ok": not enabled, "error": type(exc).__name__}
+    # responses are not decoded: keys and values are bytes
+    return tracker_report(cast(dict[bytes, bytes], fields), now_us(), enabled)
+
+
 async def ready(request: web.Request) -> web.Response:
     """200 when Redis, PostgreSQL, every service's heartbeat and the streams' lag are fine; 503 otherwise."""
     settings = request.app[SETTINGS]
@@ -97,9 +143,11 @@ async def ready(request: web.Request) -> web.Response:
                 "uptime_s": round((now - beat.started_ts) / 1e6, 1),
             }
     streams = await _streams(request) if redis_check["ok"] else {"ok": False, "problems": [], "by_stream": {}}
-    ok = redis_check["ok"] and pg_check["ok"] and all(s["ok"] for s in services.values()) and streams["ok"]
+    traders = await _traders(request) if redis_check["ok"] else {"ok": not settings.traders.enabled}
+    ok = (redis_check["ok"] and pg_check["ok"] and all(s["ok"] for s in services.values()) and streams["ok"]
+          and traders["ok"])
     body = {"status": "ready" if ok else "not ready", "redis": redis_check, "postgres": pg_check,
-            "services": services, "streams": streams}
+            "services": services, "streams": streams, "traders": traders}
     body["pollers"] = await _pollers(request) if redis_check["ok"] else {}  # informative only, see _pollers
     body["feeds"] = await _feeds(request) if redis_check["ok"] else {}  # informative only, see feed_report
     return web.json_response(body, status=200 if ok else 503)

@@ -35,6 +35,8 @@ Feed = Annotated[str, msgspec.Meta(
     pattern=r"^[\w.:-]{1,64}\Z", description="a feed name such as okx:business:0")]
 Interval = Annotated[str, msgspec.Meta(
     pattern=f"^({'|'.join(map(re.escape, INTERVAL_US))})\\Z", description=f"one of {', '.join(INTERVAL_US)}")]
+ADDRESS_PATTERN = r"^0x[0-9a-fA-F]{40}\Z"  # a Hyperliquid (EVM) address; stored lower case
+Address = Annotated[str, msgspec.Meta(pattern=ADDRESS_PATTERN, description="0x followed by 40 hex digits")]
 PositiveInt = Annotated[int, msgspec.Meta(ge=1, description="a positive integer")]
 EpochMicros = Annotated[int, msgspec.Meta(ge=0, le=BIGINT, description="microseconds since the epoch")]
 

@@ -39,7 +39,7 @@ from shared.events import batch_decoder
 
 log = logging.getLogger(__name__)
 TOPIC_FAMILY = {"trades": "trades", "candles": "candles", "liquidations": "liquidations",
-                "large_trades": "large_trades", "spikes": "alerts"}
+                "large_trades": "large_trades", "spikes": "alerts", "positions": "positions"}
 READ_COUNT = 100  # entries per stream per XREAD
 READ_BLOCK_MS = 500  # also the longest delay before a newly subscribed stream is read
 # Kernel send buffer per client socket (Linux doubles it). Autotuning would grow it to
@@ -152,22 +152,21 @@ class PushHub:
                 await self._subscribe(client, request)
             else:
                 removed = client.unsubscribe(request)
-                client.reply(control_message("unsubscribed", topic=request.topic, exchange=request.exchange,
-                                             symbol=request.symbol, removed=removed))
+                client.reply(control_message("unsubscribed", **request.filters(), removed=removed))
         except RequestError as exc:
             client.reply(control_message("error", error=str(exc)))
 
     async def _subscribe(self, client: PushClient, request: PushRequest) -> None:
-        subscription = client.subscribe(request)
+        client.subscribe(request)
         try:
             await self.activate(request.topic)
         except (RedisError, OSError) as exc:
             client.unsubscribe(request)
             log.warning("push subscription failed", extra={"topic": request.topic, "error": repr(exc)})
             raise RequestError("streams unavailable, try again") from exc
-        client.reply(control_message(
-            "subscribed", topic=subscription.topic, exchange=subscription.exchange,
-            symbol=subscription.symbol, min_usd=None if request.min_usd is None else str(request.min_usd)))
+        kinds = {"kinds": request.kinds} if request.topic == "positions" else {}
+        client.reply(control_message("subscribed", **request.filters(), **kinds,
+                                     min_usd=None if request.min_usd is None else str(request.min_usd)))
 
 
 HUB = web.AppKey("push_hub", PushHub)

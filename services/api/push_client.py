@@ -1,6 +1,6 @@
-"""One WebSocket push client: its subscriptions (topic + exchange/symbol/min_usd filters) and
-its bounded outgoing queue. No I/O here: the hub offers messages without ever waiting, the
-client's own writer task takes them.
+"""One WebSocket push client: its subscriptions (topic + exchange/symbol/min_usd filters, and for
+`positions` also address/coin/kinds) and its bounded outgoing queue. No I/O here: the hub offers
+messages without ever waiting, the client's own writer task takes them.
 
 Drop policy: when the queue is full the OLDEST queued message is dropped (for live market
 data the newest is worth most). The client then gets {"type":"notice","dropped":N} just
@@ -16,29 +16,62 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from services.api.params import ADDRESS_PATTERN
 from shared import metrics
-from shared.events import Candle, Event, LargeTrade, Liquidation, Spike, Trade, json_encoder
+from shared.events import (
+    Candle,
+    ChangeKind,
+    Event,
+    LargeTrade,
+    Liquidation,
+    PositionChange,
+    Spike,
+    Trade,
+    json_encoder,
+)
 from shared.usd import usd_value
 
-Topic = Literal["trades", "candles", "liquidations", "large_trades", "spikes"]
+Topic = Literal["trades", "candles", "liquidations", "large_trades", "spikes", "positions"]
+# Only PositionChange is pushed from th:positions: the trader states, fills and equity curves
+# beside it there are the processor's input, not news.
 TOPIC_OF: dict[type[Event], str] = {
     Trade: "trades", Candle: "candles", Liquidation: "liquidations", LargeTrade: "large_trades",
-    Spike: "spikes",
+    Spike: "spikes", PositionChange: "positions",
 }
-USD_TOPICS = frozenset({"trades", "liquidations", "large_trades"})  # events with a USD value
+USD_TOPICS = frozenset({"trades", "liquidations", "large_trades", "positions"})  # events with a USD value
+TRADER_FILTERS = ("address", "coin", "kinds")  # filters of the positions topic only
 MAX_REPLIES = 100  # answers a client has not read yet; a client flooding requests is cut off
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
-SubKey = tuple[str, str | None, str | None]  # (topic, exchange, symbol)
+Address = Annotated[str, msgspec.Meta(pattern=ADDRESS_PATTERN)]
+Kinds = Annotated[tuple[ChangeKind, ...], msgspec.Meta(min_length=1)]
+# (topic, exchange, symbol), and for positions (topic, exchange, symbol, address, coin)
+SubKey = tuple[str | None, ...]
 
 
 class PushRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """{"op":"subscribe","topic":"trades","exchange":"binance","symbol":"BTC-USDT-PERP","min_usd":"10000"}"""
+    """{"op":"subscribe","topic":"trades","exchange":"binance","symbol":"BTC-USDT-PERP","min_usd":"10000"}
+    {"op":"subscribe","topic":"positions","address":"0x..","coin":"BTC","min_usd":"50000","kinds":["flip"]}"""
 
     op: Literal["subscribe", "unsubscribe"]
     topic: Topic
     exchange: Name | None = None
     symbol: Name | None = None
-    min_usd: Decimal | None = None  # a string (exact) or a number
+    min_usd: Decimal | None = None  # a string (exact) or a number; positions: the position value
+    address: Address | None = None  # positions: the trader (any case)
+    coin: Name | None = None  # positions: a coin (BTC) or a normalized symbol (BTC-USD-PERP)
+    kinds: Kinds | None = None  # positions: the change kinds wanted (open, close, increase, decrease, flip)
+
+    def key(self) -> SubKey:
+        if self.topic == "positions":
+            return self.topic, self.exchange, self.symbol, self.address, self.coin
+        return self.topic, self.exchange, self.symbol
+
+    def filters(self) -> dict[str, object]:
+        """The filters a reply repeats: the trader filters only where they apply."""
+        shown: dict[str, object] = {"topic": self.topic, "exchange": self.exchange, "symbol": self.symbol}
+        if self.topic == "positions":
+            shown.update(address=self.address, coin=self.coin)
+        return shown
 
 
 _requests = msgspec.json.Decoder(PushRequest)
@@ -58,14 +91,29 @@ def parse_request(text: str | bytes) -> PushRequest:
             raise RequestError("min_usd must be a finite number >= 0")
         if request.topic not in USD_TOPICS:
             raise RequestError(f"min_usd applies to {', '.join(sorted(USD_TOPICS))}, not {request.topic}")
-    return request
+    if request.topic != "positions":
+        given = [name for name in TRADER_FILTERS if getattr(request, name) is not None]
+        if given:
+            verb = "applies" if len(given) == 1 else "apply"
+            raise RequestError(f"{', '.join(given)} {verb} to positions, not {request.topic}")
+        return request
+    # addresses are stored lower case, symbols upper case
+    address = None if request.address is None else request.address.lower()
+    return msgspec.structs.replace(request, address=address, coin=request.coin and request.coin.upper())
 
 
 def event_usd(event: Event) -> Decimal | None:
     """The USD value a min_usd filter compares: price*size of USD-quoted trades, else the event's own."""
     if isinstance(event, Trade):
         return usd_value(event.symbol, event.price, event.size)
+    if isinstance(event, PositionChange):
+        return None if event.position_value is None else abs(event.position_value)
     return getattr(event, "usd_value", None)
+
+
+def coin_matches(symbol: str, coin: str) -> bool:
+    """BTC matches every BTC market (BTC-USD-PERP, ...); a symbol with a dash only itself."""
+    return symbol == coin if "-" in coin else symbol.partition("-")[0] == coin
 
 
 @dataclass(frozen=True)
@@ -74,13 +122,23 @@ class Subscription:
     exchange: str | None
     symbol: str | None
     min_usd: Decimal | None
+    address: str | None = None
+    coin: str | None = None
+    kinds: frozenset[str] | None = None
 
     def matches(self, event: Event, usd: Decimal | None) -> bool:
         if self.exchange is not None and getattr(event, "exchange", None) != self.exchange:
             return False
         if self.symbol is not None and getattr(event, "symbol", None) != self.symbol:
             return False
+        if isinstance(event, PositionChange) and not self.matches_change(event):
+            return False
         return self.min_usd is None or (usd is not None and usd >= self.min_usd)
+
+    def matches_change(self, change: PositionChange) -> bool:
+        return ((self.address is None or change.account == self.address)
+                and (self.coin is None or coin_matches(change.symbol, self.coin))
+                and (self.kinds is None or change.change in self.kinds))
 
 
 def event_message(topic: str, event: Event) -> str:
@@ -143,18 +201,21 @@ class PushClient:
             await self._ready.wait()
 
     def subscribe(self, request: PushRequest) -> Subscription:
-        key = (request.topic, request.exchange, request.symbol)
+        key = request.key()
         if key not in self.subscriptions and len(self.subscriptions) >= self.max_subscriptions:
             raise RequestError(f"at most {self.max_subscriptions} subscriptions per connection")
-        subscription = Subscription(request.topic, request.exchange, request.symbol, request.min_usd)
-        self.subscriptions[key] = subscription  # the same topic+exchange+symbol again replaces its min_usd
+        subscription = Subscription(request.topic, request.exchange, request.symbol, request.min_usd,
+                                    request.address, request.coin,
+                                    None if request.kinds is None else frozenset(request.kinds))
+        self.subscriptions[key] = subscription  # the same key again replaces its min_usd (and kinds)
         self.topics = frozenset(s.topic for s in self.subscriptions.values())
         return subscription
 
     def unsubscribe(self, request: PushRequest) -> int:
-        """Remove the topic's subscriptions that match the given exchange/symbol (all when omitted)."""
+        """Remove the topic's subscriptions that match the given filters (all when omitted)."""
+        wanted = request.key()
         gone = [key for key in self.subscriptions if key[0] == request.topic
-                and request.exchange in (None, key[1]) and request.symbol in (None, key[2])]
+                and all(want in (None, have) for want, have in zip(wanted[1:], key[1:], strict=True))]
         for key in gone:
             del self.subscriptions[key]
         self.topics = frozenset(s.topic for s in self.subscriptions.values())

@@ -1,5 +1,6 @@
 """python -m services.processor            run the processor
-python -m services.processor dlq list|show|replay|purge STREAM [ID ...]"""
+python -m services.processor dlq list|show|replay|purge STREAM [ID ...]
+python -m services.processor traders watch add|remove|list [ADDRESS] [--min-usd N]"""
 from __future__ import annotations
 
 import sys
@@ -10,6 +11,10 @@ def main(argv: list[str]) -> int:
         from services.processor.dlq_cli import main as dlq_main
 
         return dlq_main(argv[1:])
+    if argv and argv[0] == "traders":
+        from services.processor.traders_cli import main as traders_main
+
+        return traders_main(argv[1:])
     if argv:
         print(__doc__, file=sys.stderr)
         return 2

@@ -9,8 +9,10 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from services.processor.analytics import run_analytics
+from services.processor.leaderboard import run_leaderboard
 from services.processor.sinks import STORED_FAMILIES
 from services.processor.store import EventStore
+from services.processor.traders import run_traders
 from shared.backoff import sleep_or_stop, until_stopped
 from shared.breaker import SinkBreaker
 from shared.config import Settings
@@ -112,5 +114,8 @@ async def run_processor(settings: Settings, redis: aioredis.Redis, stop: asyncio
             tasks.create_task(keep_partitions(pool, stop))
             # its own group: never slows storage
             tasks.create_task(run_analytics(settings, redis, pool, stop))
+            if settings.traders.enabled:  # its own group too: discovery and position changes
+                tasks.create_task(run_traders(settings, redis, pool, stop))
+                tasks.create_task(run_leaderboard(settings, pool, stop))  # a snapshot every interval
     finally:
         await pool.close()
