@@ -197,7 +197,7 @@ class VenueClient:
         answer: AnswerWeight | None = None,
     ) -> bytes:
         """One call through the breaker; an open breaker fails at once without touching the venue."""
-        call = _Call(method, path, params, body, weight, budget or self.bucket, answer)
+        call = _Call(method, path, params, body, weight, self.bucket if budget is None else budget, answer)
         try:
             with self.breaker.calling():
                 return await self._attempts(call)
