@@ -105,4 +105,66 @@ async def discovery() -> dict[str, Any]:
 
 
 def run() -> dict[str, Any]:
-    return {"traders": {"discovery": asyncio.run(discovery())}}
+    return {"traders": {"discovery": asyncio.run(discovery()), "tracker": asyncio.run(tracker_capacity())}}
+
+
+async def tracker_capacity(seconds: float = 30.0, speed: float = 20.0, share: float = 0.5) -> dict[str, Any]:
+    """Traders tracked per hour inside the tracker's share, against the simulator's 5,000 traders,
+    time compressed `speed` times on both sides (the simulator's minute and the tracker's budget
+    window, its margin and its cycle), beside the budget's own maximum: 1200 x share / 2 per minute."""
+    from aiohttp.test_utils import TestServer
+
+    from services.receivers import budget
+    from services.receivers.budget import RollingWindow
+    from services.receivers.exchanges.hyperliquid.rest import WEIGHT_PER_MINUTE
+    from services.receivers.exchanges.hyperliquid.traders import STATE_WEIGHT
+    from services.receivers.rest import VenueClient
+    from services.receivers.traders import tracker as tracking
+    from services.simulator.app import create_app
+    from services.simulator.clock import SimClock
+    from services.simulator.hyperliquid_info import INFO_DESK
+    from shared.streams import StreamProducer
+
+    tag = "bench" + uuid.uuid4().hex[:8]
+    settings = load_settings(stream_prefix=tag, traders_enabled=True, traders_weight_share=share,
+                             traders_batch=50, traders_fills_interval_s=1e9, traders_equity_interval_s=1e9)
+    population = build_population(settings, SimClock(speed=speed))
+    tracking.CYCLE_S, budget.WINDOW_MARGIN_S = tracking.CYCLE_S / speed, budget.WINDOW_MARGIN_S / speed
+    server = TestServer(create_app(settings, population))
+    await server.start_server()
+    redis = aioredis.Redis.from_url(settings.redis_url)
+    rotation = traders_rotation_key(tag)
+    await redis.zadd(rotation, dict.fromkeys(population.addresses, 0))
+    url = str(server.make_url("/hyperliquid"))
+    window = RollingWindow(WEIGHT_PER_MINUTE, 60.0 / speed)  # the venue's minute, compressed
+    client = VenueClient("hyperliquid", url, WEIGHT_PER_MINUTE, settings.rest, budget=window)
+    producer = StreamProducer(redis, settings, source="bench")
+    stop = asyncio.Event()
+    say(f"tracker: {len(population.addresses)} simulator traders for {seconds:g} s at {speed:g}x")
+    try:
+        async with client, asyncio.TaskGroup() as tasks:
+            tasks.create_task(producer.run(stop))
+            tracker = tracking.Tracker(settings, client, producer, redis)
+            tasks.create_task(tracker.run(stop))
+            started = time.time()
+            await asyncio.sleep(seconds)
+            tracked = await redis.zcount(rotation, int(started * 1000), "+inf")
+            stop.set()
+        weight = server.app[INFO_DESK].stats()["weight"]
+    finally:
+        tracking.CYCLE_S, budget.WINDOW_MARGIN_S = tracking.CYCLE_S * speed, budget.WINDOW_MARGIN_S * speed
+        keys = [key async for key in redis.scan_iter(match=f"{tag}:*", count=1000)]
+        if keys:
+            await redis.delete(*keys)
+        await redis.aclose()
+        await server.close()
+    hours = seconds * speed / 3600  # simulated
+    result = {
+        "traders": len(population.addresses), "weight_share": share, "compression": speed,
+        "traders_tracked": tracked, "traders_per_hour": round(tracked / hours),
+        "theoretical_per_hour": round(WEIGHT_PER_MINUTE * share / STATE_WEIGHT * 60),
+        "highest_minute_weight": weight["highest"],
+        "refused": sum(c["refused"] for c in weight["clients"].values()),
+    }
+    say("tracker", result["traders_per_hour"], "traders/h of", result["theoretical_per_hour"])
+    return result
