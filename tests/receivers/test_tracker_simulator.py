@@ -77,7 +77,10 @@ async def test_the_tracker_cycles_5000_traders_inside_its_share_without_a_429(
         # cycle's pause weigh 20 times more against the window: 20 % is left for them
         assert cycled_s <= bound_s * 1.2, (cycled_s, bound_s)
         weight = server.app[INFO_DESK].stats()["weight"]
-        assert weight["highest"] <= WEIGHT_PER_MINUTE * SHARE, weight
+        # never near the venue's limit; the share itself is kept on the tracker's clock, and a
+        # request's travel (real time, not compressed) moves up to a few simulated seconds of
+        # weight between the simulator's minutes: a tenth of the share is left for that
+        assert weight["highest"] <= WEIGHT_PER_MINUTE * SHARE * 1.1, weight
         assert all(c["refused"] == 0 for c in weight["clients"].values()), weight
     finally:
         stop.set()
