@@ -24,7 +24,7 @@ __all__ = ["ConfigError", "FLAT", "Place", "Settings", "load_settings", "public_
 
 ENV_PREFIX = "TRADEHUB_"
 SECRETS = frozenset({"database_url", "telegram_token", "api_keys", "s3_secret_key", "exchange_keys_secret",
-                     "rest_api_keys"})
+                     "rest_api_keys", "master_key"})
 
 
 class ConfigError(Exception):

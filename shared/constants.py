@@ -7,6 +7,7 @@ PROCESSOR_GROUP = "processor"
 ALERTS_GROUP = "general"
 PUSH_GROUP = "api"
 ANALYTICS_GROUP = "analytics"  # processor: candles, large trades, spikes (beside storage, never slowing it)
+ACCOUNTS_GROUP = "accounts"  # processor: the user's accounts (th:account), stored and reconciled
 TRADERS_GROUP = "traders"  # processor: trader discovery (th:trades) and position changes (th:positions)
 DLQ_SUFFIX = ":dlq"
 TRIMMED_SUFFIX = ":trimmed"
@@ -105,3 +106,9 @@ def trader_cursors_key(prefix: str) -> str:
     """A hash address -> the tracker's cursor of that trader (JSON: newest fill read, fills coverage,
     when fills and equity were last read), so a restarted tracker resumes where it was."""
     return f"{prefix}:traders:cursors"
+
+
+def account_cursors_key(prefix: str) -> str:
+    """A hash "<exchange>:<account>" -> the newest stored fill's time (µs), written by the processor:
+    the receivers' reconciliation asks the venue for fills from there."""
+    return f"{prefix}:account:cursors"

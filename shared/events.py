@@ -136,23 +136,31 @@ class LargeTrade(Event, frozen=True):
     threshold: Decimal
 
 
-class AccountOrder(Event, frozen=True):
-    """A private order update. Identity: (account, exchange, order_id, status, ts)."""
+OrderStatus = Literal["new", "partially_filled", "filled", "canceled", "expired", "rejected"]
+Closing = Literal["", "liquidation", "adl"]  # an order or fill the venue made to close a position
 
-    account: str
+
+class AccountOrder(Event, frozen=True):
+    """A private order update, as the venue's stream or its REST snapshot tells it; `ts` is the
+    venue's time of this update. Identity: (exchange, account, order_id, status, filled, ts)."""
+
+    account: str  # the account's id (accounts table), never a key
     exchange: str
     symbol: str
     order_id: str
     side: Side
-    price: Decimal | None
-    size: Decimal
-    filled: Decimal
-    status: str
-    order_type: str
+    price: Decimal | None  # None: a market order
+    size: Decimal  # base currency
+    filled: Decimal  # cumulative, base currency
+    status: OrderStatus
+    order_type: str  # the venue's word, lower case: limit, market, stop_market, ...
+    client_id: str = ""
+    avg_price: Decimal | None = None  # of the filled part
+    closing: Closing = ""  # Binance: client id autoclose-... (liquidation) or adl_autoclose (ADL)
 
 
 class AccountFill(Event, frozen=True):
-    """A private fill. Identity: (account, exchange, fill_id)."""
+    """A private fill. Identity: (exchange, account, fill_id)."""
 
     account: str
     exchange: str
@@ -161,9 +169,11 @@ class AccountFill(Event, frozen=True):
     fill_id: str
     side: Side
     price: Decimal
-    size: Decimal
-    fee: Decimal
+    size: Decimal  # base currency
+    fee: Decimal  # paid: > 0 a cost, < 0 a rebate
     fee_asset: str
+    realized_pnl: Decimal | None = None  # as the venue reports it, where it does
+    closing: Closing = ""
 
 
 class Balance(Event, frozen=True):
@@ -177,7 +187,7 @@ class Balance(Event, frozen=True):
 
 
 class Position(Event, frozen=True):
-    """A position snapshot (own account or a tracked trader). Identity: (account, exchange, symbol, ts)."""
+    """A position of one of the user's accounts. Identity: (account, exchange, symbol, ts)."""
 
     account: str
     exchange: str
@@ -187,6 +197,22 @@ class Position(Event, frozen=True):
     mark_price: Decimal | None = None
     unrealized_pnl: Decimal | None = None
     leverage: Decimal | None = None
+
+
+class AccountSnapshot(Event, frozen=True):
+    """What the venue's REST answered for one account at `ts`: the truth reconciliation compares the
+    stored state with (the processor, services/processor/account_reconcile.py). Open orders,
+    balances and positions are whole; fills are those since `fills_since` (µs).
+    Identity: (exchange, account, ts)."""
+
+    account: str
+    exchange: str
+    reason: str  # "connect" (after every (re)connect) or "scheduled" (every account_reconcile_s)
+    open_orders: list[AccountOrder]
+    balances: list[Balance]
+    positions: list[Position]
+    fills: list[AccountFill]
+    fills_since: int
 
 
 ChangeKind = Literal["open", "close", "increase", "decrease", "flip"]
@@ -327,8 +353,8 @@ class Gap(Event, frozen=True):
 
 AnyEvent = (
     Trade | Candle | FundingRate | MarkPrice | SpotPrice | OpenInterest | Liquidation | LargeTrade
-    | AccountOrder | AccountFill | Balance | Position | PositionChange | PortfolioItem | Spike | Alert
-    | Heartbeat | Gap | TraderState | TraderFill | TraderEquity
+    | AccountOrder | AccountFill | Balance | Position | AccountSnapshot | PositionChange | PortfolioItem
+    | Spike | Alert | Heartbeat | Gap | TraderState | TraderFill | TraderEquity
 )
 
 # Stream family of each kind: th:<family>.
@@ -336,7 +362,7 @@ FAMILY: dict[type[Event], str] = {
     Trade: "trades", Candle: "candles", FundingRate: "funding", MarkPrice: "funding",
     SpotPrice: "prices", OpenInterest: "oi", Liquidation: "liquidations",
     LargeTrade: "large_trades", AccountOrder: "account", AccountFill: "account",
-    Balance: "account", Position: "positions", PositionChange: "positions",
+    Balance: "account", Position: "account", AccountSnapshot: "account", PositionChange: "positions",
     PortfolioItem: "positions", Spike: "alerts", Alert: "alerts", Heartbeat: "heartbeats",
     Gap: "gaps", TraderState: "positions", TraderFill: "positions", TraderEquity: "positions",
 }

@@ -215,6 +215,20 @@ class TraderSettings(Section, frozen=True, rename=flat("traders_")):
     min_closed_trades: Count = 5  # ranked only from this many closing fills
 
 
+class AccountSettings(Section, frozen=True, rename=flat("account_", master_key="master_key",
+                                                         enabled="accounts_enabled")):
+    """The user's own exchange accounts (docs/accounts.md): credentials, private streams, reconciliation."""
+
+    enabled: bool = False  # private streams (receivers) and the accounts group (processor)
+    # AES-256-GCM key of the credentials vault, base64 of 32 bytes (a secret: TRADEHUB_MASTER_KEY, or
+    # TRADEHUB_MASTER_KEY_FILE=/path); make one with `python -m services.general accounts new-master-key`
+    master_key: str = ""
+    reconcile_s: Seconds = 300.0  # the stored state is checked against a REST snapshot this often
+    reload_s: Seconds = 60.0  # the receivers look for added, changed or removed accounts this often
+    fills_lookback_s: Seconds = 86400.0  # the first reconciliation asks for fills this far back
+    auth_backoff_max_s: Seconds = 300.0  # cap of the retry backoff after the venue refused the credentials
+
+
 # --- simulator, processor analytics, api ---
 
 
@@ -333,6 +347,7 @@ class Settings(Section, frozen=True):
     rest: RestPolicy = msgspec.field(default_factory=RestPolicy)
     polling: PollSettings = msgspec.field(default_factory=PollSettings)
     traders: TraderSettings = msgspec.field(default_factory=TraderSettings)
+    accounts: AccountSettings = msgspec.field(default_factory=AccountSettings)
     simulator: SimulatorSettings = msgspec.field(default_factory=SimulatorSettings)
     analytics: AnalyticsSettings = msgspec.field(default_factory=AnalyticsSettings)
     api: ApiSettings = msgspec.field(default_factory=ApiSettings)

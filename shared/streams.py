@@ -28,10 +28,11 @@ ROUTES_KEPT = 65536  # (kind, exchange, symbol) routes a producer remembers
 
 
 def stream_of(event: Event, settings: Settings) -> str:
-    """th:<family>[:<partition>] for an event, partitioned by exchange+symbol."""
+    """th:<family>[:<partition>] for an event, partitioned by exchange+symbol; an account's events
+    by exchange+account, so its snapshot and its stream events stay in one partition, in order."""
     family = FAMILY[type(event)]
     exchange = getattr(event, "exchange", "")
-    symbol = getattr(event, "symbol", "")
+    symbol = getattr(event, "account" if family == "account" else "symbol", "")
     partition = partition_of(exchange, symbol, settings.streams.partitions)
     return stream_key(settings.streams.prefix, family, partition)
 

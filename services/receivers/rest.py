@@ -48,7 +48,13 @@ class VenueUnavailable(RestError):
 
 
 class BadResponse(RestError):
-    """A 4xx other than 429/418: the request itself is wrong, so it is not retried."""
+    """A 4xx other than 429/418: the request itself is wrong, so it is not retried. `status` and
+    `body` let a venue's account part tell a refused key (401, Binance -2015) from the rest."""
+
+    def __init__(self, message: str, status: int = 0, body: bytes = b"") -> None:
+        super().__init__(message)
+        self.status = status
+        self.body = body
 
 
 def retry_after_s(value: str | None) -> float | None:
@@ -195,9 +201,12 @@ class VenueClient:
         weight: float = 1,
         budget: Budget | None = None,
         answer: AnswerWeight | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> bytes:
-        """One call through the breaker; an open breaker fails at once without touching the venue."""
-        call = _Call(method, path, params, body, weight, self.bucket if budget is None else budget, answer)
+        """One call through the breaker; an open breaker fails at once without touching the venue.
+        `headers` are this call's own (a signed call's key and signature): never logged."""
+        call = _Call(method, path, params, body, weight, self.bucket if budget is None else budget, answer,
+                     headers)
         try:
             with self.breaker.calling():
                 return await self._attempts(call)
@@ -209,7 +218,8 @@ class VenueClient:
             raise RuntimeError(f"VenueClient({self.venue}) used outside `async with`")
         backoff = Backoff(base=0.25, cap=self.policy.retry_max_wait_s)
         url = self.base_url + call.path
-        headers = {"Content-Type": "application/json"} if call.body is not None else None
+        headers = {"Content-Type": "application/json"} if call.body is not None else {}
+        headers.update(call.headers or {})
         most = call.answer.most if call.answer is not None else 0.0
         for attempt in range(self.policy.retries + 1):
             ticket = await self._throttle(call.budget, call.weight, most)
@@ -240,7 +250,8 @@ class VenueClient:
                     delay = backoff.next_delay() if retry_after is None else min(retry_after, cap)
                     error, reason = VenueUnavailable(f"HTTP {status}: {payload[:200]!r}"), "server_error"
                 else:
-                    raise BadResponse(f"HTTP {status} for {call.method} {call.path}: {payload[:200]!r}")
+                    raise BadResponse(f"HTTP {status} for {call.method} {call.path}: {payload[:200]!r}",
+                                      status, payload)
             if attempt == self.policy.retries:
                 raise error
             metrics.REST_RETRIES.labels(self.venue, reason).inc()
@@ -265,3 +276,4 @@ class _Call:
     weight: float
     budget: Budget
     answer: AnswerWeight | None
+    headers: Mapping[str, str] | None = None

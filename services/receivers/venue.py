@@ -12,11 +12,14 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from types import MappingProxyType
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from services.receivers.rest import VenueClient
 from shared.events import AnyEvent
 from shared.settings import Settings, WebsocketSettings
+
+if TYPE_CHECKING:  # private.py builds on this module's words
+    from services.receivers.private import AccountApi
 
 T = TypeVar("T")
 Parse = Callable[[bytes | str, int], list[AnyEvent]]  # one frame + its receive time -> events
@@ -130,6 +133,7 @@ class Venue:
     # the venue's settings bound into every fetcher as keyword arguments (Jupiter's mints, Pyth's feeds)
     fetch_options: Callable[[Settings], Mapping[str, object]] | None = None
     facts: FactTable | None = None
+    account: AccountApi | None = None  # the private side: the user's accounts (exchanges/<venue>/account.py)
 
     @property
     def label(self) -> str:
