@@ -15,6 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
+from services.simulator.account_desk import AccountDesk, add_account_desk
 from services.simulator.binance import Binance
 from services.simulator.bybit import Bybit
 from services.simulator.deribit import Deribit
@@ -129,9 +130,10 @@ async def _close_sockets(app: web.Application) -> None:
         await close_all(venue)
 
 
-def create_app(settings: Settings, traders: Population | None = None) -> web.Application:
-    """The simulator; `traders` replaces the Hyperliquid population built from settings (a test's own,
-    on a clock it drives)."""
+def create_app(settings: Settings, traders: Population | None = None,
+               accounts: AccountDesk | None = None) -> web.Application:
+    """The simulator; `traders` replaces the Hyperliquid population built from settings, `accounts`
+    the scripted accounts (a test's own, on a clock it drives)."""
     app = web.Application()
     desk = app[INFO_DESK] = InfoDesk(settings, traders)
     app[STATE] = SimState(settings)
@@ -144,4 +146,6 @@ def create_app(settings: Settings, traders: Population | None = None) -> web.App
     app.router.add_post("/control/traders", control_traders)
     app.on_shutdown.append(_close_sockets)
     add_rest_venues(app, settings)  # REST of all eleven venues under /<venue>/, /control/rest, /stats/rest
+    add_account_desk(app, accounts)  # the private side: /control/accounts, /stats/accounts
+    # each venue's private REST and sockets (services/simulator/<venue>_account.py)
     return app
