@@ -129,14 +129,15 @@ async def tracker_capacity(seconds: float = 30.0, speed: float = 20.0, share: fl
     settings = load_settings(stream_prefix=tag, traders_enabled=True, traders_weight_share=share,
                              traders_batch=50, traders_fills_interval_s=1e9, traders_equity_interval_s=1e9)
     population = build_population(settings, SimClock(speed=speed))
-    tracking.CYCLE_S, budget.WINDOW_MARGIN_S = tracking.CYCLE_S / speed, budget.WINDOW_MARGIN_S / speed
+    tracking.CYCLE_S = tracking.CYCLE_S / speed
     server = TestServer(create_app(settings, population))
     await server.start_server()
     redis = aioredis.Redis.from_url(settings.redis_url)
     rotation = traders_rotation_key(tag)
     await redis.zadd(rotation, dict.fromkeys(population.addresses, 0))
     url = str(server.make_url("/hyperliquid"))
-    window = RollingWindow(WEIGHT_PER_MINUTE, 60.0 / speed)  # the venue's minute, compressed
+    # the venue's minute compressed; the margin covers a request's travel, which is not compressed
+    window = RollingWindow(WEIGHT_PER_MINUTE, 60.0 / speed, margin_s=budget.WINDOW_MARGIN_S / 2)
     client = VenueClient("hyperliquid", url, WEIGHT_PER_MINUTE, settings.rest, budget=window)
     producer = StreamProducer(redis, settings, source="bench")
     stop = asyncio.Event()
@@ -152,7 +153,7 @@ async def tracker_capacity(seconds: float = 30.0, speed: float = 20.0, share: fl
             stop.set()
         weight = server.app[INFO_DESK].stats()["weight"]
     finally:
-        tracking.CYCLE_S, budget.WINDOW_MARGIN_S = tracking.CYCLE_S * speed, budget.WINDOW_MARGIN_S * speed
+        tracking.CYCLE_S = tracking.CYCLE_S * speed
         keys = [key async for key in redis.scan_iter(match=f"{tag}:*", count=1000)]
         if keys:
             await redis.delete(*keys)

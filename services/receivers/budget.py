@@ -77,9 +77,11 @@ class RollingWindow:
     has a parent (lane()), the venue's whole budget (the root) when not."""
 
     def __init__(self, limit: float, window_s: float = 60.0, clock: Clock = time.monotonic,
-                 parent: RollingWindow | None = None, soft: bool = False) -> None:
+                 parent: RollingWindow | None = None, soft: bool = False,
+                 margin_s: float = WINDOW_MARGIN_S) -> None:
         self.limit = limit
         self.window_s = window_s
+        self.margin_s = margin_s  # a charge stays this much longer than the window (WINDOW_MARGIN_S)
         self.parent = parent
         # a soft lane caps a user's part of its parent by what answers weighed: it admits a request
         # by its own weight and leaves the room an answer may add to its strict parents
@@ -97,7 +99,8 @@ class RollingWindow:
 
     def lane(self, limit: float, soft: bool = False) -> RollingWindow:
         """A share of this window: at most `limit` (never more than this window's) in its own."""
-        return RollingWindow(min(limit, self.limit), self.window_s, self._clock, parent=self, soft=soft)
+        return RollingWindow(min(limit, self.limit), self.window_s, self._clock, parent=self, soft=soft,
+                             margin_s=self.margin_s)
 
     def used(self) -> float:
         """Weight sent in the last window_s: what the venue counts of us now."""
@@ -165,7 +168,7 @@ class RollingWindow:
     def _earliest(self, weight: float) -> float:
         """The earliest time from now, after every charge already made, at which this window has
         room for `weight`."""
-        span = self.window_s + WINDOW_MARGIN_S
+        span = self.window_s + self.margin_s
         now = self._clock()
         while self._charges and self._charges[0].at <= now - span:
             self._charges.popleft()

@@ -26,7 +26,6 @@ import msgspec
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from services.receivers.budget import WINDOW_MARGIN_S
 from services.receivers.exchanges.hyperliquid.rest import WEIGHT_PER_MINUTE
 from services.receivers.exchanges.hyperliquid.traders import (
     FILLS_ANSWER,
@@ -93,7 +92,7 @@ class Tracker:
         reads = min(self.lane.limit, self.reads_lane.limit + FILLS_ANSWER.most) if self.readers else 0.0
         if reads >= self.lane.limit:
             return math.inf  # a share this small: a full fills page may hold every state back
-        states_per_s = (self.lane.limit - reads) / STATE_WEIGHT / (self.lane.window_s + WINDOW_MARGIN_S)
+        states_per_s = (self.lane.limit - reads) / STATE_WEIGHT / (self.lane.window_s + self.lane.margin_s)
         cycle_s = max(CYCLE_S, (per_cycle + watched) / states_per_s)
         return (math.ceil(others / per_cycle) + 1) * cycle_s if per_cycle else cycle_s
 
