@@ -21,6 +21,8 @@ CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
     OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.CannotConnectNowError,
     asyncpg.exceptions.AdminShutdownError, asyncpg.exceptions.CrashShutdownError, TimeoutError,
 )
+# Whatever a scheduled job's database work may raise: logged and tried again, never fatal.
+DB_ERRORS = (asyncpg.PostgresError, *CONNECTION_ERRORS)
 
 
 async def create_pool(settings: Settings, min_size: int = 1) -> asyncpg.Pool:

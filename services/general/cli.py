@@ -12,10 +12,11 @@ import aiohttp
 import asyncpg
 
 from services.general.backups import Backup, BackupError, list_backups, restore_check
-from services.general.main import DB_ERRORS, run_backup_job
+from services.general.main import run_backup_job
 from services.general.retention import apply_retention
 from services.general.s3 import S3Error
 from shared.config import Settings
+from shared.db import DB_ERRORS
 
 
 def parser() -> argparse.ArgumentParser:

@@ -32,12 +32,11 @@ from shared.breaker import SinkBreaker
 from shared.config import Settings
 from shared.constants import ALERTS_GROUP, family_streams
 from shared.consumer import Sink, StreamConsumer
-from shared.db import CONNECTION_ERRORS
+from shared.db import DB_ERRORS
 from shared.health import instance_name
 from shared.streams import StreamProducer
 
 log = logging.getLogger(__name__)
-DB_ERRORS = (asyncpg.PostgresError, *CONNECTION_ERRORS)
 
 
 async def run_backup_job(settings: Settings, session: aiohttp.ClientSession,

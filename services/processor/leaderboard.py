@@ -30,11 +30,10 @@ from services.processor.leaderboard_metrics import (
 from services.processor.leaderboard_rank import Minimums, Ranked, rank, score_weights
 from shared.backoff import sleep_or_stop, until_stopped
 from shared.config import Settings
-from shared.db import CONNECTION_ERRORS
+from shared.db import DB_ERRORS
 from shared.events import EquityPoint
 
 log = logging.getLogger(__name__)
-DB_ERRORS = (asyncpg.PostgresError, *CONNECTION_ERRORS)
 EQUITY_PREFETCH = 5000  # equity rows per cursor round trip
 
 # one lock per schema: processors of different deployments sharing a server never wait on each other

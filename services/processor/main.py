@@ -18,14 +18,13 @@ from shared.breaker import SinkBreaker
 from shared.config import Settings
 from shared.constants import PROCESSOR_GROUP, family_streams
 from shared.consumer import StreamConsumer
-from shared.db import CONNECTION_ERRORS, create_pool, ensure_daily_partitions, migrate
+from shared.db import DB_ERRORS, create_pool, ensure_daily_partitions, migrate
 from shared.health import instance_name
 from shared.monitor import StreamMonitor
 
 log = logging.getLogger(__name__)
 PARTITION_CHECK_S = 3600.0
 PARTITION_RETRY_S = 60.0  # after a failed check: the database may be back long before the hour
-DB_ERRORS = (asyncpg.PostgresError, *CONNECTION_ERRORS)
 
 
 async def prepare_database(settings: Settings) -> None:
