@@ -27,9 +27,18 @@ from shared.streams import StreamProducer
 log = logging.getLogger(__name__)
 METRICS_EVERY = 256
 PLANNED_JITTER = 0.02  # planned reconnects of sockets opened together spread over 2 % of their age
-# Sessions that ended on purpose: before the venue's forced disconnect, or on its notice of one.
-# They reconnect at once and never count as failures.
-PLANNED = frozenset({"planned", "notice"})
+# Sessions that ended on purpose: before the venue's forced disconnect, on its notice of one, or
+# when a private session's login expired. They reconnect at once and never count as failures.
+PLANNED = frozenset({"planned", "notice", "expired"})
+
+
+class SessionEnded(Exception):
+    """Raised by a connection's hooks or its parse to end the session for `reason` (a private
+    socket's refused login: "auth_failed"; its expired login: "expired")."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
 
 
 class FeedConnection:
@@ -51,6 +60,7 @@ class FeedConnection:
         self._outage_from: int | None = resume_from
         self._outage_reason = "restart" if resume_from is not None else ""
         self._session_data = False
+        self._ended: str | None = None  # why a session task closed the socket on purpose
         # frame counters reach Prometheus every METRICS_EVERY frames (and with each status): a
         # labelled counter's inc() costs as much as a quarter of a frame's parse
         self._counters = (metrics.FRAMES.labels(feed.name), metrics.DATA_FRAMES.labels(feed.name),
@@ -98,9 +108,11 @@ class FeedConnection:
         """One connection, until it fails, goes idle or ages out. Returns why it ended."""
         feed = self.feed
         self._session_data = False
+        self._ended = None
         try:
+            url, messages = await self._opening()
             async with websockets.connect(
-                feed.url,
+                url,
                 open_timeout=10,
                 ping_interval=20,
                 ping_timeout=20,
@@ -110,30 +122,44 @@ class FeedConnection:
             ) as ws:
                 self.connects += 1
                 self._set_connected(True)
-                log.info("feed connected", extra={"feed": feed.name, "subscriptions": len(feed.subscribe)})
-                for n, message in enumerate(feed.subscribe):
+                log.info("feed connected", extra={"feed": feed.name, "subscriptions": len(messages)})
+                for n, message in enumerate(messages):
                     if n and feed.subscribe_pause_s:
                         await asyncio.sleep(feed.subscribe_pause_s)
                     await _send(ws, message)
-                pinger = asyncio.create_task(self._ping(ws)) if feed.ping_message is not None else None
+                helpers = self._session_tasks(ws)
+                if feed.ping_message is not None:
+                    helpers.append(asyncio.create_task(self._ping(ws)))
                 try:
                     reason = await self._receive(ws)
                 finally:
-                    if pinger is not None:
-                        pinger.cancel()
-                        await asyncio.gather(pinger, return_exceptions=True)
+                    for helper in helpers:
+                        helper.cancel()
+                    await asyncio.gather(*helpers, return_exceptions=True)
                 if reason == "idle":
                     ws.transport.abort()  # the peer may be gone (half-open): no close handshake to wait for
                 return reason
+        except SessionEnded as end:
+            log.debug("feed session ended", extra={"feed": feed.name, "reason": end.reason})
+            return end.reason
         except ConnectionClosed as exc:
             log.debug("feed closed", extra={"feed": feed.name, "error": repr(exc)})
-            return "closed"
+            return self._ended or "closed"
         except InvalidStatus as exc:  # the handshake was answered with an HTTP error (429, 5xx, ...)
             log.debug("feed refused", extra={"feed": feed.name, "error": repr(exc)})
             return f"http_{exc.response.status_code}"
         except (OSError, WebSocketException, TimeoutError) as exc:
             log.debug("feed connection error", extra={"feed": feed.name, "error": repr(exc)})
             return type(exc).__name__
+
+    async def _opening(self) -> tuple[str, list[Message]]:
+        """The url to connect to and the messages to send first: the feed's own (a private socket's
+        login makes them anew for every connect)."""
+        return self.feed.url, self.feed.subscribe
+
+    def _session_tasks(self, ws: websockets.ClientConnection) -> list[asyncio.Task[None]]:
+        """Tasks that live as long as the session (a private socket's login renewal)."""
+        return []
 
     async def _receive(self, ws: websockets.ClientConnection) -> str:
         """Frames until no data came for idle_timeout_s ("idle"), the socket is too old ("planned")
