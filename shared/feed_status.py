@@ -44,6 +44,7 @@ class FeedStatus(msgspec.Struct, frozen=True, kw_only=True):
     data_frames: int = 0
     bad_frames: int = 0
     idle_timeout_s: float = 0.0
+    private: bool = False  # an account's private socket: silence is normal, a refused login is not
 
 
 _status = msgspec.json.Decoder(FeedStatus)
@@ -116,6 +117,17 @@ class FeedStatusReporter:
                         extra={"within_s": LAST_WRITE_S})
 
 
+def feed_state(status: FeedStatus, ok: bool, stale: bool) -> str:
+    """In a word: ok, auth failed (an account's login refused), stale, reconnecting or silent."""
+    if ok:
+        return "ok"
+    if stale:
+        return "stale"
+    if status.reason == "auth_failed" and not status.connected:
+        return "auth failed"
+    return "silent" if status.connected else "reconnecting"
+
+
 def feed_report(statuses: list[FeedStatus], now_us: int, interval_s: float) -> dict[str, object]:
     """The feeds section of /ready: per feed ok / silent / failing, and the names of the bad ones.
 
@@ -125,9 +137,11 @@ def feed_report(statuses: list[FeedStatus], now_us: int, interval_s: float) -> d
     for s in statuses:
         stale = (now_us - s.at) / 1e6 > STALE_AFTER_INTERVALS * interval_s
         silent = silent_for_s(s, now_us)
-        fresh = silent is not None and silent <= s.idle_timeout_s + interval_s
+        fresh = s.private or (silent is not None and silent <= s.idle_timeout_s + interval_s)
+        ok = s.connected and not stale and fresh
         by_feed[s.feed] = {
-            "ok": s.connected and not stale and fresh,
+            "ok": ok,
+            "state": feed_state(s, ok, stale),
             "exchange": s.exchange,
             "connected": s.connected,
             "silent_s": silent,

@@ -143,6 +143,14 @@ RETENTION_DROPPED = Counter(
     "tradehub_retention_dropped_total", "Partitions dropped and rows deleted by retention", ["what"]
 )
 
+# receivers: the user's accounts (services/receivers/accounts/)
+ACCOUNT_AUTH_FAILURES = Counter(
+    "tradehub_account_auth_failures_total", "Logins and signed calls the venue refused, per account",
+    ["exchange", "account"])
+ACCOUNT_SNAPSHOTS = Counter(
+    "tradehub_account_snapshots_total", "Reconciliation snapshots taken, by outcome", ["exchange", "account",
+                                                                                       "outcome"])
+
 # api: WebSocket push (services/api/push.py)
 PUSH_CLIENTS = Gauge("tradehub_push_clients", "WebSocket clients connected to /ws")
 PUSH_MESSAGES = Counter(

@@ -291,6 +291,7 @@ class FeedConnection:
             data_frames=self.data_frames,
             bad_frames=self.bad_frames,
             idle_timeout_s=self.feed.idle_timeout_s,
+            private=self.feed.private,
         )
 
 

@@ -7,10 +7,12 @@ from contextlib import AsyncExitStack
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
+from shared.vault import master_key
 
+from services.receivers.accounts.coordinator import Accounts
 from services.receivers.capabilities import client_for
 from services.receivers.connection import FeedConnection
-from services.receivers.exchanges import hyperliquid
+from services.receivers.exchanges import VENUES, hyperliquid
 from services.receivers.feeds import build_feeds, venue_facts
 from services.receivers.instruments import facts_to_load, keep
 from services.receivers.pollers import Poller, open_pollers
@@ -19,16 +21,18 @@ from services.receivers.traders.coins import with_trader_coins
 from services.receivers.traders.tracker import Tracker
 from shared.backoff import until_stopped
 from shared.config import Settings
-from shared.feed_status import FeedStatusReporter, read_feed_statuses
+from shared.feed_status import FeedStatus, FeedStatusReporter, read_feed_statuses
 from shared.streams import StreamProducer
 
 log = logging.getLogger(__name__)
 
 
 async def run_receivers(settings: Settings, redis: aioredis.Redis, stop: asyncio.Event) -> None:
+    # the user's accounts need the vault's key: without a valid one, stop here and say how to make one
+    master = master_key(settings.accounts) if settings.accounts.enabled else None
     producer = StreamProducer(redis, settings, source="receivers")
     async with AsyncExitStack() as stack:
-        shared: dict[str, VenueClient] = {}  # clients the pollers share with the trader tracker
+        shared: dict[str, VenueClient] = {}  # clients the pollers share with the tracker and the accounts
         tracker: Tracker | None = None
         if settings.traders.enabled:
             client = shared[hyperliquid.NAME] = await stack.enter_async_context(
@@ -38,12 +42,23 @@ async def run_receivers(settings: Settings, redis: aioredis.Redis, stop: asyncio
             settings = resolved or settings  # traders.coins ["all"]: the listed perpetuals
             if hyperliquid.NAME not in settings.websockets.feeds:
                 log.warning("tracking traders without the hyperliquid feed: no trades name new traders")
+        accounts = None
+        if master is not None:  # one REST client per venue: signed calls spend from the pollers' budget
+            for venue in private_venues():
+                shared.setdefault(venue, await stack.enter_async_context(client_for(settings, venue)))
+            accounts = Accounts(settings, master, redis, producer, shared, stack)
         pollers = await stack.enter_async_context(open_pollers(settings, producer, redis, shared))
-        await run_feeds(settings, redis, producer, pollers, tracker, stop)
+        await run_feeds(settings, redis, producer, pollers, tracker, stop, accounts)
+
+
+def private_venues() -> list[str]:
+    """The venues with a private side and a REST API (signed snapshots)."""
+    return [name for name, venue in VENUES.items() if venue.account is not None and venue.rest is not None]
 
 
 async def run_feeds(settings: Settings, redis: aioredis.Redis, producer: StreamProducer,
-                    pollers: list[Poller], tracker: Tracker | None, stop: asyncio.Event) -> None:
+                    pollers: list[Poller], tracker: Tracker | None, stop: asyncio.Event,
+                    accounts: Accounts | None = None) -> None:
     """The sockets, the REST pollers and the tracker until stopped, then the producer's last flush."""
     facts = venue_facts(settings)  # tables the parsers read, filled from the venues' REST, in place
     feeds = build_feeds(settings, facts)
@@ -52,8 +67,12 @@ async def run_feeds(settings: Settings, redis: aioredis.Redis, producer: StreamP
     resume = await outages_to_resume(redis, settings)
     backoff_max_s = settings.websockets.backoff_max_s
     connections = [FeedConnection(f, producer, backoff_max_s, resume_from=resume.get(f.name)) for f in feeds]
-    reporter = FeedStatusReporter(redis, settings.streams.prefix, lambda: [c.status() for c in connections],
-                                  settings.websockets.status_interval_s)
+    def statuses() -> list[FeedStatus]:
+        private = accounts.connections() if accounts is not None else []
+        return [c.status() for c in [*connections, *private]]
+
+    interval_s = settings.websockets.status_interval_s
+    reporter = FeedStatusReporter(redis, settings.streams.prefix, statuses, interval_s)
     feeds_stop = asyncio.Event()
     async with asyncio.TaskGroup() as tasks:
         tasks.create_task(producer.run(feeds_stop))  # stops after the feeds, flushing what they sent
@@ -69,6 +88,8 @@ async def run_feeds(settings: Settings, redis: aioredis.Redis, producer: StreamP
             tasks.create_task(poller.run(stop))
         if tracker is not None:  # Hyperliquid traders, inside the budget the pollers share
             tasks.create_task(tracker.run(stop))
+        if accounts is not None:  # the user's accounts: private sockets and reconciliation
+            tasks.create_task(accounts.run(stop))
         await stop.wait()
         feeds_stop.set()
 

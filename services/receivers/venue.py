@@ -49,6 +49,7 @@ class Feed:
     reply: Reply | None = None  # e.g. Deribit's test_request -> public/test
     subscribe_pause_s: float = 0.0  # between subscribe messages, for venues that limit messages per second
     start_delay_s: float = 0.0  # stagger the first connects of one venue (connections per second limits)
+    private: bool = False  # one account's private socket (services/receivers/accounts/)
 
 
 # --- the record: one per venue (and one more for a venue's spot market), plain data ---
