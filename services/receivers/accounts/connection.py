@@ -118,11 +118,13 @@ class AccountConnection(FeedConnection):
     async def reconcile(self, stop: asyncio.Event) -> None:
         """A snapshot after every connect and every reconcile_s, until stopped."""
         while not stop.is_set():
-            waited = asyncio.create_task(self._connected_now.wait())
+            waits = [asyncio.create_task(self._connected_now.wait()), asyncio.create_task(stop.wait())]
             try:
-                await asyncio.wait({waited}, timeout=self.part.reconcile_s)
+                await asyncio.wait(waits, timeout=self.part.reconcile_s, return_when=asyncio.FIRST_COMPLETED)
             finally:
-                waited.cancel()
+                for wait in waits:
+                    wait.cancel()
+                await asyncio.gather(*waits, return_exceptions=True)
             if stop.is_set():
                 return
             reason = "connect" if self._connected_now.is_set() else "scheduled"
