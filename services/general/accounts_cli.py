@@ -115,13 +115,20 @@ def read_credentials(exchange: str, from_stdin: bool, stdin: TextIO = sys.stdin,
     if from_stdin:
         given = [line.strip() for line in stdin.read().splitlines()[:len(wanted)]]
     else:
-        given = [prompt(f"{exchange} API {name}: ").strip() for name in wanted]
+        given = [_ask(prompt, f"{exchange} API {name}: ") for name in wanted]
     given += [""] * (len(wanted) - len(given))
     missing = [name for name, value in zip(wanted, given, strict=True) if not value]
     if missing:
         where = f"--stdin: one a line, {', '.join(wanted)}" if from_stdin else "at the prompt"
         raise Refused(f"no API {' or '.join(missing)} given ({where})")
     return Credentials(*given)
+
+
+def _ask(prompt: Callable[[str], str], text: str) -> str:
+    try:
+        return prompt(text).strip()
+    except EOFError:  # stdin closed: nothing given
+        return ""
 
 
 async def _add(conn: asyncpg.Connection, args: argparse.Namespace, master: bytes) -> int:

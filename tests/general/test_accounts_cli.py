@@ -245,6 +245,12 @@ def test_the_prompt_asks_for_each_secret_without_echo() -> None:
     with pytest.raises(Refused, match="no API key or secret given"):
         read_credentials("binance", False, prompt=lambda text: " ")
 
+    def closed(text: str) -> str:
+        raise EOFError
+
+    with pytest.raises(Refused, match="no API key or secret given"):
+        read_credentials("binance", False, prompt=closed)
+
 
 def test_no_secret_is_taken_from_argv() -> None:
     for option in ("--key", "--secret", "--passphrase"):
