@@ -1,5 +1,6 @@
 """python -m services.general: the general service (backups, retention, alerts, heartbeat checks);
-with a command (`backup now|list|restore-check`, `retention now`) it runs that once and exits."""
+with a command (`backup now|list|restore-check`, `retention now`, `accounts ...`) it runs that once
+and exits."""
 from __future__ import annotations
 
 import sys

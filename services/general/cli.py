@@ -1,4 +1,5 @@
-"""Operator commands: `backup now|list|restore-check` and `retention now`.
+"""Operator commands: `backup now|list|restore-check`, `retention now` and `accounts ...`
+(services/general/accounts_cli.py).
 
 Output is for people (stdout); exit status 0 when all went well, 1 when it did not.
 """
@@ -11,6 +12,8 @@ from pathlib import Path
 import aiohttp
 import asyncpg
 
+from services.general.accounts_cli import add_parser as add_accounts_parser
+from services.general.accounts_cli import run_accounts
 from services.general.backups import Backup, BackupError, list_backups, restore_check
 from services.general.main import run_backup_job
 from services.general.retention import apply_retention
@@ -29,11 +32,14 @@ def parser() -> argparse.ArgumentParser:
     backup.add_argument("--check", action="store_true", help="with `now`: restore-check the new dump too")
     retention = commands.add_parser("retention", help="drop expired trade partitions, downsample candles")
     retention.add_argument("action", choices=["now"])
+    add_accounts_parser(commands)
     return root
 
 
 async def run_command(args: argparse.Namespace, settings: Settings) -> int:
     try:
+        if args.command == "accounts":
+            return await run_accounts(args, settings)
         if args.command == "retention":
             return await retention_now(settings)
         if args.action == "list":
