@@ -1,7 +1,9 @@
-"""python -m services.api: health, readiness, metrics, REST and WebSocket push on one port."""
+"""python -m services.api                 health, readiness, metrics, REST and WebSocket push on one port
+python -m services.api keys create --scope account:read [--name N] | list | revoke ID"""
 from __future__ import annotations
 
 import asyncio
+import sys
 
 import redis.asyncio as aioredis
 from aiohttp import web
@@ -21,5 +23,17 @@ async def run_api(settings: Settings, _: aioredis.Redis, stop: asyncio.Event) ->
         await runner.cleanup()
 
 
-if __name__ == "__main__":
+def main(argv: list[str]) -> int:
+    if argv and argv[0] == "keys":
+        from services.api.keys_cli import main as keys_main
+
+        return keys_main(argv[1:])
+    if argv:
+        print(__doc__, file=sys.stderr)
+        return 2
     run("api", run_api, lambda _: None)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -6,6 +6,11 @@ The hub never waits for a client: it only appends to the client's bounded queue 
 push_client.py for the drop policy). Each connection has its own writer task; a client
 whose socket accepts nothing for `ws_send_timeout_s` is disconnected, so a stalled client
 slows neither other clients nor the service.
+
+Private topics (`account`) need an API key with their scope on the upgrade request (header, or
+?api_key= where a browser cannot set headers); without one the socket opens for the public topics
+and a private subscription is answered with an error. The key is checked again every
+KEY_RECHECK_S: once revoked, the private subscriptions end.
 """
 from __future__ import annotations
 
@@ -20,8 +25,10 @@ import redis.asyncio as aioredis
 from aiohttp import WSMsgType, web
 from redis.exceptions import RedisError
 
+from services.api.api_keys import ACCOUNT_READ, KeyRefused, authorize, key_text
 from services.api.keys import REDIS, SETTINGS
 from services.api.push_client import (
+    PRIVATE_TOPICS,
     TOPIC_OF,
     PushClient,
     PushRequest,
@@ -39,8 +46,10 @@ from shared.events import batch_decoder
 
 log = logging.getLogger(__name__)
 TOPIC_FAMILY = {"trades": "trades", "candles": "candles", "liquidations": "liquidations",
-                "large_trades": "large_trades", "spikes": "alerts", "positions": "positions"}
+                "large_trades": "large_trades", "spikes": "alerts", "positions": "positions",
+                "account": "account"}
 READ_COUNT = 100  # entries per stream per XREAD
+KEY_RECHECK_S = 3.0  # with the key cache's 2 s, a revoked key's subscriptions end within 5 s
 READ_BLOCK_MS = 500  # also the longest delay before a newly subscribed stream is read
 # Kernel send buffer per client socket (Linux doubles it). Autotuning would grow it to
 # megabytes, hiding a stalled client in kernel memory; this bounds memory per client and
@@ -227,6 +236,34 @@ async def _read(ws: web.WebSocketResponse, client: PushClient, hub: PushHub) -> 
     return "closed"
 
 
+async def _open_private(request: web.Request, client: PushClient) -> bool:
+    """Grant the scopes the upgrade request's key opens; whether it gave a key that did."""
+    if key_text(request, allow_query=True) is None:
+        return False  # a public client: the refusal stays "no key given"
+    try:
+        await authorize(request, ACCOUNT_READ, allow_query=True)
+    except KeyRefused as exc:
+        client.refusal = exc.message
+        return False
+    client.grant(frozenset(PRIVATE_TOPICS.values()))
+    return True
+
+
+async def _watch_key(request: web.Request, client: PushClient) -> None:
+    """Check the key again every KEY_RECHECK_S; revoked, the private subscriptions end (the socket
+    stays for public topics). A database that cannot answer revokes nothing."""
+    while True:
+        await asyncio.sleep(KEY_RECHECK_S)
+        try:
+            await authorize(request, ACCOUNT_READ, allow_query=True)
+        except KeyRefused as exc:
+            if exc.status != 503:
+                removed = client.deny(exc.message)
+                client.reply(control_message("error", error=f"{exc.message}: private topics closed",
+                                             removed=removed))
+                return
+
+
 async def websocket(request: web.Request) -> web.WebSocketResponse:
     """GET /ws: subscribe to topics with filters; events arrive as {"type":"event","topic":..,"data":..}."""
     settings, hub = request.app[SETTINGS], request.app[HUB]
@@ -237,6 +274,7 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     if sock is not None:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
     client = PushClient(settings.api.ws_client_queue, settings.api.ws_max_subscriptions)
+    keyed = await _open_private(request, client)
     hub.clients.add(client)
     request.app[SOCKETS].add(ws)
     metrics.PUSH_CLIENTS.set(len(hub.clients))
@@ -245,10 +283,12 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
         async with asyncio.TaskGroup() as tasks:
             reader = tasks.create_task(_read(ws, client, hub))
             writer = tasks.create_task(_write(ws, client, settings.api.ws_send_timeout_s))
+            watcher = tasks.create_task(_watch_key(request, client)) if keyed else None
             done, _ = await asyncio.wait({reader, writer}, return_when=asyncio.FIRST_COMPLETED)
             reason = done.pop().result()
-            reader.cancel()
-            writer.cancel()
+            for task in (reader, writer, watcher):
+                if task is not None:
+                    task.cancel()
     except* RequestError:
         reason = "flooding"
     finally:

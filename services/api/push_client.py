@@ -1,6 +1,7 @@
-"""One WebSocket push client: its subscriptions (topic + exchange/symbol/min_usd filters, and for
-`positions` also address/coin/kinds) and its bounded outgoing queue. No I/O here: the hub offers
-messages without ever waiting, the client's own writer task takes them.
+"""One WebSocket push client: its subscriptions (topic + exchange/symbol/min_usd filters, for
+`positions` also address/coin/kinds, for `account` also account), the scopes its API key opened
+and its bounded outgoing queue. No I/O here: the hub offers messages without ever waiting, the
+client's own writer task takes them.
 
 Drop policy: when the queue is full the OLDEST queued message is dropped (for live market
 data the newest is worth most). The client then gets {"type":"notice","dropped":N} just
@@ -16,14 +17,20 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from services.api.accounts import AccountId
+from services.api.api_keys import ACCOUNT_READ
 from services.api.params import ADDRESS_PATTERN
 from shared import metrics
 from shared.events import (
+    AccountFill,
+    AccountOrder,
+    Balance,
     Candle,
     ChangeKind,
     Event,
     LargeTrade,
     Liquidation,
+    Position,
     PositionChange,
     Spike,
     Trade,
@@ -31,26 +38,31 @@ from shared.events import (
 )
 from shared.usd import usd_value
 
-Topic = Literal["trades", "candles", "liquidations", "large_trades", "spikes", "positions"]
+Topic = Literal["trades", "candles", "liquidations", "large_trades", "spikes", "positions", "account"]
 # Only PositionChange is pushed from th:positions: the trader states, fills and equity curves
 # beside it there are the processor's input, not news.
 TOPIC_OF: dict[type[Event], str] = {
     Trade: "trades", Candle: "candles", Liquidation: "liquidations", LargeTrade: "large_trades",
     Spike: "spikes", PositionChange: "positions",
+    # the user's own accounts (th:account); their reconciliation snapshots are the processor's input
+    AccountOrder: "account", AccountFill: "account", Balance: "account", Position: "account",
 }
+PRIVATE_TOPICS = {"account": ACCOUNT_READ}  # topic -> the API key scope subscribing needs
+NO_KEY = "no key given (Authorization: Bearer <key>, X-API-Key or ?api_key=)"
 USD_TOPICS = frozenset({"trades", "liquidations", "large_trades", "positions"})  # events with a USD value
 TRADER_FILTERS = ("address", "coin", "kinds")  # filters of the positions topic only
 MAX_REPLIES = 100  # answers a client has not read yet; a client flooding requests is cut off
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
 Address = Annotated[str, msgspec.Meta(pattern=ADDRESS_PATTERN)]
 Kinds = Annotated[tuple[ChangeKind, ...], msgspec.Meta(min_length=1)]
-# (topic, exchange, symbol), and for positions (topic, exchange, symbol, address, coin)
+# (topic, exchange, symbol), for positions (.., address, coin), for account (.., account)
 SubKey = tuple[str | None, ...]
 
 
 class PushRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """{"op":"subscribe","topic":"trades","exchange":"binance","symbol":"BTC-USDT-PERP","min_usd":"10000"}
-    {"op":"subscribe","topic":"positions","address":"0x..","coin":"BTC","min_usd":"50000","kinds":["flip"]}"""
+    {"op":"subscribe","topic":"positions","address":"0x..","coin":"BTC","min_usd":"50000","kinds":["flip"]}
+    {"op":"subscribe","topic":"account","account":"main"}"""
 
     op: Literal["subscribe", "unsubscribe"]
     topic: Topic
@@ -60,10 +72,13 @@ class PushRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     address: Address | None = None  # positions: the trader (any case)
     coin: Name | None = None  # positions: a coin (BTC) or a normalized symbol (BTC-USD-PERP)
     kinds: Kinds | None = None  # positions: the change kinds wanted (open, close, increase, decrease, flip)
+    account: AccountId | None = None  # account: one of the user's accounts (its id)
 
     def key(self) -> SubKey:
         if self.topic == "positions":
             return self.topic, self.exchange, self.symbol, self.address, self.coin
+        if self.topic == "account":
+            return self.topic, self.exchange, self.symbol, self.account
         return self.topic, self.exchange, self.symbol
 
     def filters(self) -> dict[str, object]:
@@ -71,6 +86,8 @@ class PushRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         shown: dict[str, object] = {"topic": self.topic, "exchange": self.exchange, "symbol": self.symbol}
         if self.topic == "positions":
             shown.update(address=self.address, coin=self.coin)
+        if self.topic == "account":
+            shown.update(account=self.account)
         return shown
 
 
@@ -91,6 +108,8 @@ def parse_request(text: str | bytes) -> PushRequest:
             raise RequestError("min_usd must be a finite number >= 0")
         if request.topic not in USD_TOPICS:
             raise RequestError(f"min_usd applies to {', '.join(sorted(USD_TOPICS))}, not {request.topic}")
+    if request.account is not None and request.topic != "account":
+        raise RequestError(f"account applies to account, not {request.topic}")
     if request.topic != "positions":
         given = [name for name in TRADER_FILTERS if getattr(request, name) is not None]
         if given:
@@ -125,8 +144,11 @@ class Subscription:
     address: str | None = None
     coin: str | None = None
     kinds: frozenset[str] | None = None
+    account: str | None = None
 
     def matches(self, event: Event, usd: Decimal | None) -> bool:
+        if self.account is not None and getattr(event, "account", None) != self.account:
+            return False
         if self.exchange is not None and getattr(event, "exchange", None) != self.exchange:
             return False
         if self.symbol is not None and getattr(event, "symbol", None) != self.symbol:
@@ -160,6 +182,8 @@ class PushClient:
         self.topics: frozenset[str] = frozenset()
         self.dropped = 0  # not yet told to the client
         self.dropped_total = 0
+        self.scopes: frozenset[str] = frozenset()  # what the socket's API key opened
+        self.refusal = NO_KEY  # why a private topic is refused (set from the upgrade request)
         self._queue: deque[str] = deque()
         self._replies: deque[str] = deque()  # answers to the client's requests: never dropped
         self._ready = asyncio.Event()
@@ -200,13 +224,30 @@ class PushClient:
             self._ready.clear()
             await self._ready.wait()
 
+    def grant(self, scopes: frozenset[str]) -> None:
+        self.scopes = scopes
+
+    def deny(self, reason: str) -> int:
+        """The key no longer opens private topics (revoked): their subscriptions end; how many."""
+        self.scopes, self.refusal = frozenset(), reason
+        gone = [key for key, sub in self.subscriptions.items() if sub.topic in PRIVATE_TOPICS]
+        for key in gone:
+            del self.subscriptions[key]
+        self.topics = frozenset(s.topic for s in self.subscriptions.values())
+        return len(gone)
+
     def subscribe(self, request: PushRequest) -> Subscription:
+        scope = PRIVATE_TOPICS.get(request.topic)
+        if scope is not None and scope not in self.scopes:
+            raise RequestError(f"{request.topic} needs an API key with {scope} on the /ws request: "
+                               f"{self.refusal}")
         key = request.key()
         if key not in self.subscriptions and len(self.subscriptions) >= self.max_subscriptions:
             raise RequestError(f"at most {self.max_subscriptions} subscriptions per connection")
         subscription = Subscription(request.topic, request.exchange, request.symbol, request.min_usd,
                                     request.address, request.coin,
-                                    None if request.kinds is None else frozenset(request.kinds))
+                                    None if request.kinds is None else frozenset(request.kinds),
+                                    request.account)
         self.subscriptions[key] = subscription  # the same key again replaces its min_usd (and kinds)
         self.topics = frozenset(s.topic for s in self.subscriptions.values())
         return subscription
