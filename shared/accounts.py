@@ -6,7 +6,7 @@ import re
 
 import msgspec
 
-ACCOUNT_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+ACCOUNT_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}\Z")  # with match(): no trailing newline slips through
 Scope = str  # "read" or "trade"
 
 

@@ -16,11 +16,10 @@ from aiohttp import web
 from services.api.api_keys import ACCOUNT_READ, KEY_CACHE, KeyCache, require_scope
 from services.api.data import fetch
 from services.api.params import Name, Window, capped, parse_query
-from shared.accounts import AccountAlerts
+from shared.accounts import ACCOUNT_ID, AccountAlerts
 
-# shared.accounts.ACCOUNT_ID, ended by \Z: "$" would let a trailing newline through
 AccountId = Annotated[str, msgspec.Meta(
-    pattern=r"^[a-z0-9][a-z0-9_-]{0,39}\Z", description="an account id: a-z, 0-9, '_' or '-', 1 to 40")]
+    pattern="^" + ACCOUNT_ID.pattern, description="an account id: a-z, 0-9, '_' or '-', 1 to 40")]
 
 ACCOUNTS_QUERY = """
 SELECT id, exchange, scope, address, sealed IS NOT NULL AS credentials, alerts::text AS alerts,

@@ -63,8 +63,9 @@ def toy_api(venue: ToyVenue, snapshots: list[int]) -> AccountApi:
                 raise SessionExpired("toy login expired")
             if "fill" in frame:
                 return [AccountFill(account=account.id, exchange="toy", symbol="BTC-USDT-PERP", order_id="1",
-                                    fill_id=str(frame["fill"]), side="buy", price=Decimal("1.5"), size=Decimal(1),
-                                    fee=Decimal(0), fee_asset="USDT", ts=recv_ts, recv_ts=recv_ts)]
+                                    fill_id=str(frame["fill"]), side="buy", price=Decimal("1.5"),
+                                    size=Decimal(1), fee=Decimal(0), fee_asset="USDT", ts=recv_ts,
+                                    recv_ts=recv_ts)]
             return []
         return parse
 
@@ -73,8 +74,8 @@ def toy_api(venue: ToyVenue, snapshots: list[int]) -> AccountApi:
             raise AuthRejected("toy 401 key refused")
         snapshots.append(since_us)
         now = now_us()
-        return AccountSnapshot(account=link.account.id, exchange="toy", reason="", open_orders=[], balances=[],
-                               positions=[], fills=[], fills_since=since_us, ts=now, recv_ts=now)
+        return AccountSnapshot(account=link.account.id, exchange="toy", reason="", open_orders=[],
+                               balances=[], positions=[], fills=[], fills_since=since_us, ts=now, recv_ts=now)
 
     async def renew(link: Link, login: Login) -> Sequence[Message]:
         return []
