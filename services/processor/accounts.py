@@ -97,7 +97,7 @@ async def store_batch(conn: asyncpg.Connection, events: Sequence[AccountEvent]) 
 
 def alerts_of(stored: Stored, settings: dict[str, AccountAlerts]) -> list[Alert]:
     """The batch's alerts: new fills and closing orders (stream or reconciliation), then one per
-    reconciliation that found differences."""
+    reconciliation that found differences; one per key (a liquidation's order and its fills)."""
     fills = [*stored.fills, *(f for r in stored.reconciled for f in r.fills)]
     orders = [*stored.orders, *(o for r in stored.reconciled for o in r.orders)]
     found = [fill_alert(f, settings[f.account]) for f in fills]
@@ -105,7 +105,11 @@ def alerts_of(stored: Stored, settings: dict[str, AccountAlerts]) -> list[Alert]
     found += [reconcile_alert(r.snapshot, [f"{d.kind} {d.item}: {d.stored or '-'} -> {d.venue or '-'}"
                                            for d in r.differences], settings[r.snapshot.account])
               for r in stored.reconciled]
-    return [alert for alert in found if alert is not None]
+    unique: dict[str, Alert] = {}
+    for alert in found:
+        if alert is not None:
+            unique.setdefault(alert.key, alert)
+    return list(unique.values())
 
 
 class AccountStore:
