@@ -123,6 +123,13 @@ TRACKER_REQUESTS = Counter(
     "Tracker info requests, by request (state, fills, equity) and outcome", ["request", "outcome"],
 )
 
+# processor: the user's accounts (services/processor/account_reconcile.py)
+ACCOUNT_DIFFERENCES = Counter(
+    "tradehub_account_differences_total",
+    "Stored account state a reconciliation found different from the venue's snapshot, by kind "
+    "(missed_fill, order, balance, position)", ["exchange", "account", "kind"],
+)
+
 ALERTS_RAISED = Counter(
     "tradehub_alerts_raised_total", "Alerts raised by the general service's watchers", ["source"]
 )

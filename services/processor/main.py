@@ -8,6 +8,7 @@ import asyncpg
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from services.processor.accounts import run_accounts
 from services.processor.analytics import run_analytics
 from services.processor.leaderboard import run_leaderboard
 from services.processor.sinks import STORED_FAMILIES
@@ -116,5 +117,7 @@ async def run_processor(settings: Settings, redis: aioredis.Redis, stop: asyncio
             if settings.traders.enabled:  # its own group too: discovery and position changes
                 tasks.create_task(run_traders(settings, redis, pool, stop))
                 tasks.create_task(run_leaderboard(settings, pool, stop))  # a snapshot every interval
+            if settings.accounts.enabled:  # its own group: the user's accounts, stored and reconciled
+                tasks.create_task(run_accounts(settings, redis, pool, stop))
     finally:
         await pool.close()

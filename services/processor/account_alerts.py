@@ -1,0 +1,75 @@
+"""The user's own accounts as Alerts for th:alerts (the general service sends each key once per
+severity and title). Pure: the account's settings (accounts.alerts) and the stored events in,
+alerts out. Keys: account:<exchange>:<account>:fill:<fill id>, :liquidation:<order id>,
+:reconcile:<snapshot ts>."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+
+from shared.accounts import AccountAlerts
+from shared.events import AccountFill, AccountOrder, AccountSnapshot, Alert
+from shared.usd import usd_value
+
+SOURCE = "accounts"
+DIFFERENCES_SHOWN = 20  # lines of one reconciliation alert; the rest are in account_differences
+CLOSED_BY = {"liquidation": "liquidated", "adl": "auto-deleveraged"}
+
+
+def key_of(exchange: str, account: str, *what: str) -> str:
+    return ":".join(("account", exchange, account, *what))
+
+
+def liquidation_alert(event: AccountOrder | AccountFill) -> Alert:
+    """A position the venue closed (liquidation or ADL): one alert per closing order, whether its
+    order update or one of its fills tells it first."""
+    verb = CLOSED_BY.get(event.closing, event.closing)
+    return Alert(
+        source=SOURCE, severity="critical", key=key_of(event.exchange, event.account, "liquidation",
+                                                       event.order_id),
+        title=f"{event.account} ({event.exchange}): {event.symbol} position {verb}",
+        text=f"order {event.order_id}, {event.side} {event.size} {event.symbol}",
+        ts=event.ts, recv_ts=event.recv_ts)
+
+
+def fill_alert(fill: AccountFill, alerts: AccountAlerts) -> Alert | None:
+    """A new fill worth alerting: a closing one (liquidation, ADL) when liquidations are on, any
+    other when fills are on and its notional reaches fill_min_usd (a fill without a USD value, a
+    quote other than USD, passes only a zero minimum)."""
+    if fill.closing and alerts.liquidations:
+        return liquidation_alert(fill)
+    if not alerts.fills:
+        return None
+    notional = usd_value(fill.symbol, fill.price, fill.size)
+    minimum = Decimal(str(alerts.fill_min_usd))
+    if (notional is None and minimum > 0) or (notional is not None and notional < minimum):
+        return None
+    details = [f"fee {fill.fee} {fill.fee_asset}"]
+    if notional is not None:
+        details.insert(0, f"notional ${notional}")
+    if fill.realized_pnl is not None:
+        details.append(f"realized PnL {fill.realized_pnl}")
+    return Alert(
+        source=SOURCE, severity="info", key=key_of(fill.exchange, fill.account, "fill", fill.fill_id),
+        title=f"{fill.account} ({fill.exchange}): {fill.side} {fill.size} {fill.symbol} @ {fill.price}",
+        text="\n".join(details), ts=fill.ts, recv_ts=fill.recv_ts)
+
+
+def order_alert(order: AccountOrder, alerts: AccountAlerts) -> Alert | None:
+    """A new update of a closing order (liquidation, ADL), when liquidations are on."""
+    return liquidation_alert(order) if order.closing and alerts.liquidations else None
+
+
+def reconcile_alert(snapshot: AccountSnapshot, lines: Sequence[str], alerts: AccountAlerts) -> Alert | None:
+    """One alert per snapshot that found differences (`lines`, one per difference)."""
+    if not lines or not alerts.reconcile:
+        return None
+    shown = list(lines[:DIFFERENCES_SHOWN])
+    if len(lines) > DIFFERENCES_SHOWN:
+        shown.append(f"... and {len(lines) - DIFFERENCES_SHOWN} more (account_differences)")
+    return Alert(
+        source=SOURCE, severity="warning",
+        key=key_of(snapshot.exchange, snapshot.account, "reconcile", str(snapshot.ts)),
+        title=f"{snapshot.account} ({snapshot.exchange}): {len(lines)} stored "
+              f"{'difference' if len(lines) == 1 else 'differences'} corrected from the venue",
+        text="\n".join(shown), ts=snapshot.ts, recv_ts=snapshot.recv_ts)
