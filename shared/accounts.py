@@ -3,6 +3,7 @@ credentials the receivers open from the vault (shared/vault.py) and hold only in
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 
 import msgspec
 
@@ -14,7 +15,7 @@ class AccountAlerts(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Which of an account's events become alerts (accounts.alerts, JSON); all on by default."""
 
     fills: bool = True
-    fill_min_usd: float = 0.0  # a fill under this notional is not alerted
+    fill_min_usd: Decimal = Decimal(0)  # a fill under this notional is not alerted
     liquidations: bool = True  # a liquidation or ADL of a position
     auth: bool = True  # the venue refused the credentials
     reconcile: bool = True  # a reconciliation found the stored state wrong

@@ -11,6 +11,7 @@ import argparse
 import getpass
 import sys
 from collections.abc import Awaitable, Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -77,12 +78,12 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     alerts.add_argument("--fill-min-usd", type=_usd, help="a fill under this notional is not alerted")
 
 
-def _usd(text: str) -> float:
+def _usd(text: str) -> Decimal:
     try:
-        value = float(text)
-    except ValueError:
+        value = Decimal(text)
+    except ArithmeticError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of USD") from None
-    if not 0 <= value < float("inf"):
+    if not value.is_finite() or value < 0:
         raise argparse.ArgumentTypeError(f"{text!r}: expected a USD amount of 0 or more")
     return value
 

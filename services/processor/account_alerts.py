@@ -5,7 +5,6 @@ alerts out. Keys: account:<exchange>:<account>:fill:<fill id>, :liquidation:<ord
 from __future__ import annotations
 
 from collections.abc import Sequence
-from decimal import Decimal
 
 from shared.accounts import AccountAlerts
 from shared.events import AccountFill, AccountOrder, AccountSnapshot, Alert
@@ -41,7 +40,7 @@ def fill_alert(fill: AccountFill, alerts: AccountAlerts) -> Alert | None:
     if not alerts.fills:
         return None
     notional = usd_value(fill.symbol, fill.price, fill.size)
-    minimum = Decimal(str(alerts.fill_min_usd))
+    minimum = alerts.fill_min_usd
     if (notional is None and minimum > 0) or (notional is not None and notional < minimum):
         return None
     details = [f"fee {fill.fee} {fill.fee_asset}"]

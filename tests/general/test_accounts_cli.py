@@ -7,6 +7,7 @@ import asyncio
 import io
 import os
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import asyncpg
@@ -222,12 +223,12 @@ async def test_alerts_change_only_what_is_given(pool: asyncpg.Pool, settings: Se
     async with pool.acquire() as conn:
         await add_account(conn, parse_master_key(MASTER), Account("main", "binance"), BINANCE)
     code, out, _ = await accounts_cli(settings, "alerts", "main", "--fills", "off", "--fill-min-usd", "250")
-    assert code == 0 and "fills=False, fill_min_usd=250.0, liquidations=True" in out
+    assert code == 0 and "fills=False, fill_min_usd=250, liquidations=True" in out
     code, _, _ = await accounts_cli(settings, "alerts", "main", "--reconcile", "off", master="")
     assert code == 0  # no key needed to change alerts
     async with pool.acquire() as conn:
         [(account, _)] = await sealed_accounts(conn)
-    assert account.alerts == AccountAlerts(fills=False, fill_min_usd=250.0, reconcile=False)
+    assert account.alerts == AccountAlerts(fills=False, fill_min_usd=Decimal(250), reconcile=False)
 
 
 def test_the_prompt_asks_for_each_secret_without_echo() -> None:
