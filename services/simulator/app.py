@@ -7,6 +7,7 @@ Websocket paths, as the venues name them (point venue_urls at them, see venue_ur
   bybit        /v5/public/linear              bybit_spot   /v5/public/spot
   okx          /ws/v5/public, /ws/v5/business hyperliquid  /ws
   deribit      /ws/api/v2
+  binance_private  /private/ws?listenKey=...   (the user data stream, binance_account.py)
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from aiohttp import web
 
 from services.simulator.account_desk import AccountDesk, add_account_desk
 from services.simulator.binance import Binance
+from services.simulator.binance_account import add_binance_account
 from services.simulator.bybit import Bybit
 from services.simulator.deribit import Deribit
 from services.simulator.hyperliquid import Hyperliquid
@@ -57,7 +59,7 @@ def venue_urls(base: str) -> dict[str, str]:
     return {"binance": base, "binance_spot": f"{base}/spot", "bybit": f"{base}/v5/public/linear",
             "bybit_spot": f"{base}/v5/public/spot", "okx": f"{base}/ws/v5/public",
             "okx_business": f"{base}/ws/v5/business", "hyperliquid": f"{base}/ws",
-            "deribit": f"{base}/ws/api/v2"}
+            "deribit": f"{base}/ws/api/v2", "binance_private": f"{base}/private/ws"}
 
 
 def _handler(name: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
@@ -148,4 +150,5 @@ def create_app(settings: Settings, traders: Population | None = None,
     add_rest_venues(app, settings)  # REST of all eleven venues under /<venue>/, /control/rest, /stats/rest
     add_account_desk(app, accounts)  # the private side: /control/accounts, /stats/accounts
     # each venue's private REST and sockets (services/simulator/<venue>_account.py)
+    add_binance_account(app)  # signed /binance REST, listenKeys, /private/ws
     return app

@@ -1,14 +1,16 @@
 """Binance: USD-M futures ("binance") and spot ("binance_spot"), two records of one venue.
 
 Websocket market streams: binance/market.py; REST market data: binance/rest.py; names and
-symbols: binance/symbols.py. Both socket endpoints close a connection after 24 hours. The futures
-server pings every 3 minutes (pong within 10), the spot server every 20 s (pong within a minute);
-the websockets library answers pings itself, so neither needs a ping of ours.
+symbols: binance/symbols.py; the user's accounts (user data stream, signed REST):
+binance/account.py and binance/account_rest.py. Both socket endpoints close a connection after
+24 hours. The futures server pings every 3 minutes (pong within 10), the spot server every 20 s
+(pong within a minute); the websockets library answers pings itself, so neither needs a ping of ours.
 """
 
 from __future__ import annotations
 
 from services.receivers.exchanges.binance import market, rest
+from services.receivers.exchanges.binance.account import ACCOUNT, PRIVATE_WS_URL, URL_KEY
 from services.receivers.exchanges.binance.symbols import NAME, SPOT_NAME
 from services.receivers.venue import FactTable, Limits, RestApi, Venue, facts_free
 
@@ -30,7 +32,7 @@ SPOT_REST_WEIGHT_PER_MINUTE = 6000  # spot REQUEST_WEIGHT per minute per IP (exc
 VENUE = Venue(
     name=NAME,
     exchange=NAME,
-    ws_urls={NAME: WS_URL},
+    ws_urls={NAME: WS_URL, URL_KEY: PRIVATE_WS_URL},
     limits=Limits(
         streams_per_socket=MAX_STREAMS_PER_CONNECTION,
         max_connection_age_s=MAX_CONNECTION_AGE_S,
@@ -41,6 +43,7 @@ VENUE = Venue(
     rest=RestApi(REST_URL, REST_WEIGHT_PER_MINUTE),
     fetchers={"funding": rest.fetch_funding, "oi": rest.fetch_open_interest},
     facts=FactTable("binance funding intervals", rest.fetch_funding_intervals),
+    account=ACCOUNT,
 )
 SPOT_VENUE = Venue(
     name=SPOT_NAME,
