@@ -6,6 +6,7 @@ signed REST): bybit/account.py. One REST client ("bybit") answers for both marke
 """
 from __future__ import annotations
 
+from services.receivers.exchanges.bybit import account
 from services.receivers.exchanges.bybit.market import (
     CHANNELS,
     MAX_ARGS_CHARS,
@@ -55,7 +56,7 @@ __all__ = [
 VENUE = Venue(
     name=NAME,
     exchange=NAME,
-    ws_urls={NAME: WS_URL},
+    ws_urls={NAME: WS_URL, account.URL_KEY: account.PRIVATE_WS_URL},
     limits=Limits(),  # no count limit: connections() splits by the args' characters (MAX_ARGS_CHARS)
     keepalive=Keepalive(PING, PING_INTERVAL_S),  # "send the ping heartbeat packet every 20 seconds"
     plan=linear_sockets,
@@ -63,6 +64,7 @@ VENUE = Venue(
     rest=RestApi(REST_URL, REST_WEIGHT_PER_MINUTE),
     fetchers={"funding": fetch_funding, "spot": fetch_spot, "oi": fetch_open_interest},  # one client for both
     facts=FactTable("bybit funding intervals", fetch_funding_intervals),
+    account=account.ACCOUNT,  # the user's accounts: private socket and signed REST (linear and spot)
 )
 SPOT_VENUE = Venue(
     name=SPOT_NAME,

@@ -6,6 +6,7 @@ signed REST): okx/account.py.
 """
 from __future__ import annotations
 
+from services.receivers.exchanges.okx import account
 from services.receivers.exchanges.okx.market import (
     ARGS_PER_CONNECTION,
     BUSINESS_WS_URL,
@@ -61,7 +62,8 @@ __all__ = [
 VENUE = Venue(
     name=NAME,
     exchange=NAME,
-    ws_urls={NAME: WS_URL, ENDPOINT_URL_KEYS["business"]: BUSINESS_WS_URL},
+    ws_urls={NAME: WS_URL, ENDPOINT_URL_KEYS["business"]: BUSINESS_WS_URL,
+             account.URL_KEY: account.PRIVATE_WS_URL},
     limits=Limits(
         streams_per_socket=ARGS_PER_CONNECTION,
         connects_per_s=MAX_CONNECTS_PER_SECOND,
@@ -74,4 +76,5 @@ VENUE = Venue(
     fetchers={"funding": fetch_funding, "spot": fetch_spot, "oi": fetch_open_interest},
     facts=FactTable("okx contract values", fetch_contract_values, defaults=CT_VAL,
                     pinned=configured_contract_values, expected=configured_swaps),
+    account=account.ACCOUNT,  # the user's accounts: private socket and signed REST (spot, margin, swaps)
 )
