@@ -7,7 +7,9 @@ Websocket paths, as the venues name them (point venue_urls at them, see venue_ur
   bybit        /v5/public/linear              bybit_spot   /v5/public/spot
   okx          /ws/v5/public, /ws/v5/business hyperliquid  /ws
   deribit      /ws/api/v2
-  binance_private  /private/ws?listenKey=...   (the user data stream, binance_account.py)
+Private sockets (the accounts of services/simulator/<venue>_account.py):
+  binance_private  /private/ws?listenKey=...   bybit_private /v5/private
+  okx_private      /ws/v5/private
 """
 from __future__ import annotations
 
@@ -20,10 +22,12 @@ from services.simulator.account_desk import AccountDesk, add_account_desk
 from services.simulator.binance import Binance
 from services.simulator.binance_account import add_binance_account
 from services.simulator.bybit import Bybit
+from services.simulator.bybit_account import add_bybit_account
 from services.simulator.deribit import Deribit
 from services.simulator.hyperliquid import Hyperliquid
 from services.simulator.hyperliquid_info import INFO_DESK, InfoDesk
 from services.simulator.okx import Okx
+from services.simulator.okx_account import add_okx_account
 from services.simulator.population import Population
 from services.simulator.rest_venues import add_rest_venues
 from services.simulator.venue import MODES, Venue, VenueState, close_all, serve
@@ -59,7 +63,8 @@ def venue_urls(base: str) -> dict[str, str]:
     return {"binance": base, "binance_spot": f"{base}/spot", "bybit": f"{base}/v5/public/linear",
             "bybit_spot": f"{base}/v5/public/spot", "okx": f"{base}/ws/v5/public",
             "okx_business": f"{base}/ws/v5/business", "hyperliquid": f"{base}/ws",
-            "deribit": f"{base}/ws/api/v2", "binance_private": f"{base}/private/ws"}
+            "deribit": f"{base}/ws/api/v2", "binance_private": f"{base}/private/ws",
+            "bybit_private": f"{base}/v5/private", "okx_private": f"{base}/ws/v5/private"}
 
 
 def _handler(name: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
@@ -151,4 +156,6 @@ def create_app(settings: Settings, traders: Population | None = None,
     add_account_desk(app, accounts)  # the private side: /control/accounts, /stats/accounts
     # each venue's private REST and sockets (services/simulator/<venue>_account.py)
     add_binance_account(app)  # signed /binance REST, listenKeys, /private/ws
+    add_bybit_account(app)
+    add_okx_account(app)
     return app

@@ -36,13 +36,9 @@ from services.receivers.frames import (
 from services.receivers.rest import VenueClient
 from services.receivers.venue import (
     Facts,
-    FactTable,
     Feed,
     Item,
-    Keepalive,
-    Limits,
     Parse,
-    RestApi,
     Venue,
     channels_of,
     chunks,
@@ -588,22 +584,3 @@ def configured_contract_values(settings: Settings) -> dict[str, Decimal]:
 def configured_swaps(settings: Settings) -> list[str]:
     """The swaps the sockets subscribe to: each needs its ctVal."""
     return [inst_id for inst_id in settings.venues.okx.symbols if inst_id.endswith("-SWAP")]
-
-
-VENUE = Venue(
-    name=NAME,
-    exchange=NAME,
-    ws_urls={NAME: WS_URL, ENDPOINT_URL_KEYS["business"]: BUSINESS_WS_URL},
-    limits=Limits(
-        streams_per_socket=ARGS_PER_CONNECTION,
-        connects_per_s=MAX_CONNECTS_PER_SECOND,
-        connect_spacing_s=CONNECT_SPACING_S,
-    ),
-    keepalive=Keepalive(PING, PING_INTERVAL_S),  # a socket quiet for 30 s is dropped
-    plan=sockets,
-    parser=parser,
-    rest=RestApi(REST_URL, REST_WEIGHT_PER_MINUTE),
-    fetchers={"funding": fetch_funding, "spot": fetch_spot, "oi": fetch_open_interest},
-    facts=FactTable("okx contract values", fetch_contract_values, defaults=CT_VAL,
-                    pinned=configured_contract_values, expected=configured_swaps),
-)

@@ -3,9 +3,9 @@
 Docs: https://bybit-exchange.github.io/docs/v5/ws/connect
 A push is {"topic": "<channel>[.<interval>].<SYMBOL>", "type": "snapshot"|"delta", "ts": ms,
 "data": ...}; replies to our own requests carry "op" (subscribe acks, pongs) and are not data.
-Both endpoints speak the same channels, so every parse function takes the category. Two records:
-VENUE ("bybit", linear) and SPOT_VENUE ("bybit_spot"); events of both say exchange="bybit", the
-symbol tells spot from perpetual. One REST client ("bybit") answers for both markets.
+Both endpoints speak the same channels, so every parse function takes the category. The two
+records, VENUE ("bybit", linear) and SPOT_VENUE ("bybit_spot"), are in bybit/__init__.py; events
+of both say exchange="bybit", the symbol tells spot from perpetual.
 REST (funding, spot, open interest): Get Tickers, https://bybit-exchange.github.io/docs/v5/market/tickers
 (GET /v5/market/tickers), and instruments-info for the funding intervals.
 """
@@ -32,15 +32,10 @@ from services.receivers.frames import (
 from services.receivers.rest import VenueClient
 from services.receivers.venue import (
     Facts,
-    FactTable,
     Feed,
     Item,
-    Keepalive,
-    Limits,
     Parse,
-    RestApi,
     Venue,
-    facts_free,
     socket,
     ws_url,
 )
@@ -570,26 +565,3 @@ async def fetch_open_interest(client: VenueClient, assets: Sequence[str]) -> lis
 async def fetch_spot(client: VenueClient, assets: Sequence[str]) -> list[AnyEvent]:
     raw, wanted = await _tickers(client, "spot", assets)
     return parse_rest_spot(raw, now_us(), symbols=wanted)
-
-
-VENUE = Venue(
-    name=NAME,
-    exchange=NAME,
-    ws_urls={NAME: WS_URL},
-    limits=Limits(),  # no count limit: connections() splits by the args' characters (MAX_ARGS_CHARS)
-    keepalive=Keepalive(PING, PING_INTERVAL_S),  # "send the ping heartbeat packet every 20 seconds"
-    plan=linear_sockets,
-    parser=linear_parser,
-    rest=RestApi(REST_URL, REST_WEIGHT_PER_MINUTE),
-    fetchers={"funding": fetch_funding, "spot": fetch_spot, "oi": fetch_open_interest},  # one client for both
-    facts=FactTable("bybit funding intervals", fetch_funding_intervals),
-)
-SPOT_VENUE = Venue(
-    name=SPOT_NAME,
-    exchange=NAME,
-    market="spot",
-    ws_urls={SPOT_NAME: SPOT_WS_URL},
-    keepalive=Keepalive(PING, PING_INTERVAL_S),
-    plan=spot_sockets,
-    parser=facts_free(parse_frame_spot),
-)
