@@ -9,8 +9,8 @@ and https://docs.deribit.com/articles/errors.
 
 Sizes: Deribit's inverse perpetuals (BTC-PERPETUAL) count amounts in USD, its linear ones
 (BTC_USDC-PERPETUAL) in the coin. Events carry the base currency, as the market parser does: USD /
-price with Decimal (a trade at its price, an order at its limit price, its filled part at its
-average price, a position at its average entry, so a position's size does not move with the mark).
+price with Decimal (a trade at its price; an order's filled part at its average price and the rest
+at its limit price; a position at its average entry, so its size does not move with the mark).
 Instruments other than perpetuals (dated futures, options) are left out: tradehub names perpetuals
 and spot only.
 """
@@ -218,10 +218,13 @@ def account_order(order: WireOrder, account: str, recv_ts: int) -> AccountOrder 
         return None
     symbol, inverse = market
     price, average = price_of(order.price), order.average_price or None
+    # inverse: the filled USD at the average price, the rest at the limit price, so a filled order's
+    # size is its filled size
+    filled = _base(order.filled_amount, average or price, inverse, "filled size")
+    rest = _base(order.amount - order.filled_amount, price or average, inverse, "order size")
     return AccountOrder(
         account=account, exchange=NAME, symbol=symbol, order_id=order.order_id, side=order.direction,
-        price=price, size=_base(order.amount, price or average, inverse, "order size"),
-        filled=_base(order.filled_amount, average or price, inverse, "filled size"),
+        price=price, size=filled + rest, filled=filled,
         status=order_status(order), order_type=order.order_type, client_id=order.label,
         avg_price=average, closing="liquidation" if order.is_liquidation else "",
         ts=ms_to_us(order.last_update_timestamp), recv_ts=recv_ts)
