@@ -7,6 +7,8 @@ Websocket paths, as the venues name them (point venue_urls at them, see venue_ur
   bybit        /v5/public/linear              bybit_spot   /v5/public/spot
   okx          /ws/v5/public, /ws/v5/business hyperliquid  /ws
   deribit      /ws/api/v2
+The private sockets are the same paths: deribit_private /ws/api/v2 (public/auth), hyperliquid_private
+/ws (userFills, userEvents of the account desk's addresses).
 """
 from __future__ import annotations
 
@@ -19,7 +21,9 @@ from services.simulator.account_desk import AccountDesk, add_account_desk
 from services.simulator.binance import Binance
 from services.simulator.bybit import Bybit
 from services.simulator.deribit import Deribit
+from services.simulator.deribit_account import add_deribit_account
 from services.simulator.hyperliquid import Hyperliquid
+from services.simulator.hyperliquid_account import add_hyperliquid_account
 from services.simulator.hyperliquid_info import INFO_DESK, InfoDesk
 from services.simulator.okx import Okx
 from services.simulator.population import Population
@@ -57,7 +61,8 @@ def venue_urls(base: str) -> dict[str, str]:
     return {"binance": base, "binance_spot": f"{base}/spot", "bybit": f"{base}/v5/public/linear",
             "bybit_spot": f"{base}/v5/public/spot", "okx": f"{base}/ws/v5/public",
             "okx_business": f"{base}/ws/v5/business", "hyperliquid": f"{base}/ws",
-            "deribit": f"{base}/ws/api/v2"}
+            "deribit": f"{base}/ws/api/v2", "deribit_private": f"{base}/ws/api/v2",
+            "hyperliquid_private": f"{base}/ws"}
 
 
 def _handler(name: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
@@ -148,4 +153,6 @@ def create_app(settings: Settings, traders: Population | None = None,
     add_rest_venues(app, settings)  # REST of all eleven venues under /<venue>/, /control/rest, /stats/rest
     add_account_desk(app, accounts)  # the private side: /control/accounts, /stats/accounts
     # each venue's private REST and sockets (services/simulator/<venue>_account.py)
+    add_deribit_account(app)
+    add_hyperliquid_account(app)
     return app
