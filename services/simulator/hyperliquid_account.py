@@ -5,8 +5,9 @@ books (account_desk.py). Other addresses stay the trader population's (hyperliqu
 
 Shapes: https://hyperliquid.gitbook.io/hyperliquid-docs/for-developers/api/websocket/subscriptions
 (userFills: {isSnapshot: true, user, fills} first, then {user, fills}; userEvents on channel "user":
-{fills}) and the info-endpoint pages. Numbers are decimal strings; the desk's accounts are cross
-margined at 10x and hold USDC.
+{fills}) and the info-endpoint pages. Numbers are decimal strings, exact (the desk's books carry
+more decimals than the venue's six, and a reconciliation must find them equal); the desk's accounts
+are cross margined at 10x and hold USDC.
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from services.simulator.account_desk import ACCOUNT_DESK, AccountDesk
 from services.simulator.accounts import Change, SimAccount, SimFill, SimOrder
 from services.simulator.hyperliquid import USERS, _push
 from services.simulator.hyperliquid_info import OWN_ACCOUNTS
-from services.simulator.trader import USD, wire
+from services.simulator.trader import wire
 from services.simulator.venue import Session
 
 VENUE = "hyperliquid"
@@ -72,7 +73,7 @@ def order_wire(order: SimOrder) -> dict[str, Any]:
 
 
 def _usd(value: Decimal) -> str:
-    return wire(value.quantize(USD))
+    return wire(value)
 
 
 def clearinghouse_state(account: SimAccount, now_ms: int) -> dict[str, Any]:
