@@ -9,7 +9,8 @@ Websocket paths, as the venues name them (point venue_urls at them, see venue_ur
   deribit      /ws/api/v2
 Private sockets (the accounts of services/simulator/<venue>_account.py):
   binance_private  /private/ws?listenKey=...   bybit_private /v5/private
-  okx_private      /ws/v5/private
+  okx_private      /ws/v5/private              deribit_private /ws/api/v2 (public/auth)
+  hyperliquid_private /ws (userFills, userEvents of the account desk's addresses)
 """
 from __future__ import annotations
 
@@ -24,7 +25,9 @@ from services.simulator.binance_account import add_binance_account
 from services.simulator.bybit import Bybit
 from services.simulator.bybit_account import add_bybit_account
 from services.simulator.deribit import Deribit
+from services.simulator.deribit_account import add_deribit_account
 from services.simulator.hyperliquid import Hyperliquid
+from services.simulator.hyperliquid_account import add_hyperliquid_account
 from services.simulator.hyperliquid_info import INFO_DESK, InfoDesk
 from services.simulator.okx import Okx
 from services.simulator.okx_account import add_okx_account
@@ -64,7 +67,8 @@ def venue_urls(base: str) -> dict[str, str]:
             "bybit_spot": f"{base}/v5/public/spot", "okx": f"{base}/ws/v5/public",
             "okx_business": f"{base}/ws/v5/business", "hyperliquid": f"{base}/ws",
             "deribit": f"{base}/ws/api/v2", "binance_private": f"{base}/private/ws",
-            "bybit_private": f"{base}/v5/private", "okx_private": f"{base}/ws/v5/private"}
+            "bybit_private": f"{base}/v5/private", "okx_private": f"{base}/ws/v5/private",
+            "deribit_private": f"{base}/ws/api/v2", "hyperliquid_private": f"{base}/ws"}
 
 
 def _handler(name: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
@@ -158,4 +162,6 @@ def create_app(settings: Settings, traders: Population | None = None,
     add_binance_account(app)  # signed /binance REST, listenKeys, /private/ws
     add_bybit_account(app)
     add_okx_account(app)
+    add_deribit_account(app)
+    add_hyperliquid_account(app)
     return app

@@ -4,13 +4,14 @@ public/subscribe answers the list of channels subscribed; public/set_heartbeat a
 then sends {"method":"heartbeat","params":{"type":"test_request"}} every interval: a client that
 has not answered with public/test by the next one is disconnected, as Deribit does. Numbers are
 JSON numbers, as Deribit sends them. The simulator accepts intervals from 1 s (Deribit: 10 s).
+public/auth and private/* go to the app's PRIVATE side when it has one (deribit_account.py).
 """
 
 from __future__ import annotations
 
 import time
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
 from aiohttp import web
@@ -23,6 +24,14 @@ _decoder = msgspec.json.Decoder()
 KINDS = {"trades": "trades", "ticker": "funding", "chart.trades": "candles"}
 MIN_HEARTBEAT_S = 1.0
 TEST_REQUEST = '{"jsonrpc":"2.0","method":"heartbeat","params":{"type":"test_request"}}'
+
+
+class PrivateSide(Protocol):
+    def receive(self, method: str, params: dict[str, Any], request_id: Any, session: Session) -> None:
+        """public/auth or a private/* request of this connection."""
+
+
+PRIVATE = web.AppKey("deribit_private", PrivateSide)
 
 
 def kind_of(channel: str) -> tuple[str, str] | None:
@@ -47,7 +56,7 @@ class Deribit:
     name = "deribit"
 
     def connect(self, request: web.Request, session: Session) -> None:
-        session.extra.update(heartbeat_s=None, last_beat=0.0, awaiting=False)
+        session.extra.update(heartbeat_s=None, last_beat=0.0, awaiting=False, request=request)
 
     def receive(self, text_: str, session: Session) -> None:
         try:
@@ -71,6 +80,9 @@ class Deribit:
             session.send(_answer(request_id, "ok"))
         elif method == "public/subscribe":
             self._subscribe(params.get("channels") or [], session, request_id)
+        elif isinstance(method, str) and (method == "public/auth" or method.startswith("private/")) and \
+                PRIVATE in session.extra["request"].app:
+            session.extra["request"].app[PRIVATE].receive(method, params, request_id, session)
         else:
             session.send(_answer(request_id, error={"code": -32601, "message": "Method not found"}))
 

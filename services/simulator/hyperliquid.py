@@ -2,12 +2,13 @@
 
 The greeting "Websocket connection established." comes first; {"method":"subscribe",
 "subscription":{...}} is acked {"channel":"subscriptionResponse","data":{...}}; {"method":"ping"}
-answers {"channel":"pong"}; a refusal is {"channel":"error","data":"<why>"}.
+answers {"channel":"pong"}; a refusal is {"channel":"error","data":"<why>"}. The user subscriptions
+(userFills, userEvents) go to the app's USERS when it has them (hyperliquid_account.py).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
 from aiohttp import web
@@ -21,6 +22,15 @@ _decoder = msgspec.json.Decoder()
 GREETING = "Websocket connection established."
 PONG = '{"channel":"pong"}'
 TYPES = {"trades": "trades", "candle": "candles", "activeAssetCtx": "funding", "allMids": "prices"}
+USER_TYPES = ("userFills", "userEvents")
+
+
+class UserStreams(Protocol):
+    def subscribe(self, subscription: dict[str, Any], session: Session) -> None:
+        """Acknowledge (or refuse) a user subscription of this connection, then push its data."""
+
+
+USERS = web.AppKey("hyperliquid_users", UserStreams)
 
 
 def _push(channel: str, data: Any) -> str:
@@ -31,6 +41,7 @@ class Hyperliquid:
     name = "hyperliquid"
 
     def connect(self, request: web.Request, session: Session) -> None:
+        session.extra["request"] = request
         session.send(GREETING)
 
     def receive(self, text_: str, session: Session) -> None:
@@ -48,6 +59,9 @@ class Hyperliquid:
             session.send(_push("error", f"Invalid message: {text_[:100]}"))
             return
         kind, coin = subscription.get("type"), subscription.get("coin", "*")
+        if kind in USER_TYPES and USERS in session.extra["request"].app and not session.refusing:
+            session.extra["request"].app[USERS].subscribe(subscription, session)
+            return
         if (
             session.refusing
             or kind not in TYPES

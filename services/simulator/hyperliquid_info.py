@@ -3,7 +3,9 @@ trader population's clearinghouseState, userFills, userFillsByTime and portfolio
 shapes (tests/fixtures/hyperliquid/), every request weighed and counted per client (info_weight.py).
 
 Pages: https://hyperliquid.gitbook.io/hyperliquid-docs/for-developers/api/info-endpoint and its
-perpetuals page. An unknown type, a missing field or a malformed address get 422, as the venue's
+perpetuals page. The addresses of the account desk (the user's own accounts) are answered by the
+app's OWN_ACCOUNTS (hyperliquid_account.py); the population never rests orders, so its openOrders is [].
+An unknown type, a missing field or a malformed address get 422, as the venue's
 "Failed to deserialize the JSON body into the target type"; too much weight in a minute gets 429.
 """
 
@@ -13,7 +15,7 @@ import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
 from aiohttp import web
@@ -69,6 +71,14 @@ class InfoDesk:
 INFO_DESK = web.AppKey("hyperliquid_info", InfoDesk)
 
 
+class OwnAccounts(Protocol):
+    def answer(self, kind: str, body: dict[str, Any]) -> tuple[Any, int] | None:
+        """The answer for an address of the account desk; None for any other address."""
+
+
+OWN_ACCOUNTS = web.AppKey("hyperliquid_own_accounts", OwnAccounts)
+
+
 def client_of(request: web.Request) -> str:
     """Whose weight a request spends: the X-Client header if any, else the remote address."""
     return request.headers.get("X-Client") or request.remote or "unknown"
@@ -84,7 +94,8 @@ async def info(request: web.Request, desk: InfoDesk) -> Any:
     build = ANSWERS.get(kind) if isinstance(kind, str) else None
     if build is None or not isinstance(kind, str):
         raise _unreadable()
-    payload, items = build(desk, body)
+    own = request.app[OWN_ACCOUNTS].answer(kind, body) if OWN_ACCOUNTS in request.app else None
+    payload, items = own if own is not None else build(desk, body)
     weight = base_weight(kind) + extra_weight(kind, items)
     client = client_of(request)
     if not desk.meter.spend(client, weight):
@@ -196,6 +207,11 @@ def user_fills(desk: InfoDesk, body: dict[str, Any]) -> Answer:
     return recent, len(recent)
 
 
+def open_orders(desk: InfoDesk, body: dict[str, Any]) -> Answer:
+    _user(desk, body)  # the address must be well formed
+    return [], 0
+
+
 def portfolio(desk: InfoDesk, body: dict[str, Any]) -> Answer:
     """[[period, {accountValueHistory: [[ms, "value"]], pnlHistory: [[ms, "pnl"]], vlm}]] for day, week,
     month, allTime and the same again as perp* (this population trades perpetuals only). A period's
@@ -233,4 +249,5 @@ ANSWERS: dict[str, Callable[[InfoDesk, dict[str, Any]], Answer]] = {
     "userFillsByTime": user_fills_by_time,
     "userFills": user_fills,
     "portfolio": portfolio,
+    "openOrders": open_orders,
 }

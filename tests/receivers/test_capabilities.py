@@ -18,7 +18,8 @@ def test_capabilities_table(capsys: pytest.CaptureFixture[str]) -> None:
     rows = {cell[0]: cell[1:4] for cell in cells}  # a venue's second market reads "binance (spot)"
     assert rows["bybit"] == ["yes", "yes", "yes"]
     assert rows["pyth"] == ["-", "yes", "-"] and rows["lighter"] == ["yes", "-", "-"]
-    assert len(rows) == len(REST_VENUES) == 11
+    assert len(rows) == len(REST_VENUES) == 12  # deribit: REST for its account snapshots only
+    assert rows["deribit"] == ["-", "-", "-"]
 
 
 def test_registry_covers_the_issue() -> None:

@@ -1,4 +1,4 @@
-"""Deribit perpetuals: JSON-RPC 2.0 over websocket (API v2), public market data.
+"""Deribit public market data: JSON-RPC 2.0 over websocket (API v2), each notification beside its parse.
 
 Docs: https://docs.deribit.com/articles/notifications and the Subscription Channels pages.
 A notification is {"jsonrpc":"2.0","method":"subscription","params":{"channel":..,"data":..}};
@@ -29,19 +29,7 @@ from services.receivers.frames import (
     multiply,
     normalized,
 )
-from services.receivers.venue import (
-    Feed,
-    Item,
-    Keepalive,
-    Limits,
-    Parse,
-    Venue,
-    channels_of,
-    chunks,
-    facts_free,
-    socket,
-    ws_url,
-)
+from services.receivers.venue import Feed, Item, Parse, Venue, channels_of, chunks, socket, ws_url
 from shared.events import AnyEvent, Candle, MarkPrice, OpenInterest, Trade
 from shared.settings import Settings
 
@@ -361,13 +349,3 @@ def heartbeat_reply(raw: bytes | str, request_id: int = TEST_REPLY_ID) -> bytes 
         return rpc("public/test", {}, request_id)
     return None
 
-
-VENUE = Venue(
-    name=NAME,
-    exchange=NAME,
-    ws_urls={NAME: WS_URL},
-    limits=Limits(streams_per_socket=CHANNELS_PER_CONNECTION),
-    keepalive=Keepalive(interval_s=HEARTBEAT_INTERVAL_S, reply=heartbeat_reply),
-    plan=sockets,
-    parser=facts_free(parse_frame),
-)
