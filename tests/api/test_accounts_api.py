@@ -107,7 +107,7 @@ async def test_accounts_are_listed_without_credentials(
     hl, main = body["accounts"]
     assert hl == {"id": "hl", "exchange": "hyperliquid", "scope": "read", "address": ADDRESS,
                   "credentials": False, "created_at": T0, "updated_at": T0,
-                  "alerts": {"fills": True, "fill_min_usd": 0.0, "liquidations": True, "auth": True,
+                  "alerts": {"fills": True, "fill_min_usd": "0", "liquidations": True, "auth": True,
                              "reconcile": True}}
     assert main["credentials"] is True and main["address"] is None and "sealed" not in main
     assert main["alerts"]["fills"] is False and main["alerts"]["fill_min_usd"] == 250.5
