@@ -154,9 +154,10 @@ _positions = msgspec.json.Decoder(Answer[PositionItem])
 _balances = msgspec.json.Decoder(Answer[AccountItem])
 
 
-def iso_timestamp(now_us_: int) -> str:
+def iso_timestamp(ts_us: int) -> str:
     """OK-ACCESS-TIMESTAMP: ISO 8601 in UTC with milliseconds, e.g. 2020-12-08T09:08:57.715Z."""
-    moment = datetime.fromtimestamp(now_us_ // 1000 / 1000, UTC)
+    ms = ts_us // 1000  # whole seconds and milliseconds apart: a float could round .715 down to .714
+    moment = datetime.fromtimestamp(ms // 1000, UTC).replace(microsecond=ms % 1000 * 1000)
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
