@@ -26,7 +26,6 @@ from typing import Generic, TypeVar
 import msgspec
 
 from services.receivers.exchanges.okx.account_parse import (
-    READ_TYPES,
     AccountItem,
     Envelope,
     FillItem,
@@ -38,6 +37,8 @@ from services.receivers.exchanges.okx.account_parse import (
     order_event,
     parse_frame,
     position_event,
+    readable,
+    reads_position,
     rest_prehash,
     rest_sign,
 )
@@ -153,9 +154,10 @@ _positions = msgspec.json.Decoder(Answer[PositionItem])
 _balances = msgspec.json.Decoder(Answer[AccountItem])
 
 
-def iso_timestamp(now_us_: int) -> str:
+def iso_timestamp(ts_us: int) -> str:
     """OK-ACCESS-TIMESTAMP: ISO 8601 in UTC with milliseconds, e.g. 2020-12-08T09:08:57.715Z."""
-    moment = datetime.fromtimestamp(now_us_ // 1000 / 1000, UTC)
+    ms = ts_us // 1000  # whole seconds and milliseconds apart: a float could round .715 down to .714
+    moment = datetime.fromtimestamp(ms // 1000, UTC).replace(microsecond=ms % 1000 * 1000)
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
@@ -218,14 +220,14 @@ async def snapshot(link: Link, fills_since_us: int) -> AccountSnapshot:
     orders: list[AccountOrder] = [
         order_event(account, order, ct_val, recv_ts)
         for order in await _paged(link, ORDERS_PATH, asked, _orders, ORDERS_PAGE, lambda o: o.ordId)
-        if order.instType in READ_TYPES]
+        if readable(order.instType, order.instId)]
     asked = {"begin": str(since_ms), "limit": str(FILLS_PAGE)}
     fills: list[AccountFill] = [
         fill_event(account, fill, ct_val, recv_ts)
         for fill in await _paged(link, FILLS_PATH, asked, _fills, FILLS_PAGE, lambda f: f.billId)
-        if fill.instType in READ_TYPES]
+        if readable(fill.instType, fill.instId)]
     held = await signed_get(link, POSITIONS_PATH, {"instType": "SWAP"}, _positions)
-    positions = [position_event(account, p, ct_val, recv_ts) for p in held]
+    positions = [position_event(account, p, ct_val, recv_ts) for p in held if reads_position(p)]
     balances = [b for item in await signed_get(link, BALANCE_PATH, {}, _balances)
                 for b in balance_events(account, item, recv_ts)]
     return AccountSnapshot(

@@ -8,8 +8,10 @@ ISO 8601 with milliseconds). Channels: orders (#order-book-trading-trade-ws-orde
 positions and account (#trading-account-websocket-positions-channel, -account-channel).
 Swap sizes are contracts: they become base currency with a ctVal table, as the market feed's
 (market.base_size); a swap missing from the table is refused (FrameError), never guessed.
-Spot, margin and swap items are read; futures, options and event contracts are left out
-(tradehub names no dated instrument). OKX counts a fee as negative: the events turn it round.
+Spot, margin and linear swap items are read; futures, options, event contracts (tradehub names no
+dated instrument) and inverse swaps (contracts of USD: a base size would need a price) are left
+out. Margin positions count in posCcy and are not read. OKX counts a fee as negative: the events
+turn it round.
 """
 from __future__ import annotations
 
@@ -176,6 +178,11 @@ _accounts = msgspec.json.Decoder(Push[AccountItem])
 # --- items -> events ---
 
 
+def readable(inst_type: str, inst_id: str) -> bool:
+    """Spot, margin and linear swaps: what this side reads."""
+    return inst_type in READ_TYPES and not inst_id.endswith("-USD-SWAP")
+
+
 def _optional(text: str, what: str) -> Decimal | None:
     return None if text == "" else decimal_of(text, what)
 
@@ -306,7 +313,7 @@ def _event(envelope: Envelope) -> list[AnyEvent]:
 def _orders_push(raw: bytes | str, recv_ts: int, account: str, ct_val: CtVal) -> list[AnyEvent]:
     events: list[AnyEvent] = []
     for item in decode(_orders, raw).data:
-        if item.instType in READ_TYPES:
+        if readable(item.instType, item.instId):
             events.append(order_event(account, item, ct_val, recv_ts))
             fill = order_fill(account, item, ct_val, recv_ts)
             if fill is not None:
@@ -315,9 +322,13 @@ def _orders_push(raw: bytes | str, recv_ts: int, account: str, ct_val: CtVal) ->
 
 
 def _positions_push(raw: bytes | str, recv_ts: int, account: str, ct_val: CtVal) -> list[AnyEvent]:
-    # a margin position counts in posCcy (base or quote) and is not read
     return [position_event(account, item, ct_val, recv_ts) for item in decode(_positions, raw).data
-            if item.instType == "SWAP"]
+            if reads_position(item)]
+
+
+def reads_position(item: PositionItem) -> bool:
+    """A linear swap's position; a margin position counts in posCcy (base or quote) and is not read."""
+    return item.instType == "SWAP" and readable(item.instType, item.instId)
 
 
 def _account_push(raw: bytes | str, recv_ts: int, account: str, ct_val: CtVal) -> list[AnyEvent]:
