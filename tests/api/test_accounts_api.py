@@ -110,7 +110,7 @@ async def test_accounts_are_listed_without_credentials(
                   "alerts": {"fills": True, "fill_min_usd": "0", "liquidations": True, "auth": True,
                              "reconcile": True}}
     assert main["credentials"] is True and main["address"] is None and "sealed" not in main
-    assert main["alerts"]["fills"] is False and main["alerts"]["fill_min_usd"] == 250.5
+    assert main["alerts"]["fills"] is False and main["alerts"]["fill_min_usd"] == "250.5"
 
 
 async def test_orders_and_fills_keep_their_decimals_and_honour_from_to_limit(
