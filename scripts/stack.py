@@ -47,6 +47,33 @@ def demo_summary(env: dict[str, str], since_us: int) -> None:
           f"({stored['distinct_trades']} distinct) during this run", flush=True)
 
 
+def demo_accounts(env: dict[str, str]) -> None:
+    """The simulator's demo accounts in the vault, under a master key kept in ./var (made once), so
+    the demo's private streams, reconciliation and account routes have something to show."""
+    from services.simulator.account_desk import DEMO_ADDRESS, DEMO_KEYS
+    from shared.vault import new_master_key
+
+    key_file = VAR / "demo-master.key"
+    if not key_file.exists():
+        VAR.mkdir(parents=True, exist_ok=True)
+        key_file.write_text(new_master_key() + "\n")
+        key_file.chmod(0o600)
+    env.setdefault("TRADEHUB_MASTER_KEY_FILE", str(key_file))
+    accounts: list[tuple[str, str, str, list[str]]] = [
+        (f"demo-{venue}", venue, f"{key}\n{secret}\n{passphrase}\n", [])
+        for venue, (key, secret, passphrase) in DEMO_KEYS.items()]
+    accounts.append(("demo-hyperliquid", "hyperliquid", "", ["--address", DEMO_ADDRESS]))
+    listed = subprocess.run([sys.executable, "-m", "services.general", "accounts", "list"], env=env,
+                            capture_output=True, text=True)
+    for account_id, venue, secrets, extra in accounts:
+        if account_id in listed.stdout:
+            continue
+        added = subprocess.run([sys.executable, "-m", "services.general", "accounts", "add", account_id,
+                                "--exchange", venue, *(["--stdin"] if secrets else []), *extra],
+                               env=env, input=secrets, capture_output=True, text=True)
+        print(added.stdout.strip() or added.stderr.strip(), flush=True)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("mode", choices=["run", "demo"])
@@ -59,6 +86,7 @@ def main() -> int:
     env.update(urls)
     if args.mode == "demo":
         env.setdefault("TRADEHUB_CONFIG", "deploy/demo.toml")
+        demo_accounts(env)
     names = (["simulator"] if args.mode == "demo" else []) + SERVICES
     procs = {}
     started_us = time.time_ns() // 1000
