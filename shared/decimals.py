@@ -10,7 +10,8 @@ user reconciles: the figures the venue sent are kept as they came (raw_size, pri
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_EVEN, Context, Decimal
+import argparse
+from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
 
 PLACES = 18
 _QUANTUM = Decimal(1).scaleb(-PLACES)
@@ -22,4 +23,15 @@ def rounded(value: Decimal) -> Decimal:
     exponent = value.as_tuple().exponent
     if isinstance(exponent, int) and exponent < -PLACES:
         return value.quantize(_QUANTUM, context=_WIDE)
+    return value
+
+
+def usd_argument(text: str) -> Decimal:
+    """A command line's USD amount (argparse `type=`): a finite Decimal of 0 or more."""
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of USD") from None
+    if not value.is_finite() or value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a USD amount of 0 or more")
     return value

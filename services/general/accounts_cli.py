@@ -11,7 +11,6 @@ import argparse
 import getpass
 import sys
 from collections.abc import Awaitable, Callable
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -31,6 +30,7 @@ from shared.account_store import (
 from shared.accounts import ACCOUNT_ID, Account, AccountAlerts, Credentials, mask
 from shared.config import Settings
 from shared.db import migrate
+from shared.decimals import usd_argument
 from shared.vault import MasterKeyError, VaultError, master_key, new_master_key, parse_master_key, unseal
 
 # The venues whose private side issue 13 builds: exchange -> needs an API key (False: read by
@@ -75,17 +75,9 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     alerts.add_argument("id")
     for switch in SWITCHES:
         alerts.add_argument(f"--{switch}", choices=["on", "off"])
-    alerts.add_argument("--fill-min-usd", type=_usd, help="a fill under this notional is not alerted")
+    alerts.add_argument("--fill-min-usd", type=usd_argument, help="a fill under this notional is not alerted")
 
 
-def _usd(text: str) -> Decimal:
-    try:
-        value = Decimal(text)
-    except ArithmeticError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of USD") from None
-    if not value.is_finite() or value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected a USD amount of 0 or more")
-    return value
 
 
 def _account_id(text: str) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 import asyncpg
 from redis.exceptions import RedisError
@@ -19,17 +19,8 @@ from services.processor.trader_watch import sync_watch_set, unwatch, watch, watc
 from shared.config import ConfigError, Settings, load_settings
 from shared.constants import traders_rotation_key, traders_watch_key
 from shared.db import CONNECTION_ERRORS, create_pool, migrate
+from shared.decimals import usd_argument
 from shared.service import redis_client
-
-
-def usd(text: str) -> Decimal:
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of USD") from None
-    if not value.is_finite() or value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected a USD amount of 0 or more")
-    return value
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -38,7 +29,7 @@ def _parser() -> argparse.ArgumentParser:
     watch_cmd = commands.add_parser("watch", help="the watchlist: tracked every cycle, changes alerted")
     watch_cmd.add_argument("action", choices=["add", "remove", "list"])
     watch_cmd.add_argument("address", nargs="?", help="the trader, 0x followed by 40 hex digits")
-    watch_cmd.add_argument("--min-usd", type=usd, default=None,
+    watch_cmd.add_argument("--min-usd", type=usd_argument, default=None,
                            help="add: alert only changes of at least this position value (USD); default 0, "
                                 "or the trader's current minimum")
     return parser

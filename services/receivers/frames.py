@@ -116,3 +116,15 @@ def decimal_of(text: str, what: str) -> Decimal:
         return finite(Decimal(text), what)
     except InvalidOperation as exc:
         raise FrameError(f"{what} is not a number: {text!r}") from exc
+
+
+def optional_decimal(text: str, what: str) -> Decimal | None:
+    """A decimal a venue may leave empty ("")."""
+    return None if text == "" else decimal_of(text, what)
+
+
+def ms_of(text: str, what: str) -> int:
+    """Milliseconds a venue sends as a digits-only string."""
+    if not (text.isascii() and text.isdigit() and len(text) < 16):
+        raise FrameError(f"{what} is not a time: {text!r}")
+    return int(text)

@@ -21,7 +21,7 @@ from typing import Generic, Protocol, TypeVar
 import msgspec
 
 from services.receivers.exchanges.bybit.market import NAME, Category, symbol_of
-from services.receivers.frames import FrameError, decimal_of, decode, ms_to_us
+from services.receivers.frames import FrameError, decimal_of, decode, ms_of, ms_to_us, optional_decimal
 from services.receivers.private import AuthRejected
 from shared.events import (
     AccountFill,
@@ -163,16 +163,6 @@ _wallets = msgspec.json.Decoder(Push[WalletItem])
 # --- items -> events ---
 
 
-def _optional(text: str, what: str) -> Decimal | None:
-    return None if text == "" else decimal_of(text, what)
-
-
-def _ms(text: str, what: str) -> int:
-    if not (text.isascii() and text.isdigit() and len(text) < 16):
-        raise FrameError(f"{what} is not a time: {text!r}")
-    return int(text)
-
-
 def _side(text: str) -> Side:
     if text not in ("Buy", "Sell"):
         raise FrameError(f"unknown side {text!r}")
@@ -188,13 +178,13 @@ def order_event(account: str, item: OrderItem, category: str, recv_ts: int) -> A
     status = ORDER_STATUS.get(item.orderStatus)
     if status is None:
         raise FrameError(f"unknown orderStatus {item.orderStatus!r}")
-    avg = _optional(item.avgPrice, "avgPrice")
+    avg = optional_decimal(item.avgPrice, "avgPrice")
     return AccountOrder(
         account=account, exchange=NAME, symbol=_symbol(item.symbol, category), order_id=item.orderId,
         side=_side(item.side), price=None if item.orderType == "Market" else decimal_of(item.price, "price"),
         size=decimal_of(item.qty, "qty"), filled=decimal_of(item.cumExecQty, "cumExecQty"), status=status,
         order_type=item.orderType.lower(), client_id=item.orderLinkId, avg_price=avg or None,
-        closing=CREATE_CLOSING.get(item.createType, ""), ts=ms_to_us(_ms(item.updatedTime, "updatedTime")),
+        closing=CREATE_CLOSING.get(item.createType, ""), ts=ms_to_us(ms_of(item.updatedTime, "updatedTime")),
         recv_ts=recv_ts)
 
 
@@ -208,19 +198,19 @@ def fill_event(account: str, item: ExecutionItem, category: str, recv_ts: int) -
         size=decimal_of(item.execQty, "execQty"), fee=decimal_of(item.execFee, "execFee"),
         fee_asset=fee_asset,
         closing=EXEC_CLOSING.get(item.execType) or CREATE_CLOSING.get(item.createType, ""),
-        ts=ms_to_us(_ms(item.execTime, "execTime")), recv_ts=recv_ts)
+        ts=ms_to_us(ms_of(item.execTime, "execTime")), recv_ts=recv_ts)
 
 
 def position_event(account: str, item: PositionItem, category: str, ts_ms: int, recv_ts: int) -> Position:
     size = decimal_of(item.size, "size")
-    entry = _optional(item.entryPrice or item.avgPrice, "entryPrice")
-    updated = _ms(item.updatedTime, "updatedTime") if item.updatedTime else ts_ms
+    entry = optional_decimal(item.entryPrice or item.avgPrice, "entryPrice")
+    updated = ms_of(item.updatedTime, "updatedTime") if item.updatedTime else ts_ms
     return Position(
         account=account, exchange=NAME, symbol=_symbol(item.symbol, category),
         size=-size if item.side == "Sell" else size, entry_price=entry if size else None,
-        mark_price=_optional(item.markPrice, "markPrice"),
-        unrealized_pnl=_optional(item.unrealisedPnl, "unrealisedPnl"),
-        leverage=_optional(item.leverage, "leverage"), ts=ms_to_us(updated), recv_ts=recv_ts)
+        mark_price=optional_decimal(item.markPrice, "markPrice"),
+        unrealized_pnl=optional_decimal(item.unrealisedPnl, "unrealisedPnl"),
+        leverage=optional_decimal(item.leverage, "leverage"), ts=ms_to_us(updated), recv_ts=recv_ts)
 
 
 def balance_events(account: str, item: WalletItem, ts_ms: int, recv_ts: int) -> list[Balance]:
@@ -233,7 +223,7 @@ def balance_events(account: str, item: WalletItem, ts_ms: int, recv_ts: int) -> 
             available = decimal_of(c.availableToWithdraw, "availableToWithdraw")
         else:
             held = (c.locked, c.totalOrderIM, c.totalPositionIM)
-            available = total - sum((_optional(v, "margin") or Decimal(0) for v in held), Decimal(0))
+            available = total - sum((optional_decimal(v, "margin") or Decimal(0) for v in held), Decimal(0))
         events.append(Balance(account=account, exchange=NAME, asset=c.coin, total=total, available=available,
                               ts=ms_to_us(ts_ms), recv_ts=recv_ts))
     return events

@@ -25,7 +25,15 @@ from typing import Generic, TypeVar
 import msgspec
 
 from services.receivers.exchanges.okx.market import NAME, PONG, RECONNECT_NOTICE, CtVal, base_size, symbol_of
-from services.receivers.frames import FrameError, ReconnectNotice, decimal_of, decode, ms_to_us
+from services.receivers.frames import (
+    FrameError,
+    ReconnectNotice,
+    decimal_of,
+    decode,
+    ms_of,
+    ms_to_us,
+    optional_decimal,
+)
 from services.receivers.private import AuthRejected
 from shared.events import (
     AccountFill,
@@ -183,16 +191,6 @@ def readable(inst_type: str, inst_id: str) -> bool:
     return inst_type in READ_TYPES and not inst_id.endswith("-USD-SWAP")
 
 
-def _optional(text: str, what: str) -> Decimal | None:
-    return None if text == "" else decimal_of(text, what)
-
-
-def _ms(text: str, what: str) -> int:
-    if not (text.isascii() and text.isdigit() and len(text) < 16):
-        raise FrameError(f"{what} is not a time: {text!r}")
-    return int(text)
-
-
 def _side(text: str) -> Side:
     if text not in ("buy", "sell"):
         raise FrameError(f"unknown side {text!r}")
@@ -212,10 +210,11 @@ def order_event(account: str, item: OrderItem, ct_val: CtVal, recv_ts: int) -> A
     size = filled if item.tgtCcy == "quote_ccy" else _base(item.instId, item.sz, ct_val, "sz")
     return AccountOrder(
         account=account, exchange=NAME, symbol=symbol_of(item.instId), order_id=item.ordId,
-        side=_side(item.side), price=_optional(item.px, "px") if item.ordType != "market" else None,
+        side=_side(item.side), price=optional_decimal(item.px, "px") if item.ordType != "market" else None,
         size=size, filled=filled, status=status, order_type=item.ordType, client_id=item.clOrdId,
-        avg_price=_optional(item.avgPx, "avgPx") or None, closing=CATEGORY_CLOSING.get(item.category, ""),
-        ts=ms_to_us(_ms(item.uTime, "uTime")), recv_ts=recv_ts)
+        avg_price=optional_decimal(item.avgPx, "avgPx") or None,
+        closing=CATEGORY_CLOSING.get(item.category, ""),
+        ts=ms_to_us(ms_of(item.uTime, "uTime")), recv_ts=recv_ts)
 
 
 def order_fill(account: str, item: OrderItem, ct_val: CtVal, recv_ts: int) -> AccountFill | None:
@@ -228,8 +227,8 @@ def order_fill(account: str, item: OrderItem, ct_val: CtVal, recv_ts: int) -> Ac
         fill_id=fill_id(item.instId, item.tradeId), side=_side(item.side),
         price=decimal_of(item.fillPx, "fillPx"), size=_base(item.instId, item.fillSz, ct_val, "fillSz"),
         fee=-decimal_of(item.fillFee or "0", "fillFee"),
-        fee_asset=item.fillFeeCcy, realized_pnl=_optional(item.fillPnl, "fillPnl"),
-        closing=CATEGORY_CLOSING.get(item.category, ""), ts=ms_to_us(_ms(item.fillTime, "fillTime")),
+        fee_asset=item.fillFeeCcy, realized_pnl=optional_decimal(item.fillPnl, "fillPnl"),
+        closing=CATEGORY_CLOSING.get(item.category, ""), ts=ms_to_us(ms_of(item.fillTime, "fillTime")),
         recv_ts=recv_ts)
 
 
@@ -244,8 +243,9 @@ def fill_event(account: str, item: FillItem, ct_val: CtVal, recv_ts: int) -> Acc
         fill_id=fill_id(item.instId, item.tradeId), side=_side(item.side),
         price=decimal_of(item.fillPx, "fillPx"), size=_base(item.instId, item.fillSz, ct_val, "fillSz"),
         fee=-decimal_of(item.fee, "fee"),
-        fee_asset=item.feeCcy, realized_pnl=_optional(item.fillPnl, "fillPnl"),
-        closing=SUBTYPE_CLOSING.get(item.subType, ""), ts=ms_to_us(_ms(item.fillTime or item.ts, "fillTime")),
+        fee_asset=item.feeCcy, realized_pnl=optional_decimal(item.fillPnl, "fillPnl"),
+        closing=SUBTYPE_CLOSING.get(item.subType, ""),
+        ts=ms_to_us(ms_of(item.fillTime or item.ts, "fillTime")),
         recv_ts=recv_ts)
 
 
@@ -255,10 +255,10 @@ def position_event(account: str, item: PositionItem, ct_val: CtVal, recv_ts: int
         size = abs(size) if item.posSide == "long" else -abs(size)
     return Position(
         account=account, exchange=NAME, symbol=symbol_of(item.instId), size=size,
-        entry_price=_optional(item.avgPx, "avgPx") if size else None,
-        mark_price=_optional(item.markPx, "markPx"),
-        unrealized_pnl=_optional(item.upl, "upl"), leverage=_optional(item.lever, "lever"),
-        ts=ms_to_us(_ms(item.uTime, "uTime")), recv_ts=recv_ts)
+        entry_price=optional_decimal(item.avgPx, "avgPx") if size else None,
+        mark_price=optional_decimal(item.markPx, "markPx"),
+        unrealized_pnl=optional_decimal(item.upl, "upl"), leverage=optional_decimal(item.lever, "lever"),
+        ts=ms_to_us(ms_of(item.uTime, "uTime")), recv_ts=recv_ts)
 
 
 def balance_events(account: str, item: AccountItem, recv_ts: int) -> list[Balance]:
@@ -267,11 +267,11 @@ def balance_events(account: str, item: AccountItem, recv_ts: int) -> list[Balanc
     events = []
     for d in item.details:
         total = decimal_of(d.cashBal, "cashBal")
-        available = _optional(d.availBal or d.availEq, "availBal")
+        available = optional_decimal(d.availBal or d.availEq, "availBal")
         if available is None:
-            available = total - (_optional(d.frozenBal, "frozenBal") or Decimal(0))
+            available = total - (optional_decimal(d.frozenBal, "frozenBal") or Decimal(0))
         events.append(Balance(account=account, exchange=NAME, asset=d.ccy, total=total, available=available,
-                              ts=ms_to_us(_ms(d.uTime or item.uTime, "uTime")), recv_ts=recv_ts))
+                              ts=ms_to_us(ms_of(d.uTime or item.uTime, "uTime")), recv_ts=recv_ts))
     return events
 
 
