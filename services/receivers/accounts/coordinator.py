@@ -10,21 +10,22 @@ import logging
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 
+import asyncpg
 import redis.asyncio as aioredis
-from shared.account_store import load_accounts
-from shared.vault import VaultError
 
 from services.receivers.accounts.connection import AccountConnection, Cursor
 from services.receivers.capabilities import client_for
 from services.receivers.exchanges import VENUES
 from services.receivers.private import Link
 from services.receivers.rest import VenueClient
+from shared.account_store import sealed_accounts
 from shared.accounts import Account, Credentials
 from shared.backoff import sleep_or_stop
 from shared.constants import account_cursors_key
 from shared.db import DB_ERRORS, create_pool
 from shared.settings import Settings
 from shared.streams import StreamProducer
+from shared.vault import VaultError, unseal
 
 log = logging.getLogger(__name__)
 Opened = tuple[Account, Credentials | None]
@@ -57,23 +58,37 @@ class Accounts:
         return [r.connection for r in self.running.values() if r.connection.streamed]
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Load, start and stop accounts every reload_s until stopped; then stop them all."""
-        pool = await create_pool(self.settings)
+        """Load, start and stop accounts every reload_s until stopped; then stop them all. The
+        database being away (or its tables not made yet) is logged and tried again next time."""
+        pool: asyncpg.Pool | None = None
         try:
             while True:
                 try:
+                    pool = pool or await create_pool(self.settings)
                     async with pool.acquire() as conn:
-                        opened = await load_accounts(conn, self.master)
-                    await self.apply(opened)
-                except DB_ERRORS as exc:  # the processor may not have made the tables yet
+                        await self.apply(self._opened(await sealed_accounts(conn)))
+                except DB_ERRORS as exc:
                     log.warning("accounts not loaded", extra={"error": repr(exc)[:300]})
-                except VaultError as exc:
-                    log.error("accounts not opened", extra={"error": str(exc)[:300]})
                 if await sleep_or_stop(stop, self.settings.accounts.reload_s):
                     break
         finally:
-            await pool.close()
+            if pool is not None:
+                await pool.close()
             await self.apply([])
+
+    def _opened(self, rows: list[tuple[Account, bytes | None]]) -> list[Opened]:
+        """Each account's credentials opened on its own: one that does not open (another master key,
+        a row copied onto another account) is left out and said, the others run."""
+        opened: list[Opened] = []
+        for account, sealed in rows:
+            try:
+                credentials = (None if sealed is None
+                               else unseal(self.master, account.id, account.exchange, sealed))
+            except VaultError as exc:
+                log.error("account credentials do not open: left out", extra={"error": str(exc)[:300]})
+                continue
+            opened.append((account, credentials))
+        return opened
 
     async def apply(self, opened: list[Opened]) -> None:
         """Start what is new or changed, stop what is gone or changed."""
