@@ -82,12 +82,15 @@ async def test_fills_made_while_cut_and_expired_are_all_stored_once(
             await wait_until_true(connection_up, 10, "the account's socket")
             await steps(30)
             for mode in ("cut", "cut", "expire"):
+                snapshots = accounts.running["main"].connection.snapshots
                 await fault(mode)
                 await steps(15)  # fills while the socket is down or its key dead
                 if mode == "expire":
                     await fault("normal")
                 await wait_until_true(connection_up, 10, f"back after {mode}")
                 await steps(15)
+                await wait_until_true(lambda: accounts.running["main"].connection.snapshots > snapshots,  # noqa: B023
+                                      10, f"reconciled after {mode}")
             made = {str(f.fill_id) for f in book.fills}
 
             async def all_stored() -> bool:
@@ -108,7 +111,7 @@ async def test_fills_made_while_cut_and_expired_are_all_stored_once(
     assert count == distinct == len(made) > 0
     missed = await pool.fetchval("SELECT count(*) FROM account_differences WHERE kind = 'missed_fill'")
     assert missed > 0, "the faults lost no fill: the test proved nothing"
-    assert connection.reconnects >= 3 and connection.snapshots >= 4, connection.status()
+    assert connection.reconnects >= 3 and connection.snapshots >= 3, connection.status()
     await check_orders(pool, book, history)
     await check_no_secret(pool, redis, tag, caplog, [KEY.encode(), SECRET.encode(), master_text.encode()])
 

@@ -23,11 +23,13 @@ from services.receivers.private import AccountApi, AuthRejected, Link, Login, Se
 from services.receivers.rest import RestError
 from services.receivers.venue import Feed, Message
 from shared import metrics
+from shared.backoff import sleep_or_stop
 from shared.events import AccountSnapshot, Alert, AnyEvent, now_us
 from shared.settings import AccountSettings
 from shared.streams import StreamProducer
 
 log = logging.getLogger(__name__)
+LOGIN_SETTLE_S = 1.0  # after a connect, the venue answers the login before the snapshot is taken
 FILLS_MARGIN_US = 5_000_000  # fills are asked from a little before the last snapshot: ties and clock skew
 Cursor = Callable[[], Awaitable[int | None]]  # the newest stored fill's time (µs), None when none
 
@@ -129,6 +131,11 @@ class AccountConnection(FeedConnection):
                 return
             reason = "connect" if self._connected_now.is_set() else "scheduled"
             self._connected_now.clear()
+            if reason == "connect" and self.streamed:
+                # the venue's verdict on the login comes first: a refused session is not reconciled
+                # (the next connect is), so refused credentials cost no REST weight
+                if await sleep_or_stop(stop, LOGIN_SETTLE_S) or self.connected_since is None:
+                    continue
             await self.snapshot(reason)
 
     async def snapshot(self, reason: str) -> AccountSnapshot | None:
