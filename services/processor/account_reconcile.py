@@ -198,6 +198,9 @@ async def load_stored(conn: asyncpg.Connection, snapshot: AccountSnapshot) -> St
     )
 
 
+TAKE_BASELINE = "UPDATE accounts SET baseline_ts = $2 WHERE id = $1 AND baseline_ts IS NULL RETURNING true"
+
+
 @dataclass
 class Applied:
     """A reconciliation as stored: its differences, and the fills and order updates it made new."""
@@ -209,12 +212,16 @@ class Applied:
 
 
 async def reconcile(conn: asyncpg.Connection, snapshot: AccountSnapshot) -> Applied:
-    """Compare, correct and record, in the caller's transaction (the account's row locked)."""
+    """Compare, correct and record, in the caller's transaction (the account's row locked). The
+    account's first snapshot is its baseline: stored, but no difference, no alert (its fills are
+    the account's history, not messages we lost)."""
     found = diff(snapshot, await load_stored(conn, snapshot))
     fills = await store_fills(conn, found.fills)
     orders = await store_orders(conn, found.orders, corrected=True)
     await store_balances(conn, found.balances)
     await store_positions(conn, found.positions)
+    if await conn.fetchval(TAKE_BASELINE, snapshot.account, snapshot.ts):
+        return Applied(snapshot, [], [], [])
     if found.differences:
         rows = [(snapshot.exchange, snapshot.account, snapshot.ts, d.kind, d.item, d.stored, d.venue)
                 for d in found.differences]

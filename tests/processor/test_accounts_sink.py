@@ -45,11 +45,12 @@ TABLES = ("account_orders", "account_order_history", "account_fills", "account_b
 
 @pytest.fixture
 async def accounts(pool: asyncpg.Pool) -> None:
-    await pool.execute("INSERT INTO accounts (id, exchange, scope, sealed, alerts, created_at, updated_at) "
-                       "VALUES ($1, $2, 'read', $3, '{}', 1, 1)", ACC, EX, b"x")
-    await pool.execute("INSERT INTO accounts (id, exchange, scope, address, alerts, created_at, updated_at) "
-                       "VALUES ('quiet', 'hyperliquid', 'read', $1, "
-                       "'{\"fills\": false, \"reconcile\": false, \"some_later_setting\": 1}', 1, 1)",
+    # accounts past their baseline (their first snapshot): every snapshot here is a reconciliation
+    await pool.execute("INSERT INTO accounts (id, exchange, scope, sealed, alerts, created_at, updated_at, "
+                       "baseline_ts) VALUES ($1, $2, 'read', $3, '{}', 1, 1, 0)", ACC, EX, b"x")
+    await pool.execute("INSERT INTO accounts (id, exchange, scope, address, alerts, created_at, updated_at, "
+                       "baseline_ts) VALUES ('quiet', 'hyperliquid', 'read', $1, "
+                       "'{\"fills\": false, \"reconcile\": false, \"some_later_setting\": 1}', 1, 1, 0)",
                        "0x" + "ab" * 20)
 
 
@@ -250,3 +251,19 @@ async def test_the_processor_runs_the_accounts_group_only_when_enabled(
     names = {g["name"] for g in await redis.xinfo_groups(stream)}
     assert (ACCOUNTS_GROUP.encode() in names) is enabled
     assert await pool.fetchval("SELECT count(*) FROM account_fills") == int(enabled)
+
+
+async def test_an_accounts_first_snapshot_is_its_baseline_stored_but_neither_counted_nor_alerted(
+    store: AccountStore, pool: asyncpg.Pool, redis: aioredis.Redis, settings: Settings
+) -> None:
+    await pool.execute("UPDATE accounts SET baseline_ts = NULL WHERE id = $1", ACC)
+    history = snapshot(fills=(fill("h1", "9", "1", T0),), balances=(balance("USDT", "50", ts=T0 + 1),))
+    await store([history])
+    assert await pool.fetchval("SELECT count(*) FROM account_fills") == 1  # the history is stored
+    assert await pool.fetchval("SELECT count(*) FROM account_differences") == 0
+    assert await pool.fetchval("SELECT baseline_ts FROM accounts WHERE id = $1", ACC) == history.ts
+    assert await alerts(redis, settings) == []
+    before = differences_counted("missed_fill")
+    await store([replace(snapshot(fills=(fill("h2", "9", "1", T0 + 2),)), ts=history.ts + 1)])
+    assert await pool.fetchval("SELECT count(*) FROM account_differences WHERE kind = 'missed_fill'") == 1
+    assert differences_counted("missed_fill") == before + 1
