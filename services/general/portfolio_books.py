@@ -74,11 +74,12 @@ def trade_of(fill: AccountFill) -> Trade:
 
 
 def merged_fills(stored: Iterable[AccountFill], fresh: Iterable[AccountFill]) -> list[AccountFill]:
-    """The stored fills and the snapshot's, each fill id once, oldest first."""
+    """The stored fills and the snapshot's, each fill id once, oldest first; fills of one moment in
+    the order of their ids where the venue numbers them (Binance, Hyperliquid), else as read."""
     seen: dict[str, AccountFill] = {}
     for fill in [*stored, *fresh]:
         seen.setdefault(fill.fill_id, fill)
-    return sorted(seen.values(), key=lambda f: f.ts)
+    return sorted(seen.values(), key=lambda f: (f.ts, int(f.fill_id) if f.fill_id.isdigit() else 0))
 
 
 def book_key(symbol: str) -> str | None:
