@@ -96,6 +96,12 @@ def traders_watch_key(prefix: str) -> str:
     return f"{prefix}:traders:watch"
 
 
+def portfolio_status_key(prefix: str) -> str:
+    """A hash: account id -> its last portfolio sync's outcome (json), written by the general
+    service (services/general/portfolio.py), read by /ready."""
+    return f"{prefix}:general:portfolio"
+
+
 def tracker_status_key(prefix: str) -> str:
     """A hash: the tracker's figures (weight used per minute, traders tracked per minute, largest
     staleness), read by /ready."""

@@ -168,3 +168,11 @@ PUSH_DISCONNECTS = Counter("tradehub_push_disconnects_total", "WebSocket clients
 PUSH_BAD_ENTRIES = Counter(
     "tradehub_push_bad_entries_total", "Stream entries the push hub could not decode", ["stream"]
 )
+
+# general: the portfolio sync (services/general/portfolio.py)
+PORTFOLIO_SYNCS = Counter(
+    "tradehub_portfolio_syncs_total", "Account portfolio syncs, by venue and outcome (ok, failed, timeout)",
+    ["exchange", "outcome"])
+PORTFOLIO_LAST_SUCCESS = Gauge(
+    "tradehub_portfolio_last_success_timestamp_seconds", "When an account of the venue last synced",
+    ["exchange"])

@@ -229,6 +229,17 @@ class AccountSettings(Section, frozen=True, rename=flat("account_", master_key="
     auth_backoff_max_s: Seconds = 300.0  # cap of the retry backoff after the venue refused the credentials
 
 
+class PortfolioSettings(Section, frozen=True, rename=flat("portfolio_")):
+    """The portfolio sync of the general service (docs/portfolio.md), on when accounts_enabled."""
+
+    sync_s: Seconds = 1800.0  # every account's holdings, average entry and PnL are synced this often
+    cost_method: Literal["average", "fifo"] = "average"  # how fills make the average entry price
+    timeout_s: Seconds = 120.0  # one account's whole sync (its retries included); then it failed
+    retries: Count = 2  # extra attempts of an account's snapshot after a venue error or timeout
+    retry_backoff_s: Seconds = 5.0  # first wait before a retry; doubled each time
+    price_max_age_s: Seconds = 900.0  # a stored price older than this is not used; the venue is asked
+
+
 # --- simulator, processor analytics, api ---
 
 
@@ -348,6 +359,7 @@ class Settings(Section, frozen=True):
     polling: PollSettings = msgspec.field(default_factory=PollSettings)
     traders: TraderSettings = msgspec.field(default_factory=TraderSettings)
     accounts: AccountSettings = msgspec.field(default_factory=AccountSettings)
+    portfolio: PortfolioSettings = msgspec.field(default_factory=PortfolioSettings)
     simulator: SimulatorSettings = msgspec.field(default_factory=SimulatorSettings)
     analytics: AnalyticsSettings = msgspec.field(default_factory=AnalyticsSettings)
     api: ApiSettings = msgspec.field(default_factory=ApiSettings)

@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any, cast
 
 from aiohttp import web
 from redis.exceptions import RedisError
 
 from services.api.keys import POOL, REDIS, SETTINGS
-from shared.constants import SERVICES, tracker_status_key
+from shared.constants import SERVICES, portfolio_status_key, tracker_status_key
 from shared.db import CONNECTION_ERRORS
 from shared.events import now_us
 from shared.feed_status import feed_report, read_feed_statuses
@@ -63,6 +64,38 @@ async def _pollers(request: web.Request) -> dict[str, Any]:
             "last_ok_age_s": None if s.last_ok is None else round((now - s.last_ok) / 1e6, 3),
         }
     return pollers
+
+
+def portfolio_report(fields: dict[bytes, bytes], now: int, enabled: bool) -> dict[str, Any]:
+    """The portfolio sync's last outcome per venue and account (services/general/portfolio.py):
+    {enabled, ok, venues: {exchange: {ok, accounts: {id: {ok, age_s, last_ok_age_s, error, items}}}}}."""
+    venues: dict[str, dict[str, Any]] = {}
+    for raw_account, raw in fields.items():
+        try:
+            entry = json.loads(raw)
+        except ValueError:
+            continue
+        at, last_ok = entry.get("at"), entry.get("last_ok_at")
+        venue = venues.setdefault(str(entry.get("exchange", "")), {"ok": True, "accounts": {}})
+        venue["accounts"][raw_account.decode()] = {
+            "ok": bool(entry.get("ok")), "age_s": round((now - at) / 1e6, 3) if isinstance(at, int) else None,
+            "last_ok_age_s": round((now - last_ok) / 1e6, 3) if isinstance(last_ok, int) else None,
+            "error": entry.get("error") or None, "items": entry.get("items"),
+            "value_usd": entry.get("value_usd"),
+        }
+        venue["ok"] = venue["ok"] and bool(entry.get("ok"))
+    return {"enabled": enabled, "ok": all(v["ok"] for v in venues.values()), "venues": venues}
+
+
+async def _portfolio(request: web.Request) -> dict[str, Any]:
+    """Shown, never counted against readiness, like the pollers: one venue's outage is the venue's."""
+    settings = request.app[SETTINGS]
+    try:
+        key = portfolio_status_key(settings.streams.prefix)
+        fields = await asyncio.wait_for(request.app[REDIS].hgetall(key), CHECK_TIMEOUT_S)
+    except (RedisError, OSError, TimeoutError) as exc:
+        return {"enabled": settings.accounts.enabled, "error": type(exc).__name__}
+    return portfolio_report(cast(dict[bytes, bytes], fields), now_us(), settings.accounts.enabled)
 
 
 async def _streams(request: web.Request) -> dict[str, Any]:
@@ -150,4 +183,5 @@ async def ready(request: web.Request) -> web.Response:
             "services": services, "streams": streams, "traders": traders}
     body["pollers"] = await _pollers(request) if redis_check["ok"] else {}  # informative only, see _pollers
     body["feeds"] = await _feeds(request) if redis_check["ok"] else {}  # informative only, see feed_report
+    body["portfolio"] = await _portfolio(request) if redis_check["ok"] else {}  # informative only
     return web.json_response(body, status=200 if ok else 503)

@@ -1,5 +1,5 @@
-"""Operator commands: `backup now|list|restore-check`, `retention now` and `accounts ...`
-(services/general/accounts_cli.py).
+"""Operator commands: `backup now|list|restore-check`, `retention now`, `accounts ...`
+(services/general/accounts_cli.py) and `portfolio sync [--account ID]`.
 
 Output is for people (stdout); exit status 0 when all went well, 1 when it did not.
 """
@@ -11,15 +11,18 @@ from pathlib import Path
 
 import aiohttp
 import asyncpg
+import redis.asyncio as aioredis
 
 from services.general.accounts_cli import add_parser as add_accounts_parser
 from services.general.accounts_cli import run_accounts
 from services.general.backups import Backup, BackupError, list_backups, restore_check
 from services.general.main import run_backup_job
+from services.general.portfolio import run_sync
 from services.general.retention import apply_retention
 from services.general.s3 import S3Error
 from shared.config import Settings
-from shared.db import DB_ERRORS
+from shared.db import DB_ERRORS, create_pool
+from shared.vault import MasterKeyError, VaultError, master_key
 
 
 def parser() -> argparse.ArgumentParser:
@@ -33,6 +36,9 @@ def parser() -> argparse.ArgumentParser:
     retention = commands.add_parser("retention", help="drop expired trade partitions, downsample candles")
     retention.add_argument("action", choices=["now"])
     add_accounts_parser(commands)
+    portfolio = commands.add_parser("portfolio", help="sync holdings, average entry and PnL now")
+    portfolio.add_argument("action", choices=["sync"])
+    portfolio.add_argument("--account", help="only this account (its id)")
     return root
 
 
@@ -40,6 +46,8 @@ async def run_command(args: argparse.Namespace, settings: Settings) -> int:
     try:
         if args.command == "accounts":
             return await run_accounts(args, settings)
+        if args.command == "portfolio":
+            return await portfolio_sync(settings, args.account)
         if args.command == "retention":
             return await retention_now(settings)
         if args.action == "list":
@@ -50,7 +58,7 @@ async def run_command(args: argparse.Namespace, settings: Settings) -> int:
             print(f"backup ok: {detail}")
             return 0
         return await backup_check(settings, args.file)
-    except (BackupError, S3Error, OSError, *DB_ERRORS) as exc:
+    except (BackupError, S3Error, OSError, VaultError, MasterKeyError, *DB_ERRORS) as exc:
         what = f"{args.command} {getattr(args, 'action', '')}"
         print(f"{what} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
@@ -94,3 +102,22 @@ async def retention_now(settings: Settings) -> int:
           f"{report.candles_deleted} 1m candles deleted, {report.hours_rolled_up} hourly rolled up"
           + (f", skipped {', '.join(report.skipped)}" if report.skipped else ""))
     return 0
+
+
+async def portfolio_sync(settings: Settings, account: str | None) -> int:
+    """One sync of every account (or one), each outcome printed; 1 when any failed or none matched."""
+    master = master_key(settings.accounts)
+    pool = await create_pool(settings)
+    redis = aioredis.Redis.from_url(settings.redis_url)
+    try:
+        outcomes = await run_sync(settings, redis, pool, master, account)
+    finally:
+        await redis.aclose()
+        await pool.close()
+    if not outcomes:
+        print(f"no account {account}" if account else "no accounts stored", file=sys.stderr)
+        return 1
+    for o in outcomes:
+        detail = f"{o.items} items, {o.value_usd} USD" if o.ok else o.error
+        print(f"{o.account} ({o.exchange}): {'ok' if o.ok else 'FAILED'} {detail}")
+    return 0 if all(o.ok for o in outcomes) else 1

@@ -21,6 +21,7 @@ from services.general.alerts import (
     answer_status,
 )
 from services.general.backups import Backup, BackupError, list_backups, restore_check, rotate, take_backup
+from services.general.portfolio import portfolio_schedule
 from services.general.retention import apply_retention
 from services.general.s3 import S3Error, S3Target, upload_file
 from services.general.status import read_backup, record_backup
@@ -32,7 +33,7 @@ from shared.breaker import SinkBreaker
 from shared.config import Settings
 from shared.constants import ALERTS_GROUP, family_streams
 from shared.consumer import Sink, StreamConsumer
-from shared.db import DB_ERRORS
+from shared.db import DB_ERRORS, create_pool
 from shared.health import instance_name
 from shared.streams import StreamProducer
 
@@ -131,6 +132,19 @@ async def retention_schedule(settings: Settings, producer: StreamProducer, stop:
             return
 
 
+async def portfolio_job(settings: Settings, redis: aioredis.Redis, stop: asyncio.Event) -> None:
+    """The portfolio sync every portfolio.sync_s (services/general/portfolio.py), on its own pool."""
+    try:
+        pool = await create_pool(settings)
+    except DB_ERRORS as exc:
+        log.error("portfolio sync off: no database", extra={"error": repr(exc)[:300]})
+        return
+    try:
+        await portfolio_schedule(settings, redis, pool, stop)
+    finally:
+        await pool.close()
+
+
 def alert_consumers(redis: aioredis.Redis, settings: Settings, producer: StreamProducer,
                     bot: TelegramBot | None) -> list[StreamConsumer]:
     """th:alerts into Telegram (or the log without a token) behind one breaker;
@@ -163,6 +177,8 @@ async def run_general(settings: Settings, redis: aioredis.Redis, stop: asyncio.E
             tasks.create_task(retention_schedule(settings, producer, stop, maintenance))
             if settings.backup.enabled:
                 tasks.create_task(backup_schedule(settings, redis, producer, session, stop, maintenance))
+            if settings.accounts.enabled:
+                tasks.create_task(portfolio_job(settings, redis, stop))
             for consumer in alert_consumers(redis, settings, producer, bot):
                 tasks.create_task(consumer.run(stop))
             if bot is not None and settings.telegram.chats:

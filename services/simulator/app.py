@@ -14,6 +14,7 @@ Private sockets (the accounts of services/simulator/<venue>_account.py):
 """
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -58,6 +59,15 @@ class SimState:
 
 
 STATE = web.AppKey("state", SimState)
+PATHS = web.AppKey("paths", Counter[str])  # requests per path, answered or not (GET /stats "paths")
+
+
+@web.middleware
+async def count_paths(request: web.Request,
+                      handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+    """Every request counted by its path, a 404 too: a test can prove a path was never asked."""
+    request.app[PATHS][request.path] += 1
+    return await handler(request)
 
 
 def venue_urls(base: str) -> dict[str, str]:
@@ -86,10 +96,11 @@ async def stats(request: web.Request) -> web.Response:
     and the trader population's counters (null until something asked for a trader)."""
     state = request.app[STATE]
     venues = {name: venue.stats() for name, venue in state.venues.items()}
+    paths = request.app[PATHS]
     body: dict[str, Any] = {
         "sent": venues["binance"]["trades_by_symbol"], "total": sum(v["trades"] for v in venues.values()),
         "connections": sum(v["connections"] for v in venues.values()), "mode": state.mode, "venues": venues,
-        "hyperliquid": request.app[INFO_DESK].stats(),
+        "hyperliquid": request.app[INFO_DESK].stats(), "paths": dict(paths),
     }
     return web.json_response(body)
 
@@ -145,7 +156,8 @@ def create_app(settings: Settings, traders: Population | None = None,
                accounts: AccountDesk | None = None) -> web.Application:
     """The simulator; `traders` replaces the Hyperliquid population built from settings, `accounts`
     the scripted accounts (a test's own, on a clock it drives)."""
-    app = web.Application()
+    app = web.Application(middlewares=[count_paths])
+    app[PATHS] = Counter()
     desk = app[INFO_DESK] = InfoDesk(settings, traders)
     app[STATE] = SimState(settings)
     app[STATE].venues["hyperliquid"].population = lambda: desk.population
