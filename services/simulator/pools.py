@@ -74,13 +74,18 @@ def custody_bytes(decimals: int, stable: int, owned: int, locked: int, size_usd:
     return bytes(data)
 
 
+def account(key: str) -> dict[str, Any]:
+    data = base64.b64encode(custody_bytes(*ADRENA_CUSTODIES[key])).decode()
+    return {"data": [data, "base64"], "executable": False, "lamports": 6_626_160, "owner": ADRENA_PROGRAM,
+            "rentEpoch": 0, "space": CUSTODY_LEN}
+
+
 def adrena_rpc_result(method: str, params: list[Any]) -> Any:
     """getMultipleAccounts (base64) and getTokenSupply, as a Solana RPC node answers them."""
     context = {"slot": 300_000_000}
     if method == "getMultipleAccounts":
         keys = params[0] if params else []
-        value = [{"data": [base64.b64encode(custody_bytes(*ADRENA_CUSTODIES[k])).decode(), "base64"],
-                  "executable": False, "lamports": 6_626_160, "owner": ADRENA_PROGRAM, "rentEpoch": 0, "space": CUSTODY_LEN} if k in ADRENA_CUSTODIES else None for k in keys]
+        value = [account(k) if k in ADRENA_CUSTODIES else None for k in keys]
         return {"context": context, "value": value}
     if method == "getTokenSupply" and params and params[0] == ADRENA_MINT:
         amount, decimals = ADRENA_SUPPLY
