@@ -119,8 +119,11 @@ class _RpcError(msgspec.Struct, frozen=True):
     message: str
 
 
+NULL = msgspec.Raw(b"null")
+
+
 class _Reply(msgspec.Struct, frozen=True):
-    result: msgspec.Raw | None = None
+    result: msgspec.Raw = NULL  # kept raw: its type depends on the method
     error: _RpcError | None = None
 
 
@@ -134,7 +137,7 @@ async def _call(session: aiohttp.ClientSession, url: str, method: str, params: l
         reply = msgspec.json.decode(raw, type=_Reply)
     except (aiohttp.ClientError, TimeoutError, msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise PoolSourceError(f"adrena {method}: {type(exc).__name__}: {exc}") from exc
-    if reply.error is not None or reply.result is None:
+    if reply.error is not None or bytes(reply.result) == b"null":
         raise PoolSourceError(f"adrena {method}: {reply.error.message if reply.error else 'no result'}")
     return reply.result
 
