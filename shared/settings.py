@@ -230,6 +230,9 @@ class AccountSettings(Section, frozen=True, rename=flat("account_", master_key="
     auth_backoff_max_s: Seconds = 300.0  # cap of the retry backoff after the venue refused the credentials
 
 
+PoolName = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")]  # a hedged pool's own name
+
+
 class HedgePool(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """One LP pool position whose hedge is watched (docs/hedges.md)."""
 
@@ -246,9 +249,9 @@ class HedgeSettings(Section, frozen=True, rename=flat("hedge_")):
     """LP hedge monitors in the general service (services/general/hedges.py, docs/hedges.md)."""
 
     # pool name -> {source, held, accounts, assets, ...}; TOML only, e.g. [hedge_pools.jlp]
-    pools: dict[Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")], HedgePool] = {}
+    pools: dict[PoolName, HedgePool] = {}
     interval_s: Seconds = 300.0  # each pool's required and held hedge are compared this often
-    # |held - required| / required, in %, past which an alert is raised
+    # how far held may be from required, in % of required, before an alert is raised
     drift_alert_pct: Annotated[float, msgspec.Meta(gt=0)] = 5.0
 
 
