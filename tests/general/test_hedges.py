@@ -4,6 +4,7 @@ snapshots stored, one alert past the threshold across two runs, a recovery when 
 GET /api/v1/hedges (401 without a key, 200 with account:read)."""
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from decimal import Decimal
 
@@ -11,12 +12,15 @@ import aiohttp
 import asyncpg
 import pytest
 import redis.asyncio as aioredis
+from aiohttp import web
 from pytest_aiohttp import AiohttpClient
+from pytest_aiohttp.plugin import AiohttpServer
 
 from services.api.api_keys import create_key
 from services.api.app import create_app
-from services.general.hedges import HedgeMonitor
+from services.general.hedges import HedgeMonitor, hedge_schedule
 from services.general.pools import PoolExposure, PoolSourceError, jlp
+from services.simulator.rest_venues import add_rest_venues
 from shared.config import Settings
 from shared.constants import stream_key
 from shared.events import Alert, batch_decoder
@@ -144,3 +148,25 @@ async def test_api_hedges_needs_account_read_and_answers_the_latest_run(
         "jlp", "4.0000", "3.5", "-0.5000", "-12.500", "-1250.0000")
     history = await client.get("/api/v1/hedges/history?asset=BTC", headers={"X-API-Key": read_key})
     assert [row["held"] for row in (await history.json())["hedges"]] == ["0.19"]
+
+
+async def test_the_schedule_reads_the_simulated_pool_and_stops(
+        aiohttp_server: AiohttpServer, make_settings: Callable[..., Settings], redis: aioredis.Redis,
+        pool: asyncpg.Pool) -> None:
+    """The general service's schedule, against the simulator's jlp-info: 1,000 JLP require 12 SOL."""
+    sim = web.Application()
+    add_rest_venues(sim, make_settings())
+    server = await aiohttp_server(sim)
+    settings = make_settings(hedge_pools={"jlp": {"source": "jlp", "held": "1000"}}, hedge_interval_s=60.0,
+                             venue_urls={"jupiter_perps_rest": str(server.make_url("/jupiter/perps/v1"))})
+    producer, stop = StreamProducer(redis, settings, source="general"), asyncio.Event()
+    async with aiohttp.ClientSession() as session:
+        task = asyncio.create_task(hedge_schedule(settings, redis, producer, session, stop))
+        for _ in range(100):
+            if await pool.fetchval("SELECT count(*) FROM hedge_snapshots"):
+                break
+            await asyncio.sleep(0.05)
+        stop.set()
+        await asyncio.wait_for(task, 5)
+    required = await pool.fetchval("SELECT required FROM hedge_snapshots WHERE asset = 'SOL'")
+    assert required == D(12)
