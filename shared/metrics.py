@@ -176,3 +176,14 @@ PORTFOLIO_SYNCS = Counter(
 PORTFOLIO_LAST_SUCCESS = Gauge(
     "tradehub_portfolio_last_success_timestamp_seconds", "When an account of the venue last synced",
     ["exchange"])
+
+# general: LP hedge monitors (services/general/hedges.py)
+HEDGE_RUNS = Counter("tradehub_hedge_runs_total", "Hedge monitor reads of a pool, by outcome",
+                     ["pool", "outcome"])
+HEDGE_REQUIRED = Gauge("tradehub_hedge_required", "Short a pool holding requires, in asset tokens",
+                       ["pool", "asset"])
+HEDGE_HELD = Gauge("tradehub_hedge_held", "Short positions held against a pool, in asset tokens",
+                   ["pool", "asset"])
+HEDGE_DRIFT = Gauge("tradehub_hedge_drift", "Held minus required short, in asset tokens", ["pool", "asset"])
+HEDGE_DRIFT_PCT = Gauge("tradehub_hedge_drift_pct", "Held minus required short, % of required",
+                        ["pool", "asset"])

@@ -7,6 +7,7 @@ field's encoded name (`rename`), so `poll_retries` is `settings.rest.retries` in
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Annotated, Literal
 
 import msgspec
@@ -240,6 +241,31 @@ class PortfolioSettings(Section, frozen=True, rename=flat("portfolio_")):
     price_max_age_s: Seconds = 900.0  # a stored price older than this is not used; the venue is asked
 
 
+PoolName = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")]  # a hedged pool's own name
+
+
+class HedgePool(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """One LP pool position whose hedge is watched (docs/hedges.md)."""
+
+    source: Literal["jlp", "adrena"]  # where the pool's composition is read
+    held: Decimal  # pool tokens held (JLP, ALP), whole tokens
+    accounts: list[str] = []  # account ids whose shorts count as this pool's hedge; [] = every account
+    assets: dict[str, str] = {}  # pool asset -> hedge base asset, e.g. WBTC = "BTC"; else the same name
+    custodies: dict[str, str] = {}  # adrena: pool asset -> its custody account (base58)
+    mint: str = ""  # adrena: the ALP mint (base58), whose supply divides the custodies
+    decimals: dict[str, Annotated[int, msgspec.Meta(ge=0, le=18)]] = {}  # jlp: asset -> token decimals
+
+
+class HedgeSettings(Section, frozen=True, rename=flat("hedge_")):
+    """LP hedge monitors in the general service (services/general/hedges.py, docs/hedges.md)."""
+
+    # pool name -> {source, held, accounts, assets, ...}; TOML only, e.g. [hedge_pools.jlp]
+    pools: dict[PoolName, HedgePool] = {}
+    interval_s: Seconds = 300.0  # each pool's required and held hedge are compared this often
+    # how far held may be from required, in % of required, before an alert is raised
+    drift_alert_pct: Annotated[float, msgspec.Meta(gt=0)] = 5.0
+
+
 # --- simulator, processor analytics, api ---
 
 
@@ -360,6 +386,7 @@ class Settings(Section, frozen=True):
     traders: TraderSettings = msgspec.field(default_factory=TraderSettings)
     accounts: AccountSettings = msgspec.field(default_factory=AccountSettings)
     portfolio: PortfolioSettings = msgspec.field(default_factory=PortfolioSettings)
+    hedges: HedgeSettings = msgspec.field(default_factory=HedgeSettings)
     simulator: SimulatorSettings = msgspec.field(default_factory=SimulatorSettings)
     analytics: AnalyticsSettings = msgspec.field(default_factory=AnalyticsSettings)
     api: ApiSettings = msgspec.field(default_factory=ApiSettings)

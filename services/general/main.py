@@ -21,6 +21,7 @@ from services.general.alerts import (
     answer_status,
 )
 from services.general.backups import Backup, BackupError, list_backups, restore_check, rotate, take_backup
+from services.general.hedges import hedge_schedule
 from services.general.portfolio import portfolio_schedule
 from services.general.retention import apply_retention
 from services.general.s3 import S3Error, S3Target, upload_file
@@ -179,6 +180,8 @@ async def run_general(settings: Settings, redis: aioredis.Redis, stop: asyncio.E
                 tasks.create_task(backup_schedule(settings, redis, producer, session, stop, maintenance))
             if settings.accounts.enabled:
                 tasks.create_task(portfolio_job(settings, redis, stop))
+            if settings.hedges.pools:
+                tasks.create_task(hedge_schedule(settings, redis, producer, session, stop))
             for consumer in alert_consumers(redis, settings, producer, bot):
                 tasks.create_task(consumer.run(stop))
             if bot is not None and settings.telegram.chats:

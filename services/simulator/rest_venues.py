@@ -19,7 +19,7 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
-from services.simulator import hyperliquid_info
+from services.simulator import hyperliquid_info, pools
 from services.simulator import rest_answers as answers
 from shared.config import Settings
 
@@ -231,6 +231,8 @@ ROUTES: list[tuple[str, str, str, Answer]] = [  # method, venue, path under /<ve
     ("GET", "backpack", "/api/v1/markets", _backpack_markets),
     ("GET", "jupiter", "/price/v3", _jupiter_price),
     ("GET", "pyth", "/v2/updates/price/latest", _pyth_latest),
+    ("GET", "jupiter", "/perps/v1/jlp-info", pools.answer_jlp_info),  # LP hedge monitors (pools.py)
+    ("POST", "adrena", "/rpc", pools.answer_adrena_rpc),
 ]
 
 
