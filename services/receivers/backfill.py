@@ -127,6 +127,8 @@ class Backfiller:
                     trade_id = int(trade.trade_id)
                     if next_id <= trade_id <= cap and span.take(trade, trade_id):
                         self.producer.publish(trade)
+                if int(page[-1].trade_id) < next_id:
+                    break  # the venue answered older trades than asked for: nothing newer to read
                 reached = max(reached, int(page[-1].trade_id))
                 next_id = reached + 1
         except (RestError, FrameError) as exc:
