@@ -341,14 +341,28 @@ class Heartbeat(Event, frozen=True):
     pid: int
 
 
+GapStatus = Literal["", "healed", "partial", "unrecoverable"]
+
+
 class Gap(Event, frozen=True):
-    """A feed was disconnected between from_ts and to_ts. Identity: (feed, from_ts)."""
+    """Trades are missing between from_ts and to_ts. Identity: (feed, symbol, from_ts).
+
+    A socket's outage has no symbol; a symbol's own gap (its trade ids jumped, across an outage or
+    without one) names the ids missing and what the venue's REST history gave back
+    (docs/backfill.md). status "": an outage whose trades are judged symbol by symbol."""
 
     feed: str
     exchange: str
     from_ts: int
     to_ts: int
     reason: str = ""
+    symbol: str = ""
+    first_missing_id: str | None = None
+    last_missing_id: str | None = None
+    status: GapStatus = ""
+    recovered: int = 0  # trades of the gap fetched again and published
+    first_recovered_id: str | None = None
+    last_recovered_id: str | None = None
 
 
 AnyEvent = (

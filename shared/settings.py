@@ -166,6 +166,15 @@ class WebsocketSettings(Section, frozen=True, rename=flat("ws_", feeds="feeds"))
     status_interval_s: Seconds = 2.0  # how often each feed's state is written to Redis (<prefix>:feed:<name>)
 
 
+class BackfillSettings(Section, frozen=True, rename=flat("backfill_")):
+    """Missed trades fetched again from the venues' REST history (services/receivers/backfill.py,
+    docs/backfill.md)."""
+
+    enabled: bool = True  # false: a jump in trade ids is recorded as unrecoverable, nothing is fetched
+    max_trades: Positive = 100_000  # at most this many trades fetched for one gap; a longer gap ends partial
+    position_interval_s: Seconds = 2.0  # how often where each feed stopped is written to Redis
+
+
 # --- receivers: REST pollers (services/receivers/pollers.py, rest.py, docs/pollers.md) ---
 
 
@@ -380,6 +389,7 @@ class Settings(Section, frozen=True):
     producer: ProducerSettings = msgspec.field(default_factory=ProducerSettings)
     consumer: ConsumerSettings = msgspec.field(default_factory=ConsumerSettings)
     websockets: WebsocketSettings = msgspec.field(default_factory=WebsocketSettings)
+    backfill: BackfillSettings = msgspec.field(default_factory=BackfillSettings)
     venues: VenueSettings = msgspec.field(default_factory=VenueSettings)
     rest: RestPolicy = msgspec.field(default_factory=RestPolicy)
     polling: PollSettings = msgspec.field(default_factory=PollSettings)

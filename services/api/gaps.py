@@ -17,7 +17,8 @@ from shared.events import now_us
 from shared.feed_status import STALE_AFTER_INTERVALS, FeedStatus, read_feed_statuses
 
 GAPS_QUERY = """
-SELECT feed, exchange, from_ts, to_ts, to_ts - from_ts AS duration_us, reason
+SELECT feed, exchange, from_ts, to_ts, to_ts - from_ts AS duration_us, reason, symbol, first_missing_id,
+       last_missing_id, status, recovered, first_recovered_id, last_recovered_id
 FROM gaps
 WHERE ($1::text IS NULL OR feed = $1) AND ($2::text IS NULL OR exchange = $2)
   AND ($3::bigint IS NULL OR to_ts >= $3)

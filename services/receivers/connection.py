@@ -15,6 +15,7 @@ import random
 import websockets
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
+from services.receivers.backfill_sequence import Sequencer
 from services.receivers.exchanges import exchange_of
 from services.receivers.frames import FrameError, ReconnectNotice
 from services.receivers.venue import Feed, Message
@@ -45,8 +46,10 @@ class FeedConnection:
     """Keeps one feed connected forever and publishes what it parses."""
 
     def __init__(self, feed: Feed, producer: StreamProducer, backoff_max_s: float = 30.0,
-                 resume_from: int | None = None, rng: random.Random | None = None) -> None:
+                 resume_from: int | None = None, rng: random.Random | None = None,
+                 sequencer: Sequencer | None = None) -> None:
         self.feed = feed
+        self.sequencer = sequencer  # trade ids checked for jumps (services/receivers/backfill.py)
         self.producer = producer
         self.backoff = Backoff(base=0.5, cap=backoff_max_s, rng=rng)
         self._rng = rng or random.Random()
@@ -217,6 +220,8 @@ class FeedConnection:
         publish = self.producer.publish
         for event in events:
             publish(event)
+        if self.sequencer is not None:
+            self.sequencer.observe(events, recv_ts)
         return True
 
     def _first_data(self, recv_ts: int) -> None:
@@ -228,12 +233,16 @@ class FeedConnection:
         metrics.FEED_LAST_DATA.labels(self.feed.name).set(recv_ts / 1e6)
         if self._outage_from is None:
             return
+        if self.sequencer is not None:
+            self.sequencer.outage_closed(self._outage_reason)
         gap = Gap(
             feed=self.feed.name,
             exchange=exchange_of(self.feed.exchange),
             from_ts=self._outage_from,
             to_ts=recv_ts,
             reason=self._outage_reason,
+            # with a sequencer each symbol's missed trades get a gap of their own, judged by backfill
+            status="" if self.sequencer is not None or self.feed.private else "unrecoverable",
             ts=recv_ts,
             recv_ts=recv_ts,
         )

@@ -3,26 +3,29 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from contextlib import AsyncExitStack
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
-from shared.vault import master_key
 
 from services.receivers.accounts.coordinator import Accounts
+from services.receivers.backfill import Backfill, history_records, open_backfill
 from services.receivers.capabilities import client_for
 from services.receivers.connection import FeedConnection
 from services.receivers.exchanges import VENUES, hyperliquid
-from services.receivers.feeds import build_feeds, venue_facts
+from services.receivers.feeds import VenueFacts, build_feeds, venue_facts
 from services.receivers.instruments import facts_to_load, keep
 from services.receivers.pollers import Poller, open_pollers
 from services.receivers.rest import VenueClient
 from services.receivers.traders.coins import with_trader_coins
 from services.receivers.traders.tracker import Tracker
+from services.receivers.venue import Feed
 from shared.backoff import until_stopped
 from shared.config import Settings
 from shared.feed_status import FeedStatus, FeedStatusReporter, read_feed_statuses
 from shared.streams import StreamProducer
+from shared.vault import master_key
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +50,10 @@ async def run_receivers(settings: Settings, redis: aioredis.Redis, stop: asyncio
             for venue in private_venues():
                 shared.setdefault(venue, await stack.enter_async_context(client_for(settings, venue)))
             accounts = Accounts(settings, master, redis, producer, shared, stack)
+        for record in history_records(build_feeds(settings)):  # backfill spends from the pollers' budget
+            shared.setdefault(record, await stack.enter_async_context(client_for(settings, record)))
         pollers = await stack.enter_async_context(open_pollers(settings, producer, redis, shared))
-        await run_feeds(settings, redis, producer, pollers, tracker, stop, accounts)
+        await run_feeds(settings, redis, producer, pollers, tracker, stop, accounts, shared)
 
 
 def private_venues() -> list[str]:
@@ -58,15 +63,25 @@ def private_venues() -> list[str]:
 
 async def run_feeds(settings: Settings, redis: aioredis.Redis, producer: StreamProducer,
                     pollers: list[Poller], tracker: Tracker | None, stop: asyncio.Event,
-                    accounts: Accounts | None = None) -> None:
+                    accounts: Accounts | None = None,
+                    clients: Mapping[str, VenueClient] | None = None) -> None:
     """The sockets, the REST pollers and the tracker until stopped, then the producer's last flush."""
     facts = venue_facts(settings)  # tables the parsers read, filled from the venues' REST, in place
     feeds = build_feeds(settings, facts)
     if not feeds:
         log.warning("no feeds configured: nothing to receive")
+    async with open_backfill(settings, redis, producer, feeds, clients) as backfill:
+        await _run_feeds(settings, redis, producer, pollers, tracker, stop, accounts, facts, feeds, backfill)
+
+
+async def _run_feeds(settings: Settings, redis: aioredis.Redis, producer: StreamProducer,
+                     pollers: list[Poller], tracker: Tracker | None, stop: asyncio.Event,
+                     accounts: Accounts | None, facts: VenueFacts, feeds: list[Feed],
+                     backfill: Backfill) -> None:
     resume = await outages_to_resume(redis, settings)
     backoff_max_s = settings.websockets.backoff_max_s
-    connections = [FeedConnection(f, producer, backoff_max_s, resume_from=resume.get(f.name)) for f in feeds]
+    connections = [FeedConnection(f, producer, backoff_max_s, resume_from=resume.get(f.name),
+                                  sequencer=backfill.sequencer(f)) for f in feeds]
     def statuses() -> list[FeedStatus]:
         private = accounts.connections() if accounts is not None else []
         return [c.status() for c in [*connections, *private]]
@@ -77,6 +92,7 @@ async def run_feeds(settings: Settings, redis: aioredis.Redis, producer: StreamP
     async with asyncio.TaskGroup() as tasks:
         tasks.create_task(producer.run(feeds_stop))  # stops after the feeds, flushing what they sent
         tasks.create_task(reporter.run(feeds_stop))  # <prefix>:feed:<name> for /ready and the watchers
+        tasks.create_task(backfill.run(feeds_stop))  # missed trades fetched again; where each feed stopped
         ready: dict[str, list[asyncio.Event]] = {}  # feed -> first loads of the tables it reads
         for fact in facts_to_load(settings, facts, feeds):
             tried = asyncio.Event()

@@ -27,6 +27,7 @@ from services.simulator.bybit import Bybit
 from services.simulator.bybit_account import add_bybit_account
 from services.simulator.deribit import Deribit
 from services.simulator.deribit_account import add_deribit_account
+from services.simulator.history import add_history
 from services.simulator.hyperliquid import Hyperliquid
 from services.simulator.hyperliquid_account import add_hyperliquid_account
 from services.simulator.hyperliquid_info import INFO_DESK, InfoDesk
@@ -169,6 +170,7 @@ def create_app(settings: Settings, traders: Population | None = None,
     app.router.add_post("/control/traders", control_traders)
     app.on_shutdown.append(_close_sockets)
     add_rest_venues(app, settings)  # REST of all eleven venues under /<venue>/, /control/rest, /stats/rest
+    add_history(app, {name: venue.history for name, venue in app[STATE].venues.items()})  # trades by id
     add_account_desk(app, accounts)  # the private side: /control/accounts, /stats/accounts
     # each venue's private REST and sockets (services/simulator/<venue>_account.py)
     add_binance_account(app)  # signed /binance REST, listenKeys, /private/ws

@@ -9,11 +9,13 @@ answering protocol pings, which aiohttp does while the connection is read.
 from __future__ import annotations
 
 import time
+from decimal import Decimal
 from typing import Any
 
 import msgspec
 from aiohttp import web
 
+from services.simulator.history import TradeRing
 from services.simulator.tape import MINUTE_MS, Tape, text
 from services.simulator.venue import Session, Sub
 
@@ -103,7 +105,9 @@ class Binance:
             return _wrap(sub.key, data), 0
         tape = state.tape(sub.symbol)
         if sub.channel == "trades":
-            return _wrap(sub.key, spot_trade(tape) if self.name == "binance_spot" else agg_trade(tape)), 1
+            payload = spot_trade(tape) if self.name == "binance_spot" else agg_trade(tape)
+            record_trade(state.history, payload)
+            return _wrap(sub.key, payload), 1
         if sub.channel == "candles":
             return _wrap(sub.key, kline(tape)), 0
         if sub.channel == "funding":
@@ -147,6 +151,20 @@ def spot_trade(tape: Tape) -> dict[str, Any]:
         "m": not fill.buy,
         "M": True,
     }
+
+
+def record_trade(ring: TradeRing, payload: dict[str, Any]) -> None:
+    """The trade in the venue's REST history, in its REST row shape (services/simulator/history.py):
+    aggTrades {"a","p","q","f","l","T","m"}; spot historicalTrades {"id","price","qty","quoteQty",
+    "time","isBuyerMaker","isBestMatch"}."""
+    if payload["e"] == "aggTrade":
+        row = {k: payload[k] for k in ("a", "p", "q", "f", "l", "T", "m")}
+        ring.record(payload["s"], payload["a"], payload["T"], row)
+        return
+    quote = text(Decimal(payload["p"]) * Decimal(payload["q"]), 4)
+    row = {"id": payload["t"], "price": payload["p"], "qty": payload["q"], "quoteQty": quote,
+           "time": payload["T"], "isBuyerMaker": payload["m"], "isBestMatch": True}
+    ring.record(payload["s"], payload["t"], payload["T"], row)
 
 
 def kline(tape: Tape) -> dict[str, Any]:

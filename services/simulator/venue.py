@@ -13,6 +13,8 @@ Modes (POST /control?mode=...&venue=...):
   suberror   subscriptions answered with the venue's error format, and not served
   notice     the venue's notice of a coming disconnect (Binance serverShutdown, OKX 64008), once to
              each connection open when the mode is set; data goes on (venues without one: normal)
+  drop       trade frames silently left out, DROP_RUN of every DROP_EVERY per subscription: holes in
+             the trade ids with the socket up (the trades stay in the venue's REST history)
 """
 
 from __future__ import annotations
@@ -27,12 +29,15 @@ from typing import Any, Protocol
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
+from services.simulator.history import TradeRing
 from services.simulator.population import Population
 from services.simulator.tape import Tape
 from shared.config import Settings
 
 log = logging.getLogger(__name__)
-MODES = ("normal", "silence", "paused", "close", "halfopen", "garbage", "truncated", "suberror", "notice")
+MODES = ("normal", "silence", "paused", "close", "halfopen", "garbage", "truncated", "suberror", "notice",
+         "drop")
+DROP_EVERY, DROP_RUN = 25, 3  # drop mode: 3 trade frames of every 25 never sent
 TICK_S = 0.02
 RATES = {
     "candles": 4.0,
@@ -68,6 +73,8 @@ class VenueState:
         self.frames: Counter[str] = Counter()  # data frames sent, per symbol
         self.trades: Counter[str] = Counter()  # trades inside them, per symbol
         self.garbage = 0  # garbage and truncated frames sent
+        self.dropped: Counter[str] = Counter()  # trades made but not sent (drop mode), per symbol
+        self.history = TradeRing()  # the trades made, as the venue's REST history serves them
         self.connections = 0
         self.opened = 0  # connections ever accepted
         self.sessions: deque[list[str]] = deque(maxlen=SESSIONS_KEPT)  # subscription keys of each connection
@@ -88,6 +95,7 @@ class VenueState:
             "trades": sum(self.trades.values()),
             "trades_by_symbol": dict(self.trades),
             "garbage": self.garbage,
+            "dropped": dict(self.dropped),
             "sessions": [sorted(keys) for keys in self.sessions],
         }
 
@@ -248,6 +256,9 @@ async def _emit(ws: web.WebSocketResponse, venue: Venue, session: Session, mode:
                 break
             text, trades = venue.frame(sub, session)
             sub.sent += 1
+            if mode == "drop" and sub.channel == "trades" and sub.sent % DROP_EVERY >= DROP_EVERY - DROP_RUN:
+                state.dropped[sub.symbol] += trades
+                continue
             if mode == "garbage":
                 await ws.send_str(GARBAGE[state.garbage % len(GARBAGE)])
                 state.garbage += 1
