@@ -1,13 +1,14 @@
 """The simulated Hyperliquid trader population: deterministic addresses, positions that open, grow,
 shrink, flip, close and get liquidated on a schedule of simulated time, and the trades they make.
 
-Cheap at 5,000 traders: nothing runs in the background. Each trader's next event (its own action,
-or a liquidation check, as soon as the price waves could bring a position to its liquidation price
-but no sooner than `check_s`) waits in one heap; settle() runs the events due by the clock's now,
-in (time, trader) order, whenever anything is read. So the state at a given simulated time depends
-only on the seed and on scripted moves, never on who looked when. Takers trade against market
-makers (a slice of the population) who take the other side of every fill, so the two fills of a
-trade and the `users` of its trades frame agree.
+Prices are the market's (market.py): each coin's mark is its base price moved along the coin's
+price path, the one every simulated venue trades around. Cheap at 5,000 traders: nothing runs in
+the background. Each trader's next event (its own action, or a liquidation check, as soon as the
+path could bring a position to its liquidation price but no sooner than `check_s`) waits in one
+heap; settle() runs the events due by the clock's now, in (time, trader) order, whenever anything
+is read. So the state at a given simulated time depends only on the seed and on scripted moves,
+never on who looked when. Takers trade against market makers (a slice of the population) who take
+the other side of every fill, so the two fills of a trade and the `users` of its trades frame agree.
 
 A test drives it with a frozen clock: Population(..., clock=SimClock(speed=0)), then advance(s),
 trader(address) for the true state, move(address, coin, size) and liquidate(address, coin).
@@ -16,7 +17,6 @@ trader(address) for the true state, move(address, coin, size) and liquidate(addr
 from __future__ import annotations
 
 import heapq
-import math
 import random
 from collections import deque
 from collections.abc import Mapping, Sequence
@@ -24,6 +24,7 @@ from decimal import Decimal
 from typing import Any
 
 from services.simulator.clock import SimClock
+from services.simulator.market import PricePath
 from services.simulator.trader import LOT, Liquidation, Trader, lots, sign
 
 NEVER = 2**62
@@ -32,14 +33,12 @@ MAKER_SHARE = 100  # one market maker per hundred traders
 # one trader in fifty is a scalper, acting every 9 to 36 s at the default pace: a demo ranks traders
 # with a few closed trades each within minutes, while most act every few minutes to hours
 SCALPER_SHARE = 0.02
-TAKER_LEVERAGES = (2, 3, 5, 10, 10, 20, 20, 25, 40, 50)  # 20x and more get liquidated by the waves below
+TAKER_LEVERAGES = (2, 3, 5, 10, 10, 20, 20, 25, 40, 50)  # 20x and more get liquidated by the path's moves
 MAKER_LEVERAGE = 3
 MIN_MARGIN = Decimal(10)  # USD: less free margin than this and a trader only reduces
 KINDS = ("open", "increase", "decrease", "close", "flip")
 KIND_WEIGHTS = (15, 20, 20, 30, 15)
-WAVES = ((0.03, 47.0), (0.02, 331.0), (0.01, 13.0))  # price waves: (amplitude, period in minutes)
-SWING = sum(a for a, _ in WAVES)  # the farthest a price strays from its base, as a share of it
-SPEED = sum(a * 2 * math.pi / p for a, p in WAVES)  # its fastest move, as a share of base per minute
+OLD_WAVE_DRAWS = 3  # draws per coin that once set its price waves: still made, so a seed keeps its addresses
 TRADES_QUEUED = 1_000  # per coin, for the trades frames; older ones are dropped unseen
 
 
@@ -61,7 +60,9 @@ class Population:
         self.rng = random.Random(f"hyperliquid-traders:{seed}")
         self.coins = tuple(coins)
         self.base = {c: float(base_prices.get(c, Decimal(100))) for c in self.coins}
-        self.phases = {c: tuple(self.rng.uniform(0, 2 * math.pi) for _ in WAVES) for c in self.coins}
+        self.paths = {c: PricePath(seed, c) for c in self.coins}
+        for _ in range(OLD_WAVE_DRAWS * len(self.coins)):
+            self.rng.random()
         self.check_ms = max(1, int(check_s * 1000))
         self.events = self.fill_count = self.liquidations = 0
         self.next_tid = self.rng.randrange(10**14, 5 * 10**14)  # 50-bit trade ids, as the venue's
@@ -102,12 +103,9 @@ class Population:
     # --- time and prices
 
     def mark(self, coin: str, ms: int | None = None) -> Decimal:
-        """The coin's mark price at `ms` (default now): its base price moved by three slow waves (float
-        arithmetic for the shape of the curve; the price itself leaves as a Decimal of the venue's tick)."""
-        minutes = (self.clock.ms() if ms is None else ms) / 60_000
-        waves = zip(WAVES, self.phases[coin], strict=True)
-        wave = sum(a * math.sin(2 * math.pi * minutes / p + f) for (a, p), f in waves)
-        return price_of(self.base[coin] * (1 + wave))
+        """The coin's mark price at `ms` (default now): its base price moved along the market's path
+        (float arithmetic for the curve; the price itself leaves as a Decimal of the venue's tick)."""
+        return price_of(self.base[coin] * self.paths[coin].factor(self.clock.ms() if ms is None else ms))
 
     def marks(self, trader: Trader, ms: int) -> dict[str, Decimal]:
         return {c: self.mark(c, ms) for c in {*trader.coins, *trader.positions}}
@@ -150,13 +148,13 @@ class Population:
 
     def _next_check(self, trader: Trader, ms: int, marks: dict[str, Decimal]) -> int:
         """When a position could first reach its liquidation price: never if that price lies outside
-        the waves' range, else no sooner than the waves' fastest move allows (and check_s at least)."""
+        the path's range, else no sooner than the path's fastest move allows (and check_s at least)."""
         due = NEVER
         for coin, position in trader.positions.items():
-            base, liq = self.base[coin], float(position.liquidation_price)
-            if not base * (1 - SWING) <= liq <= base * (1 + SWING):
+            base, liq, path = self.base[coin], float(position.liquidation_price), self.paths[coin]
+            if not base * path.low <= liq <= base * path.high:
                 continue
-            minutes = abs(float(marks[coin]) - liq) / (base * SPEED)
+            minutes = abs(float(marks[coin]) - liq) / (base * path.speed)
             due = min(due, ms + max(self.check_ms, int(minutes * 60_000)))
         return due
 

@@ -1,6 +1,7 @@
-"""The simulated market of one symbol on one venue: a seeded random walk of trades, the open 1m
-bar they build, mark/index/funding/open interest around the price, and liquidations. Every venue
-file formats these numbers in its own wire shape; the same seed gives the same numbers."""
+"""The simulated market of one symbol on one venue: trades at its quote around the base asset's
+price path (market.py, shared by every venue), the open 1m bar they build, mark/index/funding/open
+interest around the price, and liquidations. Every venue file formats these numbers in its own wire
+shape; the same seed and exchange times give the same numbers."""
 
 from __future__ import annotations
 
@@ -10,7 +11,10 @@ import zlib
 from dataclasses import dataclass
 from decimal import Decimal
 
-TICK = Decimal("0.1")
+from services.simulator.market import TICK, PricePath, Quote
+
+__all__ = ["TICK", "LOT", "MINUTE_MS", "Fill", "Bar", "Tape", "text"]
+
 LOT = Decimal("0.001")
 MINUTE_MS = 60_000
 
@@ -45,13 +49,15 @@ class Tape:
     def __init__(self, venue: str, symbol: str, seed: int) -> None:
         self.symbol = symbol
         self.rng = random.Random(seed * 1_000_003 + zlib.crc32(f"{venue}:{symbol}".encode()))
-        self.price = Decimal(self.rng.randint(1_000, 90_000))
+        self.quote = Quote(PricePath(seed, symbol), venue, symbol, seed)
         self.trade_id = self.rng.randint(1, 10**9)
         self.first_id = self.trade_id * 3
-        self.time_ms = 0
+        self.time_ms = time.time_ns() // 1_000_000
         self.seq = self.rng.randint(10**6, 10**9)
         self.open_interest = Decimal(self.rng.randint(10_000, 90_000))
         self.bar: Bar | None = None
+        self.quote.update(self.time_ms)
+        self.price = self.quote.mid  # the last trade's price
 
     def now_ms(self) -> int:
         """Exchange time follows the wall clock (rows land in today's partition), never backwards."""
@@ -60,7 +66,10 @@ class Tape:
 
     def trade(self) -> Fill:
         rng = self.rng
-        self.price = max(TICK, self.price + TICK * rng.randint(-5, 5))
+        ms = self.now_ms()
+        self.quote.update(ms)
+        draw = rng.random()  # the side, and how deep the taker goes (Quote.fill_price)
+        self.price = self.quote.fill_price(draw)
         size = LOT * rng.randint(1, 5000)
         fills = rng.randint(1, 4)
         self.trade_id += 1
@@ -69,8 +78,8 @@ class Tape:
             id=self.trade_id,
             price=self.price,
             size=size,
-            buy=rng.random() >= 0.5,
-            ms=self.now_ms(),
+            buy=draw >= 0.5,
+            ms=ms,
             fills=fills,
         )
         self.first_id += fills
@@ -93,29 +102,25 @@ class Tape:
         return self.bar
 
     def mark(self) -> tuple[Decimal, Decimal, Decimal]:
-        """(mark price, index price, funding rate per interval) around the last price."""
-        rng = self.rng
-        index = self.price + TICK * rng.randint(-3, 3)
-        mark = self.price + TICK * rng.randint(-2, 2)
-        rate = Decimal(rng.randint(-30, 80)) / Decimal(1_000_000)
-        return max(mark, TICK), max(index, TICK), rate
+        """(mark price, index price, funding rate per interval): the market's mid, the asset's path."""
+        self.quote.update(self.now_ms())
+        rate = Decimal(self.rng.randint(-30, 80)) / Decimal(1_000_000)
+        return self.quote.mid, self.quote.index, rate
 
     def open_interest_now(self) -> Decimal:
         self.open_interest = max(Decimal(1), self.open_interest + self.rng.randint(-50, 50))
         return self.open_interest
 
     def liquidation(self) -> Fill:
-        """A liquidation ORDER: buy closes a short, sell closes a long; at a price near the last."""
-        rng = self.rng
-        price = max(TICK, self.price + TICK * rng.randint(-20, 20))
-        return Fill(
-            id=0,
-            price=price,
-            size=LOT * rng.randint(1, 2000),
-            buy=rng.random() < 0.5,
-            ms=self.now_ms(),
-            fills=1,
-        )
+        """A liquidation ORDER: buy closes a short, sell closes a long; it fills through the book,
+        up to a few basis points beyond the touch."""
+        rng, quote = self.rng, self.quote
+        ms = self.now_ms()
+        quote.update(ms)
+        buy = rng.random() < 0.5
+        beyond = TICK * rng.randint(0, quote.liquidation_ticks)
+        price = quote.ask + beyond if buy else max(TICK, quote.bid - beyond)
+        return Fill(id=0, price=price, size=LOT * rng.randint(1, 2000), buy=buy, ms=ms, fills=1)
 
     def address(self) -> str:
         """A wallet address, 0x + 40 hex digits (Hyperliquid trades name buyer and seller)."""
