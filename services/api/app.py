@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from services.api import accounts, analytics, data, gaps, health, market, push, traders
+from services.api import accounts, analytics, data, gaps, health, lighter, market, push, traders
 from services.api.keys import POOL, REDIS, SETTINGS
 from shared.config import Settings
 from shared.db import create_pool
@@ -64,5 +64,6 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/api/v1/traders/{address}/fills", traders.fills)
     app.router.add_get("/api/v1/traders/{address}/equity", traders.equity)
     accounts.add_routes(app)  # /api/v1/accounts/*: need an API key with account:read
+    lighter.add_routes(app)  # /api/v1/lighter/accounts/{index}: account:read too
     app.router.add_get("/ws", push.websocket)
     return app

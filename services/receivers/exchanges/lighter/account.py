@@ -57,6 +57,15 @@ L1_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 ADDRESS_FORM = "an account index (digits) or an L1 address (0x and 40 hex digits)"
 
 
+def stored_address(text: str) -> str | None:
+    """What `accounts add --exchange lighter --address` stores: an index as digits, an L1 address
+    as given (its EIP-55 case kept); None when it is neither."""
+    text = text.strip()
+    if INDEX.fullmatch(text):
+        return str(int(text))
+    return text if L1_ADDRESS.fullmatch(text) else None
+
+
 def answer_ping(raw: bytes | str) -> bytes | None:
     """The venue's {"type":"ping"} -> our pong; anything else is no ping."""
     if len(raw) > 40:  # a ping is a few bytes: never decode a data frame here
