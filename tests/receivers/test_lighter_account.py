@@ -99,7 +99,7 @@ def test_an_account_is_read_by_index_or_l1_address() -> None:
         acct.lookup_of(Account(id="a", exchange="lighter", address="nobody"))
     assert acct.stored_address(" 00281 ") == "281" and acct.stored_address(address) == address
     assert acct.stored_address("0x12") is None and acct.stored_address("-1") is None
-    assert acct.subscription(281) == b'{"type":"subscribe","channel":"account_all/281"}'
+    assert acct.subscription(281) == '{"type":"subscribe","channel":"account_all/281"}'
 
 
 @pytest.mark.parametrize("raw", [b'{"code":21100,"message":"account not found"}',

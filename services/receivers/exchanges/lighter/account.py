@@ -249,8 +249,9 @@ async def read_account(client: VenueClient, account: Account) -> Read:
         raise BadResponse(f"lighter account answer unreadable: {exc}") from None
 
 
-def subscription(index: int) -> bytes:
-    return msgspec.json.encode({"type": "subscribe", "channel": f"account_all/{index}"})
+def subscription(index: int) -> str:
+    """A text frame whoever sends it (a bytes message may go out as a binary frame)."""
+    return msgspec.json.encode({"type": "subscribe", "channel": f"account_all/{index}"}).decode()
 
 
 async def login(link: Link, base_url: str) -> Login:
