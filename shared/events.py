@@ -197,6 +197,9 @@ class Position(Event, frozen=True):
     mark_price: Decimal | None = None
     unrealized_pnl: Decimal | None = None
     leverage: Decimal | None = None
+    liquidation_price: Decimal | None = None  # where the venue would liquidate it, when it says
+    realized_pnl: Decimal | None = None  # realized while this position was open (Lighter)
+    funding_paid: Decimal | None = None  # funding paid out over the position's life (Lighter)
 
 
 class AccountSnapshot(Event, frozen=True):

@@ -237,6 +237,9 @@ class AccountSettings(Section, frozen=True, rename=flat("account_", master_key="
     reload_s: Seconds = 60.0  # the receivers look for added, changed or removed accounts this often
     fills_lookback_s: Seconds = 86400.0  # the first reconciliation asks for fills this far back
     auth_backoff_max_s: Seconds = 300.0  # cap of the retry backoff after the venue refused the credentials
+    # a position whose mark (its entry without one) is within this percent of the liquidation price
+    # the venue gives it raises one alert (services/processor/account_alerts.py)
+    liquidation_alert_pct: Annotated[float, msgspec.Meta(gt=0, lt=100)] = 5.0
 
 
 class PortfolioSettings(Section, frozen=True, rename=flat("portfolio_")):

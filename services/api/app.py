@@ -6,7 +6,19 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from services.api import accounts, analytics, data, gaps, health, hedges, market, portfolio, push, traders
+from services.api import (
+    accounts,
+    analytics,
+    data,
+    gaps,
+    health,
+    hedges,
+    lighter,
+    market,
+    portfolio,
+    push,
+    traders,
+)
 from services.api.keys import POOL, REDIS, SETTINGS
 from shared.config import Settings
 from shared.db import create_pool
@@ -66,5 +78,6 @@ def create_app(settings: Settings) -> web.Application:
     accounts.add_routes(app)  # /api/v1/accounts/*: need an API key with account:read
     portfolio.add_routes(app)  # /api/v1/portfolio, /history: need an API key with account:read
     hedges.add_routes(app)  # /api/v1/hedges[/history]: account:read too
+    lighter.add_routes(app)  # /api/v1/lighter/accounts/{index}: account:read too
     app.router.add_get("/ws", push.websocket)
     return app

@@ -35,7 +35,8 @@ from shared.vault import MasterKeyError, VaultError, master_key, new_master_key,
 
 # The venues whose private side issue 13 builds: exchange -> needs an API key (False: read by
 # address). A venue record that declares its side (Venue.account) has the last word.
-PLANNED_SIDES = {"binance": True, "bybit": True, "okx": True, "deribit": True, "hyperliquid": False}
+PLANNED_SIDES = {"binance": True, "bybit": True, "okx": True, "deribit": True, "hyperliquid": False,
+                 "lighter": False}
 PASSPHRASE_EXCHANGES = frozenset({"okx"})  # OKX keys come with the passphrase chosen at creation
 ID_FORM = "1 to 40 of a-z 0-9 _ -, starting with a letter or digit"
 SWITCHES = ("fills", "liquidations", "auth", "reconcile")
@@ -61,7 +62,8 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add.add_argument("id", help=f"your name for it: {ID_FORM}")
     add.add_argument("--exchange", required=True, help=", ".join(sorted(PLANNED_SIDES)))
     add.add_argument("--scope", choices=["read", "trade"], default="read")
-    add.add_argument("--address", help=f"hyperliquid: the account's address, {ADDRESS_FORM}")
+    add.add_argument("--address", help=f"hyperliquid: the account's address, {ADDRESS_FORM}; "
+                                        "lighter: its account index or L1 address")
     add.add_argument("--stdin", action="store_true",
                      help="read the key, the secret (and OKX's passphrase) from stdin, one a line")
     actions.add_parser("list", help="the accounts, with their keys masked")
@@ -86,15 +88,26 @@ def _account_id(text: str) -> str:
     return text
 
 
+def address_for(exchange: str, text: str) -> tuple[str | None, str]:
+    """The address an account read by address is stored with (None: not one), and the form asked:
+    a Lighter account is an index or an L1 address, any other a Hyperliquid-style address."""
+    if exchange == "lighter":
+        from services.receivers.exchanges.lighter.account import ADDRESS_FORM as LIGHTER_FORM
+        from services.receivers.exchanges.lighter.account import stored_address
+
+        return stored_address(text), LIGHTER_FORM
+    return address_or_none(text), ADDRESS_FORM
+
+
 def account_to_add(args: argparse.Namespace) -> Account:
     """The account `add` was asked for, checked before anything is read or stored."""
     sides = private_sides()
     if args.exchange not in sides:
         raise Refused(f"unknown exchange {args.exchange!r}: accounts exist on {', '.join(sorted(sides))}")
     if not sides[args.exchange]:
-        address = address_or_none(args.address or "")
+        address, form = address_for(args.exchange, args.address or "")
         if address is None:
-            raise Refused(f"{args.exchange} accounts are read by address: give --address, {ADDRESS_FORM}")
+            raise Refused(f"{args.exchange} accounts are read by address: give --address, {form}")
         return Account(id=_account_id(args.id), exchange=args.exchange, scope=args.scope, address=address)
     if args.address is not None:
         raise Refused(f"{args.exchange} accounts take an API key, not --address")

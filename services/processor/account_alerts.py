@@ -1,13 +1,15 @@
 """The user's own accounts as Alerts for th:alerts (the general service sends each key once per
 severity and title). Pure: the account's settings (accounts.alerts) and the stored events in,
 alerts out. Keys: account:<exchange>:<account>:fill:<fill id>, :liquidation:<order id>,
-:reconcile:<snapshot ts>."""
+:reconcile:<snapshot ts>,
+:liq-near:<symbol>."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal
 
 from shared.accounts import AccountAlerts
-from shared.events import AccountFill, AccountOrder, AccountSnapshot, Alert
+from shared.events import AccountFill, AccountOrder, AccountSnapshot, Alert, Position
 from shared.usd import usd_value
 
 SOURCE = "accounts"
@@ -72,3 +74,32 @@ def reconcile_alert(snapshot: AccountSnapshot, lines: Sequence[str], alerts: Acc
         title=f"{snapshot.account} ({snapshot.exchange}): {len(lines)} stored "
               f"{'difference' if len(lines) == 1 else 'differences'} corrected from the venue",
         text="\n".join(shown), ts=snapshot.ts, recv_ts=snapshot.recv_ts)
+
+
+def liquidation_distance(position: Position) -> Decimal | None:
+    """How far (percent of the price) the position's mark, or its entry when no mark, is from the
+    liquidation price the venue gives; negative once past it. None when there is nothing to measure."""
+    price = position.mark_price if position.mark_price is not None else position.entry_price
+    liquidation = position.liquidation_price
+    if not position.size or price is None or price <= 0 or liquidation is None or liquidation <= 0:
+        return None
+    gap = price - liquidation if position.size > 0 else liquidation - price
+    return gap / price * 100
+
+
+def liquidation_near_alert(position: Position, pct: Decimal, alerts: AccountAlerts) -> Alert | None:
+    """A position within `pct` percent of its liquidation price, when liquidations are on. The title
+    is the same while it stays near, so the general service sends it once per dedup window."""
+    distance = liquidation_distance(position)
+    if distance is None or distance > pct or not alerts.liquidations:
+        return None
+    price = position.mark_price if position.mark_price is not None else position.entry_price
+    side = "long" if position.size > 0 else "short"
+    return Alert(
+        source=SOURCE, severity="critical",
+        key=key_of(position.exchange, position.account, "liq-near", position.symbol),
+        title=f"{position.account} ({position.exchange}): {position.symbol} {side} within {pct}% "
+              f"of its liquidation price",
+        text=f"{side} {abs(position.size)} {position.symbol}, price {price}, liquidation at "
+             f"{position.liquidation_price} ({distance.quantize(Decimal('0.01'))}% away)",
+        ts=position.ts, recv_ts=position.recv_ts)

@@ -1,5 +1,6 @@
 """The accounts group's SQL (tables in shared/migrations/080_accounts.sql) and the thin functions that
-run it inside the batch's one transaction. Every write is idempotent: an order's latest row moves
+run it inside the batch's one transaction (a position's liquidation price, realized PnL and funding
+paid: migration 091_lighter.sql). Every write is idempotent: an order's latest row moves
 only forward (ts, then filled, then status), history and fills are inserted ON CONFLICT DO NOTHING,
 and the balances' and positions' latest rows never go back in time."""
 from __future__ import annotations
@@ -91,24 +92,30 @@ WHERE b.ts <= EXCLUDED.ts
 """
 POSITION_HISTORY = """
 INSERT INTO account_position_history (exchange, account, symbol, size, entry_price, mark_price,
-                                      unrealized_pnl, leverage, ts)
+                                      unrealized_pnl, leverage, ts, liquidation_price, realized_pnl,
+                                      funding_paid)
 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::numeric[], $5::numeric[], $6::numeric[],
-                     $7::numeric[], $8::numeric[], $9::bigint[])
+                     $7::numeric[], $8::numeric[], $9::bigint[], $10::numeric[], $11::numeric[],
+                     $12::numeric[])
 ON CONFLICT DO NOTHING
 """
 # Not behind a newer history row: a position closed (size 0, its latest row deleted) stays closed
 # when an older update of it arrives late.
 LATEST_POSITIONS = """
 INSERT INTO account_positions AS p (exchange, account, symbol, size, entry_price, mark_price, unrealized_pnl,
-                                    leverage, ts)
+                                    leverage, ts, liquidation_price, realized_pnl, funding_paid)
 SELECT u.* FROM unnest($1::text[], $2::text[], $3::text[], $4::numeric[], $5::numeric[], $6::numeric[],
-                       $7::numeric[], $8::numeric[], $9::bigint[])
-    AS u(exchange, account, symbol, size, entry_price, mark_price, unrealized_pnl, leverage, ts)
+                       $7::numeric[], $8::numeric[], $9::bigint[], $10::numeric[], $11::numeric[],
+                       $12::numeric[])
+    AS u(exchange, account, symbol, size, entry_price, mark_price, unrealized_pnl, leverage, ts,
+         liquidation_price, realized_pnl, funding_paid)
 WHERE NOT EXISTS (SELECT 1 FROM account_position_history h WHERE h.exchange = u.exchange
                   AND h.account = u.account AND h.symbol = u.symbol AND h.ts > u.ts)
 ON CONFLICT (exchange, account, symbol) DO UPDATE SET
     size = EXCLUDED.size, entry_price = EXCLUDED.entry_price, mark_price = EXCLUDED.mark_price,
-    unrealized_pnl = EXCLUDED.unrealized_pnl, leverage = EXCLUDED.leverage, ts = EXCLUDED.ts
+    unrealized_pnl = EXCLUDED.unrealized_pnl, leverage = EXCLUDED.leverage, ts = EXCLUDED.ts,
+    liquidation_price = EXCLUDED.liquidation_price, realized_pnl = EXCLUDED.realized_pnl,
+    funding_paid = EXCLUDED.funding_paid
 WHERE p.ts <= EXCLUDED.ts
 """
 CLOSED_POSITIONS = """
@@ -164,7 +171,8 @@ def balance_row(b: Balance) -> tuple[object, ...]:
 def position_row(p: Position) -> tuple[object, ...]:
     return (p.exchange, p.account, p.symbol, checked(p.size, "size"), checked(p.entry_price, "entry_price"),
             checked(p.mark_price, "mark_price"), checked(p.unrealized_pnl, "unrealized_pnl"),
-            checked(p.leverage, "leverage"), p.ts)
+            checked(p.leverage, "leverage"), p.ts, checked(p.liquidation_price, "liquidation_price"),
+            checked(p.realized_pnl, "realized_pnl"), checked(p.funding_paid, "funding_paid"))
 
 
 async def store_orders(conn: asyncpg.Connection, orders: Sequence[AccountOrder],
@@ -256,8 +264,9 @@ def balance_of(row: Mapping[str, Any]) -> Balance:
 def position_of(row: Mapping[str, Any]) -> Position:
     return Position(account=row["account"], exchange=row["exchange"], symbol=row["symbol"], size=row["size"],
                     entry_price=row["entry_price"], mark_price=row["mark_price"],
-                    unrealized_pnl=row["unrealized_pnl"], leverage=row["leverage"], ts=row["ts"],
-                    recv_ts=row["ts"])
+                    unrealized_pnl=row["unrealized_pnl"], leverage=row["leverage"],
+                    liquidation_price=row["liquidation_price"], realized_pnl=row["realized_pnl"],
+                    funding_paid=row["funding_paid"], ts=row["ts"], recv_ts=row["ts"])
 
 
 def alerts_of(account: str, text: str) -> AccountAlerts:

@@ -13,13 +13,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from decimal import Decimal
 
 import asyncpg
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from services.processor.account_alerts import fill_alert, order_alert, reconcile_alert
+from services.processor.account_alerts import fill_alert, liquidation_near_alert, order_alert, reconcile_alert
 from services.processor.account_reconcile import Applied, reconcile
 from services.processor.account_tables import (
     lock_accounts,
@@ -81,6 +82,7 @@ class Stored:
     orders: list[AccountOrder]
     reconciled: list[Applied]
     cursors: dict[str, int]
+    positions: list[Position] = field(default_factory=list)  # streamed and snapshot: liquidation distance
 
 
 async def store_batch(conn: asyncpg.Connection, events: Sequence[AccountEvent]) -> Stored:
@@ -92,12 +94,15 @@ async def store_batch(conn: asyncpg.Connection, events: Sequence[AccountEvent]) 
     snapshots = sorted((e for e in events if isinstance(e, AccountSnapshot)), key=lambda s: s.ts)
     reconciled = [await reconcile(conn, snapshot) for snapshot in snapshots]
     cursors = await newest_fills(conn, {e.account for e in events})
-    return Stored(fills, orders, reconciled, cursors)
+    positions = [e for e in events if isinstance(e, Position)] + [p for s in snapshots for p in s.positions]
+    return Stored(fills, orders, reconciled, cursors, positions)
 
 
-def alerts_of(stored: Stored, settings: dict[str, AccountAlerts]) -> list[Alert]:
+def alerts_of(stored: Stored, settings: dict[str, AccountAlerts],
+              liquidation_pct: Decimal = Decimal(5)) -> list[Alert]:
     """The batch's alerts: new fills and closing orders (stream or reconciliation), then one per
-    reconciliation that found differences; one per key (a liquidation's order and its fills)."""
+    reconciliation that found differences, then positions near their liquidation price; one per key
+    (a liquidation's order and its fills)."""
     fills = [*stored.fills, *(f for r in stored.reconciled for f in r.fills)]
     orders = [*stored.orders, *(o for r in stored.reconciled for o in r.orders)]
     found = [fill_alert(f, settings[f.account]) for f in fills]
@@ -105,6 +110,7 @@ def alerts_of(stored: Stored, settings: dict[str, AccountAlerts]) -> list[Alert]
     found += [reconcile_alert(r.snapshot, [f"{d.kind} {d.item}: {d.stored or '-'} -> {d.venue or '-'}"
                                            for d in r.differences], settings[r.snapshot.account])
               for r in stored.reconciled]
+    found += [liquidation_near_alert(p, liquidation_pct, settings[p.account]) for p in stored.positions]
     unique: dict[str, Alert] = {}
     for alert in found:
         if alert is not None:
@@ -118,8 +124,9 @@ class AccountStore:
     retried batch finds its fills stored already, so it makes no second alert)."""
 
     def __init__(self, pool: asyncpg.Pool, producer: StreamProducer, redis: aioredis.Redis,
-                 cursors_key: str) -> None:
+                 cursors_key: str, liquidation_pct: Decimal = Decimal(5)) -> None:
         self.pool = pool
+        self.liquidation_pct = liquidation_pct  # accounts.liquidation_alert_pct
         self.producer = producer  # flushed here, by this sink: no loop of its own
         self.cursors_key = cursors_key
         self._move_cursors = redis.register_script(CURSOR_LUA)
@@ -142,7 +149,7 @@ class AccountStore:
                 log.warning("account reconciled: stored state corrected",
                             extra={"exchange": snapshot.exchange, "account": snapshot.account,
                                    "differences": len(applied.differences), "reason": snapshot.reason})
-        for alert in alerts_of(stored, settings):
+        for alert in alerts_of(stored, settings, self.liquidation_pct):
             self.producer.publish(alert)
         if not await self.producer.flush():
             raise SinkUnavailable("redis: account alerts not published")
@@ -165,7 +172,8 @@ def accounts_consumers(settings: Settings, redis: aioredis.Redis, pool: asyncpg.
     return [
         StreamConsumer(redis, settings, stream, ACCOUNTS_GROUP, name,
                        AccountStore(pool, StreamProducer(redis, settings, source="processor"), redis,
-                                    account_cursors_key(prefix)))
+                                    account_cursors_key(prefix),
+                                    Decimal(str(settings.accounts.liquidation_alert_pct))))
         for stream in family_streams(prefix, "account", settings.streams.partitions)
     ]
 

@@ -11,6 +11,7 @@ Private sockets (the accounts of services/simulator/<venue>_account.py):
   binance_private  /private/ws?listenKey=...   bybit_private /v5/private
   okx_private      /ws/v5/private              deribit_private /ws/api/v2 (public/auth)
   hyperliquid_private /ws (userFills, userEvents of the account desk's addresses)
+  lighter_private  /lighter/stream (account_all of the account desk's indexes)
 """
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ from services.simulator.history import add_history
 from services.simulator.hyperliquid import Hyperliquid
 from services.simulator.hyperliquid_account import add_hyperliquid_account
 from services.simulator.hyperliquid_info import INFO_DESK, InfoDesk
+from services.simulator.lighter_account import add_lighter_account
 from services.simulator.okx import Okx
 from services.simulator.okx_account import add_okx_account
 from services.simulator.population import Population
@@ -79,7 +81,8 @@ def venue_urls(base: str) -> dict[str, str]:
             "okx_business": f"{base}/ws/v5/business", "hyperliquid": f"{base}/ws",
             "deribit": f"{base}/ws/api/v2", "binance_private": f"{base}/private/ws",
             "bybit_private": f"{base}/v5/private", "okx_private": f"{base}/ws/v5/private",
-            "deribit_private": f"{base}/ws/api/v2", "hyperliquid_private": f"{base}/ws"}
+            "deribit_private": f"{base}/ws/api/v2", "hyperliquid_private": f"{base}/ws",
+            "lighter_private": f"{base}/lighter/stream"}
 
 
 def _handler(name: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
@@ -178,4 +181,5 @@ def create_app(settings: Settings, traders: Population | None = None,
     add_okx_account(app)
     add_deribit_account(app)
     add_hyperliquid_account(app)
+    add_lighter_account(app)  # /lighter/api/v1/account, /lighter/stream, /control/lighter
     return app

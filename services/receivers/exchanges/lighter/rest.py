@@ -1,4 +1,4 @@
-"""Lighter (zkLighter) perpetuals: REST funding rates.
+"""Lighter (zkLighter) perpetuals, the market side: REST funding rates.
 
 Docs: https://apidocs.lighter.xyz/reference/funding-rates (GET /api/v1/funding-rates). The reference
 gives the schema only (FundingRates: code, message, funding_rates[] of market_id, exchange, symbol,
@@ -26,7 +26,6 @@ import msgspec
 
 from services.receivers.frames import FrameError, decode, divide, finite, funding_rate, normalized
 from services.receivers.rest import VenueClient
-from services.receivers.venue import RestApi, Venue
 from shared.events import AnyEvent, now_us
 
 NAME = "lighter"
@@ -93,6 +92,3 @@ async def fetch_funding(client: VenueClient, assets: Sequence[str]) -> list[AnyE
     raw = await client.get("/api/v1/funding-rates")
     return parse_funding_rates(raw, now_us(), coins=set(assets))
 
-
-VENUE = Venue(name=NAME, exchange=NAME, rest=RestApi(REST_URL, REST_WEIGHT_PER_MINUTE),
-              fetchers={"funding": fetch_funding})
