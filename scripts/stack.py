@@ -63,6 +63,7 @@ def demo_accounts(env: dict[str, str]) -> None:
         (f"demo-{venue}", venue, f"{key}\n{secret}\n{passphrase}\n", [])
         for venue, (key, secret, passphrase) in DEMO_KEYS.items()]
     accounts.append(("demo-hyperliquid", "hyperliquid", "", ["--address", DEMO_ADDRESS]))
+    accounts.append(("demo-lighter", "lighter", "", ["--address", "1"]))  # a Lighter account index
     listed = subprocess.run([sys.executable, "-m", "services.general", "accounts", "list"], env=env,
                             capture_output=True, text=True)
     for account_id, venue, secrets, extra in accounts:

@@ -20,11 +20,12 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Literal
 
+from shared.decimals import percent
+
 Method = Literal["average", "fifo"]
 FeeIn = Literal["quote", "base", "other"]
 METHODS: tuple[Method, ...] = ("average", "fifo")
 ZERO = Decimal(0)
-HUNDRED = Decimal(100)
 
 
 @dataclass(frozen=True)
@@ -159,4 +160,4 @@ def unrealized(book: Book, price: Decimal) -> Decimal:
 def pnl_pct(book: Book, price: Decimal) -> Decimal | None:
     """The unrealized PnL as a percentage of the open position's cost; None with nothing open."""
     cost = book.cost
-    return unrealized(book, price) / cost * HUNDRED if cost else None
+    return percent(unrealized(book, price), cost) if cost else None

@@ -35,3 +35,11 @@ def usd_argument(text: str) -> Decimal:
     if not value.is_finite() or value < 0:
         raise argparse.ArgumentTypeError(f"{text!r}: expected a USD amount of 0 or more")
     return value
+
+
+PERCENT_QUANTUM = Decimal("0.0001")
+
+
+def percent(part: Decimal, whole: Decimal) -> Decimal:
+    """part / whole in percent, to four places (a ratio shown to people, not money)."""
+    return (part / whole * 100).quantize(PERCENT_QUANTUM)

@@ -22,6 +22,7 @@ from shared import metrics
 from shared.backoff import sleep_or_stop
 from shared.config import Settings
 from shared.db import DB_ERRORS
+from shared.decimals import percent
 from shared.events import Alert, now_us
 from shared.settings import HedgePool
 from shared.streams import StreamProducer
@@ -44,7 +45,6 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
 ON CONFLICT (pool, asset, ts) DO NOTHING
 """
 USD_QUOTES = ("USD", "USDT", "USDC")
-HUNDRED = Decimal(100)
 
 
 class Short(msgspec.Struct, frozen=True):
@@ -93,7 +93,7 @@ def hedge_lines(name: str, pool: HedgePool, exposure: PoolExposure, held: dict[s
         lines.append(HedgeLine(
             pool=name, asset=asset, pool_asset=item.asset, source=pool.source, held_units=pool.held,
             per_unit=item.per_unit, required=required, hedge=hedge, drift=drift,
-            drift_pct=drift / required * HUNDRED if required else None, price=price,
+            drift_pct=percent(drift, required) if required else None, price=price,
             drift_usd=drift * price if price is not None else None))
     return lines
 

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from services.general.portfolio_prices import DOLLARS, NO_PRICE, Price, base_of
-from shared.avg_entry import HUNDRED, ZERO, Book, FeeIn, Method, Trade, pnl_pct, replay, unrealized
+from shared.avg_entry import ZERO, Book, FeeIn, Method, Trade, pnl_pct, replay, unrealized
+from shared.decimals import percent
 from shared.events import AccountFill, AccountSnapshot
 
 # venues whose collateral balance already holds the positions' unrealized PnL: Hyperliquid's
@@ -141,7 +142,7 @@ def valued(holding: Holding, price: Price, method: Method, account: str, exchang
         entry, cost_method = holding.venue_entry, "venue"
         if at is not None:
             upnl = (at - entry) * qty
-            pct = upnl / (entry * abs(qty)) * HUNDRED
+            pct = percent(upnl, entry * abs(qty))
     if holding.position:
         value = upnl if qty else ZERO
     else:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from services.simulator.clock import SimClock
+from services.simulator.market import PricePath
 
 QUOTE = "USDT"
 START_BALANCE = Decimal("10000")
@@ -83,6 +84,8 @@ class SimAccount:
     positions: dict[str, SimPosition] = field(default_factory=dict)
     listeners: list[Listener] = field(default_factory=list)
     next_id: int = 1
+    # coin, ms -> where the market is (the simulator's shared price path); None: PRICES
+    market: Callable[[str, int], Decimal] | None = None
 
     def open_orders(self) -> list[SimOrder]:
         return [o for o in self.orders.values() if o.status in ("new", "partially_filled")]
@@ -102,7 +105,8 @@ class SimAccount:
                                          now_ms))
         coin = self.rng.choice(sorted(PRICES))
         side = self.rng.choice(("buy", "sell"))
-        price = (PRICES[coin] * Decimal(1 + self.rng.uniform(-0.01, 0.01))).quantize(Decimal("0.1"))
+        near = self.market(coin, now_ms) if self.market is not None else PRICES[coin]
+        price = (near * Decimal(1 + self.rng.uniform(-0.002, 0.002))).quantize(Decimal("0.1"))
         size = Decimal(self.rng.choice(("0.010", "0.020", "0.050", "0.100")))
         order = SimOrder(self._id(), f"sim-{self.next_id}", coin, side, size, price, updated_ms=now_ms)
         return self._emit([self._order(order)])
@@ -177,14 +181,22 @@ class AccountBook:
         self.clock = clock
         self.seed = seed
         self.accounts: dict[tuple[str, str], SimAccount] = {}
+        self._paths: dict[str, PricePath] = {}
 
     def account(self, venue: str, key: str) -> SimAccount:
         """The account a venue knows by `key`, made on first use (a fresh book per key)."""
         found = self.accounts.get((venue, key))
         if found is None:
             rng = random.Random(f"{self.seed}:{venue}:{key}")
-            found = self.accounts[(venue, key)] = SimAccount(key, rng)
+            found = self.accounts[(venue, key)] = SimAccount(key, rng, market=self.market)
         return found
+
+    def market(self, coin: str, ms: int) -> Decimal:
+        """The shared price path of `coin` (services/simulator/market.py), as the venues trade it."""
+        path = self._paths.get(coin)
+        if path is None:
+            path = self._paths[coin] = PricePath(self.seed, coin)
+        return Decimal(str(round(path.price(ms), 1)))
 
     def step_all(self) -> int:
         """One step of every account; returns the changes made."""

@@ -145,7 +145,7 @@ async def test_api_hedges_needs_account_read_and_answers_the_latest_run(
     assert body["count"] == 3 and set(rows) == {"SOL", "ETH", "BTC"}
     eth = rows["ETH"]
     assert (eth["pool"], eth["required"], eth["held"], eth["drift"], eth["drift_pct"], eth["drift_usd"]) == (
-        "jlp", "4.0000", "3.5", "-0.5000", "-12.500", "-1250.0000")
+        "jlp", "4.0000", "3.5", "-0.5000", "-12.5000", "-1250.0000")
     history = await client.get("/api/v1/hedges/history?asset=BTC", headers={"X-API-Key": read_key})
     assert [row["held"] for row in (await history.json())["hedges"]] == ["0.19"]
 

@@ -55,7 +55,7 @@ def test_a_flip_closes_then_opens_the_rest_at_the_fill_price() -> None:
         assert book.realized == D(60), method
         assert book.quantity == D(-3) and book.avg_entry == D(130), method
         assert unrealized(book, D(120)) == D(30)  # a short gains as the price falls
-        assert pnl_pct(book, D(120)) == D(30) / D(390) * 100
+        assert pnl_pct(book, D(120)) == D("7.6923")  # 30 / 390, in percent to four places
 
 
 def test_a_short_averages_its_sells_and_buys_close_it() -> None:
