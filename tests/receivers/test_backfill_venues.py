@@ -8,9 +8,11 @@ import asyncio
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from decimal import Decimal
 from typing import Any
 
 import asyncpg
+import msgspec
 import pytest
 import redis.asyncio as aioredis
 
@@ -18,6 +20,11 @@ from services.processor.sinks import STORED_FAMILIES
 from services.processor.store import EventStore
 from services.receivers.backfill import Backfill, open_backfill
 from services.receivers.connection import FeedConnection
+from services.receivers.exchanges.bybit import history as bybit_history
+from services.receivers.exchanges.deribit import history as deribit_history
+from services.receivers.exchanges.deribit import market as deribit_market
+from services.receivers.exchanges.okx import history as okx_history
+from services.receivers.exchanges.okx import market as okx_market
 from services.simulator import bybit as bybit_sim
 from services.simulator import deribit as deribit_sim
 from services.simulator import okx as okx_sim
@@ -171,3 +178,35 @@ async def test_a_bybit_outage_beyond_its_last_1000_trades_ends_partial(make_sett
     for gap in symbol_gaps(producer):
         assert gap.status == "partial" and 900 <= gap.recovered <= 1000  # the newest of the 1200 only
         assert gap.first_missing_id is None and gap.last_recovered_id is not None
+
+
+def test_okx_history_rows_parse_as_the_stream_does() -> None:
+    raw = (b'{"code":"0","msg":"","data":[{"instId":"BTC-USDT","side":"sell","sz":"0.00001","px":"29963.2",'
+           b'"tradeId":"242720720","ts":"1654161646974"}]}')
+    [row] = okx_history.parse_history_trades(raw)
+    trade = okx_market.trade_of(row, 7, okx_market.CT_VAL)
+    assert (trade.symbol, trade.trade_id, trade.size, trade.side, trade.ts) == (
+        "BTC-USDT", "242720720", Decimal("0.00001"), "sell", 1_654_161_646_974_000)
+    swap = okx_market.trade_of(msgspec.structs.replace(row, instId="BTC-USDT-SWAP", sz=Decimal(3)), 7,
+                               okx_market.CT_VAL)
+    assert (swap.size, swap.raw_size) == (Decimal("0.03"), Decimal(3))  # contracts x ctVal, as pushed
+
+
+def test_deribit_history_page_parses_as_the_stream_does() -> None:
+    raw = (b'{"jsonrpc":"2.0","id":9267,"result":{"trades":[{"trade_seq":30289442,"trade_id":"48079269",'
+           b'"timestamp":1590484512188,"tick_direction":2,"price":8950,"mark_price":8948.9,'
+           b'"instrument_name":"BTC-PERPETUAL","index_price":8955.88,"direction":"sell","amount":10}],'
+           b'"has_more":true}}')
+    [(seq, row)], more = deribit_history.parse_trades_page(raw, 7)
+    trade = deribit_market.trade_of(row, 7)
+    assert (seq, more, trade.seq, trade.trade_id) == (30289442, True, 30289442, "48079269")
+    assert (trade.size, trade.raw_size) == (Decimal("0.001117318435754190"), Decimal(10))  # USD / price
+
+
+def test_bybit_recent_trades_parse_oldest_first() -> None:
+    raw = (b'{"retCode":0,"retMsg":"OK","result":{"category":"spot","list":[{"execId":"2100000000007764263",'
+           b'"symbol":"BTCUSDT","price":"16618.49","size":"0.00012","side":"Buy","time":"1672052955758",'
+           b'"isBlockTrade":false}]},"retExtInfo":{},"time":1672053054358}')
+    [(ms, trade)] = bybit_history.parse_recent_trades(raw, "spot", 7)
+    assert (ms, trade.symbol, trade.trade_id, trade.side, trade.size) == (
+        1672052955758, "BTC-USDT", "2100000000007764263", "buy", Decimal("0.00012"))
