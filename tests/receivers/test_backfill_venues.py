@@ -210,3 +210,27 @@ def test_bybit_recent_trades_parse_oldest_first() -> None:
     [(ms, trade)] = bybit_history.parse_recent_trades(raw, "spot", 7)
     assert (ms, trade.symbol, trade.trade_id, trade.side, trade.size) == (
         1672052955758, "BTC-USDT", "2100000000007764263", "buy", Decimal("0.00012"))
+
+
+@pytest.mark.parametrize("venue", ["okx", "bybit"])
+async def test_a_restart_window_is_healed(venue: str, make_settings: SettingsFactory,
+                                          redis: aioredis.Redis) -> None:
+    first, second = FakeProducer(), FakeProducer()
+    async with simulator(make_settings, simulator_symbols=SYMBOLS[venue]) as sim:
+        async with receiving(sim, venue, redis, first) as (conn, _):
+            await wait_until(lambda: conn.data_frames > 10, what="data")
+            await sim.control(venue=venue, mode="paused")
+            await asyncio.sleep(0.3)  # positions written
+        trade_off_socket(sim, venue, 20)
+        await sim.control(venue=venue, mode="normal")
+        async with receiving(sim, venue, redis, second):
+            await wait_until(lambda: len(symbol_gaps(second)) == 2, timeout=10, what="restart gaps")
+    for gap in symbol_gaps(second):
+        assert (gap.status, gap.reason, gap.recovered) == ("healed", "restart", 20)
+    before, after = published(first), published(second)
+    for symbol in SYMBOLS[venue]:  # nothing lost, nothing twice, between the two processes
+        ring = [str(row[ID_FIELD[venue]]) for _, _, row in sim.venue(venue).history.rows[symbol]]
+        both = before[symbol] + after[symbol]
+        assert len(both) == len(set(both))
+        places = sorted(map(ring.index, both))
+        assert places == list(range(places[0], places[-1] + 1))
