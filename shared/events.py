@@ -44,6 +44,7 @@ class Trade(Event, frozen=True):
     raw_size: Decimal | None = None  # as the venue quotes it (contracts, USD) when not base
     buyer: str | None = None  # Hyperliquid: buyer address
     seller: str | None = None  # Hyperliquid: seller address
+    seq: int | None = None  # Deribit trade_seq: consecutive per instrument, which its trade_id is not
 
 
 class Candle(Event, frozen=True):

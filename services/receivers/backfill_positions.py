@@ -1,5 +1,5 @@
-"""Where each feed stopped: the last trade id and its receive time per (venue, symbol), in Redis, so a
-restarted receiver knows which ids it missed while it was away.
+"""Where each feed stopped: the last trade key (id, sequence or ms) and its receive time per (venue,
+symbol), in Redis, so a restarted receiver knows which trades it missed while it was away.
 
 Hash `<prefix>:trade_position:<venue>`, field = normalized symbol, value = JSON Position. The
 writer runs beside the sockets, never in a frame's path, and writes the positions of one interval
@@ -26,9 +26,10 @@ POSITION_TTL_S = 7 * 86_400  # a feed away for longer than a week starts afresh
 class Position(msgspec.Struct, frozen=True, array_like=True):
     """The last trade a feed saw of one symbol."""
 
-    trade_id: int
+    trade_id: int  # its key: the trade id, Deribit's trade_seq, or Bybit's ms
     recv_ts: int  # µs
     raw_symbol: str
+    seen: tuple[str, ...] = ()  # keys in ms: the trade ids at that ms (a restart skips them)
 
 
 _encoder = msgspec.json.Encoder()

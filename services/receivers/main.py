@@ -70,7 +70,7 @@ async def run_feeds(settings: Settings, redis: aioredis.Redis, producer: StreamP
     feeds = build_feeds(settings, facts)
     if not feeds:
         log.warning("no feeds configured: nothing to receive")
-    async with open_backfill(settings, redis, producer, feeds, clients) as backfill:
+    async with open_backfill(settings, redis, producer, feeds, clients, facts) as backfill:
         await _run_feeds(settings, redis, producer, pollers, tracker, stop, accounts, facts, feeds, backfill)
 
 

@@ -13,6 +13,7 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
+from services.simulator.history import TradeRing
 from services.simulator.tape import MINUTE_MS, Tape, text
 from services.simulator.venue import Session, Sub
 
@@ -86,7 +87,9 @@ class Bybit:
     def frame(self, sub: Sub, session: Session) -> tuple[str, int]:
         tape = session.state.tape(sub.symbol)
         if sub.channel == "trades":
-            return self._push(sub, tape, [public_trade(tape)]), 1
+            payload = public_trade(tape)
+            record_trade(session.state.history, payload)
+            return self._push(sub, tape, [payload]), 1
         if sub.channel == "candles":
             return self._push(sub, tape, [kline(tape)]), 0
         if sub.channel == "liquidations":
@@ -129,6 +132,13 @@ def public_trade(tape: Tape) -> dict[str, Any]:
         "BT": False,
         "seq": tape.seq,
     }
+
+
+def record_trade(ring: TradeRing, payload: dict[str, Any]) -> None:
+    """The trade in recent-trade's row shape, by its matching seq (one per simulated trade)."""
+    row = {"execId": payload["i"], "symbol": payload["s"], "price": payload["p"], "size": payload["v"],
+           "side": payload["S"], "time": str(payload["T"]), "isBlockTrade": payload["BT"]}
+    ring.record(payload["s"], payload["seq"], payload["T"], row)
 
 
 def kline(tape: Tape) -> dict[str, Any]:

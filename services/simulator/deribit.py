@@ -16,6 +16,7 @@ from typing import Any, Protocol
 import msgspec
 from aiohttp import web
 
+from services.simulator.history import TradeRing
 from services.simulator.tape import Tape
 from services.simulator.venue import Session, Sub
 
@@ -122,7 +123,9 @@ class Deribit:
     def frame(self, sub: Sub, session: Session) -> tuple[str, int]:
         tape = session.state.tape(sub.symbol)
         if sub.channel == "trades":
-            return _notify(sub.key, [trade(tape)]), 1
+            payload = trade(tape)
+            record_trade(session.state.history, payload)
+            return _notify(sub.key, [payload]), 1
         if sub.channel == "candles":
             return _notify(sub.key, chart(tape)), 0
         return _notify(sub.key, ticker(tape)), 0
@@ -158,6 +161,13 @@ def trade(tape: Tape) -> dict[str, Any]:
         "direction": "buy" if fill.buy else "sell",
         "amount": _usd(tape, fill.size) if inverse(tape) else fill.size,
     }
+
+
+def record_trade(ring: TradeRing, payload: dict[str, Any]) -> None:
+    """The trade as get_last_trades_by_instrument lists it (the notification's keys, numbers as JSON
+    numbers whatever encoder answers), by trade_seq."""
+    row = {k: msgspec.Raw(str(v).encode()) if isinstance(v, Decimal) else v for k, v in payload.items()}
+    ring.record(payload["instrument_name"], payload["trade_seq"], payload["timestamp"], row)
 
 
 def chart(tape: Tape) -> dict[str, Any]:

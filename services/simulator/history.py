@@ -3,16 +3,24 @@ can be checked exactly (a frame dropped by the `drop` mode is still in the venue
 frame a real venue failed to push is).
 
 A bounded ring of the newest HISTORY_TRADES trades per venue and symbol, recorded where the venue's
-trade frame is built (services/simulator/binance.py), served in the venue's REST shape:
+trade frame is built (services/simulator/<venue>.py), keyed by the trade's id (Binance, OKX), its
+trade_seq (Deribit) or its matching seq (Bybit), served in the venue's REST shape:
   GET /binance/fapi/v1/aggTrades?symbol=&fromId=|startTime=&endTime=&limit=
       https://developers.binance.com/docs/derivatives/usds-margined-futures/market-data/rest-api/Compressed-Aggregate-Trades-List
   GET /binance_spot/api/v3/historicalTrades?symbol=&fromId=&limit=
       https://developers.binance.com/docs/binance-spot-api-docs/rest-api/market-data-endpoints#old-trade-lookup
+  GET /okx/api/v5/market/history-trades?instId=&type=1&after=&before=&limit= (newest first, 100 at most)
+      https://www.okx.com/docs-v5/en/#order-book-trading-market-data-get-trades-history
+  GET /deribit/api/v2/public/get_last_trades_by_instrument?instrument_name=&start_seq=&end_seq=&count=
+      https://docs.deribit.com/api-reference/market-data/public-get_last_trades_by_instrument
+  GET /bybit/v5/market/recent-trade?category=linear|spot&symbol=&limit= (the newest only: 1000, spot 60)
+      https://bybit-exchange.github.io/docs/v5/market/recent-trade
 A fromId older than the ring answers from its oldest trade: the venue's history ends there.
 """
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from itertools import islice
@@ -23,7 +31,8 @@ from aiohttp import web
 from services.simulator.rest_venues import REST_SIM, RestSim, _venue
 
 HISTORY_TRADES = 20_000  # per venue and symbol: minutes of trades at the demo's rates
-DEFAULT_LIMIT, MAX_LIMIT = 500, 1000  # "Default 500; max 1000" on both endpoints
+DEFAULT_LIMIT, MAX_LIMIT = 500, 1000  # Binance: "Default 500; max 1000"; Deribit and Bybit linear: 1000
+OKX_LIMIT, BYBIT_SPOT_LIMIT = 100, 60
 Row = dict[str, Any]
 
 
@@ -49,6 +58,12 @@ class TradeRing:
             return []
         start = max(0, from_id - ring[0][0])  # ids of one symbol are consecutive
         return [row for _, _, row in islice(ring, start, start + limit)]
+
+    def window(self, symbol: str, above: int, below: int, limit: int) -> list[Row]:
+        """Ids strictly between above and below, newest first, at most `limit` (OKX's after/before)."""
+        ring = self.rows.get(symbol, deque())
+        rows = (row for trade_id, _, row in reversed(ring) if above < trade_id < below)
+        return list(islice(rows, limit))
 
     def between(self, symbol: str, start_ms: int | None, end_ms: int | None, limit: int) -> list[Row]:
         """From startTime (inclusive) to endTime; the newest `limit` when neither is given."""
@@ -86,6 +101,45 @@ def _answer(venue: str) -> Callable[[web.Request, RestSim], Any]:
     return answer
 
 
+def _okx(request: web.Request, sim: RestSim) -> Any:
+    """history-trades, type 1: {"code":"0","msg":"","data":[rows newest first]}."""
+    ring = request.app[RINGS]["okx"]
+    after, before = _int(request, "after"), _int(request, "before")
+    limit = min(_int(request, "limit") or OKX_LIMIT, OKX_LIMIT)
+    rows = ring.window(request.query.get("instId", ""), -1 if before is None else before,
+                       2**63 if after is None else after, limit)
+    return {"code": "0", "msg": "", "data": rows}
+
+
+def _deribit(request: web.Request, sim: RestSim) -> Any:
+    """get_last_trades_by_instrument by sequence, ascending: {"result":{"trades":[..],"has_more":..}}."""
+    ring = request.app[RINGS]["deribit"]
+    symbol = request.query.get("instrument_name", "")
+    start, end = _int(request, "start_seq") or 0, _int(request, "end_seq")
+    count = min(_int(request, "count") or 10, MAX_LIMIT)
+    rows = [row for row in ring.from_id(symbol, start, count + 1) if end is None or row["trade_seq"] <= end]
+    result = {"trades": rows[:count], "has_more": len(rows) > count}
+    return {"jsonrpc": "2.0", "result": result, "usIn": 0, "usOut": 0, "usDiff": 0, "testnet": True}
+
+
+def _bybit(request: web.Request, sim: RestSim) -> Any:
+    """recent-trade: the newest `limit` (linear at most 1000, spot 60), newest first."""
+    category = request.query.get("category", "linear")
+    most = BYBIT_SPOT_LIMIT if category == "spot" else MAX_LIMIT
+    ring = request.app[RINGS]["bybit_spot" if category == "spot" else "bybit"]
+    limit = min(_int(request, "limit") or (BYBIT_SPOT_LIMIT if category == "spot" else 500), most)
+    rows = ring.between(request.query.get("symbol", ""), None, None, limit)[::-1]
+    return {"retCode": 0, "retMsg": "OK", "result": {"category": category, "list": rows}, "retExtInfo": {},
+            "time": time.time_ns() // 1_000_000}
+
+
+def _sync(answer: Callable[[web.Request, RestSim], Any]) -> Callable[[web.Request, RestSim], Any]:
+    async def answer_async(request: web.Request, sim: RestSim) -> Any:
+        return answer(request, sim)
+
+    return answer_async
+
+
 def add_history(app: web.Application, rings: dict[str, TradeRing]) -> None:
     """The history routes of the venues that keep one (after add_rest_venues: they count as REST)."""
     assert REST_SIM in app, "add_rest_venues first"
@@ -93,3 +147,8 @@ def add_history(app: web.Application, rings: dict[str, TradeRing]) -> None:
     app.router.add_get("/{venue:binance}/fapi/v1/aggTrades", _venue("binance", _answer("binance")))
     app.router.add_get("/{venue:binance_spot}/api/v3/historicalTrades",
                        _venue("binance_spot", _answer("binance_spot")))
+    app.router.add_get("/{venue:okx}/api/v5/market/history-trades", _venue("okx", _sync(_okx)))
+    # a static path: the private side's /deribit/api/v2/{access}/{method} must not take it
+    app.router.add_get("/deribit/api/v2/public/get_last_trades_by_instrument",
+                       _venue("deribit", _sync(_deribit)))
+    app.router.add_get("/{venue:bybit}/v5/market/recent-trade", _venue("bybit", _sync(_bybit)))

@@ -14,6 +14,7 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
+from services.simulator.history import TradeRing
 from services.simulator.tape import Tape, text
 from services.simulator.venue import Session, Sub
 
@@ -110,7 +111,9 @@ class Okx:
             return _push(arg, [liquidation(session.state.tape(inst_id), inst_id)]), 0
         tape = session.state.tape(sub.symbol)
         if arg["channel"] == "trades":
-            return _push(arg, [trade(tape)]), 1
+            payload = trade(tape)
+            record_trade(session.state.history, payload)
+            return _push(arg, [payload]), 1
         if arg["channel"] == "candle1m":
             return _push(arg, [candle(tape)]), 0
         if arg["channel"] == "funding-rate":
@@ -136,6 +139,12 @@ def trade(tape: Tape) -> dict[str, Any]:
         "source": "0",
         "seqId": tape.seq,
     }
+
+
+def record_trade(ring: TradeRing, payload: dict[str, Any]) -> None:
+    """The trade in history-trades' row shape: {"instId","side","sz","px","tradeId","ts"}."""
+    row = {k: payload[k] for k in ("instId", "side", "sz", "px", "tradeId", "ts")}
+    ring.record(payload["instId"], int(payload["tradeId"]), int(payload["ts"]), row)
 
 
 def candle(tape: Tape) -> list[str]:

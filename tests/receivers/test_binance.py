@@ -28,7 +28,7 @@ def test_agg_trade_fixture_still_parses() -> None:
     assert_event(
         trade, Trade, exchange="binance", symbol="BTC-USDT-PERP", raw_symbol="BTCUSDT", trade_id="5933014",
         price=Decimal("0.001"), size=Decimal("100"), side="sell", raw_size=None, buyer=None, seller=None,
-        ts=123_456_785_000, recv_ts=RECV_TS,
+        ts=123_456_785_000, seq=None, recv_ts=RECV_TS,
     )
     assert market.parse_agg_trade(payload(raw), RECV_TS) == [trade]
 
@@ -94,7 +94,7 @@ def test_spot_trade_is_base_quote_on_binance() -> None:
     assert_event(
         trade, Trade, exchange="binance", symbol="BNB-BTC", raw_symbol="BNBBTC", trade_id="12345",
         price=Decimal("0.001"), size=Decimal("100"), side="sell", raw_size=None, buyer=None, seller=None,
-        ts=1_672_515_782_136_000, recv_ts=RECV_TS,
+        ts=1_672_515_782_136_000, seq=None, recv_ts=RECV_TS,
     )
     assert market.parse_spot_trade(payload(raw), RECV_TS) == [trade]
     buyer_taker = raw.replace(b'"m":true', b'"m":false')

@@ -34,7 +34,7 @@ def test_public_trade(parse, symbol: str) -> None:
     [trade] = parse(frame("bybit", "publicTrade"), RECV_TS)
     assert_event(trade, Trade, exchange="bybit", symbol=symbol, raw_symbol="BTCUSDT", trade_id=TRADE_ID,
                  price=D("16578.50"), size=D("0.001"), side="buy", raw_size=None, buyer=None, seller=None,
-                 ts=1_672_304_486_865_000, recv_ts=RECV_TS)
+                 ts=1_672_304_486_865_000, seq=None, recv_ts=RECV_TS)
 
 
 def test_kline_open_time_interval_and_confirm() -> None:

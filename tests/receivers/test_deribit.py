@@ -30,7 +30,7 @@ def test_inverse_trade_size_is_usd_over_price() -> None:
         trade_id="48079269", price=Decimal("8950"),
         size=Decimal("0.001117318435754190"),  # 10 USD / 8950, rounded half-even at 18 places
         side="sell", raw_size=Decimal("10"), buyer=None, seller=None, ts=1_590_484_512_188_000,
-        recv_ts=RECV_TS,
+        seq=30289442, recv_ts=RECV_TS,
     )
     assert trade.size == rounded(Decimal(10) / Decimal(8950))
     assert deribit.parse_trades(raw, RECV_TS) == [trade]
@@ -41,7 +41,7 @@ def test_linear_trade_size_is_the_amount() -> None:
     assert_event(
         trade, Trade, exchange="deribit", symbol="BTC-USDC-PERP", raw_symbol="BTC_USDC-PERPETUAL",
         trade_id="48079269", price=Decimal("8950"), size=Decimal("10"), side="sell", raw_size=None,
-        buyer=None, seller=None, ts=1_590_484_512_188_000, recv_ts=RECV_TS,
+        buyer=None, seller=None, ts=1_590_484_512_188_000, seq=30289442, recv_ts=RECV_TS,
     )
 
 

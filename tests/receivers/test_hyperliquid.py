@@ -23,13 +23,15 @@ def test_trades_keep_buyer_and_seller() -> None:
         bought, Trade, exchange="hyperliquid", symbol="BTC-USD-PERP", raw_symbol="BTC",
         trade_id="877707108085800", price=Decimal("72581.0"), size=Decimal("0.00017"), side="buy",
         raw_size=None, buyer="0x9b54264d7502f80163ea949038aad771eae67e38",
-        seller="0x706bb519b05b7dc01d048af9a5e29d1ef5d6d9e3", ts=1_787_259_217_020_000, recv_ts=RECV_TS,
+        seller="0x706bb519b05b7dc01d048af9a5e29d1ef5d6d9e3", ts=1_787_259_217_020_000,
+        seq=None, recv_ts=RECV_TS,
     )
     assert_event(
         sold, Trade, exchange="hyperliquid", symbol="BTC-USD-PERP", raw_symbol="BTC",
         trade_id="226388921035269", price=Decimal("72580.5"), size=Decimal("0.01201"), side="sell",
         raw_size=None, buyer="0xecb63caa47c7c4e77f60f1ce858cf28dc2b82b00",
-        seller="0x4d2a7e458a9091cf678b3a4a21d4be019870ebaa", ts=1_787_259_217_021_000, recv_ts=RECV_TS,
+        seller="0x4d2a7e458a9091cf678b3a4a21d4be019870ebaa", ts=1_787_259_217_021_000,
+        seq=None, recv_ts=RECV_TS,
     )
     assert market.parse_trades(raw, RECV_TS) == [bought, sold]
 

@@ -38,7 +38,7 @@ def test_spot_trade_size_is_base_currency() -> None:
     [trade] = okx.parse_trades(frame("okx", "trades"), RECV_TS)
     assert_event(trade, Trade, exchange="okx", symbol="BTC-USDT", raw_symbol="BTC-USDT", trade_id="130639474",
                  price=D("42219.9"), size=D("0.12060306"), side="buy", raw_size=None, buyer=None, seller=None,
-                 ts=1_630_048_897_897_000, recv_ts=RECV_TS)
+                 ts=1_630_048_897_897_000, seq=None, recv_ts=RECV_TS)
 
 
 def test_swap_trade_size_is_contracts_times_ct_val() -> None:
@@ -46,7 +46,8 @@ def test_swap_trade_size_is_contracts_times_ct_val() -> None:
     [trade] = okx.parse_trades(swap, RECV_TS)
     assert_event(trade, Trade, exchange="okx", symbol="BTC-USDT-PERP", raw_symbol="BTC-USDT-SWAP",
                  trade_id="130639474", price=D("42219.9"), size=D("0.0012060306"), side="buy",
-                 raw_size=D("0.12060306"), buyer=None, seller=None, ts=1_630_048_897_897_000, recv_ts=RECV_TS)
+                 raw_size=D("0.12060306"), buyer=None, seller=None, ts=1_630_048_897_897_000, seq=None,
+                 recv_ts=RECV_TS)
     with pytest.raises(FrameError, match="no ctVal"):
         okx.parse_trades(swap, RECV_TS, ct_val={})
 

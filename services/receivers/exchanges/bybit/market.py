@@ -194,11 +194,16 @@ def parse_public_trade(raw: bytes | str, recv_ts: int, category: Category = CATE
     """
     events: list[AnyEvent] = []  # a loop, not a comprehension: Python 3.11 makes a function per comprehension
     for t in decode(_ws_trades, raw).data:
-        events.append(Trade(
-            exchange=NAME, symbol=symbol_of(t.s, category), raw_symbol=t.s, trade_id=t.i,
-            price=finite(t.p, "price"), size=finite(t.v, "size"), side="buy" if t.S == "Buy" else "sell",
-            ts=ms_to_us(t.T), recv_ts=recv_ts))
+        events.append(trade_of(t.s, t.i, t.p, t.v, t.S, t.T, category, recv_ts))
     return events
+
+
+def trade_of(raw_symbol: str, trade_id: str, price: Decimal, size: Decimal, side: Literal["Buy", "Sell"],
+             ms: int, category: Category, recv_ts: int) -> Trade:
+    """One trade, pushed (publicTrade) or from the REST history (recent-trade): the same Trade."""
+    return Trade(exchange=NAME, symbol=symbol_of(raw_symbol, category), raw_symbol=raw_symbol,
+                 trade_id=trade_id, price=finite(price, "price"), size=finite(size, "size"),
+                 side="buy" if side == "Buy" else "sell", ts=ms_to_us(ms), recv_ts=recv_ts)
 
 
 class Kline(msgspec.Struct, frozen=True):

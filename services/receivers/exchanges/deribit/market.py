@@ -177,17 +177,21 @@ def parse_trades(raw: bytes, recv_ts: int) -> list[AnyEvent]:
     _expect(note, "trades")
     events: list[AnyEvent] = []
     for t in note.params.data:
-        symbol, inverse = symbol_of(t.instrument_name)
-        price, amount = finite(t.price, "price"), finite(t.amount, "amount")
-        events.append(
-            Trade(
-                exchange=NAME, symbol=symbol, raw_symbol=t.instrument_name, trade_id=t.trade_id,
-                price=price, size=divide(amount, price, "size") if inverse else amount,
-                raw_size=amount if inverse else None, side=t.direction,
-                ts=ms_to_us(t.timestamp), recv_ts=recv_ts,
-            )
-        )
+        events.append(trade_of(t, recv_ts))
     return events
+
+
+def trade_of(t: DeribitTrade, recv_ts: int) -> Trade:
+    """One trade, pushed or from the REST history: inverse sizes are USD / price, the USD kept as
+    raw_size; trade_seq (consecutive per instrument) kept as seq for the gap detection."""
+    symbol, inverse = symbol_of(t.instrument_name)
+    price, amount = finite(t.price, "price"), finite(t.amount, "amount")
+    return Trade(
+        exchange=NAME, symbol=symbol, raw_symbol=t.instrument_name, trade_id=t.trade_id,
+        price=price, size=divide(amount, price, "size") if inverse else amount,
+        raw_size=amount if inverse else None, side=t.direction, seq=t.trade_seq,
+        ts=ms_to_us(t.timestamp), recv_ts=recv_ts,
+    )
 
 
 class Ticker(msgspec.Struct, frozen=True):

@@ -227,11 +227,16 @@ def parse_trades(raw: bytes | str, recv_ts: int, ct_val: CtVal = CT_VAL) -> list
     msg = decode(_trades, raw)
     events: list[AnyEvent] = []
     for t in msg.data:
-        size, raw_size = base_size(t.instId, t.sz, ct_val)
-        events.append(Trade(exchange=NAME, symbol=symbol_of(t.instId), raw_symbol=t.instId,
-                            trade_id=t.tradeId, price=finite(t.px, "price"), size=size, raw_size=raw_size,
-                            side=t.side, ts=ms_to_us(t.ts), recv_ts=recv_ts))
+        events.append(trade_of(t, recv_ts, ct_val))
     return events
+
+
+def trade_of(t: WsTrade, recv_ts: int, ct_val: CtVal) -> Trade:
+    """One trade, pushed or from the REST history (the same keys): swap contracts to base currency."""
+    size, raw_size = base_size(t.instId, t.sz, ct_val)
+    return Trade(exchange=NAME, symbol=symbol_of(t.instId), raw_symbol=t.instId, trade_id=t.tradeId,
+                 price=finite(t.px, "price"), size=size, raw_size=raw_size, side=t.side, ts=ms_to_us(t.ts),
+                 recv_ts=recv_ts)
 
 
 class WsCandle(msgspec.Struct, frozen=True, array_like=True):
