@@ -273,6 +273,9 @@ def test_account_update_one_way_is_a_balance_and_a_position() -> None:
         mark_price=None,
         unrealized_pnl=Decimal("-0.03508665"),
         leverage=None,
+        liquidation_price=None,  # not in this frame
+        realized_pnl=None,
+        funding_paid=None,
         ts=ts,
         recv_ts=RECV_TS,
     )
@@ -384,6 +387,9 @@ def test_position_risk_keeps_open_positions_only() -> None:
         mark_price=Decimal("0.41047590"),
         unrealized_pnl=Decimal("0.76427700"),
         leverage=None,
+        liquidation_price=None,  # not in this frame
+        realized_pnl=None,
+        funding_paid=None,
         ts=5,
         recv_ts=RECV_TS,
     )

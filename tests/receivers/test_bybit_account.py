@@ -200,6 +200,9 @@ def test_position_push() -> None:
         mark_price=D("28184.5"),
         unrealized_pnl=D("209.364"),
         leverage=D("10"),
+        liquidation_price=None,  # "liqPrice": "" in the example
+        realized_pnl=None,
+        funding_paid=None,
         ts=1_697_682_317_038_000,
         recv_ts=RECV_TS,
     )
@@ -336,6 +339,9 @@ def test_rest_positions_inverse_left_out_linear_read() -> None:
         mark_price=D("28224.50"),
         unrealized_pnl=D("-0.00029413"),
         leverage=D("10"),
+        liquidation_price=None,  # "liqPrice": "" in the example
+        realized_pnl=None,
+        funding_paid=None,
         ts=1_697_673_600_012_000,
         recv_ts=RECV_TS,
     )

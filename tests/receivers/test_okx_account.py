@@ -145,6 +145,7 @@ def test_positions_push_reads_linear_swaps_only() -> None:
     assert_event(position, Position, account=ACC, exchange="okx", symbol="ETH-USDT-PERP",
                  size=D("0.1"), entry_price=D("2566.31"), mark_price=D("2353.849"),
                  unrealized_pnl=D("-0.0000009932766034"), leverage=D("10"),
+                 liquidation_price=D("2352.8496681818233"), realized_pnl=None, funding_paid=None,
                  ts=1_619_507_761_462_000, recv_ts=RECV_TS)
     short = linear.replace(b'"posSide":"long"', b'"posSide":"short"')
     assert [p.size for p in PARSE(short, RECV_TS) if isinstance(p, Position)] == [D("-0.1")]

@@ -122,6 +122,7 @@ class PositionItem(msgspec.Struct, frozen=True):
     markPrice: str = ""
     unrealisedPnl: str = ""
     leverage: str = ""
+    liqPrice: str = ""  # "" when the position cannot be liquidated (or none)
     updatedTime: str = ""
 
 
@@ -210,7 +211,9 @@ def position_event(account: str, item: PositionItem, category: str, ts_ms: int, 
         size=-size if item.side == "Sell" else size, entry_price=entry if size else None,
         mark_price=optional_decimal(item.markPrice, "markPrice"),
         unrealized_pnl=optional_decimal(item.unrealisedPnl, "unrealisedPnl"),
-        leverage=optional_decimal(item.leverage, "leverage"), ts=ms_to_us(updated), recv_ts=recv_ts)
+        leverage=optional_decimal(item.leverage, "leverage"),
+        liquidation_price=optional_decimal(item.liqPrice, "liqPrice") or None if size else None,
+        ts=ms_to_us(updated), recv_ts=recv_ts)
 
 
 def balance_events(account: str, item: WalletItem, ts_ms: int, recv_ts: int) -> list[Balance]:

@@ -144,6 +144,7 @@ class PositionItem(msgspec.Struct, frozen=True):
     markPx: str = ""
     upl: str = ""
     lever: str = ""
+    liqPx: str = ""  # "" when none
 
 
 class BalanceDetail(msgspec.Struct, frozen=True):
@@ -258,6 +259,7 @@ def position_event(account: str, item: PositionItem, ct_val: CtVal, recv_ts: int
         entry_price=optional_decimal(item.avgPx, "avgPx") if size else None,
         mark_price=optional_decimal(item.markPx, "markPx"),
         unrealized_pnl=optional_decimal(item.upl, "upl"), leverage=optional_decimal(item.lever, "lever"),
+        liquidation_price=optional_decimal(item.liqPx, "liqPx") or None if size else None,
         ts=ms_to_us(ms_of(item.uTime, "uTime")), recv_ts=recv_ts)
 
 
