@@ -4,9 +4,13 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 SECONDS ?= 0
 
-.PHONY: install run demo test bench up down lint clean
+.PHONY: install promtool run demo test bench up down lint clean
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed promtool
+
+promtool:             ## promtool checks the Prometheus rules in the tests: Debian's prometheus package, as root
+	@command -v promtool >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq --no-install-recommends prometheus >/dev/null)
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)

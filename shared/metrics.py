@@ -27,6 +27,7 @@ ENTRIES_DEAD = Counter(
 DELIVERIES = Counter("tradehub_deliveries_total", "Entries delivered to this consumer", ["stream", "group"])
 STREAM_LENGTH = Gauge("tradehub_stream_length", "Entries in a stream", ["stream"])
 STREAM_LAG = Gauge("tradehub_stream_lag", "Entries a group has not read yet", ["stream", "group"])
+STREAM_CAP = Gauge("tradehub_stream_cap", "A stream's MAXLEN cap (lag alerts are a share of it)", ["stream"])
 STREAM_PENDING = Gauge("tradehub_stream_pending", "Entries read but not acked", ["stream", "group"])
 TRIMMED_UNREAD = Counter(
     "tradehub_stream_trimmed_unread_total", "Entries trimmed before the group read them", ["stream", "group"]
@@ -62,7 +63,9 @@ FEED_LAST_DATA = Gauge(
 )
 GAPS = Counter("tradehub_feed_gaps_total", "Outages of a feed recorded as gaps", ["feed"])
 # services
-HEARTBEAT_AGE = Gauge("tradehub_heartbeat_age_seconds", "Age of each service's last heartbeat", ["service"])
+HEARTBEAT_AGE = Gauge(
+    "tradehub_heartbeat_age_seconds", "Age of each service's last heartbeat; +Inf in the general service "
+    "when a service has none", ["service"])
 
 
 async def _metrics(_: web.Request) -> web.Response:
@@ -107,6 +110,11 @@ TRACKER_WEIGHT = Gauge(
     "Hyperliquid weight sent in the last minute, by budget (venue: every call of the IP; tracker: its share)",
     ["budget"],
 )
+TRACKER_WEIGHT_LIMIT = Gauge(
+    "tradehub_tracker_weight_limit_per_minute",
+    "Hyperliquid weight allowed per minute, by budget (venue: the IP's limit; tracker: its share)",
+    ["budget"],
+)
 TRACKER_TRADERS_PER_MINUTE = Gauge(
     "tradehub_tracker_traders_per_minute", "Trader states read in the last minute"
 )
@@ -143,6 +151,10 @@ TELEGRAM_REQUESTS = Counter(
 BACKUPS = Counter("tradehub_backups_total", "Backups taken, by outcome", ["outcome"])
 BACKUP_LAST_SUCCESS = Gauge(
     "tradehub_backup_last_success_timestamp_seconds", "When the last backup succeeded"
+)
+BACKUP_INTERVAL = Gauge(
+    "tradehub_backup_interval_seconds", "The backup schedule: one is due when the newest is this old "
+    "(0 while scheduled backups are off)"
 )
 BACKUP_BYTES = Gauge("tradehub_backup_bytes", "Size of the newest backup")
 RESTORE_CHECKS = Counter("tradehub_restore_checks_total", "Restore checks, by outcome", ["outcome"])

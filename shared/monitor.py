@@ -195,6 +195,7 @@ def export(figures: list[StreamFigures]) -> None:
     """Set the stream gauges from one reading."""
     for f in figures:
         metrics.STREAM_LENGTH.labels(f.stream).set(f.length)
+        metrics.STREAM_CAP.labels(f.stream).set(f.cap)
         metrics.DLQ_DEPTH.labels(f.stream).set(f.dlq)
         for g in f.groups:
             if g.lag is not None:

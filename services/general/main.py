@@ -81,6 +81,10 @@ async def backup_schedule(settings: Settings, redis: aioredis.Redis, producer: S
     """Back up when due; after a failure retry in `backup_retry_s`; alert on failure and on recovery.
     `maintenance` keeps retention from dropping a partition between the dump and its count."""
     maintenance = maintenance or asyncio.Lock()
+    metrics.BACKUP_INTERVAL.set(settings.backup.interval_s)
+    on_disk = list_backups(Path(settings.backup.dir), settings.db_schema)
+    if on_disk:  # the age alert judges the newest backup, not this process's first one
+        metrics.BACKUP_LAST_SUCCESS.set(on_disk[-1].taken.timestamp())
     retry_in = 0.0
     while not await sleep_or_stop(stop, max(seconds_until_due(settings), retry_in)):
         try:

@@ -2,11 +2,13 @@
 depth, the last backup, the services' heartbeats. Read by the watchers and by /status."""
 from __future__ import annotations
 
+import math
 import time
 
 import redis.asyncio as aioredis
 from redis.typing import EncodableT, FieldT
 
+from shared import metrics
 from shared.config import Settings
 from shared.constants import SERVICES, backup_status_key
 from shared.events import now_us
@@ -45,6 +47,8 @@ async def service_states(redis: aioredis.Redis, settings: Settings) -> dict[str,
         current = ages.get(beat.service)
         if age <= limit_s and (current is None or age < current):
             ages[beat.service] = age
+    for service, fresh in ages.items():  # a missing heartbeat is infinitely old, never a stale gauge
+        metrics.HEARTBEAT_AGE.labels(service).set(math.inf if fresh is None else fresh)
     return ages
 
 

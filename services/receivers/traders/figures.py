@@ -91,6 +91,8 @@ class Figures:
             return None
         metrics.TRACKER_WEIGHT.labels("venue").set(figures["weight_per_minute"] or 0)
         metrics.TRACKER_WEIGHT.labels("tracker").set(figures["tracker_weight_per_minute"] or 0)
+        metrics.TRACKER_WEIGHT_LIMIT.labels("venue").set(figures["weight_limit"] or 0)
+        metrics.TRACKER_WEIGHT_LIMIT.labels("tracker").set(figures["tracker_weight_limit"] or 0)
         metrics.TRACKER_TRADERS_PER_MINUTE.set(figures["traders_per_minute"] or 0)
         metrics.TRACKER_STALENESS.set(figures["largest_staleness_s"] or 0)
         for kind in ("all", "never_tracked", "watched"):
