@@ -6,11 +6,13 @@ SECONDS ?= 0
 
 .PHONY: install promtool run demo test bench up down lint clean
 
-install: $(VENV)/.installed promtool
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-promtool:             ## promtool checks the Prometheus rules in the tests: Debian's prometheus package, as root
-	@command -v promtool >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
-		apt-get install -y -qq --no-install-recommends prometheus >/dev/null)
+install: $(VENV)/.installed
+
+promtool:             ## promtool checks the Prometheus rules in the tests: Debian's prometheus package
+	@command -v promtool >/dev/null || ($(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+		$(SUDO) apt-get install -y -qq --no-install-recommends prometheus >/dev/null)
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +26,7 @@ run: install          ## the whole stack on this machine, real exchanges
 demo: install         ## the whole stack against the local simulator
 	$(PY) scripts/stack.py demo --seconds $(SECONDS)
 
-test: install lint    ## everything CI runs: the lint, then the tests (need Redis and PostgreSQL, see README)
+test: install promtool lint  ## everything CI runs: the lint, then the tests (need Redis and PostgreSQL, see README)
 	$(PY) -m pytest -q
 
 bench: install        ## benchmarks: one JSON document of figures
