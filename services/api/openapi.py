@@ -117,7 +117,8 @@ def custom_schema(kind: type) -> Schema:
                   {"type": "string", "format": "date-time"}]
         return {"description": description, "anyOf": moment}
     if kind is NameList:
-        return {"description": description, "type": "string", "pattern": r"^[\w.,-]*[\w.-][\w.,-]*$"}
+        name = "[A-Za-z0-9_.-]{1,64}"
+        return {"description": description, "type": "string", "pattern": f"^,*{name}(,+{name})*,*$"}
     if kind is UsdAmount:
         return {"description": description, "type": "number", "minimum": 0}
     raise NotImplementedError(kind)
