@@ -19,6 +19,7 @@ Seconds = Annotated[float, msgspec.Meta(gt=0)]
 Share = Annotated[float, msgspec.Meta(gt=0, le=1)]
 SpikeInterval = Annotated[str, msgspec.Meta(pattern=r"^(5m|15m|1h|4h|1d)$")]  # derived candle rollups
 Usd = Annotated[float, msgspec.Meta(gt=0)]
+PerSecond = Annotated[float, msgspec.Meta(gt=0)]
 
 
 def flat(prefix: str, **names: str) -> Callable[[str], str]:
@@ -315,6 +316,19 @@ class ApiSettings(Section, frozen=True, rename=flat("api_", ws_client_queue="ws_
     ws_max_subscriptions: Positive = 100  # subscriptions per client
 
 
+class ApiRateSettings(Section, frozen=True, rename=flat("api_rate_")):
+    """services/api/ratelimit.py: token buckets in Redis, shared by every api process (docs/api.md)"""
+
+    enabled: bool = True  # 429 past a limit; off: every request is answered
+    anonymous_per_s: PerSecond = 5.0  # requests/s refilled per IP without an API key
+    anonymous_burst: Positive = 30  # requests an IP without a key may send at once
+    market_per_s: PerSecond = 20.0  # requests/s per API key on the public data
+    market_burst: Positive = 100  # burst per API key on the public data
+    account_per_s: PerSecond = 5.0  # requests/s per API key on the account:read routes
+    account_burst: Positive = 30  # burst per API key on the account:read routes
+    ws_connections: Positive = 5  # open /ws connections per client (key or IP) in one api process
+
+
 # --- general: backups, retention, alerts, watchers (services/general/, docs/general.md) ---
 
 
@@ -403,6 +417,7 @@ class Settings(Section, frozen=True):
     simulator: SimulatorSettings = msgspec.field(default_factory=SimulatorSettings)
     analytics: AnalyticsSettings = msgspec.field(default_factory=AnalyticsSettings)
     api: ApiSettings = msgspec.field(default_factory=ApiSettings)
+    api_rate: ApiRateSettings = msgspec.field(default_factory=ApiRateSettings)
     backup: BackupSettings = msgspec.field(default_factory=BackupSettings)
     retention: RetentionSettings = msgspec.field(default_factory=RetentionSettings)
     telegram: TelegramSettings = msgspec.field(default_factory=TelegramSettings)

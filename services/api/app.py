@@ -15,8 +15,10 @@ from services.api import (
     hedges,
     lighter,
     market,
+    openapi,
     portfolio,
     push,
+    ratelimit,
     traders,
 )
 from services.api.keys import POOL, REDIS, SETTINGS
@@ -44,12 +46,16 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
     except web.HTTPException as exc:
         if exc.content_type == "application/json":
             raise
-        return web.json_response({"error": exc.reason}, status=exc.status)
+        # the headers stay: a 405's Allow, a 401's WWW-Authenticate
+        headers = {name: value for name, value in exc.headers.items()
+                   if name.lower() not in ("content-type", "content-length")}
+        return web.json_response({"error": exc.reason}, status=exc.status, headers=headers)
 
 
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(middlewares=[json_errors])
     app[SETTINGS] = settings
+    ratelimit.setup(app, openapi.private_paths())  # inside json_errors: its 429 is JSON already
     app.cleanup_ctx.append(_resources)
     app.cleanup_ctx.append(push.hub_context)  # after _resources: the hub reads with its Redis
     app.on_shutdown.append(push.close_sockets)
@@ -80,4 +86,5 @@ def create_app(settings: Settings) -> web.Application:
     hedges.add_routes(app)  # /api/v1/hedges[/history]: account:read too
     lighter.add_routes(app)  # /api/v1/lighter/accounts/{index}: account:read too
     app.router.add_get("/ws", push.websocket)
+    openapi.add_routes(app)  # /api/v1/openapi.json and /docs: the contract of every route above
     return app

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
+import msgspec
 from aiohttp import web
 
 from services.api.data import fetch
 from services.api.keys import SETTINGS
-from services.api.params import PositiveInt, Query, Symbol, VenueFilters, capped, parse_query
+from services.api.params import Query, Symbol, VenueFilters, capped, parse_query
 from shared.events import now_us
 
 # $1 exchange, $2 exact symbol, $3 base asset, $4 limit; NULL = no filter
@@ -74,6 +75,11 @@ LIMIT $4
 """
 
 
+# a bound, so that now - max_age_s stays a bigint (a larger age was a 500)
+MaxAge = Annotated[int, msgspec.Meta(
+    ge=1, le=10 * 365 * 86_400, description="a positive integer of at most 10 years in seconds")]
+
+
 class FundingQuery(VenueFilters, frozen=True, kw_only=True):
     """GET /api/v1/funding?exchange=&symbol=&limit="""
 
@@ -82,7 +88,7 @@ class SpreadQuery(Query, frozen=True, kw_only=True):
     """GET /api/v1/funding/spread?symbol=&max_age_s= (older observations are left out)."""
 
     symbol: Symbol
-    max_age_s: PositiveInt  # 3 funding polls when not given (`spread_defaults`)
+    max_age_s: MaxAge  # 3 funding polls when not given (`spread_defaults`)
 
 
 class PricesQuery(VenueFilters, frozen=True, kw_only=True):

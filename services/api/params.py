@@ -24,7 +24,9 @@ from shared.candles import INTERVAL_US
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 BIGINT = 2**63 - 1  # PostgreSQL's bigint, in which times are stored
-NAME_PATTERN = r"^[\w.-]{1,64}\Z"  # \Z, not $: "$" lets a trailing newline through
+# \Z, not $: "$" lets a trailing newline through. ASCII only: Python's \w would take any letter (É),
+# which the OpenAPI document's (ECMA) patterns do not, and no venue names a market so.
+NAME_PATTERN = r"^[A-Za-z0-9_.-]{1,64}\Z"
 ECHOED_CHARS = 64  # how much of a bad value the answer repeats
 
 Name = Annotated[str, msgspec.Meta(
@@ -32,7 +34,7 @@ Name = Annotated[str, msgspec.Meta(
 Symbol = Annotated[str, msgspec.Meta(
     pattern=NAME_PATTERN, description="an asset such as BTC, or a symbol such as BTC-USDT-PERP")]
 Feed = Annotated[str, msgspec.Meta(
-    pattern=r"^[\w.:-]{1,64}\Z", description="a feed name such as okx:business:0")]
+    pattern=r"^[A-Za-z0-9_.:-]{1,64}\Z", description="a feed name such as okx:business:0")]
 Interval = Annotated[str, msgspec.Meta(
     pattern=f"^({'|'.join(map(re.escape, INTERVAL_US))})\\Z", description=f"one of {', '.join(INTERVAL_US)}")]
 ADDRESS_PATTERN = r"^0x[0-9a-fA-F]{40}\Z"  # a Hyperliquid (EVM) address; stored lower case

@@ -20,6 +20,8 @@ MULTI = "/api/v1/candles/multi/BTC-USDT-PERP/1m"
 SPREAD = "/api/v1/funding/spread"
 USD = "a finite decimal number >= 0"
 
+MAX_AGE = "a positive integer of at most 10 years in seconds"  # a larger one overflowed: 500
+
 
 @pytest.mark.parametrize(
     ("path", "params", "error"),
@@ -34,8 +36,9 @@ USD = "a finite decimal number >= 0"
         ("/api/v1/stats", {"since": "-1"}, "since must be microseconds since the epoch, got -1"),
         ("/api/v1/funding", {"limit": "-5"}, "limit must be a positive integer, got -5"),
         (SPREAD, {}, "symbol is required (an asset such as BTC, or a symbol such as BTC-USDT-PERP)"),
-        (SPREAD, {"symbol": "BTC", "max_age_s": "0"}, "max_age_s must be a positive integer, got 0"),
-        (SPREAD, {"symbol": "BTC", "max_age_s": ""}, "max_age_s must be a positive integer, got "),
+        (SPREAD, {"symbol": "BTC", "max_age_s": "0"}, f"max_age_s must be {MAX_AGE}, got 0"),
+        (SPREAD, {"symbol": "BTC", "max_age_s": ""}, f"max_age_s must be {MAX_AGE}, got "),
+        (SPREAD, {"symbol": "BTC", "max_age_s": "315360001"}, f"max_age_s must be {MAX_AGE}, got 315360001"),
         ("/api/v1/prices", {"source": "dex"}, "source must be one of exchange, oracle, got dex"),
         ("/api/v1/open-interest", {"exchange": "okx;"}, f"exchange must be {NAME}, got okx;"),
         ("/api/v1/candles/binance/BTC-USDT-PERP/2m", {}, f"interval must be {INTERVALS}, got 2m"),

@@ -1,0 +1,77 @@
+"""The OpenAPI document and the routes stay in step: every route of the app is documented, every
+documented path is a route; the document is valid OpenAPI 3.1, served at /api/v1/openapi.json and
+rendered at /docs; the private routes say they need the key, the parameters come from the structs."""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import asyncpg
+from openapi_spec_validator import validate
+from pytest_aiohttp import AiohttpClient
+
+from services.api.app import create_app
+from services.api.openapi import OPERATIONS, document
+from shared.config import Settings
+
+
+def _routes(settings: Settings) -> set[tuple[str, str]]:
+    app = create_app(settings)
+    return {(route.method, route.resource.canonical) for route in app.router.routes()
+            if route.resource is not None}
+
+
+def test_every_route_is_documented_and_every_documented_path_is_a_route(settings: Settings) -> None:
+    routes = _routes(settings)
+    assert {method for method, _ in routes} <= {"GET", "HEAD"}  # HEAD: aiohttp's twin of each GET
+    gets = {path for method, path in routes if method == "GET"}
+    paths = set(document(create_app(settings))["paths"])
+    assert gets - paths == set(), "routes without an OpenAPI entry (services/api/openapi.py OPERATIONS)"
+    assert paths - gets == set(), "documented paths that no route serves"
+    assert set(OPERATIONS) == gets, "OPERATIONS entries without a route"
+
+
+def test_the_document_is_valid_openapi_3_1(settings: Settings) -> None:
+    doc = document(create_app(settings))
+    validate(doc)
+    assert doc["openapi"] == "3.1.0"
+
+
+def test_parameters_come_from_the_query_structs(settings: Settings) -> None:
+    doc = document(create_app(settings))
+    candles = {p["name"]: p for p in doc["paths"]["/api/v1/candles/{exchange}/{symbol}/{interval}"]["get"]
+               ["parameters"]}
+    assert {name: p["in"] for name, p in candles.items()} == {
+        "exchange": "path", "symbol": "path", "interval": "path", "limit": "query", "from": "query",
+        "to": "query", "source": "query"}
+    assert candles["limit"]["schema"]["minimum"] == 1 and candles["limit"]["schema"]["default"] == 100
+    spread = {p["name"]: p for p in doc["paths"]["/api/v1/funding/spread"]["get"]["parameters"]}
+    assert spread["symbol"]["required"] and not spread["max_age_s"]["required"]  # filled from settings
+    for schema in doc["components"]["schemas"].values():  # ECMA regexes: no Python-only \Z
+        assert r"\Z" not in str(schema)
+
+
+def test_private_routes_need_the_key_and_every_limited_one_may_answer_429(settings: Settings) -> None:
+    doc = document(create_app(settings))
+    for path, item in doc["paths"].items():
+        op = item["get"]
+        assert ("security" in op) == OPERATIONS[path].private, path
+        if op.get("security"):
+            assert {"401", "403"} <= set(op["responses"])
+        assert ("429" in op["responses"]) == (path not in ("/health", "/ready", "/metrics")), path
+    assert doc["paths"]["/api/v1/accounts"]["get"]["security"] == [{"bearer": []}, {"apiKey": []}]
+
+
+async def test_served_and_rendered(make_settings: Callable[..., Settings], pool: asyncpg.Pool,
+                                   aiohttp_client: AiohttpClient) -> None:
+    app = create_app(make_settings())
+    client = await aiohttp_client(app)
+    response = await client.get("/api/v1/openapi.json")
+    assert response.status == 200
+    served = await response.json()
+    assert served == document(app)
+    page = await client.get("/docs")
+    assert page.status == 200 and page.content_type == "text/html"
+    html = await page.text()
+    assert "http://" not in html and "https://" not in html  # no external CDN
+    for path in served["paths"]:
+        assert f"GET {path}" in html.replace("&#x27;", "'")
