@@ -61,7 +61,7 @@ async def portfolio(request: web.Request) -> web.Response:
     latest = await fetch(request, LATEST_QUERY, q.account)
     accounts = [{**row, "items": [i for i in items if i["account"] == row["account"]]} for row in latest]
     total = sum((Decimal(row["value_usd"]) for row in latest), Decimal(0))
-    return web.json_response({"accounts": accounts, "count": len(accounts), "total_usd": f"{total:f}",  # never "0E-8"
+    return web.json_response({"accounts": accounts, "count": len(accounts), "total_usd": f"{total:f}",
                               "priced": all(row["priced"] for row in latest)})
 
 
