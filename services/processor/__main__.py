@@ -1,6 +1,8 @@
 """python -m services.processor            run the processor
 python -m services.processor dlq list|show|replay|purge STREAM [ID ...]
-python -m services.processor traders watch add|remove|list [ADDRESS] [--min-usd N]"""
+python -m services.processor traders watch add|remove|list [ADDRESS] [--min-usd N]
+python -m services.processor recompute candles|rollups --from T --to T [--exchange E --symbol S]
+                             (leaderboard, hedges: not yet)"""
 from __future__ import annotations
 
 import sys
@@ -15,6 +17,10 @@ def main(argv: list[str]) -> int:
         from services.processor.traders_cli import main as traders_main
 
         return traders_main(argv[1:])
+    if argv and argv[0] == "recompute":
+        from services.processor.recompute import main as recompute_main
+
+        return recompute_main(argv[1:])
     if argv:
         print(__doc__, file=sys.stderr)
         return 2
