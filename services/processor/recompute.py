@@ -29,6 +29,7 @@ from shared.config import ConfigError, Settings, load_settings
 from shared.db import CONNECTION_ERRORS, DAY_US, create_pool
 from shared.events import Candle, Trade
 
+HOUR_US = INTERVAL_US["1h"]
 NAMES = ("candles", "rollups", "leaderboard", "hedges")
 NOT_YET = ("leaderboard", "hedges")
 PAIRS_SQL = """
@@ -83,13 +84,14 @@ def minute_range(start: int, end: int) -> tuple[int, int]:
     return bucket_start(start, "1m"), -(-end // MINUTE_US) * MINUTE_US
 
 
-def days_of(start: int, end: int) -> list[tuple[int, int]]:
-    """[start, end) cut at UTC midnights: each piece lies inside one day (and one of each bucket)."""
+def pieces_of(start: int, end: int, length: int) -> list[tuple[int, int]]:
+    """[start, end) cut on multiples of `length` µs (UTC aligned): a day piece holds whole buckets
+    of every interval; an hour piece bounds the trades held in memory at once."""
     pieces = []
-    day = start - start % DAY_US
-    while day < end:
-        pieces.append((max(start, day), min(end, day + DAY_US)))
-        day += DAY_US
+    edge = start - start % length
+    while edge < end:
+        pieces.append((max(start, edge), min(end, edge + length)))
+        edge += length
     return pieces
 
 
@@ -196,10 +198,11 @@ async def run_recompute(pool: asyncpg.Pool, name: str, scope: Scope, stream: Tex
     async with pool.acquire() as conn:
         pairs = await pairs_of(conn, scope)
         latest = {pair: await latest_of(conn, pair) for pair in pairs}
-        pieces = days_of(scope.start, scope.end)
         for phase in phases:
-            label = "1m candles" if phase is recompute_minutes else "rollups"
-            bar = ProgressBar(label, len(pairs) * len(pieces), "pair-days", stream)
+            minutes = phase is recompute_minutes
+            pieces = pieces_of(scope.start, scope.end, HOUR_US if minutes else DAY_US)
+            bar = ProgressBar("1m candles" if minutes else "rollups", len(pairs) * len(pieces),
+                              "pair-hours" if minutes else "pair-days", stream)
             for pair in pairs:
                 for start, end in pieces:
                     written += await phase(conn, pair, start, end, latest[pair])
