@@ -6,7 +6,10 @@ and rollups by `rollup` level by level from the stored finer bars (ROLLUP_CHAIN)
 row equals the one the processor made. Rows are upserted on their identity, so a second run
 changes nothing. `candles` rewrites the 1m bars of every minute holding stored trades, then the
 rollups of the range; `rollups` only the rollups. A minute without stored trades keeps its bar:
-retention drops trades long before their 1m candles. `leaderboard` and `hedges` are not yet done.
+retention drops trades long before their 1m candles. `hedges` re-derives each stored snapshot's
+required short and drift from the inputs stored with it, by the monitor's `hedge_lines`.
+`leaderboard` is not yet done: a past snapshot's risk ratio and ROI need each trader's account
+value and open notional at that time, and the traders table keeps only the newest.
 """
 from __future__ import annotations
 
@@ -14,24 +17,24 @@ import argparse
 import asyncio
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TextIO
+from typing import Any, TextIO
 
 import asyncpg
 import msgspec
 
 from services.processor.candles import ROLLUP_CHAIN, CandleBuilder, Pair, rollup
 from services.processor.tables_analytics import CANDLES, merge
-from shared.candles import INTERVAL_US, MINUTE_US, bucket_start, candle_of
+from shared.candles import INTERVAL_US, MINUTE_US, ZERO, bucket_start, candle_of
 from shared.config import ConfigError, Settings, load_settings
 from shared.db import CONNECTION_ERRORS, DAY_US, create_pool
 from shared.events import Candle, Trade
 
 HOUR_US = INTERVAL_US["1h"]
 NAMES = ("candles", "rollups", "leaderboard", "hedges")
-NOT_YET = ("leaderboard", "hedges")
+NOT_YET = ("leaderboard",)
 PAIRS_SQL = """
 SELECT DISTINCT exchange, symbol FROM trades WHERE ts >= $1 AND ts < $2
   AND ($3::text IS NULL OR exchange = $3) AND ($4::text IS NULL OR symbol = $4)
@@ -58,6 +61,16 @@ SELECT exchange, symbol, raw_symbol, interval, ts, open, high, low, close, volum
 FROM candles WHERE exchange = $1 AND symbol = $2 AND interval = $3 AND source = 'derived'
   AND ts >= $4 AND ts < $5
 """
+
+HEDGE_ROWS_SQL = """
+SELECT pool, asset, ts, source, pool_asset, held_units, per_unit, hedge, price FROM hedge_snapshots
+WHERE ts >= $1 AND ts < $2 ORDER BY ts, pool, asset
+"""
+HEDGE_UPDATE_SQL = """
+UPDATE hedge_snapshots SET required = $4, drift = $5, drift_pct = $6, drift_usd = $7
+WHERE pool = $1 AND asset = $2 AND ts = $3
+"""
+HEDGE_BATCH = 500
 
 
 class BadRange(ValueError):
@@ -193,6 +206,8 @@ async def recompute_rollups(conn: asyncpg.Connection, pair: Pair, start: int, en
 
 async def run_recompute(pool: asyncpg.Pool, name: str, scope: Scope, stream: TextIO = sys.stderr) -> int:
     """Recompute `name` over the scope with a progress bar per phase; returns the bars written."""
+    if name == "hedges":
+        return await recompute_hedges(pool, scope, stream)
     phases = [recompute_minutes, recompute_rollups] if name == "candles" else [recompute_rollups]
     written = 0
     async with pool.acquire() as conn:
@@ -211,13 +226,40 @@ async def run_recompute(pool: asyncpg.Pool, name: str, scope: Scope, stream: Tex
     return written
 
 
+def hedge_figures(row: Mapping[str, Any]) -> tuple[object, ...]:
+    """A stored snapshot's derived figures again from its stored inputs, by the monitor's own
+    `hedge_lines`: (pool, asset, ts, required, drift, drift_pct, drift_usd)."""
+    from services.general.hedges import hedge_lines  # the general service's code: only when asked
+    from services.general.pools import AssetExposure, PoolExposure
+    from shared.settings import HedgePool
+
+    pool = HedgePool(source=row["source"], held=row["held_units"], assets={row["pool_asset"]: row["asset"]})
+    exposure = PoolExposure([AssetExposure(row["pool_asset"], row["per_unit"], row["price"])], supply=ZERO)
+    (line,) = hedge_lines(row["pool"], pool, exposure, {row["asset"]: row["hedge"]}, {})
+    return (row["pool"], row["asset"], row["ts"], line.required, line.drift, line.drift_pct, line.drift_usd)
+
+
+async def recompute_hedges(pool: asyncpg.Pool, scope: Scope, stream: TextIO = sys.stderr) -> int:
+    """Re-derive required, drift, drift % and drift USD of the snapshots in the range; returns how many."""
+    async with pool.acquire() as conn:
+        rows = await conn.fetch(HEDGE_ROWS_SQL, scope.start, scope.end)
+        bar = ProgressBar("hedges", len(rows), "snapshots", stream)
+        for i in range(0, len(rows), HEDGE_BATCH):
+            batch = rows[i:i + HEDGE_BATCH]
+            async with conn.transaction():
+                await conn.executemany(HEDGE_UPDATE_SQL, [hedge_figures(row) for row in batch])
+            bar.advance(len(batch))
+        bar.finish()
+    return len(rows)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m services.processor recompute",
         description="Rebuild derived data of [--from, --to) from the stored raw data; safe to run again. "
                     "candles: 1m bars from trades, then their rollups; rollups: 5m..1d from stored bars. "
-                    "leaderboard and hedges: not yet.")
-    parser.add_argument("name", help="candles | rollups (leaderboard, hedges: not yet)")
+                    "hedges: a snapshot's drift figures from its stored inputs. leaderboard: not yet.")
+    parser.add_argument("name", help="candles | rollups | hedges (leaderboard: not yet)")
     parser.add_argument("--from", dest="start", required=True, help="ISO 8601 (UTC) or µs since the epoch")
     parser.add_argument("--to", dest="end", required=True, help="exclusive; ISO 8601 (UTC) or µs")
     parser.add_argument("--exchange", help="only this exchange, e.g. binance")
@@ -228,9 +270,11 @@ def _parser() -> argparse.ArgumentParser:
 def scope_of(args: argparse.Namespace) -> Scope:
     """The checked scope of the command line (BadRange on a bad name or range)."""
     if args.name in NOT_YET:
-        raise BadRange(f"recompute {args.name} is not yet available (candles and rollups are)")
+        raise BadRange(f"recompute {args.name} is not yet available (candles, rollups and hedges are)")
     if args.name not in NAMES:
-        raise BadRange(f"unknown name {args.name!r}: choose one of candles, rollups")
+        raise BadRange(f"unknown name {args.name!r}: choose one of candles, rollups, hedges")
+    if args.name == "hedges" and (args.exchange or args.symbol):
+        raise BadRange("hedges are per pool: --exchange and --symbol do not apply")
     start, end = minute_range(parse_time(args.start), parse_time(args.end))
     return Scope(start, end, args.exchange, args.symbol)
 
@@ -241,7 +285,7 @@ async def _run(settings: Settings, name: str, scope: Scope) -> int:
         written = await run_recompute(pool, name, scope)
     finally:
         await pool.close()
-    print(f"recompute {name}: {written} bars written over [{scope.start}, {scope.end})")
+    print(f"recompute {name}: {written} rows written over [{scope.start}, {scope.end})")
     return 0
 
 

@@ -113,6 +113,35 @@ async def test_rows_outside_the_range_are_left_alone(
     assert ("bybit", "BTC-USDT-PERP", "5m", T0 + 2 * MINUTE_US) not in after  # 23:50 bucket: outside
 
 
+HEDGE_INSERT = """
+INSERT INTO hedge_snapshots (pool, asset, ts, source, pool_asset, held_units, per_unit, required, hedge,
+                             drift, drift_pct, price, drift_usd)
+VALUES ($1, $2, $3, 'jlp', $4, $5, $6, 0, $7, 0, NULL, $8, NULL)
+"""
+HEDGE_FIGURES = "SELECT asset, ts, required, drift, drift_pct, drift_usd FROM hedge_snapshots ORDER BY ts"
+
+
+async def test_hedge_snapshots_get_their_drift_again_from_their_stored_inputs(pool: asyncpg.Pool) -> None:
+    D = Decimal
+    await pool.executemany(HEDGE_INSERT, [
+        ("jlp", "BTC", T0, "WBTC", D("100"), D("0.0123"), D("1.2"), D("150")),
+        ("jlp", "SOL", T0 + S, "SOL", D("100"), D("0"), D("2"), None),
+        ("jlp", "ETH", T0 + MINUTE_US, "ETH", D("100"), D("0.5"), D("50"), D("3000")),  # outside the range
+    ])
+    scope = Scope(*minute_range(T0, T0 + MINUTE_US))
+    out = io.StringIO()
+    assert await run_recompute(pool, "hedges", scope, out) == 2
+    once = [tuple(row) for row in await pool.fetch(HEDGE_FIGURES)]
+    assert once == [
+        ("BTC", T0, D("1.2300"), D("-0.0300"), D("-2.4390"), D("-4.50000")),
+        ("SOL", T0 + S, D("0"), D("2"), None, None),
+        ("ETH", T0 + MINUTE_US, D("0"), D("0"), None, None),  # left as stored
+    ]
+    assert "2/2 snapshots" in out.getvalue() and "ETA" in out.getvalue()
+    await run_recompute(pool, "hedges", scope, io.StringIO())
+    assert [tuple(row) for row in await pool.fetch(HEDGE_FIGURES)] == once
+
+
 def test_the_progress_line_has_done_total_rate_and_eta() -> None:
     clock = iter([100.0, 102.0, 104.0, 106.0])
     out = io.StringIO()
@@ -136,7 +165,7 @@ def test_times_and_ranges() -> None:
 @pytest.mark.parametrize(("argv", "message"), [
     (["candles", "--from", "2024-01-02", "--to", "2024-01-01"], "must be after --from"),
     (["candles", "--from", "yesterday", "--to", "2024-01-01"], "neither"),
-    (["hedges", "--from", "2024-01-01", "--to", "2024-01-02"], "not yet"),
+    (["hedges", "--from", "2024-01-01", "--to", "2024-01-02", "--symbol", "SOL"], "do not apply"),
     (["leaderboard", "--from", "2024-01-01", "--to", "2024-01-02"], "not yet"),
     (["candels", "--from", "2024-01-01", "--to", "2024-01-02"], "unknown name"),
 ])
