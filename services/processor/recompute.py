@@ -132,7 +132,7 @@ class ProgressBar:
         elapsed = max(self.now() - self.started, 1e-9)
         rate = self.done / elapsed
         left = self.total - self.done
-        eta = _clock(left / rate) if rate > 0 else "?"
+        eta = _clock(left / rate) if rate > 0 else ("0:00:00" if left <= 0 else "?")
         filled = self.width * self.done // self.total if self.total else self.width
         bar = "#" * filled + "." * (self.width - filled)
         return (f"{self.label} [{bar}] {self.done}/{self.total} {self.unit} "
