@@ -1,0 +1,188 @@
+"""Alert rules users write (docs/rules.md), evaluated event by event. Pure: no I/O.
+
+A rule is a kind and its parameters (strings, numbers as exact decimal strings). Each kind reads one
+or a few event types; `evaluate` says whether an event makes a rule fire, and why, in words. Price
+crossings need the price seen before: the caller keeps that Memory (per rule, venue and symbol).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from shared.events import (
+    Event,
+    FundingRate,
+    LargeTrade,
+    Liquidation,
+    MarkPrice,
+    PositionChange,
+    Severity,
+    Spike,
+    SpotPrice,
+    Trade,
+)
+
+SEVERITIES: tuple[Severity, ...] = ("info", "warning", "critical")
+Memory = dict[tuple[int, str, str], Decimal]  # (rule id, exchange, symbol) -> the last price seen
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: int
+    kind: str
+    params: Mapping[str, str] = field(default_factory=dict)
+    cooldown_s: int = 300
+    severity: Severity = "warning"
+    chat: str = ""
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class Fire:
+    """Why a rule fired: a title and a line of detail for the alert."""
+
+    title: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Kind:
+    events: tuple[type[Event], ...]
+    required: tuple[str, ...]
+    choices: Mapping[str, tuple[str, ...]]
+    decimals: tuple[str, ...]
+    check: Callable[[Rule, Any, Memory], Fire | None]
+
+
+def level(rule: Rule, name: str, default: str = "0") -> Decimal:
+    return Decimal(rule.params.get(name) or default)
+
+
+def where(rule: Rule, event: Any) -> bool:
+    """The rule's venue and symbol (either may be left out: any)."""
+    exchange, symbol = rule.params.get("exchange", ""), rule.params.get("symbol", "")
+    return (not exchange or event.exchange == exchange) and (not symbol or event.symbol == symbol)
+
+
+def beyond(value: Decimal, op: str, limit: Decimal) -> bool:
+    return value > limit if op == "above" else value < limit
+
+
+def check_funding(rule: Rule, event: FundingRate, memory: Memory) -> Fire | None:
+    which = rule.params.get("field", "annualized")
+    value = event.annualized if which == "annualized" else event.rate
+    op, limit = rule.params["op"], level(rule, "level")
+    if not where(rule, event) or not beyond(value, op, limit):
+        return None
+    return Fire(f"Funding {which} {op} {limit}: {event.exchange} {event.symbol} {value}",
+                f"rate {event.rate} per {event.interval_hours} h, annualized {event.annualized}")
+
+
+def price_of(event: MarkPrice | Trade | SpotPrice) -> Decimal:
+    return event.mark_price if isinstance(event, MarkPrice) else event.price
+
+
+def check_price(rule: Rule, event: MarkPrice | Trade | SpotPrice, memory: Memory) -> Fire | None:
+    if not where(rule, event):
+        return None
+    price, op, limit = price_of(event), rule.params["op"], level(rule, "level")
+    if op == "crossing":
+        seen = (rule.id, event.exchange, event.symbol)
+        before = memory.get(seen)
+        memory[seen] = price
+        if before is None or not (before < limit <= price or before > limit >= price):
+            return None
+        direction = "up" if price > before else "down"
+        return Fire(f"{event.symbol} crossed {limit} {direction} on {event.exchange}: {price}",
+                    f"from {before} to {price}")
+    if not beyond(price, op, limit):
+        return None
+    return Fire(f"{event.symbol} {op} {limit} on {event.exchange}: {price}",
+                f"{type(event).__name__} {price}")
+
+
+def check_usd(rule: Rule, event: Liquidation | LargeTrade, memory: Memory) -> Fire | None:
+    limit = level(rule, "min_usd")
+    if not where(rule, event) or event.usd_value < limit:
+        return None
+    what = "liquidation" if isinstance(event, Liquidation) else "trade"
+    return Fire(f"{what.capitalize()} over ${limit} {event.exchange} {event.symbol}: ${event.usd_value}",
+                f"{event.side} {event.size} @ {event.price}")
+
+
+def check_spike(rule: Rule, event: Spike, memory: Memory) -> Fire | None:
+    metric, limit = rule.params.get("metric", ""), level(rule, "min_z")
+    if not where(rule, event) or (metric and event.metric != metric) or abs(event.z) < limit:
+        return None
+    return Fire(f"{event.metric.upper()} spike z {event.z} {event.exchange} {event.symbol} "
+                f"({event.interval})",
+                f"value {event.value}, mean {event.mean}, stdev {event.stdev}")
+
+
+def check_trader(rule: Rule, event: PositionChange, memory: Memory) -> Fire | None:
+    address = rule.params.get("address", "").lower()
+    kinds = [k for k in rule.params.get("kinds", "").split(",") if k]
+    value = abs(event.position_value or Decimal(0))
+    if ((address and event.account.lower() != address) or (kinds and event.change not in kinds)
+            or value < level(rule, "min_usd") or not where(rule, event)):
+        return None
+    return Fire(f"Trader {event.account[:6]}…{event.account[-4:]} {event.change} {event.symbol}: ${value}",
+                f"{event.account} size {event.old_size} -> {event.new_size}")
+
+
+VENUE = ("exchange", "symbol")
+KINDS: dict[str, Kind] = {
+    "funding": Kind((FundingRate,), ("op", "level"),
+                    {"op": ("above", "below"), "field": ("annualized", "rate")}, ("level",), check_funding),
+    "price": Kind((MarkPrice, Trade, SpotPrice), ("op", "level"),
+                  {"op": ("above", "below", "crossing")}, ("level",), check_price),
+    "liquidation": Kind((Liquidation,), ("min_usd",), {}, ("min_usd",), check_usd),
+    "large_trade": Kind((LargeTrade,), ("min_usd",), {}, ("min_usd",), check_usd),
+    "spike": Kind((Spike,), ("min_z",), {"metric": ("oi", "volume")}, ("min_z",), check_spike),
+    "trader": Kind((PositionChange,), (), {}, ("min_usd",), check_trader),
+}
+OPTIONAL = {"funding": VENUE, "price": VENUE, "liquidation": VENUE, "large_trade": VENUE,
+            "spike": (*VENUE, "metric"), "trader": (*VENUE, "address", "kinds", "min_usd")}
+
+
+def validate(kind: str, params: Mapping[str, Any]) -> dict[str, str]:
+    """The parameters as stored (strings), or ValueError saying what is wrong."""
+    spec = KINDS.get(kind)
+    if spec is None:
+        raise ValueError(f"kind must be one of {', '.join(KINDS)}")
+    known = {*spec.required, *spec.choices, *OPTIONAL[kind]}
+    clean = {str(name): str(value) for name, value in params.items() if str(value) != ""}
+    unknown = sorted(set(clean) - known)
+    missing = [name for name in spec.required if name not in clean]
+    if unknown or missing:
+        raise ValueError(f"{kind}: needs {', '.join(spec.required) or 'nothing'}, "
+                         f"may have {', '.join(sorted(known - set(spec.required)))}")
+    for name, allowed in spec.choices.items():
+        if name in clean and clean[name] not in allowed:
+            raise ValueError(f"{kind}: {name} must be one of {', '.join(allowed)}")
+    for name in spec.decimals:
+        if name in clean:
+            try:
+                number = Decimal(clean[name])
+            except InvalidOperation:
+                raise ValueError(f"{kind}: {name} must be a number") from None
+            if not number.is_finite():
+                raise ValueError(f"{kind}: {name} must be a finite number")
+    return clean
+
+
+def evaluate(rule: Rule, event: Event, memory: Memory) -> Fire | None:
+    """Whether `event` makes `rule` fire (cooldowns are the caller's); None when not."""
+    spec = KINDS.get(rule.kind)
+    if spec is None or not rule.enabled or not isinstance(event, spec.events):
+        return None
+    return spec.check(rule, event, memory)
+
+
+def identity(event: Event) -> str:
+    """A short identity of the event, for the alert key: venue, symbol and time."""
+    venue = getattr(event, "exchange", "")
+    symbol = getattr(event, "symbol", "")
+    return f"{venue}:{symbol}:{event.ts}"
