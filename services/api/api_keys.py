@@ -29,7 +29,8 @@ from shared.events import now_us
 
 MARKET = "market"  # the public data: every key has it, as has a request without a key
 ACCOUNT_READ = "account:read"  # the user's accounts: orders, fills, balances, positions
-SCOPES = (MARKET, ACCOUNT_READ)
+RULES_WRITE = "rules:write"  # add and remove alert rules (services/api/rules.py)
+SCOPES = (MARKET, ACCOUNT_READ, RULES_WRITE)
 KEY_FORMAT = re.compile(r"^th_(?P<id>[0-9a-f]{8})_(?P<secret>[A-Za-z0-9_-]{43})\Z")
 KEY_ID = re.compile(r"^[0-9a-f]{8}\Z")
 SECRET_BYTES = 32

@@ -13,9 +13,8 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from services.processor.rules import KINDS, SEVERITIES
 from services.processor.rules_replay import REPLAYED, replay, stored_events
-from services.processor.rules_store import add_rule, list_rules, remove_rule, rule_json
+from shared.alert_rules import PARAMS, SEVERITIES, add_rule, list_rules, remove_rule, rule_json
 from shared.config import Settings
 from shared.db import create_pool
 from shared.events import now_us
@@ -25,7 +24,7 @@ def add_parser(commands: Any) -> None:
     rules = commands.add_parser("rules", help="alert rules: add, list, remove, test")
     actions = rules.add_subparsers(dest="action", required=True)
     add = actions.add_parser("add", help="a new rule: KIND name=value ...")
-    add.add_argument("kind", choices=list(KINDS))
+    add.add_argument("kind", choices=list(PARAMS))
     add.add_argument("params", nargs="*", help="name=value, e.g. op=above level=0.5 exchange=binance")
     add.add_argument("--cooldown", type=int, default=300, help="seconds before the rule fires again")
     add.add_argument("--severity", choices=SEVERITIES, default="warning")

@@ -1,16 +1,18 @@
 """Alert rules users write (docs/rules.md), evaluated event by event. Pure: no I/O.
 
-A rule is a kind and its parameters (strings, numbers as exact decimal strings). Each kind reads one
-or a few event types; `evaluate` says whether an event makes a rule fire, and why, in words. Price
-crossings need the price seen before: the caller keeps that Memory (per rule, venue and symbol).
+A rule (shared/alert_rules.py) is a kind and its parameters (strings, numbers as exact decimal
+strings). Each kind reads one or a few event types; `evaluate` says whether an event makes a rule
+fire, and why, in words. Price crossings need the price seen before: the caller keeps that Memory
+(per rule, venue and symbol).
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
+from shared.alert_rules import Rule
 from shared.events import (
     Event,
     FundingRate,
@@ -18,25 +20,12 @@ from shared.events import (
     Liquidation,
     MarkPrice,
     PositionChange,
-    Severity,
     Spike,
     SpotPrice,
     Trade,
 )
 
-SEVERITIES: tuple[Severity, ...] = ("info", "warning", "critical")
 Memory = dict[tuple[int, str, str], Decimal]  # (rule id, exchange, symbol) -> the last price seen
-
-
-@dataclass(frozen=True)
-class Rule:
-    id: int
-    kind: str
-    params: Mapping[str, str] = field(default_factory=dict)
-    cooldown_s: int = 300
-    severity: Severity = "warning"
-    chat: str = ""
-    enabled: bool = True
 
 
 @dataclass(frozen=True)
@@ -50,9 +39,6 @@ class Fire:
 @dataclass(frozen=True)
 class Kind:
     events: tuple[type[Event], ...]
-    required: tuple[str, ...]
-    choices: Mapping[str, tuple[str, ...]]
-    decimals: tuple[str, ...]
     check: Callable[[Rule, Any, Memory], Fire | None]
 
 
@@ -132,45 +118,14 @@ def check_trader(rule: Rule, event: PositionChange, memory: Memory) -> Fire | No
                 f"{event.account} size {event.old_size} -> {event.new_size}")
 
 
-VENUE = ("exchange", "symbol")
 KINDS: dict[str, Kind] = {
-    "funding": Kind((FundingRate,), ("op", "level"),
-                    {"op": ("above", "below"), "field": ("annualized", "rate")}, ("level",), check_funding),
-    "price": Kind((MarkPrice, Trade, SpotPrice), ("op", "level"),
-                  {"op": ("above", "below", "crossing")}, ("level",), check_price),
-    "liquidation": Kind((Liquidation,), ("min_usd",), {}, ("min_usd",), check_usd),
-    "large_trade": Kind((LargeTrade,), ("min_usd",), {}, ("min_usd",), check_usd),
-    "spike": Kind((Spike,), ("min_z",), {"metric": ("oi", "volume")}, ("min_z",), check_spike),
-    "trader": Kind((PositionChange,), (), {}, ("min_usd",), check_trader),
+    "funding": Kind((FundingRate,), check_funding),
+    "price": Kind((MarkPrice, Trade, SpotPrice), check_price),
+    "liquidation": Kind((Liquidation,), check_usd),
+    "large_trade": Kind((LargeTrade,), check_usd),
+    "spike": Kind((Spike,), check_spike),
+    "trader": Kind((PositionChange,), check_trader),
 }
-OPTIONAL = {"funding": VENUE, "price": VENUE, "liquidation": VENUE, "large_trade": VENUE,
-            "spike": (*VENUE, "metric"), "trader": (*VENUE, "address", "kinds", "min_usd")}
-
-
-def validate(kind: str, params: Mapping[str, Any]) -> dict[str, str]:
-    """The parameters as stored (strings), or ValueError saying what is wrong."""
-    spec = KINDS.get(kind)
-    if spec is None:
-        raise ValueError(f"kind must be one of {', '.join(KINDS)}")
-    known = {*spec.required, *spec.choices, *OPTIONAL[kind]}
-    clean = {str(name): str(value) for name, value in params.items() if str(value) != ""}
-    unknown = sorted(set(clean) - known)
-    missing = [name for name in spec.required if name not in clean]
-    if unknown or missing:
-        raise ValueError(f"{kind}: needs {', '.join(spec.required) or 'nothing'}, "
-                         f"may have {', '.join(sorted(known - set(spec.required)))}")
-    for name, allowed in spec.choices.items():
-        if name in clean and clean[name] not in allowed:
-            raise ValueError(f"{kind}: {name} must be one of {', '.join(allowed)}")
-    for name in spec.decimals:
-        if name in clean:
-            try:
-                number = Decimal(clean[name])
-            except InvalidOperation:
-                raise ValueError(f"{kind}: {name} must be a number") from None
-            if not number.is_finite():
-                raise ValueError(f"{kind}: {name} must be a finite number")
-    return clean
 
 
 def evaluate(rule: Rule, event: Event, memory: Memory) -> Fire | None:

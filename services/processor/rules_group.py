@@ -18,8 +18,8 @@ import asyncpg
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
 
-from services.processor.rules import KINDS, Fire, Memory, Rule, evaluate, identity
-from services.processor.rules_store import list_rules, record_fire
+from services.processor.rules import KINDS, Fire, Memory, evaluate, identity
+from shared.alert_rules import Rule, list_rules, record_fire
 from shared.backoff import Backoff, sleep_or_stop
 from shared.breaker import SinkUnavailable
 from shared.config import Settings

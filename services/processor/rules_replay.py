@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from services.processor.rules import Fire, Memory, Rule, evaluate
+from services.processor.rules import Fire, Memory, evaluate
+from shared.alert_rules import Rule
 from shared.events import Event, FundingRate, LargeTrade, Liquidation, SpotPrice
 
 # $1 from, $2 to (µs)

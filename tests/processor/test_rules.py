@@ -5,7 +5,8 @@ from decimal import Decimal
 
 import pytest
 
-from services.processor.rules import Memory, Rule, evaluate, validate
+from services.processor.rules import KINDS, Memory, evaluate
+from shared.alert_rules import PARAMS, Rule, validate
 from shared.events import FundingRate, LargeTrade, Liquidation, MarkPrice, PositionChange, Spike, Trade
 
 D = Decimal
@@ -94,3 +95,7 @@ def test_validate_refuses_what_is_wrong() -> None:
 def test_a_disabled_rule_never_fires() -> None:
     rule = Rule(1, "funding", {"op": "above", "level": "0"}, enabled=False)
     assert evaluate(rule, funding("1"), {}) is None
+
+
+def test_every_kind_has_its_parameters_and_its_check() -> None:
+    assert set(KINDS) == set(PARAMS)
