@@ -25,7 +25,9 @@ from shared.events import (
     Trade,
 )
 
-Memory = dict[tuple[int, str, str], Decimal]  # (rule id, exchange, symbol) -> the last price seen
+# (rule id, exchange, symbol) -> the time and price last seen: mark prices and trades come on different
+# streams, so an event older than the one seen last is stale and moves nothing
+Memory = dict[tuple[int, str, str], tuple[int, Decimal]]
 
 
 @dataclass(frozen=True)
@@ -76,8 +78,11 @@ def check_price(rule: Rule, event: MarkPrice | Trade | SpotPrice, memory: Memory
     price, op, limit = price_of(event), rule.params["op"], level(rule, "level")
     if op == "crossing":
         seen = (rule.id, event.exchange, event.symbol)
-        before = memory.get(seen)
-        memory[seen] = price
+        last = memory.get(seen)
+        if last is not None and event.ts < last[0]:
+            return None
+        memory[seen] = (event.ts, price)
+        before = None if last is None else last[1]
         if before is None or not (before < limit <= price or before > limit >= price):
             return None
         direction = "up" if price > before else "down"

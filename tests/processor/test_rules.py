@@ -45,6 +45,7 @@ def test_price_crossing_needs_the_price_before() -> None:
     assert up is not None and "up" in up.title
     assert evaluate(rule, mark("2001", 3), memory) is None
     assert evaluate(rule, mark("1999", 4), memory) is not None  # down through it
+    assert evaluate(rule, mark("2500", 3), memory) is None  # older than the last seen: stale
     trade = Trade(ts=5, recv_ts=5, exchange="bybit", symbol="ETH-USDT-PERP", raw_symbol="ETHUSDT",
                   trade_id="1", price=D("2100"), size=D(1), side="buy")
     assert evaluate(rule, trade, memory) is not None  # trades count too
