@@ -41,6 +41,7 @@ class Params:
 PARAMS: dict[str, Params] = {
     "funding": Params(("op", "level"), (*VENUE, "field"),
                       {"op": ("above", "below"), "field": ("annualized", "rate")}, ("level",)),
+    "funding_spread": Params(("level",), ("symbol", "max_age_s"), {}, ("level", "max_age_s")),
     "price": Params(("op", "level"), VENUE, {"op": ("above", "below", "crossing")}, ("level",)),
     "liquidation": Params(("min_usd",), VENUE, {}, ("min_usd",)),
     "large_trade": Params(("min_usd",), VENUE, {}, ("min_usd",)),

@@ -68,6 +68,26 @@ def check_funding(rule: Rule, event: FundingRate, memory: Memory) -> Fire | None
                 f"rate {event.rate} per {event.interval_hours} h, annualized {event.annualized}")
 
 
+def check_spread(rule: Rule, event: FundingRate, memory: Memory) -> Fire | None:
+    """The highest annualized funding of a symbol, less the lowest, across the venues seen within
+    `max_age_s` (event time) of this one, above `level`."""
+    if not where(rule, event):
+        return None
+    memory[(rule.id, event.exchange, event.symbol)] = (event.ts, event.annualized)
+    oldest = event.ts - int(level(rule, "max_age_s", "3600") * 1_000_000)
+    venues = {key[1]: value for key, (ts, value) in memory.items()
+              if key[0] == rule.id and key[2] == event.symbol and ts >= oldest}
+    if len(venues) < 2:
+        return None
+    high = max(venues, key=lambda venue: venues[venue])
+    low = min(venues, key=lambda venue: venues[venue])
+    spread, limit = venues[high] - venues[low], level(rule, "level")
+    if spread <= limit:
+        return None
+    return Fire(f"Funding spread {event.symbol} {spread} over {limit}: {high} {venues[high]} vs {low} "
+                f"{venues[low]}", f"annualized, {len(venues)} venues")
+
+
 def price_of(event: MarkPrice | Trade | SpotPrice) -> Decimal:
     return event.mark_price if isinstance(event, MarkPrice) else event.price
 
@@ -125,6 +145,7 @@ def check_trader(rule: Rule, event: PositionChange, memory: Memory) -> Fire | No
 
 KINDS: dict[str, Kind] = {
     "funding": Kind((FundingRate,), check_funding),
+    "funding_spread": Kind((FundingRate,), check_spread),
     "price": Kind((MarkPrice, Trade, SpotPrice), check_price),
     "liquidation": Kind((Liquidation,), check_usd),
     "large_trade": Kind((LargeTrade,), check_usd),

@@ -24,8 +24,10 @@ QUERIES: dict[type[Event], str] = {
     LargeTrade: "SELECT exchange, symbol, trade_id, price, size, side, usd_value, threshold, ts, recv_ts "
                 "FROM large_trades WHERE ts >= $1 AND ts < $2",
 }
-REPLAYED: dict[str, type[Event]] = {"funding": FundingRate, "price": SpotPrice, "liquidation": Liquidation,
-                                    "large_trade": LargeTrade}
+REPLAYED: dict[str, type[Event]] = {
+    "funding": FundingRate, "funding_spread": FundingRate, "price": SpotPrice, "liquidation": Liquidation,
+    "large_trade": LargeTrade,
+}
 
 
 @dataclass(frozen=True)

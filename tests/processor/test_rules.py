@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import msgspec
 import pytest
 
 from services.processor.rules import KINDS, Memory, evaluate
@@ -100,3 +101,18 @@ def test_a_disabled_rule_never_fires() -> None:
 
 def test_every_kind_has_its_parameters_and_its_check() -> None:
     assert set(KINDS) == set(PARAMS)
+
+
+def test_cross_venue_funding_spread_over_a_level() -> None:
+    rule = Rule(3, "funding_spread", {"level": "0.2", "max_age_s": "60"})
+    memory: Memory = {}
+
+    def at(exchange: str, annualized: str, ts: int) -> FundingRate:
+        return msgspec.structs.replace(funding(annualized, exchange), ts=ts)
+
+    assert evaluate(rule, at("binance", "0.10", 1_000_000), memory) is None  # one venue: no spread
+    assert evaluate(rule, at("okx", "0.30", 2_000_000), memory) is None  # 0.20 is not over 0.2
+    fire = evaluate(rule, at("bybit", "0.3000001", 3_000_000), memory)
+    assert fire is not None and "bybit" in fire.title and "binance" in fire.title
+    # a minute later binance's rate is too old to count
+    assert evaluate(rule, at("bybit", "0.35", 62_000_000), memory) is None
