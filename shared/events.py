@@ -334,6 +334,7 @@ class Alert(Event, frozen=True):
     key: str
     title: str
     text: str = ""
+    chat: str = ""  # one chat (a user's alert rule names it); "": the chats of its severity
 
 
 class Heartbeat(Event, frozen=True):

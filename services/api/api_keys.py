@@ -3,7 +3,8 @@
 A key reads "th_" + id (8 hex digits, public: how a key is named, listed and revoked) + "_" + a
 secret of 32 random bytes (URL-safe base64). Only SHA-256 of the secret is stored (api_keys), and a
 presented secret is compared with hmac.compare_digest: the table alone opens nothing. The scope
-"market" (the public data) every key holds; "account:read" opens the user's accounts.
+"market" (the public data) every key holds; "account:read" opens the user's accounts; "rules:write"
+adds and removes alert rules.
 
 Rows are cached per key id for CACHE_TTL_S, so a revoked key is refused within that time in every
 API process, while a busy client costs the database one lookup per interval. A key is never
@@ -29,7 +30,8 @@ from shared.events import now_us
 
 MARKET = "market"  # the public data: every key has it, as has a request without a key
 ACCOUNT_READ = "account:read"  # the user's accounts: orders, fills, balances, positions
-SCOPES = (MARKET, ACCOUNT_READ)
+RULES_WRITE = "rules:write"  # add and remove alert rules (services/api/rules.py)
+SCOPES = (MARKET, ACCOUNT_READ, RULES_WRITE)
 KEY_FORMAT = re.compile(r"^th_(?P<id>[0-9a-f]{8})_(?P<secret>[A-Za-z0-9_-]{43})\Z")
 KEY_ID = re.compile(r"^[0-9a-f]{8}\Z")
 SECRET_BYTES = 32

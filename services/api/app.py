@@ -19,6 +19,7 @@ from services.api import (
     portfolio,
     push,
     ratelimit,
+    rules,
     traders,
 )
 from services.api.keys import POOL, REDIS, SETTINGS
@@ -85,6 +86,7 @@ def create_app(settings: Settings) -> web.Application:
     portfolio.add_routes(app)  # /api/v1/portfolio, /history: need an API key with account:read
     hedges.add_routes(app)  # /api/v1/hedges[/history]: account:read too
     lighter.add_routes(app)  # /api/v1/lighter/accounts/{index}: account:read too
+    rules.add_routes(app)  # /api/v1/alerts, /api/v1/rules: any key reads, rules:write writes
     app.router.add_get("/ws", push.websocket)
     openapi.add_routes(app)  # /api/v1/openapi.json and /docs: the contract of every route above
     return app

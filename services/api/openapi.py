@@ -17,7 +17,7 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
-from services.api import accounts, analytics, data, gaps, hedges, market, portfolio, traders
+from services.api import accounts, analytics, data, gaps, hedges, market, portfolio, rules, traders
 from services.api.answers import ANSWERS, ERROR, RATE_LIMITED, Schema, listing
 from services.api.docs_page import render_page
 from services.api.params import BIGINT, DESCRIPTIONS, Moment, NameList, Query, UsdAmount
@@ -99,6 +99,8 @@ OPERATIONS: dict[str, Operation] = {
     "/api/v1/lighter/accounts/{index}": Operation("accounts", answer="lighter", private=True,
                                                   path_params={"index": LIGHTER_INDEX},
                                                   missing="no followed Lighter account has that index"),
+    "/api/v1/alerts": Operation("rules", rules.AlertsQuery, private=True),
+    "/api/v1/rules": Operation("rules", private=True),
     "/ws": Operation("push", media="", database=False, statuses=WS_STATUSES),
 }
 OPENAPI_DOC = web.AppKey("openapi_document", dict)

@@ -110,7 +110,7 @@ class TelegramAlertSink:
             alert = as_alert(event)
             if alert is None:
                 continue
-            chats = chats_for(self.settings, alert.severity)
+            chats = [alert.chat] if alert.chat else chats_for(self.settings, alert.severity)
             if not chats:
                 metrics.ALERTS_SUPPRESSED.labels("no_chat").inc()
                 log.info("alert without a chat for its severity",

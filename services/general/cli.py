@@ -19,6 +19,8 @@ from services.general.backups import Backup, BackupError, list_backups, restore_
 from services.general.main import run_backup_job
 from services.general.portfolio import run_sync
 from services.general.retention import apply_retention
+from services.general.rules_cli import add_parser as add_rules_parser
+from services.general.rules_cli import run_rules_cli
 from services.general.s3 import S3Error
 from shared.config import Settings
 from shared.db import DB_ERRORS, create_pool
@@ -39,6 +41,7 @@ def parser() -> argparse.ArgumentParser:
     portfolio = commands.add_parser("portfolio", help="sync holdings, average entry and PnL now")
     portfolio.add_argument("action", choices=["sync"])
     portfolio.add_argument("--account", help="only this account (its id)")
+    add_rules_parser(commands)
     return root
 
 
@@ -46,6 +49,8 @@ async def run_command(args: argparse.Namespace, settings: Settings) -> int:
     try:
         if args.command == "accounts":
             return await run_accounts(args, settings)
+        if args.command == "rules":
+            return await run_rules_cli(args, settings)
         if args.command == "portfolio":
             return await portfolio_sync(settings, args.account)
         if args.command == "retention":

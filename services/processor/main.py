@@ -11,6 +11,7 @@ from redis.exceptions import RedisError
 from services.processor.accounts import run_accounts
 from services.processor.analytics import run_analytics
 from services.processor.leaderboard import run_leaderboard
+from services.processor.rules_group import run_rules
 from services.processor.sinks import STORED_FAMILIES
 from services.processor.store import EventStore
 from services.processor.traders import run_traders
@@ -114,6 +115,7 @@ async def run_processor(settings: Settings, redis: aioredis.Redis, stop: asyncio
             tasks.create_task(keep_partitions(pool, stop))
             # its own group: never slows storage
             tasks.create_task(run_analytics(settings, redis, pool, stop))
+            tasks.create_task(run_rules(settings, redis, pool, stop))  # users' alert rules: a group too
             if settings.traders.enabled:  # its own group too: discovery and position changes
                 tasks.create_task(run_traders(settings, redis, pool, stop))
                 tasks.create_task(run_leaderboard(settings, pool, stop))  # a snapshot every interval

@@ -1,0 +1,178 @@
+"""User alert rules in the processor: the "rules" group on the streams the rule kinds read
+(docs/rules.md), evaluating each event as it flows, never polling tables.
+
+  th:funding, th:prices, th:trades, th:liquidations, th:large_trades, th:alerts (Spike),
+  th:positions (PositionChange)  ->  Alert on th:alerts (key rule:<id>:...) + a row in alert_history
+
+The group joins every stream at its end ("$"): a rule is about what happens from now on, and a new
+group must not lag by whole streams. Rules are reloaded every RELOAD_S; a rule's cooldown is a Redis
+key set with NX and a TTL, so every consumer (and processor) shares it.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+
+import asyncpg
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError, ResponseError
+
+from services.processor.rules import KINDS, Fire, Memory, evaluate, identity
+from shared.alert_rules import Rule, list_rules, record_fire
+from shared.backoff import Backoff, sleep_or_stop
+from shared.breaker import SinkUnavailable
+from shared.config import Settings
+from shared.constants import family_streams
+from shared.consumer import StreamConsumer
+from shared.db import DB_ERRORS
+from shared.events import Alert, Event, now_us
+from shared.health import instance_name
+from shared.streams import StreamProducer
+
+log = logging.getLogger(__name__)
+RULES_GROUP = "rules"
+FAMILIES = ("funding", "prices", "trades", "liquidations", "large_trades", "alerts", "positions")
+RELOAD_S = 3.0
+SOURCE = "rules"
+
+
+def cooldown_key(prefix: str, rule_id: int) -> str:
+    """Set while a rule is cooling down after it fired (its TTL is the cooldown)."""
+    return f"{prefix}:rules:cooldown:{rule_id}"
+
+
+class RuleBook:
+    """The enabled rules, by the event type they read; reloaded from PostgreSQL."""
+
+    def __init__(self) -> None:
+        self.by_type: dict[type[Event], list[Rule]] = {}
+
+    def set(self, rules: Sequence[Rule]) -> None:
+        by_type: dict[type[Event], list[Rule]] = {}
+        for rule in rules:
+            if rule.enabled and rule.kind in KINDS:
+                for kind in KINDS[rule.kind].events:
+                    by_type.setdefault(kind, []).append(rule)
+        self.by_type = by_type
+
+    def rules_for(self, event: Event) -> list[Rule]:
+        return self.by_type.get(type(event), [])
+
+    async def reload(self, pool: asyncpg.Pool) -> None:
+        self.set(await list_rules(pool, enabled_only=True))
+
+    async def keep_loaded(self, pool: asyncpg.Pool, stop: asyncio.Event, every_s: float) -> None:
+        """Reload every `every_s`; a database outage keeps the rules last loaded."""
+        while not await sleep_or_stop(stop, every_s):
+            try:
+                await self.reload(pool)
+            except DB_ERRORS as exc:
+                log.warning("rules not reloaded", extra={"error": repr(exc)})
+
+
+def rule_alert(rule: Rule, fire: Fire, event: Event) -> Alert:
+    return Alert(source=SOURCE, severity=rule.severity, key=f"rule:{rule.id}:{identity(event)}",
+                 title=fire.title, text=f"{fire.text}\nrule {rule.id} ({rule.kind})", chat=rule.chat,
+                 ts=event.ts, recv_ts=now_us())
+
+
+class RuleSink:
+    """Evaluates each event against the rules of its type; what fires outside its cooldown is stored
+    in alert_history and published. A failed store or publication releases the cooldowns it took
+    and raises SinkUnavailable, so the redelivered batch fires again."""
+
+    def __init__(self, book: RuleBook, redis: aioredis.Redis, pool: asyncpg.Pool, producer: StreamProducer,
+                 prefix: str, memory: Memory) -> None:
+        self.book, self.redis, self.pool, self.producer = book, redis, pool, producer
+        self.prefix, self.memory = prefix, memory
+
+    async def __call__(self, events: Sequence[Event]) -> None:
+        fired: list[tuple[Rule, Alert]] = []
+        for event in events:
+            for rule in self.book.rules_for(event):
+                fire = evaluate(rule, event, self.memory)
+                if fire is not None and await self._cool(rule):
+                    fired.append((rule, rule_alert(rule, fire, event)))
+        if fired:
+            await self._fire(fired)
+
+    async def _cool(self, rule: Rule) -> bool:
+        """True when the rule may fire now (and its cooldown starts)."""
+        if rule.cooldown_s <= 0:
+            return True
+        try:
+            return bool(await self.redis.set(cooldown_key(self.prefix, rule.id), b"1", nx=True,
+                                             ex=rule.cooldown_s))
+        except (RedisError, OSError) as exc:
+            raise SinkUnavailable(f"redis (rule cooldown): {exc!r}") from exc
+
+    async def _fire(self, fired: list[tuple[Rule, Alert]]) -> None:
+        try:
+            async with self.pool.acquire() as conn, conn.transaction():
+                for rule, alert in fired:
+                    await record_fire(conn, rule.id, alert)
+        except DB_ERRORS as exc:
+            await self._release(fired)
+            raise SinkUnavailable(f"postgres (alert history): {exc!r}") from exc
+        for _, alert in fired:
+            self.producer.publish(alert)
+            log.info("rule fired", extra={"key": alert.key, "title": alert.title})
+        if not await self.producer.flush():
+            await self._release(fired)
+            raise SinkUnavailable("redis: rule alerts not published")
+
+    async def _release(self, fired: list[tuple[Rule, Alert]]) -> None:
+        try:
+            await self.redis.delete(*{cooldown_key(self.prefix, rule.id) for rule, _ in fired})
+        except (RedisError, OSError):
+            pass  # the cooldown then holds these back: the history still shows what fired
+
+
+async def join_at_the_end(settings: Settings, redis: aioredis.Redis, stop: asyncio.Event) -> None:
+    """Create the group at each stream's end ("$"); an existing group keeps its place."""
+    backoff = Backoff(base=0.2, cap=settings.redis_backoff_max_s)
+    for family in FAMILIES:
+        for stream in family_streams(settings.streams.prefix, family, settings.streams.partitions):
+            while not stop.is_set():
+                try:
+                    await redis.xgroup_create(stream, RULES_GROUP, id="$", mkstream=True)
+                    break
+                except ResponseError as exc:
+                    if "BUSYGROUP" in str(exc):
+                        break
+                    raise
+                except (RedisError, OSError) as exc:
+                    log.warning("redis unavailable to the rules group", extra={"error": repr(exc)})
+                    await sleep_or_stop(stop, backoff.next_delay())
+
+
+async def first_load(book: RuleBook, pool: asyncpg.Pool, stop: asyncio.Event) -> None:
+    backoff = Backoff(base=0.5, cap=30.0)
+    while not stop.is_set():
+        try:
+            await book.reload(pool)
+            return
+        except DB_ERRORS as exc:
+            log.warning("rules not loaded", extra={"error": repr(exc)})
+            await sleep_or_stop(stop, backoff.next_delay())
+
+
+async def run_rules(settings: Settings, redis: aioredis.Redis, pool: asyncpg.Pool, stop: asyncio.Event,
+                    reload_s: float = RELOAD_S) -> None:
+    """Consume until stopped, one consumer per partition of each family the rule kinds read."""
+    await join_at_the_end(settings, redis, stop)
+    book, memory = RuleBook(), Memory()
+    await first_load(book, pool, stop)
+    name = instance_name(settings)
+    consumers = [  # each sink owns its producer, which it flushes itself
+        StreamConsumer(redis, settings, stream, RULES_GROUP, name,
+                       RuleSink(book, redis, pool, StreamProducer(redis, settings, source="processor"),
+                                settings.streams.prefix, memory))
+        for family in FAMILIES
+        for stream in family_streams(settings.streams.prefix, family, settings.streams.partitions)
+    ]
+    async with asyncio.TaskGroup() as tasks:
+        tasks.create_task(book.keep_loaded(pool, stop, reload_s))
+        for consumer in consumers:
+            tasks.create_task(consumer.run(stop))
