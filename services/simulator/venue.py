@@ -15,6 +15,13 @@ Modes (POST /control?mode=...&venue=...):
              each connection open when the mode is set; data goes on (venues without one: normal)
   drop       trade frames silently left out, DROP_RUN of every DROP_EVERY per subscription: holes in
              the trade ids with the socket up (the trades stay in the venue's REST history)
+
+Trades are made by the market, not by the sockets: from a symbol's first subscription on, its Maker
+makes `simulator_rate` trade frames a second whether or not a socket listens (the app's ticker keeps
+it going with nobody connected), records each in the venue's REST history as it is made, and every
+socket subscribed at the time sends that very frame. So a client that was away (killed, closed,
+half-open) finds what it missed in the history, and "made" is what every subscriber was sent. The
+market halts in silence and paused (a maintenance, the demo's count) and at max_frames.
 """
 
 from __future__ import annotations
@@ -47,6 +54,11 @@ RATES = {
 }  # frames/s; trades: simulator_rate
 GARBAGE = ("not json at all", "\x00\x01\x02\x7f", '{"', "[1,2,", '{"unexpected":true}', "}{")
 SESSIONS_KEPT = 50
+KEPT_S, KEPT_FRAMES = 2.0, 2000  # made trade frames kept for the subscriptions to send
+# at most this much trading made at once: a rate beyond what the simulator can build is cut to what
+# it can (made counts what was), never a backlog that grows
+BURST_S, BURST_FRAMES = 0.05, 100
+HALTED = ("silence", "paused")  # modes in which the market makes no trades
 
 
 @dataclass
@@ -59,6 +71,59 @@ class Sub:
     extra: dict[str, str] = field(default_factory=dict)  # venue details, e.g. an OKX arg
     started: float = 0.0
     sent: int = 0
+    cursor: int = 0  # trades: the number of the next made frame this subscription sends (Maker.made)
+
+
+class Maker:
+    """One symbol's trades, made with time at the venue's rate: each frame is built once, under the
+    name of the symbol's first subscription, and kept for KEPT_S (at least KEPT_FRAMES) for the
+    subscriptions to send; one that falls further behind skips ahead (counted as lagged)."""
+
+    def __init__(self, sub: Sub, session: Session, rate: float, now: float) -> None:
+        self.sub = Sub(sub.channel, sub.symbol, sub.key, dict(sub.extra))  # what the frames are built as
+        self.session = session  # a session of no connection: the venue builds frames against its state
+        self.rate = rate
+        self.started = self.last = now
+        self.made = 0  # frames made
+        self.frames: deque[tuple[str, int]] = deque(maxlen=max(KEPT_FRAMES, int(rate * KEPT_S)))
+        self.lagged = 0  # frames a subscription never got: it fell more than the frames kept behind
+        self.burst = max(BURST_FRAMES, int(rate * BURST_S))  # made at most at once
+        self.readers = 0  # subscriptions of open connections: their writers make the frames
+
+    def advance(self, venue: Venue, now: float, most: int | None = None) -> int:
+        """Make the frames due by now, at most `most` (0: the market is halted, time stands still
+        for it); the trades made."""
+        if most == 0:
+            self.started += now - self.last
+            self.last = now
+            return 0
+        self.last = now
+        due = int((now - self.started) * self.rate) - self.made
+        most = self.burst if most is None else min(most, self.burst)
+        if due > most:  # the cap, or more than the simulator can build: no backlog is kept
+            due = most
+            self.started = now - (self.made + due) / self.rate
+        trades = 0
+        for _ in range(due):
+            text, count = venue.frame(self.sub, self.session)
+            self.frames.append((text, count))
+            self.made += 1
+            trades += count
+        return trades
+
+    def since(self, sub: Sub) -> list[tuple[str, int]]:
+        """The frames made since the subscription's cursor, which moves to the end; renamed to the
+        subscription's own key where it named the stream differently."""
+        new, kept = self.made - sub.cursor, len(self.frames)
+        if new <= 0:
+            return []
+        self.lagged += max(0, new - kept)
+        sub.cursor = self.made
+        frames = self.frames
+        made = [frames[i] for i in range(-min(new, kept), 0)]
+        if sub.key != self.sub.key:
+            made = [(text.replace(self.sub.key, sub.key, 1), count) for text, count in made]
+        return made
 
 
 class VenueState:
@@ -70,7 +135,9 @@ class VenueState:
         self.mode = "normal"
         self.max_frames: int | None = settings.simulator.max_frames or None  # trades per symbol
         self.tapes: dict[str, Tape] = {}
-        self.frames: Counter[str] = Counter()  # data frames sent, per symbol
+        self.makers: dict[str, Maker] = {}  # symbol -> its trades, from its first subscription on
+        self.made: Counter[str] = Counter()  # trades made, per symbol
+        self.frames: Counter[str] = Counter()  # data frames sent, per symbol (every connection)
         self.trades: Counter[str] = Counter()  # trades inside them, per symbol
         self.garbage = 0  # garbage and truncated frames sent
         self.dropped: Counter[str] = Counter()  # trades made but not sent (drop mode), per symbol
@@ -86,11 +153,33 @@ class VenueState:
             self.tapes[symbol] = Tape(self.name, symbol, self.settings.simulator.seed)
         return self.tapes[symbol]
 
+    def maker(self, sub: Sub) -> Maker:
+        """The symbol's trade maker, started by its first subscription."""
+        maker = self.makers.get(sub.symbol)
+        if maker is None:
+            maker = Maker(sub, Session(self, 0), self.settings.simulator.rate, time.monotonic())
+            self.makers[sub.symbol] = maker
+        return maker
+
+    def advance(self, venue: Venue, now: float, unread: bool = False) -> None:
+        """Every symbol's trades due by now: each connection's writer makes them before it sends, the
+        app's ticker those of symbols nobody reads (`unread`), so a saturated writer alternates
+        making and sending instead of racing a maker it cannot keep up with."""
+        halted, cap = self.mode in HALTED, self.max_frames
+        for symbol, maker in self.makers.items():
+            if unread and maker.readers:
+                continue
+            most = 0 if halted else None if cap is None else max(0, cap - self.made[symbol])
+            self.made[symbol] += maker.advance(venue, now, most)
+
     def stats(self) -> dict[str, Any]:
         return {
             "mode": self.mode,
             "connections": self.connections,
             "opened": self.opened,
+            "made": sum(self.made.values()),
+            "made_by_symbol": dict(self.made),
+            "lagged": sum(m.lagged for m in self.makers.values()),
             "frames": dict(self.frames),
             "trades": sum(self.trades.values()),
             "trades_by_symbol": dict(self.trades),
@@ -121,6 +210,10 @@ class Session:
     def subscribe(self, sub: Sub) -> None:
         if sub.key not in self.subs:
             sub.started = time.monotonic()
+            if sub.channel == "trades" and sub.symbol != "*":
+                maker = self.state.maker(sub)
+                maker.readers += 1
+                sub.cursor = maker.made  # the trades made from now on
             self.subs[sub.key] = sub
             self.keys.append(sub.key)
 
@@ -167,6 +260,10 @@ async def serve(request: web.Request, state: VenueState, venue: Venue) -> web.We
         reader.cancel()
         await asyncio.gather(reader, return_exceptions=True)
         state.connections -= 1
+        for sub in session.subs.values():
+            maker = state.makers.get(sub.symbol) if sub.channel == "trades" else None
+            if maker is not None:
+                maker.readers -= 1
         del state.open[session]
     return ws
 
@@ -225,10 +322,6 @@ async def _write(
         _announce(venue, session, mode)
         while session.outbox:
             await ws.send_str(session.outbox.pop(0))
-        if mode in ("silence", "paused"):
-            for sub in session.subs.values():
-                sub.started, sub.sent = now, 0
-            continue
         await _emit(ws, venue, session, mode, now)
 
 
@@ -241,20 +334,26 @@ def _announce(venue: Venue, session: Session, mode: str) -> None:
             session.outbox.append(notice)
 
 
-async def _emit(ws: web.WebSocketResponse, venue: Venue, session: Session, mode: str, now: float) -> None:
-    """Every subscription's frames due by now, at its channel's rate."""
+def _due(venue: Venue, session: Session, sub: Sub, mode: str, now: float) -> list[tuple[str, int]]:
+    """A subscription's frames due by now: the trades the market made since it last sent (those made
+    before a halt too), or its channel's frames at the channel's rate (none while halted)."""
     state = session.state
+    maker = state.makers.get(sub.symbol) if sub.channel == "trades" else None
+    if maker is not None:
+        return maker.since(sub)
+    if mode in HALTED:
+        sub.started, sub.sent = now, 0
+        return []
+    rate = state.settings.simulator.rate if sub.channel == "trades" else RATES.get(sub.channel, 1.0)
+    return [venue.frame(sub, session) for _ in range(int((now - sub.started) * rate) - sub.sent)]
+
+
+async def _emit(ws: web.WebSocketResponse, venue: Venue, session: Session, mode: str, now: float) -> None:
+    """Every subscription's frames due by now, through the mode's misbehaviour."""
+    state = session.state
+    state.advance(venue, now)
     for sub in list(session.subs.values()):
-        rate = state.settings.simulator.rate if sub.channel == "trades" else RATES.get(sub.channel, 1.0)
-        due = int((now - sub.started) * rate) - sub.sent
-        for _ in range(due):
-            if (
-                sub.channel == "trades"
-                and state.max_frames is not None
-                and state.trades[sub.symbol] >= state.max_frames
-            ):
-                break
-            text, trades = venue.frame(sub, session)
+        for text, trades in _due(venue, session, sub, mode, now):
             sub.sent += 1
             if mode == "drop" and sub.channel == "trades" and sub.sent % DROP_EVERY >= DROP_EVERY - DROP_RUN:
                 state.dropped[sub.symbol] += trades
