@@ -31,7 +31,6 @@ import logging
 import time
 from collections import Counter, deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from aiohttp import WSCloseCode, WSMsgType, web
@@ -39,6 +38,8 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from services.simulator.history import TradeRing
 from services.simulator.population import Population
 from services.simulator.tape import Tape
+from services.simulator.trading import Maker
+from services.simulator.trading import Sub as Sub  # the venue files' import
 from shared.config import Settings
 
 log = logging.getLogger(__name__)
@@ -54,76 +55,7 @@ RATES = {
 }  # frames/s; trades: simulator_rate
 GARBAGE = ("not json at all", "\x00\x01\x02\x7f", '{"', "[1,2,", '{"unexpected":true}', "}{")
 SESSIONS_KEPT = 50
-KEPT_S, KEPT_FRAMES = 2.0, 2000  # made trade frames kept for the subscriptions to send
-# at most this much trading made at once: a rate beyond what the simulator can build is cut to what
-# it can (made counts what was), never a backlog that grows
-BURST_S, BURST_FRAMES = 0.05, 100
 HALTED = ("silence", "paused")  # modes in which the market makes no trades
-
-
-@dataclass
-class Sub:
-    """One subscription of one connection."""
-
-    channel: str  # trades, candles, funding, prices, liquidations
-    symbol: str  # the venue's own name: BTCUSDT, BTC-USDT-SWAP, BTC, BTC-PERPETUAL; "*" = every symbol
-    key: str  # what the client subscribed to, as it wrote it (stream, topic, channel)
-    extra: dict[str, str] = field(default_factory=dict)  # venue details, e.g. an OKX arg
-    started: float = 0.0
-    sent: int = 0
-    cursor: int = 0  # trades: the number of the next made frame this subscription sends (Maker.made)
-
-
-class Maker:
-    """One symbol's trades, made with time at the venue's rate: each frame is built once, under the
-    name of the symbol's first subscription, and kept for KEPT_S (at least KEPT_FRAMES) for the
-    subscriptions to send; one that falls further behind skips ahead (counted as lagged)."""
-
-    def __init__(self, sub: Sub, session: Session, rate: float, now: float) -> None:
-        self.sub = Sub(sub.channel, sub.symbol, sub.key, dict(sub.extra))  # what the frames are built as
-        self.session = session  # a session of no connection: the venue builds frames against its state
-        self.rate = rate
-        self.started = self.last = now
-        self.made = 0  # frames made
-        self.frames: deque[tuple[str, int]] = deque(maxlen=max(KEPT_FRAMES, int(rate * KEPT_S)))
-        self.lagged = 0  # frames a subscription never got: it fell more than the frames kept behind
-        self.burst = max(BURST_FRAMES, int(rate * BURST_S))  # made at most at once
-        self.readers = 0  # subscriptions of open connections: their writers make the frames
-
-    def advance(self, venue: Venue, now: float, most: int | None = None) -> int:
-        """Make the frames due by now, at most `most` (0: the market is halted, time stands still
-        for it); the trades made."""
-        if most == 0:
-            self.started += now - self.last
-            self.last = now
-            return 0
-        self.last = now
-        due = int((now - self.started) * self.rate) - self.made
-        most = self.burst if most is None else min(most, self.burst)
-        if due > most:  # the cap, or more than the simulator can build: no backlog is kept
-            due = most
-            self.started = now - (self.made + due) / self.rate
-        trades = 0
-        for _ in range(due):
-            text, count = venue.frame(self.sub, self.session)
-            self.frames.append((text, count))
-            self.made += 1
-            trades += count
-        return trades
-
-    def since(self, sub: Sub) -> list[tuple[str, int]]:
-        """The frames made since the subscription's cursor, which moves to the end; renamed to the
-        subscription's own key where it named the stream differently."""
-        new, kept = self.made - sub.cursor, len(self.frames)
-        if new <= 0:
-            return []
-        self.lagged += max(0, new - kept)
-        sub.cursor = self.made
-        frames = self.frames
-        made = [frames[i] for i in range(-min(new, kept), 0)]
-        if sub.key != self.sub.key:
-            made = [(text.replace(self.sub.key, sub.key, 1), count) for text, count in made]
-        return made
 
 
 class VenueState:
@@ -308,6 +240,7 @@ async def _write(
                 reader.cancel()  # no more reading: pings and close frames go unanswered
             if _gone(request):
                 return
+            state.advance(venue, time.monotonic())  # the market goes on; this socket hears none of it
             continue
         if reader.done():
             return  # the client closed
