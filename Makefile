@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 SECONDS ?= 0
 
-.PHONY: install promtool run demo test bench up down lint clean
+.PHONY: install promtool run demo demo-kill test bench up down lint clean
 
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -25,6 +25,9 @@ run: install          ## the whole stack on this machine, real exchanges
 
 demo: install         ## the whole stack against the local simulator
 	$(PY) scripts/stack.py demo --seconds $(SECONDS)
+
+demo-kill: install    ## the demo, its receivers SIGKILLed for 10 s at 30 s, then the count per venue
+	$(PY) scripts/stack.py demo --seconds 75 --kill-receivers-at 30 --kill-for 10
 
 test: install promtool lint  ## everything CI runs: the lint, then the tests (need Redis and PostgreSQL, see README)
 	$(PY) -m pytest -q

@@ -1,18 +1,21 @@
 """`make run` / `make demo`: every service as a local process, logs under ./var/log,
-stopped together (SIGTERM, then SIGKILL after the grace period) on Ctrl-C."""
+stopped together (SIGTERM, then SIGKILL after the grace period) on Ctrl-C.
+
+`make demo-kill` (`stack.py demo --kill-receivers-at S --kill-for K`): S seconds in, the receivers
+are SIGKILLed, started again K seconds later, and the demo's summary says per venue what the
+simulator made, what was stored and what the gap records healed (scripts/demo_count.py)."""
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import demo_count  # noqa: E402
 from infra import VAR, ensure_infra, stop_embedded  # noqa: E402
 
 SERVICES = ["processor", "receivers", "general", "api"]
@@ -30,21 +33,41 @@ def start(name: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
 
 
 def demo_summary(env: dict[str, str], since_us: int) -> None:
-    """Pause the simulator, let the pipeline drain, and compare frames sent with trades stored."""
+    """Halt the simulated market, let the pipeline drain and the backfills finish, then print per
+    venue: trades made (= sent), stored, duplicates, candles, and the run's gap records."""
+    from shared.config import load_settings
+
+    settings = load_settings(env)
     sim = f"http://127.0.0.1:{env.get('TRADEHUB_SIMULATOR_PORT', '8765')}"
     api = f"http://127.0.0.1:{env.get('TRADEHUB_API_PORT', '8000')}"
     try:
-        urllib.request.urlopen(urllib.request.Request(f"{sim}/control?mode=paused", method="POST"), timeout=5)
-        time.sleep(2)
-        with urllib.request.urlopen(f"{sim}/stats", timeout=5) as response:
-            sent = json.loads(response.read())["total"]
-        with urllib.request.urlopen(f"{api}/api/v1/stats?since={since_us}", timeout=5) as response:
-            stored = json.loads(response.read())
+        demo_count.get_json(f"{sim}/control?mode=paused", method="POST")
+        print("demo summary: the simulated market is halted; waiting for the pipeline and the backfills",
+              flush=True)
+        venues = demo_count.settled(sim, api, settings.database_url, settings.db_schema, since_us)
     except OSError as exc:
         print(f"demo summary unavailable: {exc}", file=sys.stderr)
         return
-    print(f"demo summary: simulator sent {sent} trade frames; stored {stored['trades']} trades "
-          f"({stored['distinct_trades']} distinct) during this run", flush=True)
+    print("demo summary (this run):", flush=True)
+    print("\n".join(demo_count.lines(venues)), flush=True)
+
+
+def forget_previous_market(env: dict[str, str]) -> None:
+    """A demo starts a new simulator, a new market: where each feed stopped in an earlier run (trade
+    ids and feed states in Redis) belongs to a market that is gone, and would read as a restart gap."""
+    import redis
+
+    from shared.config import load_settings
+
+    settings = load_settings(env)
+    client = redis.Redis.from_url(settings.redis_url)
+    try:
+        prefix = settings.streams.prefix
+        keys = [*client.scan_iter(f"{prefix}:trade_position:*"), *client.scan_iter(f"{prefix}:feed:*")]
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
 
 
 def demo_accounts(env: dict[str, str]) -> None:
@@ -75,18 +98,47 @@ def demo_accounts(env: dict[str, str]) -> None:
         print(added.stdout.strip() or added.stderr.strip(), flush=True)
 
 
+class KillPlan:
+    """SIGKILL the receivers `at` seconds in, start them again `down` seconds later."""
+
+    def __init__(self, at: float, down: float) -> None:
+        self.at, self.down = at, down
+        self.killed = self.restarted = False
+
+    def step(self, procs: dict[str, subprocess.Popen[bytes]], env: dict[str, str], elapsed: float) -> None:
+        if not self.killed and elapsed >= self.at:
+            procs["receivers"].send_signal(signal.SIGKILL)
+            procs["receivers"].wait(10)
+            self.killed = True
+            print(f"receivers SIGKILLed at {elapsed:.0f} s; starting again in {self.down:g} s", flush=True)
+        elif self.killed and not self.restarted and elapsed >= self.at + self.down:
+            procs["receivers"] = start("receivers", env)
+            self.restarted = True
+            print(f"receivers started again at {elapsed:.0f} s", flush=True)
+
+
+def kill_pending(kill: KillPlan | None, name: str) -> bool:
+    """The receivers are down on purpose."""
+    return kill is not None and name == "receivers" and kill.killed and not kill.restarted
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("mode", choices=["run", "demo"])
     parser.add_argument(
         "--seconds", type=float, default=0, help="stop by itself after this long (0 = until Ctrl-C)"
     )
+    parser.add_argument("--kill-receivers-at", type=float, default=0, metavar="S",
+                        help="demo: SIGKILL the receivers S seconds in (0 = never)")
+    parser.add_argument("--kill-for", type=float, default=10, metavar="K",
+                        help="and start them again K seconds later")
     args = parser.parse_args()
     env = dict(os.environ)
     urls = ensure_infra(env)
     env.update(urls)
     if args.mode == "demo":
         env.setdefault("TRADEHUB_CONFIG", "deploy/demo.toml")
+        forget_previous_market(env)
         demo_accounts(env)
     names = (["simulator"] if args.mode == "demo" else []) + SERVICES
     procs = {}
@@ -102,11 +154,15 @@ def main() -> int:
     stop = {"now": False}
     signal.signal(signal.SIGINT, lambda *_: stop.update(now=True))
     signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
-    deadline = time.monotonic() + args.seconds if args.seconds else None
+    began = time.monotonic()
+    deadline = began + args.seconds if args.seconds else None
+    kill = KillPlan(args.kill_receivers_at, args.kill_for) if args.kill_receivers_at else None
     failed = ""
     while not stop["now"] and not failed and (deadline is None or time.monotonic() < deadline):
         time.sleep(0.5)
-        failed = next((n for n, p in procs.items() if p.poll() is not None), "")
+        if kill is not None:
+            kill.step(procs, env, time.monotonic() - began)
+        failed = next((n for n, p in procs.items() if p.poll() is not None and not kill_pending(kill, n)), "")
     if args.mode == "demo" and not failed:
         demo_summary(env, started_us)
     if failed:

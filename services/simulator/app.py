@@ -15,8 +15,12 @@ Private sockets (the accounts of services/simulator/<venue>_account.py):
 """
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -37,9 +41,10 @@ from services.simulator.okx import Okx
 from services.simulator.okx_account import add_okx_account
 from services.simulator.population import Population
 from services.simulator.rest_venues import add_rest_venues
-from services.simulator.venue import MODES, Venue, VenueState, close_all, serve
+from services.simulator.venue import MODES, TICK_S, Venue, VenueState, close_all, serve
 from shared.config import Settings
 
+log = logging.getLogger(__name__)
 # venue -> (its protocol, the paths it serves)
 VENUES: dict[str, tuple[Venue, tuple[str, ...]]] = {
     "binance": (Binance("binance"), ("/stream",)),
@@ -95,14 +100,16 @@ def _handler(name: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]
 
 
 async def stats(request: web.Request) -> web.Response:
-    """total: trades sent by every venue; sent: Binance futures trades per symbol; venues: the details;
+    """total: trades made by every venue (each sent to every socket subscribed when it was made, and
+    kept in the venue's REST history); sent: Binance futures trades sent per symbol; venues: the
+    details (made, trades sent, frames, ...);
     hyperliquid: the info endpoint's weight per client (this rolling minute, the highest minute seen)
     and the trader population's counters (null until something asked for a trader)."""
     state = request.app[STATE]
     venues = {name: venue.stats() for name, venue in state.venues.items()}
     paths = request.app[PATHS]
     body: dict[str, Any] = {
-        "sent": venues["binance"]["trades_by_symbol"], "total": sum(v["trades"] for v in venues.values()),
+        "sent": venues["binance"]["trades_by_symbol"], "total": sum(v["made"] for v in venues.values()),
         "connections": sum(v["connections"] for v in venues.values()), "mode": state.mode, "venues": venues,
         "hyperliquid": request.app[INFO_DESK].stats(), "paths": dict(paths),
     }
@@ -150,6 +157,30 @@ async def control(request: web.Request) -> web.Response:
                               "max_frames": targets[0].max_frames})
 
 
+def _report(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("the market stopped trading", exc_info=task.exception())
+
+
+async def _trading(app: web.Application) -> AsyncIterator[None]:
+    """The market keeps trading with nobody connected: the makers nobody reads advance each tick."""
+    venues = [(state, VENUES[name][0]) for name, state in app[STATE].venues.items()]
+
+    async def trade() -> None:
+        while True:
+            await asyncio.sleep(TICK_S)
+            now = time.monotonic()
+            for state, venue in venues:
+                state.advance(venue, now, unread=True)
+
+    task = asyncio.create_task(trade())
+    task.add_done_callback(_report)
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
 async def _close_sockets(app: web.Application) -> None:
     """Clients see the simulator go away at once, instead of waiting for their keepalive to fail."""
     for venue in app[STATE].venues.values():
@@ -172,6 +203,7 @@ def create_app(settings: Settings, traders: Population | None = None,
     app.router.add_post("/control", control)
     app.router.add_post("/control/traders", control_traders)
     app.on_shutdown.append(_close_sockets)
+    app.cleanup_ctx.append(_trading)
     add_rest_venues(app, settings)  # REST of all eleven venues under /<venue>/, /control/rest, /stats/rest
     add_history(app, {name: venue.history for name, venue in app[STATE].venues.items()})  # trades by id
     add_account_desk(app, accounts)  # the private side: /control/accounts, /stats/accounts

@@ -39,9 +39,9 @@ Answer = tuple[Any, int]  # the body, and how many items it returned (for the ex
 
 def build_population(settings: Settings, clock: SimClock | None = None, **pace: float) -> Population:
     """The population settings describe (simulator.traders traders, simulator.seed), trading the
-    simulated perpetuals at their REST prices; `pace`: action_s / check_s (population.py)."""
+    simulated perpetuals from where their REST prices start; `pace`: action_s / check_s (population.py)."""
     market = answers.Market(settings)
-    prices = {a: market.price("hyperliquid", a) for a in market.assets}
+    prices = {a: market.start_price("hyperliquid", a) for a in market.assets}
     return Population(settings.simulator.seed, settings.simulator.traders, market.assets, prices,
                       clock=clock, **pace)
 

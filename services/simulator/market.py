@@ -21,12 +21,11 @@ import re
 import zlib
 from decimal import Decimal
 
-from services.simulator.rest_answers import BASE_PRICES
-
 TICK = Decimal("0.1")
 STEP_MS = 100  # a market's quote holds this long: the path is read 10 times a second per market
-START_PRICES = BASE_PRICES  # BTC 65,000, ETH 3,200, SOL 150: the prices the REST answers start from too
-DEFAULT_START = Decimal(100)  # any other asset (the REST answers' default too)
+# where each path starts (the REST answers read their prices off the same paths: rest_answers.py)
+START_PRICES = {"BTC": Decimal(65000), "ETH": Decimal(3200), "SOL": Decimal(150)}
+DEFAULT_START = Decimal(100)  # any other asset
 # standard deviation of the log price over one minute (BTC ~50 % a year is 0.07 %/min, busy hours more)
 VOLATILITY = {"BTC": 0.0010, "ETH": 0.0013, "SOL": 0.0018}
 DEFAULT_VOLATILITY = 0.0015

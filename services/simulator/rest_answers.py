@@ -1,6 +1,8 @@
 """What the simulated venues answer over REST: the same JSON shapes as tests/fixtures/<venue>/
 (the venues' documented answers), with deterministic values per (seed, venue, asset) and the
-current time, so a demo's funding spread and prices are stable and plausible."""
+current time, so a demo's funding spread is stable and plausible. Prices follow the market's price
+paths (market.py): a venue's REST mark is the mid its websockets quote at that moment, so REST
+and websockets agree."""
 
 from __future__ import annotations
 
@@ -9,11 +11,14 @@ import zlib
 from collections.abc import Iterable
 from decimal import Decimal
 
+from services.simulator.market import DEFAULT_START, START_PRICES, PricePath, Quote
 from shared.config import Settings
 
-BASE_PRICES = {"BTC": Decimal(65000), "ETH": Decimal(3200), "SOL": Decimal(150)}
 RATE_STEP = Decimal("0.00001")
 HOUR_MS = 3_600_000
+# the market each venue's REST prices come from: the symbol its websockets trade (services/simulator/)
+WS_SYMBOLS = {"binance": "{}USDT", "binance_spot": "{}USDT", "bybit": "{}USDT", "bybit_spot": "{}USDT",
+              "okx": "{}-USDT-SWAP", "hyperliquid": "{}", "deribit": "{}-PERPETUAL"}
 
 
 class Market:
@@ -24,14 +29,34 @@ class Market:
         bases = [s.removesuffix("USDT") for s in settings.simulator.symbols if s.endswith("USDT")]
         polled = settings.polling
         self.assets = sorted(set(bases + polled.funding_assets + polled.spot_assets + polled.oi_assets))
+        self.paths: dict[str, PricePath] = {}
+        self.quotes: dict[tuple[str, str], Quote] = {}
 
     def _draw(self, *parts: str) -> int:
         return zlib.crc32("|".join((str(self.seed), *parts)).encode())
 
-    def price(self, venue: str, asset: str) -> Decimal:
-        """The asset's price on a venue: its base price, a few basis points apart per venue."""
+    def quote(self, venue: str, asset: str, symbol: str | None = None) -> Quote:
+        """The venue's market of the asset (`symbol`: the venue's name of it, its websocket perpetual
+        by default), quoted now: the very quote its websocket trades at."""
+        symbol = symbol or WS_SYMBOLS.get(venue, "{}USDT").format(asset)
+        quote = self.quotes.get((venue, symbol))
+        if quote is None:
+            path = self.paths.get(asset) or self.paths.setdefault(asset, PricePath(self.seed, asset))
+            quote = self.quotes[(venue, symbol)] = Quote(path, venue, symbol, self.seed)
+        quote.update(now_ms())
+        return quote
+
+    def price(self, venue: str, asset: str, symbol: str | None = None) -> Decimal:
+        """The asset's price on a venue now: its market's mid on the shared path; venue "index": the
+        path itself (the index every venue's mark is near)."""
+        quote = self.quote(venue, asset, symbol)
+        return quote.index if venue == "index" else quote.mid
+
+    def start_price(self, venue: str, asset: str) -> Decimal:
+        """Where the asset's price started on a venue: its path's start, a few basis points apart per
+        venue (the Hyperliquid trader population moves it along the path itself)."""
         basis = Decimal(self._draw("px", venue, asset) % 21 - 10) / Decimal(10_000)
-        return (BASE_PRICES.get(asset, Decimal(100)) * (1 + basis)).quantize(Decimal("0.01"))
+        return (START_PRICES.get(asset, DEFAULT_START) * (1 + basis)).quantize(Decimal("0.01"))
 
     def rate(self, venue: str, asset: str) -> Decimal:
         """Funding per interval between -0.0001 and +0.0003, different on every venue."""
@@ -91,13 +116,14 @@ def bybit_tickers(m: Market, category: str) -> dict[str, object]:
     t = now_ms()
     items: list[dict[str, object]] = []
     for a in m.assets:
-        item: dict[str, object] = {"symbol": f"{a}USDT", "lastPrice": str(m.price("bybit", a))}
+        price = m.price("bybit" if category == "linear" else "bybit_spot", a)
+        item: dict[str, object] = {"symbol": f"{a}USDT", "lastPrice": str(price)}
         if category == "linear":
             oi = m.open_interest("bybit", a)
             item |= {
-                "markPrice": str(m.price("bybit", a)),
+                "markPrice": str(price),
                 "openInterest": str(oi),
-                "openInterestValue": str(oi * m.price("bybit", a)),
+                "openInterestValue": str(oi * price),
                 "fundingRate": str(m.rate("bybit", a)),
                 "nextFundingTime": str(next_hour_ms(t, bybit_funding_minutes(a) // 60)),
                 "fundingIntervalHour": str(bybit_funding_minutes(a) // 60),
@@ -175,7 +201,8 @@ def okx_spot_tickers(m: Market) -> dict[str, object]:
         "code": "0",
         "msg": "",
         "data": [
-            {"instType": "SPOT", "instId": f"{a}-USDT", "last": str(m.price("okx", a)), "ts": str(t)}
+            {"instType": "SPOT", "instId": f"{a}-USDT", "last": str(m.price("okx", a, f"{a}-USDT")),
+             "ts": str(t)}
             for a in m.assets
         ],
     }

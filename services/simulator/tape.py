@@ -61,17 +61,18 @@ class Tape:
 
     def now_ms(self) -> int:
         """Exchange time follows the wall clock (rows land in today's partition), never backwards."""
-        self.time_ms = max(self.time_ms + self.rng.randint(0, 1), time.time_ns() // 1_000_000)
+        self.time_ms = max(self.time_ms + self.rng.getrandbits(1), time.time_ns() // 1_000_000)
         return self.time_ms
 
     def trade(self) -> Fill:
+        """The next trade (the hot path: random() draws, not randint's slower ones)."""
         rng = self.rng
         ms = self.now_ms()
         self.quote.update(ms)
         draw = rng.random()  # the side, and how deep the taker goes (Quote.fill_price)
         self.price = self.quote.fill_price(draw)
-        size = LOT * rng.randint(1, 5000)
-        fills = rng.randint(1, 4)
+        size = LOT * (1 + int(rng.random() * 5000))  # 1 to 5000 lots
+        fills = 1 + int(rng.random() * 4)  # 1 to 4
         self.trade_id += 1
         self.seq += 1
         fill = Fill(

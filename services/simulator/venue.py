@@ -15,6 +15,13 @@ Modes (POST /control?mode=...&venue=...):
              each connection open when the mode is set; data goes on (venues without one: normal)
   drop       trade frames silently left out, DROP_RUN of every DROP_EVERY per subscription: holes in
              the trade ids with the socket up (the trades stay in the venue's REST history)
+
+Trades are made by the market, not by the sockets: from a symbol's first subscription on, its Maker
+makes `simulator_rate` trade frames a second whether or not a socket listens (the app's ticker keeps
+it going with nobody connected), records each in the venue's REST history as it is made, and every
+socket subscribed at the time sends that very frame. So a client that was away (killed, closed,
+half-open) finds what it missed in the history, and "made" is what every subscriber was sent. The
+market halts in silence and paused (a maintenance, the demo's count) and at max_frames.
 """
 
 from __future__ import annotations
@@ -24,7 +31,6 @@ import logging
 import time
 from collections import Counter, deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from aiohttp import WSCloseCode, WSMsgType, web
@@ -32,6 +38,8 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from services.simulator.history import TradeRing
 from services.simulator.population import Population
 from services.simulator.tape import Tape
+from services.simulator.trading import Maker
+from services.simulator.trading import Sub as Sub  # the venue files' import
 from shared.config import Settings
 
 log = logging.getLogger(__name__)
@@ -47,18 +55,7 @@ RATES = {
 }  # frames/s; trades: simulator_rate
 GARBAGE = ("not json at all", "\x00\x01\x02\x7f", '{"', "[1,2,", '{"unexpected":true}', "}{")
 SESSIONS_KEPT = 50
-
-
-@dataclass
-class Sub:
-    """One subscription of one connection."""
-
-    channel: str  # trades, candles, funding, prices, liquidations
-    symbol: str  # the venue's own name: BTCUSDT, BTC-USDT-SWAP, BTC, BTC-PERPETUAL; "*" = every symbol
-    key: str  # what the client subscribed to, as it wrote it (stream, topic, channel)
-    extra: dict[str, str] = field(default_factory=dict)  # venue details, e.g. an OKX arg
-    started: float = 0.0
-    sent: int = 0
+HALTED = ("silence", "paused")  # modes in which the market makes no trades
 
 
 class VenueState:
@@ -70,7 +67,9 @@ class VenueState:
         self.mode = "normal"
         self.max_frames: int | None = settings.simulator.max_frames or None  # trades per symbol
         self.tapes: dict[str, Tape] = {}
-        self.frames: Counter[str] = Counter()  # data frames sent, per symbol
+        self.makers: dict[str, Maker] = {}  # symbol -> its trades, from its first subscription on
+        self.made: Counter[str] = Counter()  # trades made, per symbol
+        self.frames: Counter[str] = Counter()  # data frames sent, per symbol (every connection)
         self.trades: Counter[str] = Counter()  # trades inside them, per symbol
         self.garbage = 0  # garbage and truncated frames sent
         self.dropped: Counter[str] = Counter()  # trades made but not sent (drop mode), per symbol
@@ -86,11 +85,33 @@ class VenueState:
             self.tapes[symbol] = Tape(self.name, symbol, self.settings.simulator.seed)
         return self.tapes[symbol]
 
+    def maker(self, sub: Sub) -> Maker:
+        """The symbol's trade maker, started by its first subscription."""
+        maker = self.makers.get(sub.symbol)
+        if maker is None:
+            maker = Maker(sub, Session(self, 0), self.settings.simulator.rate, time.monotonic())
+            self.makers[sub.symbol] = maker
+        return maker
+
+    def advance(self, venue: Venue, now: float, unread: bool = False) -> None:
+        """Every symbol's trades due by now: each connection's writer makes them before it sends, the
+        app's ticker those of symbols nobody reads (`unread`), so a saturated writer alternates
+        making and sending instead of racing a maker it cannot keep up with."""
+        halted, cap = self.mode in HALTED, self.max_frames
+        for symbol, maker in self.makers.items():
+            if unread and maker.readers:
+                continue
+            most = 0 if halted else None if cap is None else max(0, cap - self.made[symbol])
+            self.made[symbol] += maker.advance(venue, now, most)
+
     def stats(self) -> dict[str, Any]:
         return {
             "mode": self.mode,
             "connections": self.connections,
             "opened": self.opened,
+            "made": sum(self.made.values()),
+            "made_by_symbol": dict(self.made),
+            "lagged": sum(m.lagged for m in self.makers.values()),
             "frames": dict(self.frames),
             "trades": sum(self.trades.values()),
             "trades_by_symbol": dict(self.trades),
@@ -121,6 +142,10 @@ class Session:
     def subscribe(self, sub: Sub) -> None:
         if sub.key not in self.subs:
             sub.started = time.monotonic()
+            if sub.channel == "trades" and sub.symbol != "*":
+                maker = self.state.maker(sub)
+                maker.readers += 1
+                sub.cursor = maker.made  # the trades made from now on
             self.subs[sub.key] = sub
             self.keys.append(sub.key)
 
@@ -167,6 +192,10 @@ async def serve(request: web.Request, state: VenueState, venue: Venue) -> web.We
         reader.cancel()
         await asyncio.gather(reader, return_exceptions=True)
         state.connections -= 1
+        for sub in session.subs.values():
+            maker = state.makers.get(sub.symbol) if sub.channel == "trades" else None
+            if maker is not None:
+                maker.readers -= 1
         del state.open[session]
     return ws
 
@@ -211,6 +240,7 @@ async def _write(
                 reader.cancel()  # no more reading: pings and close frames go unanswered
             if _gone(request):
                 return
+            state.advance(venue, time.monotonic())  # the market goes on; this socket hears none of it
             continue
         if reader.done():
             return  # the client closed
@@ -225,10 +255,6 @@ async def _write(
         _announce(venue, session, mode)
         while session.outbox:
             await ws.send_str(session.outbox.pop(0))
-        if mode in ("silence", "paused"):
-            for sub in session.subs.values():
-                sub.started, sub.sent = now, 0
-            continue
         await _emit(ws, venue, session, mode, now)
 
 
@@ -241,20 +267,26 @@ def _announce(venue: Venue, session: Session, mode: str) -> None:
             session.outbox.append(notice)
 
 
-async def _emit(ws: web.WebSocketResponse, venue: Venue, session: Session, mode: str, now: float) -> None:
-    """Every subscription's frames due by now, at its channel's rate."""
+def _due(venue: Venue, session: Session, sub: Sub, mode: str, now: float) -> list[tuple[str, int]]:
+    """A subscription's frames due by now: the trades the market made since it last sent (those made
+    before a halt too), or its channel's frames at the channel's rate (none while halted)."""
     state = session.state
+    maker = state.makers.get(sub.symbol) if sub.channel == "trades" else None
+    if maker is not None:
+        return maker.since(sub)
+    if mode in HALTED:
+        sub.started, sub.sent = now, 0
+        return []
+    rate = state.settings.simulator.rate if sub.channel == "trades" else RATES.get(sub.channel, 1.0)
+    return [venue.frame(sub, session) for _ in range(int((now - sub.started) * rate) - sub.sent)]
+
+
+async def _emit(ws: web.WebSocketResponse, venue: Venue, session: Session, mode: str, now: float) -> None:
+    """Every subscription's frames due by now, through the mode's misbehaviour."""
+    state = session.state
+    state.advance(venue, now)
     for sub in list(session.subs.values()):
-        rate = state.settings.simulator.rate if sub.channel == "trades" else RATES.get(sub.channel, 1.0)
-        due = int((now - sub.started) * rate) - sub.sent
-        for _ in range(due):
-            if (
-                sub.channel == "trades"
-                and state.max_frames is not None
-                and state.trades[sub.symbol] >= state.max_frames
-            ):
-                break
-            text, trades = venue.frame(sub, session)
+        for text, trades in _due(venue, session, sub, mode, now):
             sub.sent += 1
             if mode == "drop" and sub.channel == "trades" and sub.sent % DROP_EVERY >= DROP_EVERY - DROP_RUN:
                 state.dropped[sub.symbol] += trades
