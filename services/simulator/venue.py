@@ -25,6 +25,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Protocol
 
 from aiohttp import WSCloseCode, WSMsgType, web
@@ -80,15 +81,28 @@ class VenueState:
         self.sessions: deque[list[str]] = deque(maxlen=SESSIONS_KEPT)  # subscription keys of each connection
         self.open: dict[Session, tuple[web.WebSocketResponse, web.Request]] = {}  # closed at shutdown
         self.population: Callable[[], Population] | None = None  # hyperliquid's traders, built on first use
+        self.rate = settings.simulator.rate  # trade frames/s per subscription (POST /control?rate=)
+        # trade frames from templates (services/simulator/prebuilt.py, POST /control?prebuilt=1)
+        self.prebuilt: Callable[[Sub], tuple[str, int]] | None = None
 
     def tape(self, symbol: str) -> Tape:
         if symbol not in self.tapes:
             self.tapes[symbol] = Tape(self.name, symbol, self.settings.simulator.seed)
         return self.tapes[symbol]
 
+    def set_rate(self, rate: float) -> None:
+        """A new trade rate from now on: the frames due are counted afresh, no burst to catch up."""
+        self.rate = rate
+        now = time.monotonic()
+        for session in self.open:
+            for sub in session.subs.values():
+                sub.started, sub.sent = now, 0
+
     def stats(self) -> dict[str, Any]:
         return {
             "mode": self.mode,
+            "rate": self.rate,
+            "prebuilt": self.prebuilt is not None,
             "connections": self.connections,
             "opened": self.opened,
             "frames": dict(self.frames),
@@ -245,19 +259,21 @@ async def _emit(ws: web.WebSocketResponse, venue: Venue, session: Session, mode:
     """Every subscription's frames due by now, at its channel's rate."""
     state = session.state
     for sub in list(session.subs.values()):
-        rate = state.settings.simulator.rate if sub.channel == "trades" else RATES.get(sub.channel, 1.0)
+        trades = sub.channel == "trades"
+        rate = state.rate if trades else RATES.get(sub.channel, 1.0)
+        build = state.prebuilt if trades and state.prebuilt else partial(venue.frame, session=session)
         due = int((now - sub.started) * rate) - sub.sent
         for _ in range(due):
             if (
-                sub.channel == "trades"
+                trades
                 and state.max_frames is not None
                 and state.trades[sub.symbol] >= state.max_frames
             ):
                 break
-            text, trades = venue.frame(sub, session)
+            text, count = build(sub)
             sub.sent += 1
-            if mode == "drop" and sub.channel == "trades" and sub.sent % DROP_EVERY >= DROP_EVERY - DROP_RUN:
-                state.dropped[sub.symbol] += trades
+            if mode == "drop" and trades and sub.sent % DROP_EVERY >= DROP_EVERY - DROP_RUN:
+                state.dropped[sub.symbol] += count
                 continue
             if mode == "garbage":
                 await ws.send_str(GARBAGE[state.garbage % len(GARBAGE)])
@@ -268,4 +284,4 @@ async def _emit(ws: web.WebSocketResponse, venue: Venue, session: Session, mode:
                 continue
             await ws.send_str(text)
             state.frames[sub.symbol] += 1
-            state.trades[sub.symbol] += trades
+            state.trades[sub.symbol] += count
