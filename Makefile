@@ -3,8 +3,9 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 SECONDS ?= 0
+SOAK_MINUTES ?= 10
 
-.PHONY: install run demo test bench up down lint clean
+.PHONY: install run demo test bench soak up down lint clean
 
 install: $(VENV)/.installed
 
@@ -23,8 +24,11 @@ demo: install         ## the whole stack against the local simulator
 test: install lint    ## everything CI runs: the lint, then the tests (need Redis and PostgreSQL, see README)
 	$(PY) -m pytest -q
 
-bench: install        ## benchmarks: one JSON document of figures
+bench: install        ## benchmarks: one JSON document of figures (the pipeline part runs the services)
 	@$(PY) bench/run.py
+
+soak: install         ## each service's RSS over a soak at the pipeline's sustained rate (SOAK_MINUTES=10)
+	@$(PY) bench/soak.py --minutes $(SOAK_MINUTES)
 
 up:                   ## docker compose deployment for a VPS
 	test -f .env || cp deploy/env.example .env
