@@ -68,7 +68,7 @@ CREATE TRIGGER bench_landed AFTER INSERT ON "{schema}".trades REFERENCING NEW TA
 async def step(stack: PipelineStack, rate: int, seconds: float, prebuilt: bool) -> dict[str, Any]:
     """One rate for `seconds`, then paused and drained; the figures that judge it."""
     sent_before, stored_before = await stack.sent(), await stack.stored()
-    usage_before = stack.usage()
+    usage_before, losses_before = stack.usage(), await stack.losses()
     await stack.control(rate=rate / stack.subscriptions, prebuilt=int(prebuilt), mode="normal")
     started = time.monotonic()
     samples: list[tuple[float, int, int]] = []
@@ -82,7 +82,10 @@ async def step(stack: PipelineStack, rate: int, seconds: float, prebuilt: bool) 
     await asyncio.sleep(0.1)  # the simulator's current tick ends
     sent = await stack.sent() - sent_before
     stored, drain_s = await stack.drain(stored_before, sent, DRAIN_S)
+    losses = {name.removeprefix("tradehub_").removesuffix("_total"): round(value - losses_before[name])
+              for name, value in (await stack.losses()).items()}
     growth = lag_growth(samples)
+    stack.keep_logs |= stored != sent
     achieved = sent / elapsed
     held = not growth["growing"] and stored == sent and achieved >= SOURCE_SHARE * rate
     result = {
@@ -93,6 +96,7 @@ async def step(stack: PipelineStack, rate: int, seconds: float, prebuilt: bool) 
         "stored": stored,
         "stored_equals_sent": stored == sent,
         "drain_s": drain_s,
+        "receivers_lost": losses,
         **growth,
         "cpu_share_of_one_core": {
             name: round((usage[name][0] - usage_before[name][0]) / elapsed, 2) for name in SERVICES

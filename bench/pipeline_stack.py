@@ -36,6 +36,8 @@ FEEDS = ("binance", "binance_spot")
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT", "DOGEUSDT", "BNBUSDT")
 TRADE_KEYS = {"binance": "{}@aggTrade", "binance_spot": "{}@trade"}  # the receivers' subscriptions
 SERVICES = ("simulator", "processor", "receivers")
+# the receivers' counters of trades that never reach the stream (shared/metrics.py)
+LOSS_COUNTERS = ("tradehub_events_shed_total", "tradehub_events_dropped_total", "tradehub_feed_gaps_total")
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -68,6 +70,7 @@ class PipelineStack:
         listed = ",".join(symbols)
         ports = {name: free_port() for name in ("simulator", "receivers", "processor")}
         sim = f"127.0.0.1:{ports['simulator']}"
+        self.receivers_metrics = f"http://127.0.0.1:{ports['receivers']}/metrics"
         self.env = {key: value for key, value in os.environ.items() if not key.startswith("TRADEHUB_")}
         self.env.update({f"TRADEHUB_{name.upper()}": value for name, value in {
             "stream_prefix": self.tag, "db_schema": self.tag, "redis_url": self.settings.redis_url,
@@ -88,6 +91,7 @@ class PipelineStack:
         self.redis = aioredis.Redis.from_url(self.settings.redis_url)
         self.http = aiohttp.ClientSession()
         self.db: asyncpg.Connection | None = None
+        self.keep_logs = False  # a step lost trades: the services' logs say why
 
     async def start(self) -> None:
         self.start_service("simulator")
@@ -175,6 +179,17 @@ class PipelineStack:
         lag = sum(int(group.get("lag") or 0) for group in groups)
         return lag, int(info.get("entries-added") or 0)
 
+    async def losses(self) -> dict[str, float]:
+        """The receivers' loss counters (shed, dropped, gaps), each summed over its labels."""
+        async with self.http.get(self.receivers_metrics) as r:
+            text = await r.text()
+        totals = dict.fromkeys(LOSS_COUNTERS, 0.0)
+        for line in text.splitlines():
+            name = line.split("{", 1)[0].split(" ", 1)[0]
+            if name in totals:
+                totals[name] += float(line.rsplit(" ", 1)[1])
+        return totals
+
     def usage(self) -> dict[str, tuple[float, int]]:
         """service -> (CPU seconds, RSS kB)."""
         return {name: proc_stat(self.procs[name].pid) for name in SERVICES}
@@ -191,7 +206,7 @@ class PipelineStack:
 
     async def close(self) -> None:
         codes = await asyncio.to_thread(self.stop_all)
-        if any(code != 0 for code in codes.values()):
+        if self.keep_logs or any(code != 0 for code in codes.values()):
             say(f"services stopped with {codes}; logs kept in {self.log_dir}")
         else:
             shutil.rmtree(self.log_dir, ignore_errors=True)
