@@ -10,8 +10,9 @@ PostgreSQL. `run()` returns {"pipeline": {...}} for `make bench`; alone:
    transaction commits: landing time (when the bench hears it) minus recv_ts, as p50, p99, max.
    The trigger is dropped before the search below: it costs the store a sort per commit.
 2. The sustained rate: a stepped search over total trade rates, each step a rate for
-   `--step-seconds`, then paused and drained. A step holds when the trades stream's lag (summed
-   over its groups) does not grow (pipeline_stats.lag_growth), stored == sent after the drain, and
+   `--step-seconds`, then paused and drained. A step holds when neither the trades stream's lag
+   (summed over its groups) nor the receivers' producer buffer grows (pipeline_stats.lag_growth),
+   stored == sent after the drain, and
    the simulator sent at least 95 % of the rate asked. The search stops at the first step that
    fails, then tries once between the last that held and it. Its frames are pre-built (simulator
    /control?prebuilt=1, services/simulator/prebuilt.py): the simulator's own frame building
@@ -34,7 +35,7 @@ import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from pipeline_stack import FEEDS, ROOT, SERVICES, PipelineStack, say  # noqa: E402
+from pipeline_stack import BUFFERED, FEEDS, LOSS_COUNTERS, ROOT, SERVICES, PipelineStack, say  # noqa: E402
 from pipeline_stats import Landing, freshness, lag_growth, parse_notice  # noqa: E402
 
 STEP_RATES = (5_000, 10_000, 20_000, 30_000, 40_000, 50_000, 60_000, 80_000, 100_000)  # trades/s
@@ -71,23 +72,21 @@ async def step(stack: PipelineStack, rate: int, seconds: float, prebuilt: bool) 
     usage_before, losses_before = stack.usage(), await stack.losses()
     await stack.control(rate=rate / stack.subscriptions, prebuilt=int(prebuilt), mode="normal")
     started = time.monotonic()
-    samples: list[tuple[float, int, int]] = []
-    while time.monotonic() - started < seconds:
-        await asyncio.sleep(SAMPLE_S)
-        lag, added = await stack.lag()
-        samples.append((time.monotonic() - started, lag, added))
+    samples, buffered = await sample_queues(stack, started, seconds, sent_before)
     await stack.control(mode="paused")
     elapsed = time.monotonic() - started
     usage = stack.usage()
     await asyncio.sleep(0.1)  # the simulator's current tick ends
     sent = await stack.sent() - sent_before
     stored, drain_s = await stack.drain(stored_before, sent, DRAIN_S)
-    losses = {name.removeprefix("tradehub_").removesuffix("_total"): round(value - losses_before[name])
-              for name, value in (await stack.losses()).items()}
-    growth = lag_growth(samples)
+    losses_after = await stack.losses()
+    losses = {name.removeprefix("tradehub_").removesuffix("_total"):
+              round(losses_after[name] - losses_before[name]) for name in LOSS_COUNTERS}
+    growth, buffer = lag_growth(samples), lag_growth(buffered, unit="events")
     stack.keep_logs |= stored != sent
     achieved = sent / elapsed
-    held = not growth["growing"] and stored == sent and achieved >= SOURCE_SHARE * rate
+    held = (not growth["growing"] and not buffer["growing"] and stored == sent
+            and achieved >= SOURCE_SHARE * rate)
     result = {
         "rate_asked_per_s": rate,
         "sent_per_s": round(achieved),
@@ -97,16 +96,35 @@ async def step(stack: PipelineStack, rate: int, seconds: float, prebuilt: bool) 
         "stored_equals_sent": stored == sent,
         "drain_s": drain_s,
         "receivers_lost": losses,
-        **growth,
+        "stream_lag": growth,
+        "receivers_buffer": buffer,
         "cpu_share_of_one_core": {
             name: round((usage[name][0] - usage_before[name][0]) / elapsed, 2) for name in SERVICES
         },
         "held": held,
     }
-    say(f"{rate:,}/s asked: sent {achieved:,.0f}/s, stored == sent {stored == sent}, lag growth "
-        f"{growth['lag_growth_share']:.2%} -> {'held' if held else 'NOT held'}; "
+    say(f"{rate:,}/s asked: sent {achieved:,.0f}/s, stored == sent {stored == sent}, growth: lag "
+        f"{growth['growth_share']:.2%}, receivers' buffer {buffer['growth_share']:.2%} -> "
+        f"{'held' if held else 'NOT held'}; "
         f"cpu {result['cpu_share_of_one_core']}")
     return result
+
+
+async def sample_queues(stack: PipelineStack, started: float, seconds: float, sent_before: int
+                        ) -> tuple[list[tuple[float, int, int]], list[tuple[float, int, int]]]:
+    """Every SAMPLE_S until `seconds` after `started`: (t, the stream's lag, entries added) and
+    (t, the receivers' buffered events, trades sent since the step began)."""
+    lags: list[tuple[float, int, int]] = []
+    buffered: list[tuple[float, int, int]] = []
+    while time.monotonic() - started < seconds:
+        await asyncio.sleep(SAMPLE_S)
+        lag, added = await stack.lag()
+        held = int((await stack.losses())[BUFFERED])
+        sent = await stack.sent() - sent_before
+        now = time.monotonic() - started
+        lags.append((now, lag, added))
+        buffered.append((now, held, sent))
+    return lags, buffered
 
 
 async def measure_freshness(stack: PipelineStack, seconds: float) -> dict[str, Any]:

@@ -38,6 +38,7 @@ TRADE_KEYS = {"binance": "{}@aggTrade", "binance_spot": "{}@trade"}  # the recei
 SERVICES = ("simulator", "processor", "receivers")
 # the receivers' counters of trades that never reach the stream (shared/metrics.py)
 LOSS_COUNTERS = ("tradehub_events_shed_total", "tradehub_events_dropped_total", "tradehub_feed_gaps_total")
+BUFFERED = "tradehub_producer_buffered_events"  # events the receivers hold, not yet in the stream
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -180,10 +181,11 @@ class PipelineStack:
         return lag, int(info.get("entries-added") or 0)
 
     async def losses(self) -> dict[str, float]:
-        """The receivers' loss counters (shed, dropped, gaps), each summed over its labels."""
+        """The receivers' loss counters (shed, dropped, gaps) and their producer's buffered events,
+        each summed over its labels."""
         async with self.http.get(self.receivers_metrics) as r:
             text = await r.text()
-        totals = dict.fromkeys(LOSS_COUNTERS, 0.0)
+        totals = dict.fromkeys((*LOSS_COUNTERS, BUFFERED), 0.0)
         for line in text.splitlines():
             name = line.split("{", 1)[0].split(" ", 1)[0]
             if name in totals:

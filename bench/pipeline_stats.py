@@ -75,26 +75,27 @@ def slope(xs: list[float], ys: list[float]) -> float:
     return 0.0 if var == 0 else sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / var
 
 
-def lag_growth(samples: list[tuple[float, int, int]]) -> dict[str, float | bool]:
-    """samples: (seconds, lag in entries summed over the stream's groups, entries added so far).
-    The lag grows when, past the warm-up, its fitted slope exceeds LAG_GROWTH_LIMIT of the
-    entries added per second (a group falling behind by that share of what comes in) and the last
-    quarter's mean lag is more than LAG_FLOOR_S of entries: a healthy lag jitters between 0 and a
-    few entries, which on a short step fits a slope of either sign."""
+def lag_growth(samples: list[tuple[float, int, int]], unit: str = "entries") -> dict[str, float | bool]:
+    """samples: (seconds, a queue's length, what has come in so far), both in `unit`: the stream's
+    lag summed over its groups against the entries added, or the receivers' producer buffer against
+    the trades sent. The queue grows when, past the warm-up, its fitted slope exceeds
+    LAG_GROWTH_LIMIT of what comes in per second (a consumer falling behind by that share) and the
+    last quarter's mean length is more than LAG_FLOOR_S of what comes in: a healthy queue jitters
+    between 0 and a few, which on a short step fits a slope of either sign."""
     kept = samples[int(len(samples) * LAG_WARMUP):]
     times = [t for t, _, _ in kept]
-    lag_slope = slope(times, [float(lag) for _, lag, _ in kept])
+    queue_slope = slope(times, [float(length) for _, length, _ in kept])
     added_rate = slope(times, [float(added) for _, _, added in kept])
-    share = lag_slope / added_rate if added_rate > 0 else 0.0
-    tail = [lag for _, lag, _ in kept[len(kept) * 3 // 4:]]
-    tail_lag = sum(tail) / len(tail) if tail else 0.0
+    share = queue_slope / added_rate if added_rate > 0 else 0.0
+    tail = [length for _, length, _ in kept[len(kept) * 3 // 4:]]
+    tail_length = sum(tail) / len(tail) if tail else 0.0
     return {
-        "lag_slope_entries_per_s": round(lag_slope, 2),
-        "entries_added_per_s": round(added_rate, 1),
-        "lag_growth_share": round(share, 4),
-        "max_lag_entries": max((lag for _, lag, _ in kept), default=0),
-        "last_quarter_lag_entries": round(tail_lag, 1),
-        "growing": share > LAG_GROWTH_LIMIT and tail_lag > added_rate * LAG_FLOOR_S,
+        f"slope_{unit}_per_s": round(queue_slope, 2),
+        f"added_{unit}_per_s": round(added_rate, 1),
+        "growth_share": round(share, 4),
+        f"max_{unit}": max((length for _, length, _ in kept), default=0),
+        f"last_quarter_{unit}": round(tail_length, 1),
+        "growing": share > LAG_GROWTH_LIMIT and tail_length > added_rate * LAG_FLOOR_S,
     }
 
 

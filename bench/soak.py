@@ -22,8 +22,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from pipeline import DRAIN_S, RESULT  # noqa: E402
-from pipeline_stack import SERVICES, PipelineStack, say  # noqa: E402
+from pipeline import DRAIN_S, RESULT, sample_queues  # noqa: E402
+from pipeline_stack import LOSS_COUNTERS, SERVICES, PipelineStack, say  # noqa: E402
 from pipeline_stats import lag_growth, rss_growth  # noqa: E402
 
 RSS_GROWTH_TARGET = 0.05
@@ -40,32 +40,39 @@ def chosen_rate() -> tuple[int, str]:
     return (rate, str(RESULT)) if rate > 0 else (DEFAULT_RATE, "default")
 
 
+async def sample_rss(stack: PipelineStack, started: float, seconds: float,
+                     rss: dict[str, list[tuple[float, int]]]) -> None:
+    """Each service's RSS every SAMPLE_S, and the last sample once more at the end."""
+    while (elapsed := time.monotonic() - started) < seconds:
+        for name, (_, kb) in stack.usage().items():
+            rss[name].append((elapsed, kb))
+        if len(rss["simulator"]) % 12 == 0:
+            say(f"  {elapsed:.0f} s: RSS kB " + ", ".join(f"{n} {s[-1][1]:,}" for n, s in rss.items()))
+        await asyncio.sleep(SAMPLE_S)
+    for name, (_, kb) in stack.usage().items():
+        rss[name].append((time.monotonic() - started, kb))
+
+
 async def soak(rate: int, seconds: float, warmup_s: float, prebuilt: bool) -> dict[str, Any]:
     stack = PipelineStack()
     rss: dict[str, list[tuple[float, int]]] = {name: [] for name in SERVICES}
-    lags: list[tuple[float, int, int]] = []
     try:
         say(f"soak: {rate:,} trades/s for {seconds:g} s (warm-up {warmup_s:g} s) under {stack.tag}")
         await stack.start()
         sent_before, stored_before = await stack.sent(), await stack.stored()
+        losses_before = await stack.losses()
         await stack.control(rate=rate / stack.subscriptions, prebuilt=int(prebuilt), mode="normal")
         started = time.monotonic()
-        while (elapsed := time.monotonic() - started) < seconds:
-            for name, (_, kb) in stack.usage().items():
-                rss[name].append((elapsed, kb))
-            lag, added = await stack.lag()
-            lags.append((elapsed, lag, added))
-            if len(lags) % 12 == 0:
-                shown = ", ".join(f"{name} {samples[-1][1]:,}" for name, samples in rss.items())
-                say(f"  {elapsed:.0f} s: RSS kB {shown}; lag {lag} entries")
-            await asyncio.sleep(SAMPLE_S)
-        for name, (_, kb) in stack.usage().items():
-            rss[name].append((time.monotonic() - started, kb))
+        rss_sampling = asyncio.create_task(sample_rss(stack, started, seconds, rss))
+        lags, buffered = await sample_queues(stack, started, seconds, sent_before)
+        await rss_sampling
         await stack.control(mode="paused")
         elapsed = time.monotonic() - started
         await asyncio.sleep(0.1)
         sent = await stack.sent() - sent_before
         stored, drain_s = await stack.drain(stored_before, sent, DRAIN_S)
+        losses_after = await stack.losses()
+        stack.keep_logs |= stored != sent
     finally:
         await stack.close()
     services = {}
@@ -84,7 +91,10 @@ async def soak(rate: int, seconds: float, warmup_s: float, prebuilt: bool) -> di
         "stored": stored,
         "stored_equals_sent": stored == sent,
         "drain_s": drain_s,
-        "lag": lag_growth(lags),
+        "receivers_lost": {name.removeprefix("tradehub_").removesuffix("_total"):
+                           round(losses_after[name] - losses_before[name]) for name in LOSS_COUNTERS},
+        "stream_lag": lag_growth(lags),
+        "receivers_buffer": lag_growth(buffered, unit="events"),
         "machine": {"cpus": os.cpu_count(), "load_avg_1m_after": round(os.getloadavg()[0], 2)},
     }
 

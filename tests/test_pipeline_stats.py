@@ -51,7 +51,7 @@ def test_lag_that_jitters_is_not_growing_and_lag_that_climbs_is() -> None:
     climbing = [(t * 0.5, 20 * t, 30 * t) for t in range(24)]
     assert not lag_growth(steady)["growing"]
     grown = lag_growth(climbing)
-    assert grown["growing"] and grown["lag_growth_share"] == pytest.approx(40 / 60, abs=1e-3)
+    assert grown["growing"] and grown["growth_share"] == pytest.approx(40 / 60, abs=1e-3)
 
 
 def test_rss_growth_from_the_end_of_the_warmup() -> None:
