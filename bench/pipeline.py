@@ -3,8 +3,10 @@ machine (bench/pipeline_stack.py), Binance futures and spot trades into the real
 PostgreSQL. `run()` returns {"pipeline": {...}} for `make bench`; alone:
 
     python bench/pipeline.py [--step-seconds S] [--freshness-seconds S] [--rates 5000,10000,...]
+                             [--live-freshness]
 
-1. Freshness at 1k/s and 10k/s, the simulator building every frame itself: a trigger on the
+1. Freshness at 1k/s and 10k/s, on pre-built frames (--live-freshness: the simulator builds them,
+   which on a loaded machine cannot keep 10k/s and takes CPU from the pipeline): a trigger on the
    scratch `trades` table (statement level, its transition table) sends at each commit the rows'
    count and 101 quantiles of their recv_ts by pg_notify, which PostgreSQL delivers when the
    transaction commits: landing time (when the bench hears it) minus recv_ts, as p50, p99, max.
@@ -127,7 +129,7 @@ async def sample_queues(stack: PipelineStack, started: float, seconds: float, se
     return lags, buffered
 
 
-async def measure_freshness(stack: PipelineStack, seconds: float) -> dict[str, Any]:
+async def measure_freshness(stack: PipelineStack, seconds: float, prebuilt: bool) -> dict[str, Any]:
     assert stack.db is not None
     landings: list[Landing] = []
 
@@ -141,7 +143,7 @@ async def measure_freshness(stack: PipelineStack, seconds: float) -> dict[str, A
     try:
         for rate in FRESHNESS_RATES:
             landings.clear()
-            figures = await step(stack, rate, seconds, prebuilt=False)
+            figures = await step(stack, rate, seconds, prebuilt)
             out[f"{rate}_per_s"] = {**freshness(landings), "step": figures}
             say(f"freshness at {rate:,}/s: {out[f'{rate}_per_s']['p50_ms']} ms p50, "
                 f"{out[f'{rate}_per_s']['p99_ms']} ms p99, {out[f'{rate}_per_s']['max_ms']} ms max")
@@ -174,14 +176,14 @@ async def search(stack: PipelineStack, rates: tuple[int, ...], seconds: float) -
     }
 
 
-async def measure(step_s: float, freshness_s: float, rates: tuple[int, ...]) -> dict[str, Any]:
+async def measure(step_s: float, freshness_s: float, rates: tuple[int, ...], live: bool) -> dict[str, Any]:
     stack = PipelineStack()
     load_before = os.getloadavg()[0]
     try:
         say(f"starting {', '.join(SERVICES)} under {stack.tag}: {', '.join(FEEDS)} trades, "
             f"{stack.subscriptions} subscriptions")
         await stack.start()
-        fresh = await measure_freshness(stack, freshness_s)
+        fresh = await measure_freshness(stack, freshness_s, prebuilt=not live)
         sustained = await search(stack, rates, step_s)
     finally:
         await stack.close()
@@ -190,9 +192,10 @@ async def measure(step_s: float, freshness_s: float, rates: tuple[int, ...]) -> 
         "freshness": fresh,
         "search_steps": sustained["steps"],
         "frames": {
-            "freshness": "built by the simulator itself (Binance aggTrade and spot trade)",
-            "search": "pre-built: Binance futures and spot trade frames from templates, id and time "
-                      "stamped in (simulator /control?prebuilt=1)",
+            "freshness": "built by the simulator itself" if live else "pre-built",
+            "search": "pre-built",
+            "pre-built": "Binance futures and spot trade frames from templates, id and time stamped in "
+                         "(simulator /control?prebuilt=1)",
         },
         "setup": {
             "feeds": list(FEEDS),
@@ -200,7 +203,8 @@ async def measure(step_s: float, freshness_s: float, rates: tuple[int, ...]) -> 
             "step_s": step_s,
             "freshness_s": freshness_s,
             "command": f"python bench/pipeline.py --step-seconds {step_s:g} "
-                       f"--freshness-seconds {freshness_s:g} --rates {','.join(map(str, rates))}",
+                       f"--freshness-seconds {freshness_s:g} --rates {','.join(map(str, rates))}"
+                       + (" --live-freshness" if live else ""),
         },
         "machine": {"cpus": os.cpu_count(), "load_avg_1m_before": round(load_before, 2),
                     "load_avg_1m_after": round(os.getloadavg()[0], 2)},
@@ -211,8 +215,8 @@ async def measure(step_s: float, freshness_s: float, rates: tuple[int, ...]) -> 
 
 
 def run(step_s: float = STEP_S, freshness_s: float = FRESHNESS_S,
-        rates: tuple[int, ...] = STEP_RATES) -> dict[str, Any]:
-    return {"pipeline": asyncio.run(measure(step_s, freshness_s, rates))}
+        rates: tuple[int, ...] = STEP_RATES, live: bool = False) -> dict[str, Any]:
+    return {"pipeline": asyncio.run(measure(step_s, freshness_s, rates, live))}
 
 
 def main() -> None:
@@ -222,9 +226,11 @@ def main() -> None:
     parser.add_argument("--freshness-seconds", type=float, default=FRESHNESS_S, help="each freshness rate")
     parser.add_argument("--rates", default=",".join(map(str, STEP_RATES)),
                         help="trades/s of the search steps, ascending")
+    parser.add_argument("--live-freshness", action="store_true",
+                        help="freshness on frames the simulator builds itself")
     args = parser.parse_args()
     rates = tuple(int(r) for r in args.rates.split(","))
-    print(json.dumps(run(args.step_seconds, args.freshness_seconds, rates), indent=2))
+    print(json.dumps(run(args.step_seconds, args.freshness_seconds, rates, args.live_freshness), indent=2))
 
 
 if __name__ == "__main__":
