@@ -3,8 +3,9 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 SECONDS ?= 0
+SOAK_MINUTES ?= 10
 
-.PHONY: install promtool run demo demo-kill test bench up down lint clean
+.PHONY: install promtool run demo demo-kill test bench soak up down lint clean
 
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -32,8 +33,11 @@ demo-kill: install    ## the demo, its receivers SIGKILLed for 10 s at 30 s, the
 test: install promtool lint  ## everything CI runs: the lint, then the tests (need Redis and PostgreSQL, see README)
 	$(PY) -m pytest -q
 
-bench: install        ## benchmarks: one JSON document of figures
+bench: install        ## benchmarks: one JSON document of figures (the pipeline part runs the services)
 	@$(PY) bench/run.py
+
+soak: install         ## each service's RSS over a soak at the pipeline's sustained rate (SOAK_MINUTES=10)
+	@$(PY) bench/soak.py --minutes $(SOAK_MINUTES)
 
 up:                   ## docker compose deployment for a VPS
 	test -f .env || cp deploy/env.example .env

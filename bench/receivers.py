@@ -19,15 +19,15 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-import msgspec
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from floors import floor_rate  # noqa: E402  (bench/floors.py, beside this file)
 
 from services.receivers.connection import FeedConnection  # noqa: E402
 from services.receivers.exchanges import parse_of  # noqa: E402
@@ -35,10 +35,10 @@ from services.receivers.venue import Feed  # noqa: E402
 from services.simulator.app import VENUES  # noqa: E402
 from services.simulator.venue import Session, Sub, VenueState  # noqa: E402
 from shared.config import Settings, load_settings  # noqa: E402
-from shared.events import Trade  # noqa: E402
 from shared.streams import StreamProducer  # noqa: E402
 
 FRAMES = int(os.environ.get("BENCH_RECEIVER_FRAMES", "100000"))
+FLOOR_SHARE_TARGET = 0.8  # normalize >= 80 % of the floor of a Decimal-event parse, every venue
 RUNS = 3  # every rate, ours and cryptofeed's, is the best of three runs: the machine may be shared
 VENV = ROOT / "var" / "bench-venv"
 CRYPTOFEED = "cryptofeed[redis]==3.0.1"
@@ -86,41 +86,6 @@ def normalize_rate(venue: str, frames: list[bytes]) -> dict[str, Any]:
         "seconds": round(best, 4),
         "frames_per_s": round(len(frames) / best),
     }
-
-
-class FloorPayload(msgspec.Struct, gc=False):
-    """The fields of an aggTrade payload a Trade is made of."""
-
-    s: str
-    a: int
-    p: Decimal
-    q: Decimal
-    T: int
-    m: bool
-
-
-class FloorFrame(msgspec.Struct, gc=False):
-    data: FloorPayload
-
-
-def binance_floor_rate(frames: list[bytes]) -> dict[str, Any]:
-    """The least any parse of these Binance frames into the events' contract can cost: one
-    msgspec decode of only the fields a Trade needs (price and size straight into Decimal),
-    then the Trade, with no checks, no routing and a fixed symbol. Best of RUNS."""
-    decode = msgspec.json.Decoder(FloorFrame).decode
-
-    def parse(raw: bytes) -> list[Trade]:
-        m = decode(raw).data
-        return [Trade(exchange="binance", symbol="BTC-USDT-PERP", raw_symbol=m.s, trade_id=str(m.a),
-                      price=m.p, size=m.q, side="sell" if m.m else "buy", ts=m.T * 1000, recv_ts=0)]
-
-    best = float("inf")
-    for _ in range(RUNS):
-        started = time.perf_counter()
-        for raw in frames:
-            parse(raw)
-        best = min(best, time.perf_counter() - started)
-    return {"frames": len(frames), "seconds": round(best, 4), "frames_per_s": round(len(frames) / best)}
 
 
 async def receiver_to_redis(venue: str, frames: list[bytes], settings: Settings) -> dict[str, Any]:
@@ -242,8 +207,18 @@ def ratios(ours: dict[str, Any], cryptofeed: dict[str, Any]) -> dict[str, Any]:
             "receiver_redis_vs_cryptofeed_redis": round(redis, 2),
             "receiver_redis_target_met": redis >= 5,
         }
-    floor = ours["binance_floor"]["frames_per_s"] / cryptofeed["binance"]["parse"]["frames_per_s"]
+    floor = ours["floor"]["binance"]["frames_per_s"] / cryptofeed["binance"]["parse"]["frames_per_s"]
     out["binance"]["floor_vs_cryptofeed_parse"] = round(floor, 2)
+    return out
+
+
+def floor_shares(normalize: dict[str, Any], floor: dict[str, Any]) -> dict[str, Any]:
+    """Each venue's normalize rate as a share of its floor measured in the same run (target >= 0.8)."""
+    out = {}
+    for venue, rates in normalize.items():
+        share = rates["frames_per_s"] / floor[venue]["frames_per_s"]
+        out[venue] = {"share": round(share, 3), "target": FLOOR_SHARE_TARGET,
+                      "target_met": share >= FLOOR_SHARE_TARGET}
     return out
 
 
@@ -255,8 +230,11 @@ def run() -> dict[str, Any]:
     for venue, venue_frames in frames.items():
         result["normalize"][venue] = normalize_rate(venue, venue_frames)
         say("normalize", venue, result["normalize"][venue]["frames_per_s"], "frames/s")
-    result["binance_floor"] = binance_floor_rate(frames["binance"])
-    say("floor of a Decimal-event parse, binance", result["binance_floor"]["frames_per_s"], "frames/s")
+    result["floor"] = {venue: floor_rate(venue, venue_frames, RUNS) for venue, venue_frames in frames.items()}
+    result["normalize_share_of_floor"] = floor_shares(result["normalize"], result["floor"])
+    for venue, share in result["normalize_share_of_floor"].items():
+        floor = result["floor"][venue]["frames_per_s"]
+        say("normalize / floor", venue, share["share"], f"(floor {floor} frames/s)")
     for venue, venue_frames in frames.items():
         runs = [asyncio.run(receiver_to_redis(venue, venue_frames, settings)) for _ in range(RUNS)]
         result["receiver_to_redis"][venue] = max(runs, key=lambda run: run["frames_per_s"])

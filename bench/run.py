@@ -3,9 +3,11 @@
 Streams, all from this run: redis-benchmark's single-client pipelined XADD rate (the ceiling
 for one connection), a plain redis-py pipeline of one XADD per event, StreamProducer from one
 process, and the processor's consumers + EventStore storing into a scratch schema. Then the
-receivers' figures (bench/receivers.py, under "receivers"). Progress goes to stderr.
+receivers' figures (bench/receivers.py, under "receivers"), the traders' (bench/traders.py) and the
+whole pipeline's, the services running as processes (bench/pipeline.py, under "pipeline", a few
+minutes; `python bench/pipeline.py --help` runs it longer). Progress goes to stderr.
 
-usage: python bench/run.py [streams|receivers|traders ...]   (default: all)
+usage: python bench/run.py [streams|receivers|traders|pipeline ...]   (default: all)
 """
 
 from __future__ import annotations
@@ -261,8 +263,12 @@ def document(parts: list[str]) -> dict[str, Any]:
         import traders  # bench/traders.py, beside this file
 
         doc.update(traders.run())
+    if "pipeline" in parts:
+        import pipeline  # bench/pipeline.py, beside this file
+
+        doc.update(pipeline.run())
     return doc
 
 
 if __name__ == "__main__":
-    print(json.dumps(document(sys.argv[1:] or ["streams", "receivers", "traders"]), indent=2))
+    print(json.dumps(document(sys.argv[1:] or ["streams", "receivers", "traders", "pipeline"]), indent=2))

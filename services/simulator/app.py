@@ -40,6 +40,7 @@ from services.simulator.lighter_account import add_lighter_account
 from services.simulator.okx import Okx
 from services.simulator.okx_account import add_okx_account
 from services.simulator.population import Population
+from services.simulator.prebuilt import ID_TIME_KEYS, PrebuiltTrades
 from services.simulator.rest_venues import add_rest_venues
 from services.simulator.venue import MODES, TICK_S, Venue, VenueState, close_all, serve
 from shared.config import Settings
@@ -130,10 +131,38 @@ async def control_traders(request: web.Request) -> web.Response:
     return web.json_response({"now_ms": desk.clock.ms(), "population": desk.population.stats()})
 
 
-async def control(request: web.Request) -> web.Response:
-    """POST /control?mode=M&venue=V&max_frames=N, M one of MODES (services/simulator/venue.py)
+def _pace(request: web.Request, targets: list[VenueState]) -> web.Response | None:
+    """rate=R: trade frames/s per subscription from now on; prebuilt=1|0: trade frames from templates
+    (services/simulator/prebuilt.py) on the venues that support it, or the venue's own again. None
+    when both are absent or applied; a 400 answer when one is wrong."""
+    raw_rate, raw_prebuilt = request.query.get("rate"), request.query.get("prebuilt")
+    try:
+        rate = None if raw_rate is None else float(raw_rate)
+        if rate is not None and not 0 < rate < float("inf"):
+            raise ValueError("a rate is a positive number")
+    except ValueError as exc:
+        return web.json_response({"error": f"rate must be frames/s > 0, got {raw_rate!r}: {exc}"}, status=400)
+    if raw_prebuilt not in (None, "0", "1"):
+        return web.json_response({"error": f"prebuilt must be 0 or 1, got {raw_prebuilt!r}"}, status=400)
+    if raw_prebuilt == "1" and len(targets) == 1 and targets[0].name not in ID_TIME_KEYS:
+        return web.json_response({"error": f"no prebuilt frames for {targets[0].name}",
+                                  "venues": sorted(ID_TIME_KEYS)}, status=400)
+    for target in targets:
+        if rate is not None:
+            target.set_rate(rate)
+        if raw_prebuilt == "0":
+            target.prebuilt = None
+        elif raw_prebuilt == "1" and target.name in ID_TIME_KEYS:
+            target.prebuilt = PrebuiltTrades(VENUES[target.name][0], target)
+    return None
 
-    Without venue the mode applies to every venue; max_frames caps trades per symbol (0 = no cap)."""
+
+async def control(request: web.Request) -> web.Response:
+    """POST /control?mode=M&venue=V&max_frames=N&rate=R&prebuilt=0|1, M one of MODES
+    (services/simulator/venue.py)
+
+    Without venue the mode applies to every venue; max_frames caps trades per symbol (0 = no cap);
+    rate and prebuilt: see _pace."""
     state = request.app[STATE]
     venue = request.query.get("venue")
     if venue is not None and venue not in state.venues:
@@ -146,6 +175,9 @@ async def control(request: web.Request) -> web.Response:
     if raw_max is not None and not raw_max.isdigit():
         return web.json_response({"error": f"max_frames must be a whole number, got {raw_max!r}"}, status=400)
     targets = [state.venues[venue]] if venue else list(state.venues.values())
+    refused = _pace(request, targets)
+    if refused is not None:
+        return refused
     for target in targets:
         if mode is not None:
             target.mode = mode
@@ -154,7 +186,8 @@ async def control(request: web.Request) -> web.Response:
     if mode is not None and venue is None:
         state.mode = mode
     return web.json_response({"mode": state.mode, "venues": {t.name: t.mode for t in targets},
-                              "max_frames": targets[0].max_frames})
+                              "max_frames": targets[0].max_frames, "rate": targets[0].rate,
+                              "prebuilt": sorted(t.name for t in targets if t.prebuilt)})
 
 
 def _report(task: asyncio.Task[None]) -> None:

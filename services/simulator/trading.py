@@ -60,12 +60,20 @@ class Maker:
             due = most
             self.started = now - (self.made + due) / self.rate
         trades = 0
+        prebuilt = self.session.state.prebuilt  # benchmarks: frames from templates (prebuilt.py)
         for _ in range(due):
-            text, count = venue.frame(self.sub, self.session)
+            text, count = prebuilt(self.sub) if prebuilt is not None else venue.frame(self.sub, self.session)
             self.frames.append((text, count))
             self.made += 1
             trades += count
         return trades
+
+    def set_rate(self, rate: float, now: float) -> None:
+        """Trade at `rate` from now on: nothing is due at once, and the frames kept follow the rate."""
+        self.rate = rate
+        self.started = now - self.made / rate
+        self.burst = max(BURST_FRAMES, int(rate * BURST_S))
+        self.frames = deque(self.frames, maxlen=max(KEPT_FRAMES, int(rate * KEPT_S)))
 
     def since(self, sub: Sub) -> list[tuple[str, int]]:
         """The frames made since the subscription's cursor, which moves to the end; renamed to the

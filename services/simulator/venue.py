@@ -79,6 +79,9 @@ class VenueState:
         self.sessions: deque[list[str]] = deque(maxlen=SESSIONS_KEPT)  # subscription keys of each connection
         self.open: dict[Session, tuple[web.WebSocketResponse, web.Request]] = {}  # closed at shutdown
         self.population: Callable[[], Population] | None = None  # hyperliquid's traders, built on first use
+        self.rate = settings.simulator.rate  # trade frames/s per subscription (POST /control?rate=)
+        # trade frames from templates (services/simulator/prebuilt.py, POST /control?prebuilt=1)
+        self.prebuilt: Callable[[Sub], tuple[str, int]] | None = None
 
     def tape(self, symbol: str) -> Tape:
         if symbol not in self.tapes:
@@ -89,7 +92,7 @@ class VenueState:
         """The symbol's trade maker, started by its first subscription."""
         maker = self.makers.get(sub.symbol)
         if maker is None:
-            maker = Maker(sub, Session(self, 0), self.settings.simulator.rate, time.monotonic())
+            maker = Maker(sub, Session(self, 0), self.rate, time.monotonic())
             self.makers[sub.symbol] = maker
         return maker
 
@@ -104,9 +107,18 @@ class VenueState:
             most = 0 if halted else None if cap is None else max(0, cap - self.made[symbol])
             self.made[symbol] += maker.advance(venue, now, most)
 
+    def set_rate(self, rate: float) -> None:
+        """A new trade rate from now on: the makers count the frames due afresh, no burst to catch up."""
+        self.rate = rate
+        now = time.monotonic()
+        for maker in self.makers.values():
+            maker.set_rate(rate, now)
+
     def stats(self) -> dict[str, Any]:
         return {
             "mode": self.mode,
+            "rate": self.rate,
+            "prebuilt": self.prebuilt is not None,
             "connections": self.connections,
             "opened": self.opened,
             "made": sum(self.made.values()),
@@ -277,7 +289,7 @@ def _due(venue: Venue, session: Session, sub: Sub, mode: str, now: float) -> lis
     if mode in HALTED:
         sub.started, sub.sent = now, 0
         return []
-    rate = state.settings.simulator.rate if sub.channel == "trades" else RATES.get(sub.channel, 1.0)
+    rate = state.rate if sub.channel == "trades" else RATES.get(sub.channel, 1.0)
     return [venue.frame(sub, session) for _ in range(int((now - sub.started) * rate) - sub.sent)]
 
 
