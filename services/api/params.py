@@ -196,9 +196,14 @@ def parse_query(request: web.Request, cls: type[Q], defaults: Mapping[str, str] 
         **request.match_info,
     }
     try:
-        return msgspec.convert(given, cls, strict=False, dec_hook=from_text)
+        parsed = msgspec.convert(given, cls, strict=False, dec_hook=from_text)
     except msgspec.ValidationError as exc:
         raise query_error(exc, cls, given) from None
+    # msgspec reads the text "null" as None where a field may be None: in a query it is no value
+    nulls = [name for name, value in given.items() if value == "null" and getattr(parsed, name, "") is None]
+    if nulls:
+        raise bad_request(f"{nulls[0]}=null: leave the parameter out (or empty) for no filter")
+    return parsed
 
 
 def capped(request: web.Request, limit: int) -> int:
