@@ -230,3 +230,24 @@ class StreamConsumer:
     async def _ack(self, ids: list[bytes]) -> None:
         await self.redis.xack(self.stream, self.group, *ids)
         metrics.ENTRIES_ACKED.labels(*self._labels).inc(len(ids))
+
+
+async def join_at_the_end(redis: aioredis.Redis, streams: Sequence[str], group: str, stop: asyncio.Event,
+                          backoff_max_s: float) -> None:
+    """Create `group` at each stream's end ("$"), an existing group keeping its place: a group that
+    only wants what comes next (discovery, alert rules) never starts by lagging the whole stream.
+    Redis away is waited out with backoff until stop."""
+    backoff = Backoff(base=0.2, cap=backoff_max_s)
+    for stream in streams:
+        while not stop.is_set():
+            try:
+                await redis.xgroup_create(stream, group, id="$", mkstream=True)
+                break
+            except ResponseError as exc:
+                if "BUSYGROUP" in str(exc):
+                    break
+                raise
+            except (RedisError, OSError) as exc:
+                log.warning("redis unavailable: group not joined yet",
+                            extra={"stream": stream, "group": group, "error": repr(exc)})
+                await sleep_or_stop(stop, backoff.next_delay())

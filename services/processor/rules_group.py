@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 import asyncpg
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import RedisError
 
 from services.processor.rules import KINDS, Fire, Memory, evaluate, identity
 from shared.alert_rules import Rule, list_rules, record_fire
@@ -25,6 +25,7 @@ from shared.breaker import SinkUnavailable
 from shared.config import Settings
 from shared.constants import family_streams
 from shared.consumer import StreamConsumer
+from shared.consumer import join_at_the_end as join_streams_at_the_end
 from shared.db import DB_ERRORS
 from shared.events import Alert, Event, now_us
 from shared.health import instance_name
@@ -131,20 +132,9 @@ class RuleSink:
 
 async def join_at_the_end(settings: Settings, redis: aioredis.Redis, stop: asyncio.Event) -> None:
     """Create the group at each stream's end ("$"); an existing group keeps its place."""
-    backoff = Backoff(base=0.2, cap=settings.redis_backoff_max_s)
-    for family in FAMILIES:
-        for stream in family_streams(settings.streams.prefix, family, settings.streams.partitions):
-            while not stop.is_set():
-                try:
-                    await redis.xgroup_create(stream, RULES_GROUP, id="$", mkstream=True)
-                    break
-                except ResponseError as exc:
-                    if "BUSYGROUP" in str(exc):
-                        break
-                    raise
-                except (RedisError, OSError) as exc:
-                    log.warning("redis unavailable to the rules group", extra={"error": repr(exc)})
-                    await sleep_or_stop(stop, backoff.next_delay())
+    streams = [stream for family in FAMILIES
+               for stream in family_streams(settings.streams.prefix, family, settings.streams.partitions)]
+    await join_streams_at_the_end(redis, streams, RULES_GROUP, stop, settings.redis_backoff_max_s)
 
 
 async def first_load(book: RuleBook, pool: asyncpg.Pool, stop: asyncio.Event) -> None:

@@ -18,7 +18,7 @@ from decimal import Decimal
 import asyncpg
 import msgspec
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import RedisError
 
 from services.processor.tables_traders import RETRYABLE
 from services.processor.trader_address import address_or_none
@@ -27,11 +27,10 @@ from services.processor.trader_discovery import TraderDiscovery
 from services.processor.trader_history import mark_liquidations, store_equity, store_fills
 from services.processor.trader_states import Locked, apply_states, lock_traders
 from services.processor.trader_watch import sync_watch_set
-from shared.backoff import Backoff, sleep_or_stop
 from shared.breaker import SinkUnavailable
 from shared.config import Settings
 from shared.constants import TRADERS_GROUP, family_streams, traders_rotation_key, traders_watch_key
-from shared.consumer import StreamConsumer
+from shared.consumer import StreamConsumer, join_at_the_end
 from shared.events import Event, PositionChange, TraderEquity, TraderFill, TraderState
 from shared.health import instance_name
 from shared.streams import StreamProducer
@@ -126,19 +125,8 @@ async def join_trades_at_the_end(settings: Settings, redis: aioredis.Redis, stop
     platform must not make a new group lag by the whole stream, which would make the receivers shed
     market data while discovery caught up. th:positions is read from its start (the consumer's own
     XGROUP CREATE at 0): nothing but the tracker writes snapshots there."""
-    backoff = Backoff(base=0.2, cap=settings.redis_backoff_max_s)
-    for stream in family_streams(settings.streams.prefix, "trades", settings.streams.partitions):
-        while not stop.is_set():
-            try:
-                await redis.xgroup_create(stream, TRADERS_GROUP, id="$", mkstream=True)
-                break
-            except ResponseError as exc:
-                if "BUSYGROUP" in str(exc):
-                    break
-                raise
-            except (RedisError, OSError) as exc:
-                log.warning("redis unavailable to the traders group", extra={"error": repr(exc)})
-                await sleep_or_stop(stop, backoff.next_delay())
+    streams = family_streams(settings.streams.prefix, "trades", settings.streams.partitions)
+    await join_at_the_end(redis, streams, TRADERS_GROUP, stop, settings.redis_backoff_max_s)
 
 
 async def run_traders(settings: Settings, redis: aioredis.Redis, pool: asyncpg.Pool,
