@@ -25,14 +25,10 @@ import msgspec
 from services.receivers.exchanges.hyperliquid.market import GREETING, NOT_DATA, subscribe_message
 from services.receivers.exchanges.hyperliquid.symbols import INFO_PATH, NAME, symbol_of
 from services.receivers.exchanges.hyperliquid.traders import (
-    FILLS_ANSWER,
-    FILLS_PER_PAGE,
-    FILLS_WEIGHT,
-    MOST_PAGES,
     STATE_WEIGHT,
     ClearinghouseState,
     WireFill,
-    decode_fills,
+    fill_pages,
 )
 from services.receivers.frames import FrameError, decode, divide, finite, ms_to_us
 from services.receivers.private import AuthRejected, Link, Login
@@ -232,11 +228,9 @@ def parse_state(raw: bytes, account: str, recv_ts: int) -> tuple[list[Position],
 
 
 async def read_fills(link: Link, address: str, since_ms: int) -> list[AccountFill]:
-    """Every fill from since_ms (inclusive), paged by time as the tracker pages (traders.read_fills)."""
-    start, seen, found = since_ms, set[tuple[int, int]](), list[AccountFill]()
-    for _ in range(MOST_PAGES):
-        body = {"type": "userFillsByTime", "user": address, "startTime": start}
-        page = decode_fills(await link.client.post(INFO_PATH, body, weight=FILLS_WEIGHT, answer=FILLS_ANSWER))
+    """Every fill from since_ms (inclusive), paged by time as the tracker pages (traders.fill_pages)."""
+    seen, found = set[tuple[int, int]](), list[AccountFill]()
+    async for page in fill_pages(link.client, address, since_ms):
         recv_ts = now_us()
         for fill in page:
             key = (fill.tid, fill.time)
@@ -244,10 +238,6 @@ async def read_fills(link: Link, address: str, since_ms: int) -> list[AccountFil
             seen.add(key)
             if event is not None:
                 found.append(event)
-        if len(page) < FILLS_PER_PAGE:
-            break
-        last = page[-1].time
-        start = last if last > page[0].time else last + 1  # a page all in one millisecond: past it
     return found
 
 

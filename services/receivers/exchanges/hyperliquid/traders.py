@@ -9,6 +9,7 @@ user's fills by time", "Query a user's portfolio"). Every number is a decimal st
 from __future__ import annotations
 
 import math
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
@@ -193,22 +194,36 @@ class FillsRead:
     pages: int
 
 
-async def read_fills(client: VenueClient, address: str, since_ms: int,
-                     budget: Budget | None = None) -> FillsRead:
-    """Every fill from `since_ms` (the newest already read; 0: none yet), paged by time.
+async def fill_pages(client: VenueClient, address: str, start_ms: int,
+                     budget: Budget | None = None) -> AsyncIterator[list[WireFill]]:
+    """The address's userFillsByTime pages from `start_ms` (inclusive), oldest first, each as served.
 
     A full page (2000) goes on from its last fill's time, inclusive, so fills sharing that
-    millisecond are served again and counted once (a page all in one millisecond: on from the next).
-    The history is truncated when the venue served its whole 10000 (older ones may exist), or
-    when the fill at `since_ms` is no longer served: more than 10000 came since the last read.
-    """
-    start, pages, first_ms = since_ms, 0, None
-    seen: set[tuple[int, int]] = set()
-    fills: list[TraderFill] = []
-    while pages < MOST_PAGES:
+    millisecond are served again (the reader counts them once by (tid, time)); a page all in one
+    millisecond goes on from the next. At most MOST_PAGES: the venue serves no more."""
+    start = start_ms
+    for _ in range(MOST_PAGES):
         body = {"type": "userFillsByTime", "user": address, "startTime": start}
         page = decode_fills(await client.post(INFO_PATH, body, weight=FILLS_WEIGHT, budget=budget,
                                               answer=FILLS_ANSWER))
+        yield page
+        if len(page) < FILLS_PER_PAGE:
+            return
+        last = page[-1].time
+        start = last if last > page[0].time else last + 1  # a page all in one millisecond: past it
+
+
+async def read_fills(client: VenueClient, address: str, since_ms: int,
+                     budget: Budget | None = None) -> FillsRead:
+    """Every fill from `since_ms` (the newest already read; 0: none yet), paged by time (fill_pages).
+
+    The history is truncated when the venue served its whole 10000 (older ones may exist), or
+    when the fill at `since_ms` is no longer served: more than 10000 came since the last read.
+    """
+    pages, first_ms = 0, None
+    seen: set[tuple[int, int]] = set()
+    fills: list[TraderFill] = []
+    async for page in fill_pages(client, address, since_ms, budget):
         recv_ts, pages = now_us(), pages + 1
         for fill in page:
             first_ms = fill.time if first_ms is None else first_ms
@@ -218,10 +233,6 @@ async def read_fills(client: VenueClient, address: str, since_ms: int,
             event = trader_fill(fill, address, recv_ts) if fill.time > since_ms else None
             if event is not None:
                 fills.append(event)
-        if len(page) < FILLS_PER_PAGE:
-            break
-        last = page[-1].time
-        start = last if last > page[0].time else last + 1  # a page all in one millisecond: past it
     newest = max([since_ms, *(time for _, time in seen)])
     lost = since_ms > 0 and (first_ms is None or first_ms > since_ms)
     return FillsRead(fills, newest, len(seen), len(seen) >= FILLS_AVAILABLE or lost, pages)
