@@ -225,8 +225,8 @@ async def test_a_restart_window_is_healed(venue: str, make_settings: SettingsFac
         await sim.control(venue=venue, mode="normal")
         async with receiving(sim, venue, redis, second):
             await wait_until(lambda: len(symbol_gaps(second)) == 2, timeout=10, what="restart gaps")
-    for gap in symbol_gaps(second):
-        assert (gap.status, gap.reason, gap.recovered) == ("healed", "restart", 20)
+    for gap in symbol_gaps(second):  # the 20 made off the socket, and any frame the pause cut off
+        assert (gap.status, gap.reason) == ("healed", "restart") and gap.recovered >= 20
     before, after = published(first), published(second)
     for symbol in SYMBOLS[venue]:  # nothing lost, nothing twice, between the two processes
         ring = [str(row[ID_FIELD[venue]]) for _, _, row in sim.venue(venue).history.rows[symbol]]
