@@ -10,6 +10,10 @@ Requests take their turn in arrival order (first come, first served: a heavy req
 starved by light ones) and are charged when they may go, one window at a time from the lane up: a
 request waits for its lane before it queues in the parent, so a lane that is used up never holds
 back its siblings. An answer that weighs less than was reserved frees the rest at once.
+
+The venue counts a request when it arrives, which is somewhere between our sending it and its
+answer coming back. So a charge is moved to the moment its answer (or its failure) came back: the
+venue's minute then never holds more than ours, however long requests travel or the event loop lags.
 """
 
 from __future__ import annotations
@@ -23,13 +27,14 @@ from typing import Protocol
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
-# Our clock and the venue's disagree by a request's travel and our event loop's lag: a charge
-# leaves a window this much later than the venue's own minute would let it.
+# A charge leaves a window this much later than the venue's own minute would let it: the venue's
+# clock and ours may round a minute's edge differently (travel time is covered by re-dating a
+# charge to its answer, see the module's docstring).
 WINDOW_MARGIN_S = 1.0
 COOLDOWN_FIRST_S = 5.0  # after a 429 that names no Retry-After; doubling while 429s follow
 
 
-def _nothing(weight: float) -> None:
+def _nothing(weight: float, answered: bool) -> None:
     return None
 
 
@@ -37,15 +42,22 @@ class Ticket:
     """A request's place in a budget: how long it waited, and how it tells the budget what the
     answer really cost (answers that weigh by what they return are reserved at their most)."""
 
-    def __init__(self, waited: float, weight: float, adjust: Callable[[float], None] = _nothing) -> None:
+    def __init__(self, waited: float, weight: float,
+                 adjust: Callable[[float, bool], None] = _nothing) -> None:
         self.waited = waited
         self.weight = weight
         self._adjust = adjust
 
     def settle(self, weight: float) -> None:
-        """The venue answered: charge `weight` instead of what was reserved."""
+        """The venue answered: charge `weight` instead of what was reserved, from now, since the
+        venue may have counted the request as late as this."""
         self.weight = weight
-        self._adjust(weight)
+        self._adjust(weight, True)
+
+    def failed(self) -> None:
+        """The attempt failed (an error status, or no answer): it may still have reached the venue,
+        so what was reserved stays charged, from now."""
+        self._adjust(self.weight, False)
 
 
 class Budget(Protocol):
@@ -64,7 +76,7 @@ class Budget(Protocol):
         ...
 
 
-@dataclass
+@dataclass(eq=False)  # a charge is itself, not its figures: it is found in its window by identity
 class Charge:
     """Weight a window holds from `at` (its clock) until the window has moved past it."""
 
@@ -132,11 +144,13 @@ class RollingWindow:
             window = window.parent
         root = windows[-1]
 
-        def adjust(actual: float) -> None:
+        def adjust(actual: float, answered: bool) -> None:
             for charge, held in zip(charges, windows, strict=True):
                 charge.weight = actual
+                held._redate(charge)
                 held._freed.set()  # what was reserved beyond the answer's weight is free again
-            root._cooldown_s = COOLDOWN_FIRST_S  # an answer: the venue is serving us again
+            if answered:
+                root._cooldown_s = COOLDOWN_FIRST_S  # the venue is serving us again
 
         return Ticket(self._clock() - start, weight + most, adjust)
 
@@ -164,6 +178,19 @@ class RollingWindow:
             charge = Charge(self._clock(), weight)
             self._charges.append(charge)
             return charge
+
+    def _redate(self, charge: Charge) -> None:
+        """Move a charge to now, keeping the window in time order; one already out of the window
+        comes back in."""
+        try:
+            self._charges.remove(charge)
+        except ValueError:
+            pass
+        charge.at = max(charge.at, self._clock())
+        place = len(self._charges)
+        while place and self._charges[place - 1].at > charge.at:  # only reserve() charges ahead of now
+            place -= 1
+        self._charges.insert(place, charge)
 
     def _earliest(self, weight: float) -> float:
         """The earliest time from now, after every charge already made, at which this window has

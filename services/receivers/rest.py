@@ -118,7 +118,7 @@ class WeightBucket:
             await sleep(wait)
         reserved = min(weight + most, self.capacity)
 
-        def adjust(actual: float) -> None:
+        def adjust(actual: float, answered: bool) -> None:
             self._level += reserved - min(actual, self.capacity)
 
         return Ticket(wait, weight + most, adjust)
@@ -230,6 +230,7 @@ class VenueClient:
                     payload, status = await resp.read(), resp.status
                     retry_after = retry_after_s(resp.headers.get("Retry-After"))
             except (aiohttp.ClientError, TimeoutError) as exc:
+                ticket.failed()  # it may have reached the venue before failing: counted until now
                 error: RestError = VenueUnavailable(f"{type(exc).__name__}: {exc}".rstrip(": "))
                 metrics.REST_REQUESTS.labels(self.venue, "error").inc()
                 delay, reason = backoff.next_delay(), "network"
@@ -238,6 +239,7 @@ class VenueClient:
                 if 200 <= status < 300:
                     ticket.settle(call.weight + (call.answer.of(payload) if call.answer is not None else 0))
                     return payload
+                ticket.failed()
                 if status in THROTTLE_STATUSES:
                     delay = backoff.next_delay() if retry_after is None else retry_after
                     call.budget.block(delay)

@@ -35,7 +35,7 @@ async def test_general_service_backs_up_alerts_and_stops(
         fake: tuple[FakeTelegram, str]) -> None:
     telegram, url = fake
     settings = make_settings(
-        heartbeat_interval_s=0.2, backup_dir=str(tmp_path), telegram_token=TOKEN, telegram_api_url=url,
+        heartbeat_interval_s=0.5, backup_dir=str(tmp_path), telegram_token=TOKEN, telegram_api_url=url,
         telegram_chats={"default": "100"}, telegram_chat_interval_s=0.05, telegram_status_poll_s=1,
         watch_interval_s=0.1, watch_metrics_urls={"processor": "http://127.0.0.1:9/metrics"})
     stop = asyncio.Event()

@@ -98,6 +98,24 @@ async def test_weight_reserved_beyond_the_answer_is_free_again_at_once() -> None
     assert lane.used() == 21 + 120
 
 
+async def test_a_charge_is_counted_from_its_answer_however_long_the_request_travelled() -> None:
+    """The venue counts a request when it arrives, which may be as late as its answer: a slow
+    answer keeps its weight in the window until a minute after it came back, in the lane and the root."""
+    clock = FakeClock()
+    root = RollingWindow(100, clock=clock)
+    lane = root.lane(100)
+    slow = await lane.acquire(60, clock.sleep)
+    clock.now += 5
+    fast = await lane.acquire(40, clock.sleep)
+    fast.settle(40)
+    clock.now += 20  # the slow one's answer comes back 25 s after it was sent
+    slow.settle(60)
+    failed = await root.acquire(0, clock.sleep)
+    failed.failed()  # no weight, and no harm in re-dating it
+    assert lane.reserve(60) == pytest.approx(SPAN)  # sent at 0, but held until 25 + SPAN
+    assert root.reserve(0) == pytest.approx(SPAN)  # the root saw the same
+
+
 async def test_a_soft_lane_admits_by_weight_and_leaves_the_answers_room_to_its_parent() -> None:
     """The readers' lane caps what fills and portfolios cost, without the 100 a fills page may add
     having to fit in it: the tracker's lane above reserves that."""
