@@ -7,9 +7,9 @@ import msgspec
 import pytest
 
 from services.processor.rules import KINDS, Memory, evaluate
-from shared.alert_rules import PARAMS, Rule, validate
 from services.processor.rules_silence import KIND as SILENT
 from services.processor.rules_silence import latest_seen, silences
+from shared.alert_rules import PARAMS, Rule, validate
 from shared.events import (
     FundingRate,
     HedgeStatus,
@@ -132,8 +132,9 @@ def test_cross_venue_funding_spread_over_a_level() -> None:
 
 def hedge(required: str, held: str, pool: str = "jlp") -> HedgeStatus:
     drift = D(held) - D(required)
-    return HedgeStatus(ts=1, recv_ts=1, pool=pool, asset="SOL", required=D(required), hedge=D(held), drift=drift,
-                       drift_pct=(drift / D(required) * 100).quantize(D("0.0001")) if D(required) else None)
+    pct = (drift / D(required) * 100).quantize(D("0.0001")) if D(required) else None
+    return HedgeStatus(ts=1, recv_ts=1, pool=pool, asset="SOL", required=D(required), hedge=D(held),
+                       drift=drift, drift_pct=pct)
 
 
 def test_hedge_drift_over_a_percentage_is_exact() -> None:
@@ -169,7 +170,8 @@ def test_stream_lag_over_a_share_of_its_cap() -> None:
 def test_feed_silent_by_venue_or_symbol_and_exact() -> None:
     by_venue = Rule(1, "feed_silent", {"silent_s": "30", "exchange": "bybit"})
     by_symbol = Rule(2, "feed_silent", {"silent_s": "0.5", "symbol": "ETH-USDT-PERP", "family": "funding"})
-    events = [trade_at(10_000_000, "BTC-USDT-PERP"), trade_at(20_000_000, "ETH-USDT-PERP"), mark("1", 15_000_000)]
+    events = [trade_at(10_000_000, "BTC-USDT-PERP"), trade_at(20_000_000, "ETH-USDT-PERP"),
+              mark("1", 15_000_000)]
     seen = latest_seen([by_venue, by_symbol], events)
     assert seen == {"1|bybit|": 20_000_000, "2|bybit|ETH-USDT-PERP": 15_000_000}
     assert silences([by_venue, by_symbol], seen, 15_500_000) == []  # 0.5 s is not over 0.5 s
@@ -186,7 +188,8 @@ def trade_at(ts: int, symbol: str) -> Trade:
 
 def test_new_kinds_validate_their_parameters() -> None:
     assert validate("stream_lag", {"share": "0.5"}) == {"share": "0.5"}
-    for kind, params in [("feed_silent", {"silent_s": "0"}), ("feed_silent", {"silent_s": "5", "family": "oi"}),
+    for kind, params in [("feed_silent", {"silent_s": "0"}),
+                         ("feed_silent", {"silent_s": "5", "family": "oi"}),
                          ("stream_lag", {"share": "-1"}), ("hedge_drift", {"pct": "5", "direction": "up"}),
                          ("hedge_drift", {})]:
         with pytest.raises(ValueError):
