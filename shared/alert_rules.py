@@ -74,6 +74,8 @@ def validate(kind: str, params: Mapping[str, Any]) -> dict[str, str]:
     if spec is None:
         raise ValueError(f"kind must be one of {', '.join(PARAMS)}")
     clean = {str(name): str(value) for name, value in params.items() if str(value) != ""}
+    if not all(name.isprintable() and value.isprintable() for name, value in clean.items()):
+        raise ValueError(f"{kind}: parameters must be printable text")
     known = {*spec.required, *spec.optional}
     if set(clean) - known or any(name not in clean for name in spec.required):
         raise ValueError(f"{kind}: needs {', '.join(spec.required) or 'nothing'}, "
