@@ -120,8 +120,9 @@ OPENAPI_DOC = web.AppKey("openapi_document", dict)
 
 
 def private_paths() -> frozenset[str]:
-    """The paths whose routes need account:read (the rate limiter's `account` scope)."""
-    return frozenset(path for path, operation in OPERATIONS.items() if operation.private)
+    """The paths whose routes need a key (the rate limiter's `account` scope): the rules' writes too."""
+    keyed = [*OPERATIONS.items(), *((path, op) for (_, path), op in WRITES.items())]
+    return frozenset(path for path, operation in keyed if operation.private)
 
 
 def custom_schema(kind: type) -> Schema:
