@@ -15,6 +15,8 @@ from shared.events import Alert, Severity, now_us
 
 SEVERITIES: tuple[Severity, ...] = ("info", "warning", "critical")
 VENUE = ("exchange", "symbol")  # optional everywhere: left out, any venue or symbol
+# the streams whose events keep a feed_silent rule quiet (services/processor/rules_silence.py)
+SILENT_FAMILIES = ("trades", "funding", "prices", "liquidations")
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,7 @@ class Params:
     optional: tuple[str, ...] = VENUE
     choices: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     decimals: tuple[str, ...] = ()
+    positive: tuple[str, ...] = ()  # numbers that must be over 0
 
 
 PARAMS: dict[str, Params] = {
@@ -48,6 +51,11 @@ PARAMS: dict[str, Params] = {
     "spike": Params(("min_z",), (*VENUE, "metric"), {"metric": ("oi", "volume")}, ("min_z",)),
     "trader": Params((), (*VENUE, "address", "kinds", "min_usd"),
                      {}, ("min_usd",)),
+    "hedge_drift": Params(("pct",), ("pool", "asset", "direction"), {"direction": ("over", "under")},
+                          ("pct",)),
+    "feed_silent": Params(("silent_s",), (*VENUE, "family"), {"family": SILENT_FAMILIES}, ("silent_s",),
+                          ("silent_s",)),
+    "stream_lag": Params(("share",), ("stream", "group"), {}, ("share",), ("share",)),
 }
 
 
@@ -66,6 +74,8 @@ def validate(kind: str, params: Mapping[str, Any]) -> dict[str, str]:
     if spec is None:
         raise ValueError(f"kind must be one of {', '.join(PARAMS)}")
     clean = {str(name): str(value) for name, value in params.items() if str(value) != ""}
+    if not all(name.isprintable() and value.isprintable() for name, value in clean.items()):
+        raise ValueError(f"{kind}: parameters must be printable text")
     known = {*spec.required, *spec.optional}
     if set(clean) - known or any(name not in clean for name in spec.required):
         raise ValueError(f"{kind}: needs {', '.join(spec.required) or 'nothing'}, "
@@ -76,6 +86,9 @@ def validate(kind: str, params: Mapping[str, Any]) -> dict[str, str]:
     for name in spec.decimals:
         if name in clean:
             _check_number(kind, name, clean[name])
+    for name in spec.positive:
+        if Decimal(clean[name]) <= 0:
+            raise ValueError(f"{kind}: {name} must be over 0")
     return clean
 
 

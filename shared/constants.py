@@ -17,7 +17,7 @@ FIELD_EVENTS = b"e"  # msgpack array of events
 SERVICES = ("receivers", "processor", "general", "api")
 ALL_FAMILIES = (
     "trades", "candles", "funding", "prices", "oi", "liquidations", "large_trades",
-    "account", "positions", "alerts", "gaps",
+    "account", "positions", "alerts", "gaps", "status",
 )
 
 

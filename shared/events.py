@@ -370,10 +370,33 @@ class Gap(Event, frozen=True):
     last_recovered_id: str | None = None
 
 
+class HedgeStatus(Event, frozen=True):
+    """One pool's hedge of one asset as a run of the hedge monitor found it (services/general/hedges.py),
+    for the alert rules. Identity: (pool, asset, ts)."""
+
+    pool: str
+    asset: str
+    required: Decimal  # short required, tokens
+    hedge: Decimal  # short held, tokens
+    drift: Decimal  # hedge - required (> 0: over-hedged)
+    drift_pct: Decimal | None = None  # drift / required x 100; None when no short is required
+    drift_usd: Decimal | None = None
+
+
+class StreamLag(Event, frozen=True):
+    """A consumer group's backlog on a stream as the stream monitor read it (shared/monitor.py), for the
+    alert rules. Identity: (stream, group, ts)."""
+
+    stream: str
+    group: str
+    lag: int  # unread entries still in the stream
+    cap: int  # the stream's MAXLEN
+
+
 AnyEvent = (
     Trade | Candle | FundingRate | MarkPrice | SpotPrice | OpenInterest | Liquidation | LargeTrade
     | AccountOrder | AccountFill | Balance | Position | AccountSnapshot | PositionChange | PortfolioItem
-    | Spike | Alert | Heartbeat | Gap | TraderState | TraderFill | TraderEquity
+    | Spike | Alert | Heartbeat | Gap | TraderState | TraderFill | TraderEquity | HedgeStatus | StreamLag
 )
 
 # Stream family of each kind: th:<family>.
@@ -384,6 +407,7 @@ FAMILY: dict[type[Event], str] = {
     Balance: "account", Position: "account", AccountSnapshot: "account", PositionChange: "positions",
     PortfolioItem: "positions", Spike: "alerts", Alert: "alerts", Heartbeat: "heartbeats",
     Gap: "gaps", TraderState: "positions", TraderFill: "positions", TraderEquity: "positions",
+    HedgeStatus: "status", StreamLag: "status",
 }
 
 # Families that are never shed under pressure: the producer waits instead.

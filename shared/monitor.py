@@ -22,7 +22,7 @@ from shared import metrics
 from shared.backoff import sleep_or_stop, until_stopped
 from shared.config import Settings
 from shared.constants import ALL_FAMILIES, dlq_key, family_streams, trimmed_key
-from shared.events import Alert, now_us
+from shared.events import Alert, Event, StreamLag, now_us
 from shared.streams import encode_entry, maxlen_of, stream_of
 
 log = logging.getLogger(__name__)
@@ -204,6 +204,13 @@ def export(figures: list[StreamFigures]) -> None:
             metrics.STREAM_TRIMMED_UNREAD.labels(f.stream, g.name).set(g.trimmed_unread)
 
 
+def lag_events(figures: list[StreamFigures], now: int) -> list[StreamLag]:
+    """Each group's known backlog as an event on th:status, which the alert rules read
+    (services/processor/rules.py, kind stream_lag)."""
+    return [StreamLag(stream=f.stream, group=g.name, lag=g.lag, cap=f.cap, ts=now, recv_ts=now)
+            for f in figures for g in f.groups if g.lag is not None]
+
+
 class StreamMonitor:
     """Reads every stream each `monitor_interval_s`, exports gauges, records trimmed-unread losses."""
 
@@ -223,7 +230,20 @@ class StreamMonitor:
                 if g.trimmed_new:
                     await self._record_loss(f.stream, g)
         export(figures)
+        await self._publish_lags(lag_events(figures, now_us()))
         return figures
+
+    async def _publish_lags(self, lags: list[StreamLag]) -> None:
+        if not lags:
+            return
+        target = stream_of(lags[0], self.settings)
+        events: list[Event] = [*lags]
+        await self.redis.xadd(
+            target,
+            encode_entry(events),  # type: ignore[arg-type]  # bytes fit, but dict is invariant
+            maxlen=maxlen_of(target, self.settings),
+            approximate=True,
+        )
 
     async def _record_loss(self, stream: str, group: GroupFigures) -> None:
         """Record (once, whoever sees it first) entries trimmed before `group` read them; alert."""

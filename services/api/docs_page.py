@@ -28,8 +28,17 @@ def _type_of(schema: dict[str, Any]) -> str:
     return ", ".join(words)
 
 
-def _operation(path: str, op: dict[str, Any]) -> str:
-    key = ' <span class="key">API key: account:read</span>' if op.get("security") else ""
+def _key(op: dict[str, Any]) -> str:
+    """The key a route needs, and its scope where the security requirement names one."""
+    if not op.get("security"):
+        return ""
+    scopes = sorted({scope for requirement in op["security"] for names in requirement.values()
+                     for scope in names})
+    return f' <span class="key">API key: {escape(", ".join(scopes) or "account:read")}</span>'
+
+
+def _operation(method: str, path: str, op: dict[str, Any]) -> str:
+    key = _key(op)
     rows = "".join(
         f"<tr><td><code>{escape(p['name'])}</code></td><td>{p['in']}</td>"
         f"<td>{'yes' if p['required'] else ''}</td><td>{escape(_type_of(p['schema']))}</td>"
@@ -39,19 +48,22 @@ def _operation(path: str, op: dict[str, Any]) -> str:
              f"{rows}</table>") if rows else ""
     answers = "; ".join(f"<b>{status}</b> {escape(answer['description'])}"
                         for status, answer in op["responses"].items())
-    ok = op["responses"].get("200", {}).get("content", {})
-    body = "".join(f"<details><summary>{escape(media)} schema</summary><pre>"
-                   f"{escape(json.dumps(c['schema'], indent=1))}</pre></details>" for media, c in ok.items())
-    return (f'<h3 id="{escape(op["operationId"])}">GET {escape(path)}</h3>{key}<p>{escape(op["summary"])}</p>'
-            f"{table}<p>{answers}</p>{body}")
+    ok: dict[str, Any] = next((a for status, a in op["responses"].items() if status.startswith("2")), {})
+    sent = op.get("requestBody", {}).get("content", {})
+    body = "".join(f"<details><summary>{what}: {escape(media)} schema</summary><pre>"
+                   f"{escape(json.dumps(c['schema'], indent=1))}</pre></details>"
+                   for what, content in (("request body", sent), ("answer", ok.get("content", {})))
+                   for media, c in content.items())
+    return (f'<h3 id="{escape(op["operationId"])}">{method.upper()} {escape(path)}</h3>{key}'
+            f'<p>{escape(op["summary"])}</p>{table}<p>{answers}</p>{body}')
 
 
 def render_page(document: dict[str, Any]) -> str:
     """The whole page, grouped by tag in the order the routes were added."""
     by_tag: dict[str, list[str]] = {}
     for path, item in document["paths"].items():
-        op = item["get"]
-        by_tag.setdefault(op["tags"][0], []).append(_operation(path, op))
+        for method, op in item.items():
+            by_tag.setdefault(op["tags"][0], []).append(_operation(method, path, op))
     sections = "".join(f"<h2>{escape(tag)}</h2>{''.join(ops)}" for tag, ops in by_tag.items())
     schemas = "".join(f"<h3>{escape(name)}</h3><pre>{escape(json.dumps(schema, indent=1))}</pre>"
                       for name, schema in document["components"]["schemas"].items())

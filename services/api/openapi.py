@@ -1,8 +1,9 @@
 """The OpenAPI 3.1 contract, built from the route table and the routes' msgspec query types.
 
 Each GET route of the app has an entry in OPERATIONS (its query struct, its answer, whether it
-needs account:read); the document walks app.router, so a route added without an entry is missing
-from it and tests/api/test_openapi.py fails. Parameters are the query structs' fields as
+needs account:read), each other method's route one in WRITES (its body struct and the key scope it
+needs, named in its security requirement); the document walks app.router, so a route added without
+an entry is missing from it and tests/api/test_openapi.py fails. Parameters are the query structs' fields as
 msgspec.json.schema_components describes them, answers the msgspec types where the route encodes
 one (MultiCandle) and the row schemas of services/api/answers.py elsewhere.
 
@@ -19,6 +20,7 @@ from aiohttp import web
 
 from services.api import accounts, analytics, data, gaps, hedges, market, portfolio, rules, traders
 from services.api.answers import ANSWERS, ERROR, RATE_LIMITED, Schema, listing
+from services.api.api_keys import ACCOUNT_READ, RULES_WRITE
 from services.api.docs_page import render_page
 from services.api.params import BIGINT, DESCRIPTIONS, Moment, NameList, Query, UsdAmount
 from shared.candles import MultiCandle
@@ -27,13 +29,13 @@ JSON = "application/json"
 TITLE = "tradehub API"
 VERSION = "1"
 REF = "#/components/schemas/{name}"
-KEY_SECURITY: list[dict[str, list[str]]] = [{"bearer": []}, {"apiKey": []}]
+KEY_NAMES = ("bearer", "apiKey")  # the security schemes: either carries the key
 PATH_PARAM = re.compile(r"\{(\w+)\}")
 
 
 @dataclass(frozen=True)
 class Operation:
-    """What the document says of one GET route beyond its path and handler."""
+    """What the document says of one route beyond its method, path and handler."""
 
     tag: str
     query: type[Query] | None = None
@@ -46,6 +48,9 @@ class Operation:
     media: str = JSON
     limited: bool = True  # subject to the rate limits
     statuses: dict[str, str] = field(default_factory=dict)  # further answers: status -> what
+    body: type[msgspec.Struct] | None = None  # the JSON request body
+    scope: str = ""  # the key scope a write needs (named in its security requirement)
+    success: str = "200"
 
 
 LIGHTER_INDEX: Schema = {"type": "string", "pattern": r"^([0-9]{1,18}|0x[0-9a-fA-F]{40})$",
@@ -100,15 +105,24 @@ OPERATIONS: dict[str, Operation] = {
                                                   path_params={"index": LIGHTER_INDEX},
                                                   missing="no followed Lighter account has that index"),
     "/api/v1/alerts": Operation("rules", rules.AlertsQuery, private=True),
-    "/api/v1/rules": Operation("rules", private=True),
+    "/api/v1/rules": Operation("rules", answer="rules", private=True),
     "/ws": Operation("push", media="", database=False, statuses=WS_STATUSES),
+}
+RULE_ID: Schema = {"type": "string", "pattern": r"^[0-9]{1,19}$", "description": "a rule's id"}
+# (method, path) -> the routes that are not GET
+WRITES: dict[tuple[str, str], Operation] = {
+    ("POST", "/api/v1/rules"): Operation("rules", answer="rule", private=True, body=rules.NewRule,
+                                         scope=RULES_WRITE, success="201"),
+    ("DELETE", "/api/v1/rules/{id}"): Operation("rules", answer="removed", private=True, scope=RULES_WRITE,
+                                                path_params={"id": RULE_ID}, missing="no such rule"),
 }
 OPENAPI_DOC = web.AppKey("openapi_document", dict)
 
 
 def private_paths() -> frozenset[str]:
-    """The paths whose routes need account:read (the rate limiter's `account` scope)."""
-    return frozenset(path for path, operation in OPERATIONS.items() if operation.private)
+    """The paths whose routes need a key (the rate limiter's `account` scope): the rules' writes too."""
+    keyed = [*OPERATIONS.items(), *((path, op) for (_, path), op in WRITES.items())]
+    return frozenset(path for path, operation in keyed if operation.private)
 
 
 def custom_schema(kind: type) -> Schema:
@@ -170,12 +184,13 @@ def responses(operation: Operation, answer: Schema | None, has_params: bool) -> 
     found: dict[str, Any] = {}
     if operation.media:
         body = answer or ({"type": "object"} if operation.media == JSON else {"type": "string"})
-        found["200"] = {"description": "the answer", "content": {operation.media: {"schema": body}}}
-    if has_params or not operation.media:
-        found["400"] = _error("a parameter is wrong: the error names it and says what it must be")
+        found[operation.success] = {"description": "the answer",
+                                    "content": {operation.media: {"schema": body}}}
+    if has_params or not operation.media or operation.body is not None:
+        found["400"] = _error("a parameter or the body is wrong: the error says what it must be")
     if operation.private:
         found["401"] = _error("no API key, an unknown or a revoked one")
-        found["403"] = _error("the API key lacks account:read")
+        found["403"] = _error(f"the API key lacks {operation.scope or ACCOUNT_READ}")
     if operation.missing:
         found["404"] = _error(operation.missing)
     if operation.limited:
@@ -192,14 +207,17 @@ def responses(operation: Operation, answer: Schema | None, has_params: bool) -> 
 
 
 def _schemas() -> tuple[dict[type, Schema], dict[str, Schema], dict[str, Schema]]:
-    """(query struct -> its component, the components, the answers with the msgspec-typed ones)."""
+    """(query struct -> its component, the components, the answers with the msgspec-typed ones).
+    A body struct maps to its reference: a request body is one schema, not parameters."""
     queries = sorted({op.query for op in OPERATIONS.values() if op.query is not None},
                      key=lambda q: (q.__name__, q.__module__))
-    refs, components = msgspec.json.schema_components([MultiCandle, *queries], schema_hook=custom_schema,
-                                                      ref_template=REF)
-    structs = {query: components[ref["$ref"].rsplit("/", 1)[-1]] for query, ref in zip(queries, refs[1:],
-                                                                                        strict=True)}
-    return structs, components, {**ANSWERS, "multi_candles": listing("candles", refs[0])}
+    bodies = [op.body for op in WRITES.values() if op.body is not None]
+    refs, components = msgspec.json.schema_components([MultiCandle, *queries, *bodies],
+                                                      schema_hook=custom_schema, ref_template=REF)
+    structs: dict[type, Schema] = {query: components[ref["$ref"].rsplit("/", 1)[-1]]
+                                   for query, ref in zip(queries, refs[1:1 + len(queries)], strict=True)}
+    structs.update(zip(bodies, refs[1 + len(queries):], strict=True))
+    return structs, components, {**ANSWERS, **rules.ANSWERS, "multi_candles": listing("candles", refs[0])}
 
 
 def _entry(route: web.AbstractRoute, path: str, operation: Operation, structs: dict[type, Schema],
@@ -212,22 +230,29 @@ def _entry(route: web.AbstractRoute, path: str, operation: Operation, structs: d
         "tags": [operation.tag], "parameters": params,
         "responses": responses(operation, answers.get(operation.answer or ""), bool(params)),
     }
+    if operation.body is not None:
+        entry["requestBody"] = {"required": True, "content": {JSON: {"schema": structs[operation.body]}}}
     if operation.private:
-        entry["security"] = KEY_SECURITY
+        entry["security"] = [{name: [operation.scope] if operation.scope else []} for name in KEY_NAMES]
     return entry
 
 
+def operation_of(method: str, path: str) -> Operation | None:
+    """What the document says of a route; None for HEAD (answered wherever GET is, not listed)."""
+    return OPERATIONS.get(path) if method == "GET" else WRITES.get((method, path))
+
+
 def document(app: web.Application) -> dict[str, Any]:
-    """The OpenAPI document of the GET routes `app` has, as OPERATIONS describes them (HEAD is
-    answered wherever GET is, and not listed)."""
+    """The OpenAPI document of the routes `app` has, as OPERATIONS and WRITES describe them."""
     structs, components, answers = _schemas()
     paths: dict[str, Any] = {}
     for route in app.router.routes():
         resource = route.resource
-        operation = None if resource is None else OPERATIONS.get(resource.canonical)
-        if route.method == "GET" and resource is not None and operation is not None:
+        operation = None if resource is None else operation_of(route.method, resource.canonical)
+        if resource is not None and operation is not None:
             path = resource.canonical
-            paths[path] = {"get": _entry(route, path, operation, structs, answers)}
+            entry = _entry(route, path, operation, structs, answers)
+            paths.setdefault(path, {})[route.method.lower()] = entry
     found: dict[str, Any] = ecma_patterns({
         "openapi": "3.1.0",
         "info": {"title": TITLE, "version": VERSION,

@@ -4,11 +4,14 @@ writing needs the scope rules:write."""
 from __future__ import annotations
 
 import json
-from typing import Annotated
+import re
+from typing import Annotated, Literal
 
 import msgspec
 from aiohttp import web
 
+from services.api.answers import KINDS as COLUMN_KINDS
+from services.api.answers import Schema, listing, row
 from services.api.api_keys import MARKET, RULES_WRITE, require_scope
 from services.api.data import fetch
 from services.api.keys import POOL
@@ -31,14 +34,27 @@ class AlertsQuery(Window, frozen=True, kw_only=True):
     rule: Annotated[int, msgspec.Meta(ge=1, le=BIGINT)] | None = None
 
 
+INT32 = 2**31 - 1  # alert_rules.cooldown_s is an integer column
+RULE_ID = re.compile(r"[0-9]{1,19}")
+# A Telegram chat: a numeric id (groups are negative) or a public @name; "" for the severity's chats
+CHAT = r"^(-?[0-9]{1,20}|@[A-Za-z0-9_]{4,64})?\Z"
+
+
 class NewRule(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """POST /api/v1/rules body."""
+    """POST /api/v1/rules body: a kind and its parameters (docs/rules.md), numbers as decimal text or
+    JSON numbers; the cooldown in seconds, the severity, and a Telegram chat ("": the severity's)."""
 
     kind: str
     params: dict[str, str | int | float] = {}
-    cooldown_s: int = 300
-    severity: str = "warning"
-    chat: str = ""
+    cooldown_s: Annotated[int, msgspec.Meta(ge=0, le=INT32)] = 300
+    severity: Literal["info", "warning", "critical"] = "warning"
+    chat: Annotated[str, msgspec.Meta(pattern=CHAT)] = ""
+
+
+# the answers of the rule routes, for the OpenAPI document (services/api/openapi.py)
+RULE: Schema = row("id:int kind:str cooldown_s:int severity:str chat:str enabled:bool",
+                   params={"type": "object", "additionalProperties": COLUMN_KINDS["str"]})
+ANSWERS: dict[str, Schema] = {"rule": RULE, "rules": listing("rules", RULE), "removed": row("removed:int")}
 
 
 def add_routes(app: web.Application) -> None:
@@ -97,7 +113,7 @@ async def delete(request: web.Request) -> web.Response:
     """DELETE /api/v1/rules/{id}: remove a rule (its history stays)."""
     await require_scope(request, RULES_WRITE)
     text = request.match_info["id"]
-    if not text.isdigit() or int(text) > BIGINT:
+    if not RULE_ID.fullmatch(text) or int(text) > BIGINT:
         raise bad_request("id must be a rule id")
     try:
         removed = await remove_rule(request.app[POOL], int(text))

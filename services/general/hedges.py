@@ -23,7 +23,7 @@ from shared.backoff import sleep_or_stop
 from shared.config import Settings
 from shared.db import DB_ERRORS
 from shared.decimals import percent
-from shared.events import Alert, now_us
+from shared.events import Alert, HedgeStatus, now_us
 from shared.settings import HedgePool
 from shared.streams import StreamProducer
 
@@ -158,6 +158,7 @@ class HedgeMonitor:
              ln.hedge, ln.drift, ln.drift_pct, ln.price, ln.drift_usd) for ln in lines])
         for line in lines:
             record_metrics(line)
+            self.producer.publish(hedge_status(line, ts))  # for the alert rules (kind hedge_drift)
             await self.alert(line)
         return lines
 
@@ -176,6 +177,12 @@ class HedgeMonitor:
                     f"required {line.required:f}, held {line.hedge:f}", "hedges"))
         except (RedisError, OSError) as exc:
             log.warning("hedge alert state not read", extra={"key": key, "error": repr(exc)})
+
+
+def hedge_status(line: HedgeLine, ts: int) -> HedgeStatus:
+    return HedgeStatus(pool=line.pool, asset=line.asset, required=line.required, hedge=line.hedge,
+                       drift=line.drift, drift_pct=line.drift_pct, drift_usd=line.drift_usd,
+                       ts=ts, recv_ts=ts)
 
 
 def record_metrics(line: HedgeLine) -> None:

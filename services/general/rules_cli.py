@@ -13,7 +13,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from services.processor.rules_replay import REPLAYED, replay, stored_events
+from services.processor.rules_replay import NOT_REPLAYABLE, would_fire
 from shared.alert_rules import PARAMS, SEVERITIES, add_rule, list_rules, remove_rule, rule_json
 from shared.config import Settings
 from shared.db import create_pool
@@ -83,14 +83,14 @@ async def rules_test(pool: Any, rule_id: int, hours: float) -> int:
     if rule is None:
         print(f"no rule {rule_id}", file=sys.stderr)
         return 1
-    if rule.kind not in REPLAYED:
-        print(f"rule {rule_id} ({rule.kind}) reads events that are not stored: nothing to replay",
+    if rule.kind in NOT_REPLAYABLE:
+        print(f"rule {rule_id} ({rule.kind}) cannot be replayed: {NOT_REPLAYABLE[rule.kind]}",
               file=sys.stderr)
         return 1
     end = now_us()
-    events = await stored_events(pool, rule.kind, end - int(hours * 3600e6), end)
-    fired = replay(rule, events)
+    fired, replayed = await would_fire(pool, rule, end - int(hours * 3600e6), end)
     for would in fired:
         print(f"{when(would.ts)}  would have fired: {would.fire.title}")
-    print(f"rule {rule_id}: {len(fired)} times in the last {hours:g} h ({len(events)} events replayed)")
+    what = "the stored rows' receive times" if replayed is None else f"{replayed} events"
+    print(f"rule {rule_id}: {len(fired)} times in the last {hours:g} h ({what} replayed)")
     return 0

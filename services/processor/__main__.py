@@ -1,8 +1,8 @@
 """python -m services.processor            run the processor
 python -m services.processor dlq list|show|replay|purge STREAM [ID ...]
 python -m services.processor traders watch add|remove|list [ADDRESS] [--min-usd N]
-python -m services.processor recompute candles|rollups|hedges --from T --to T [--exchange E --symbol S]
-                             (leaderboard: not yet)"""
+python -m services.processor recompute candles|rollups|leaderboard|hedges --from T --to T
+                             [--exchange E --symbol S]"""
 from __future__ import annotations
 
 import sys

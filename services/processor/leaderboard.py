@@ -39,11 +39,13 @@ EQUITY_PREFETCH = 5000  # equity rows per cursor round trip
 # one lock per schema: processors of different deployments sharing a server never wait on each other
 LOCK_SQL = "SELECT pg_advisory_xact_lock(hashtext('tradehub.leaderboard.' || current_schema()))"
 NEWEST_SQL = "SELECT max(ts) FROM leaderboard"
+# $1: the time of a past snapshot being ranked again (recompute), NULL: now, everything stored
 TRADERS_SQL = """
 SELECT address, first_seen, tracked_since, account_value, notional, fills_complete
-FROM traders WHERE tracked_since IS NOT NULL
+FROM traders WHERE tracked_since IS NOT NULL AND ($1::bigint IS NULL OR tracked_since <= $1)
 """
-# The fills summed as leaderboard_metrics.fill_totals sums them ($1: the closing prefix, $2: flips).
+# The fills summed as leaderboard_metrics.fill_totals sums them ($1: the closing prefix, $2: flips,
+# $3: only up to this time, NULL: all).
 FILL_TOTALS_SQL = """
 SELECT address, min(ts) AS first_ts, sum(price * abs(size)) AS volume,
        coalesce(sum(closed_pnl - fee) FILTER (WHERE closing), 0) AS realized_pnl,
@@ -51,15 +53,20 @@ SELECT address, min(ts) AS first_ts, sum(price * abs(size)) AS volume,
        count(*) FILTER (WHERE closing AND closed_pnl > 0) AS winning_trades
 FROM (SELECT address, ts, price, size, closed_pnl, fee,
              starts_with(direction, $1) OR direction = ANY($2::text[]) OR liquidation AS closing
-      FROM trader_fills) AS fills
+      FROM trader_fills WHERE $3::bigint IS NULL OR ts <= $3) AS fills
 GROUP BY address
 """
-EQUITY_SQL = "SELECT address, ts, account_value, pnl FROM trader_equity ORDER BY address, ts"
+EQUITY_SQL = """
+SELECT address, ts, account_value, pnl FROM trader_equity WHERE $1::bigint IS NULL OR ts <= $1
+ORDER BY address, ts
+"""
 INSERT_SQL = """
 INSERT INTO leaderboard (ts, address, rank, score, age_days, volume, realized_pnl, roi, win_rate,
-                         risk_ratio, max_drawdown, sharpe, closed_trades, tracked_since, fills_complete)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+                         risk_ratio, max_drawdown, sharpe, closed_trades, tracked_since, fills_complete,
+                         account_value, notional)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
 """
+State = tuple[Decimal | None, Decimal | None]  # (account value, open notional) a trader was ranked with
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,30 +119,37 @@ async def store_snapshot(pool: asyncpg.Pool, weights: Mapping[str, Decimal], min
         if newest is not None and now - newest < interval_s * 1_000_000 / 2:
             log.info("leaderboard ranked recently, skipped", extra={"newest_ts": newest})
             return None
-        candidates = await load_metrics(conn, now)
+        traders = await load_traders(conn)
+        candidates = await load_metrics(conn, now, traders)
         ranked = rank(candidates, weights, minimums)
-        await conn.executemany(INSERT_SQL, [snapshot_row(now, r) for r in ranked])
+        states = {t.address: (t.account_value, t.notional) for t in traders}
+        await conn.executemany(INSERT_SQL, [snapshot_row(now, r, states) for r in ranked])
     return Snapshot(now, len(candidates), ranked)
 
 
-async def load_metrics(conn: asyncpg.Connection, now: int) -> list[TraderMetrics]:
-    """Every tracked trader's metrics at `now`."""
-    traders = [TraderRow(r["address"], r["first_seen"], r["tracked_since"], r["account_value"],
-                         r["notional"], r["fills_complete"]) for r in await conn.fetch(TRADERS_SQL)]
+async def load_traders(conn: asyncpg.Connection, until: int | None = None) -> list[TraderRow]:
+    """The tracked traders (by `until`, when given), with their newest state."""
+    return [TraderRow(r["address"], r["first_seen"], r["tracked_since"], r["account_value"], r["notional"],
+                      r["fills_complete"]) for r in await conn.fetch(TRADERS_SQL, until)]
+
+
+async def load_metrics(conn: asyncpg.Connection, now: int, traders: list[TraderRow],
+                       until: int | None = None) -> list[TraderMetrics]:
+    """The traders' metrics at `now`, from their fills and equity points (up to `until`, when given)."""
     fills = {r["address"]: FillTotals(r["first_ts"], r["volume"], r["realized_pnl"], r["closed_trades"],
                                       r["winning_trades"])
-             for r in await conn.fetch(FILL_TOTALS_SQL, CLOSE_PREFIX, list(FLIP_DIRECTIONS))}
-    equity = await equity_of(conn)
+             for r in await conn.fetch(FILL_TOTALS_SQL, CLOSE_PREFIX, list(FLIP_DIRECTIONS), until)}
+    equity = await equity_of(conn, until)
     return [trader_metrics(t, fills.get(t.address, FillTotals()), equity.get(t.address, EquityFigures()), now)
             for t in traders]
 
 
-async def equity_of(conn: asyncpg.Connection) -> dict[str, EquityFigures]:
+async def equity_of(conn: asyncpg.Connection, until: int | None = None) -> dict[str, EquityFigures]:
     """Every curve folded while it streams past, oldest point first (needs the open transaction)."""
     figures: dict[str, EquityFigures] = {}
     address: str | None = None
     fold = EquityFold()
-    async for row in conn.cursor(EQUITY_SQL, prefetch=EQUITY_PREFETCH):
+    async for row in conn.cursor(EQUITY_SQL, until, prefetch=EQUITY_PREFETCH):
         if row["address"] != address:
             if address is not None:
                 figures[address] = fold.figures()
@@ -146,7 +160,9 @@ async def equity_of(conn: asyncpg.Connection) -> dict[str, EquityFigures]:
     return figures
 
 
-def snapshot_row(ts: int, ranked: Ranked) -> tuple[object, ...]:
+def snapshot_row(ts: int, ranked: Ranked, states: Mapping[str, State]) -> tuple[object, ...]:
     m = ranked.metrics
+    account_value, notional = states.get(m.address, (None, None))
     return (ts, m.address, ranked.rank, ranked.score, m.age_days, m.volume, m.realized_pnl, m.roi, m.win_rate,
-            m.risk_ratio, m.max_drawdown, m.sharpe, m.closed_trades, m.tracked_since, m.fills_complete)
+            m.risk_ratio, m.max_drawdown, m.sharpe, m.closed_trades, m.tracked_since, m.fills_complete,
+            account_value, notional)

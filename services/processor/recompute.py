@@ -8,8 +8,8 @@ changes nothing. `candles` rewrites the 1m bars of every minute holding stored t
 rollups of the range; `rollups` only the rollups. A minute without stored trades keeps its bar:
 retention drops trades long before their 1m candles. `hedges` re-derives each stored snapshot's
 required short and drift from the inputs stored with it, by the monitor's `hedge_lines`.
-`leaderboard` is not yet done: a past snapshot's risk ratio and ROI need each trader's account
-value and open notional at that time, and the traders table keeps only the newest.
+`leaderboard` ranks each stored snapshot of the range again by the live job's code, from the trader
+data stored now (services/processor/recompute_leaderboard.py).
 """
 from __future__ import annotations
 
@@ -31,10 +31,11 @@ from shared.candles import INTERVAL_US, MINUTE_US, ZERO, bucket_start, candle_of
 from shared.config import ConfigError, Settings, load_settings
 from shared.db import CONNECTION_ERRORS, DAY_US, create_pool
 from shared.events import Candle, Trade
+from shared.settings import TraderSettings
 
 HOUR_US = INTERVAL_US["1h"]
 NAMES = ("candles", "rollups", "leaderboard", "hedges")
-NOT_YET = ("leaderboard",)
+PER_VENUE = ("candles", "rollups")  # the names --exchange and --symbol apply to
 PAIRS_SQL = """
 SELECT DISTINCT exchange, symbol FROM trades WHERE ts >= $1 AND ts < $2
   AND ($3::text IS NULL OR exchange = $3) AND ($4::text IS NULL OR symbol = $4)
@@ -204,10 +205,19 @@ async def recompute_rollups(conn: asyncpg.Connection, pair: Pair, start: int, en
     return written
 
 
-async def run_recompute(pool: asyncpg.Pool, name: str, scope: Scope, stream: TextIO = sys.stderr) -> int:
-    """Recompute `name` over the scope with a progress bar per phase; returns the bars written."""
+async def run_recompute(pool: asyncpg.Pool, name: str, scope: Scope, stream: TextIO = sys.stderr,
+                        traders: TraderSettings | None = None) -> int:
+    """Recompute `name` over the scope with a progress bar per phase; returns the rows written.
+    `traders`: the leaderboard's weights and minimums (the defaults when not given)."""
     if name == "hedges":
         return await recompute_hedges(pool, scope, stream)
+    if name == "leaderboard":
+        from services.processor.leaderboard_rank import Minimums, score_weights
+        from services.processor.recompute_leaderboard import recompute_leaderboard
+
+        config = traders or TraderSettings()
+        return await recompute_leaderboard(pool, scope, score_weights(config.weights), Minimums.of(config),
+                                           stream)
     phases = [recompute_minutes, recompute_rollups] if name == "candles" else [recompute_rollups]
     written = 0
     async with pool.acquire() as conn:
@@ -258,8 +268,9 @@ def _parser() -> argparse.ArgumentParser:
         prog="python -m services.processor recompute",
         description="Rebuild derived data of [--from, --to) from the stored raw data; safe to run again. "
                     "candles: 1m bars from trades, then their rollups; rollups: 5m..1d from stored bars. "
-                    "hedges: a snapshot's drift figures from its stored inputs. leaderboard: not yet.")
-    parser.add_argument("name", help="candles | rollups | hedges (leaderboard: not yet)")
+                    "hedges: a snapshot's drift figures from its stored inputs. leaderboard: each stored "
+                    "snapshot ranked again from the trader data stored now.")
+    parser.add_argument("name", help="candles | rollups | leaderboard | hedges")
     parser.add_argument("--from", dest="start", required=True, help="ISO 8601 (UTC) or µs since the epoch")
     parser.add_argument("--to", dest="end", required=True, help="exclusive; ISO 8601 (UTC) or µs")
     parser.add_argument("--exchange", help="only this exchange, e.g. binance")
@@ -269,12 +280,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def scope_of(args: argparse.Namespace) -> Scope:
     """The checked scope of the command line (BadRange on a bad name or range)."""
-    if args.name in NOT_YET:
-        raise BadRange(f"recompute {args.name} is not yet available (candles, rollups and hedges are)")
     if args.name not in NAMES:
-        raise BadRange(f"unknown name {args.name!r}: choose one of candles, rollups, hedges")
-    if args.name == "hedges" and (args.exchange or args.symbol):
-        raise BadRange("hedges are per pool: --exchange and --symbol do not apply")
+        raise BadRange(f"unknown name {args.name!r}: choose one of {', '.join(NAMES)}")
+    if args.name not in PER_VENUE and (args.exchange or args.symbol):
+        raise BadRange(f"{args.name} is not per venue: --exchange and --symbol do not apply")
     start, end = minute_range(parse_time(args.start), parse_time(args.end))
     return Scope(start, end, args.exchange, args.symbol)
 
@@ -282,7 +291,7 @@ def scope_of(args: argparse.Namespace) -> Scope:
 async def _run(settings: Settings, name: str, scope: Scope) -> int:
     pool = await create_pool(settings)
     try:
-        written = await run_recompute(pool, name, scope)
+        written = await run_recompute(pool, name, scope, traders=settings.traders)
     finally:
         await pool.close()
     print(f"recompute {name}: {written} rows written over [{scope.start}, {scope.end})")

@@ -16,12 +16,14 @@ from shared.alert_rules import Rule
 from shared.events import (
     Event,
     FundingRate,
+    HedgeStatus,
     LargeTrade,
     Liquidation,
     MarkPrice,
     PositionChange,
     Spike,
     SpotPrice,
+    StreamLag,
     Trade,
 )
 
@@ -143,6 +145,38 @@ def check_trader(rule: Rule, event: PositionChange, memory: Memory) -> Fire | No
                 f"{event.account} size {event.old_size} -> {event.new_size}")
 
 
+def check_hedge(rule: Rule, event: HedgeStatus, memory: Memory) -> Fire | None:
+    """|drift| over `pct` % of the required short, exactly (|drift| x 100 > pct x required, not the
+    rounded drift_pct); any short held where none is required. `direction` over or under: only that way."""
+    pool, asset, direction = (rule.params.get(name, "") for name in ("pool", "asset", "direction"))
+    if (pool and event.pool != pool) or (asset and event.asset != asset) or event.drift == 0:
+        return None
+    over = event.drift > 0
+    if direction and (direction == "over") != over:
+        return None
+    limit = level(rule, "pct")
+    if event.required != 0 and abs(event.drift) * 100 <= limit * abs(event.required):
+        return None
+    usd = "" if event.drift_usd is None else f" (${event.drift_usd})"
+    pct = "no short required" if event.drift_pct is None else f"{event.drift_pct}%"
+    return Fire(f"Hedge {event.pool} {event.asset} {'over' if over else 'under'}-hedged past {limit}%: {pct}",
+                f"required short {event.required}, held {event.hedge}; drift {event.drift}{usd}")
+
+
+def check_lag(rule: Rule, event: StreamLag, memory: Memory) -> Fire | None:
+    """A group's backlog over `share` of its stream's cap (lag > share x cap, exactly). `stream` names
+    a stream (th:trades:0) or a family (trades: all its partitions)."""
+    stream, group = rule.params.get("stream", ""), rule.params.get("group", "")
+    family = event.stream.split(":")[1] if ":" in event.stream else event.stream
+    if (stream and stream not in (event.stream, family)) or (group and event.group != group):
+        return None
+    limit = level(rule, "share")
+    if Decimal(event.lag) <= limit * event.cap:
+        return None
+    return Fire(f"{event.stream} group {event.group} lags {event.lag} entries, over {limit} of its cap",
+                f"cap {event.cap}: producers shed at the configured share; add consumers or raise the cap")
+
+
 KINDS: dict[str, Kind] = {
     "funding": Kind((FundingRate,), check_funding),
     "funding_spread": Kind((FundingRate,), check_spread),
@@ -151,6 +185,8 @@ KINDS: dict[str, Kind] = {
     "large_trade": Kind((LargeTrade,), check_usd),
     "spike": Kind((Spike,), check_spike),
     "trader": Kind((PositionChange,), check_trader),
+    "hedge_drift": Kind((HedgeStatus,), check_hedge),
+    "stream_lag": Kind((StreamLag,), check_lag),
 }
 
 
@@ -163,7 +199,12 @@ def evaluate(rule: Rule, event: Event, memory: Memory) -> Fire | None:
 
 
 def identity(event: Event) -> str:
-    """A short identity of the event, for the alert key: venue, symbol and time."""
+    """A short identity of the event, for the alert key: venue and symbol (or pool and asset, stream
+    and group) and time."""
+    if isinstance(event, HedgeStatus):
+        return f"{event.pool}:{event.asset}:{event.ts}"
+    if isinstance(event, StreamLag):
+        return f"{event.stream}:{event.group}:{event.ts}"
     venue = getattr(event, "exchange", "")
     symbol = getattr(event, "symbol", "")
     return f"{venue}:{symbol}:{event.ts}"

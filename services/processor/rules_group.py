@@ -2,7 +2,11 @@
 (docs/rules.md), evaluating each event as it flows, never polling tables.
 
   th:funding, th:prices, th:trades, th:liquidations, th:large_trades, th:alerts (Spike),
-  th:positions (PositionChange)  ->  Alert on th:alerts (key rule:<id>:...) + a row in alert_history
+  th:positions (PositionChange), th:status (HedgeStatus, StreamLag)
+      ->  Alert on th:alerts (key rule:<id>:...) + a row in alert_history
+
+A feed_silent rule has no event to fire on: a timer in the group (SILENCE_CHECK_S) compares the last
+receive times the events left (services/processor/rules_silence.py) with the clock.
 
 The group joins every stream at its end ("$"): a rule is about what happens from now on, and a new
 group must not lag by whole streams. Rules are reloaded every RELOAD_S; a rule's cooldown is a Redis
@@ -19,6 +23,8 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from services.processor.rules import KINDS, Fire, Memory, evaluate, identity
+from services.processor.rules_silence import KIND as SILENT
+from services.processor.rules_silence import Silence, SilenceWatch
 from shared.alert_rules import Rule, list_rules, record_fire
 from shared.backoff import Backoff, sleep_or_stop
 from shared.breaker import SinkUnavailable
@@ -33,8 +39,9 @@ from shared.streams import StreamProducer
 
 log = logging.getLogger(__name__)
 RULES_GROUP = "rules"
-FAMILIES = ("funding", "prices", "trades", "liquidations", "large_trades", "alerts", "positions")
+FAMILIES = ("funding", "prices", "trades", "liquidations", "large_trades", "alerts", "positions", "status")
 RELOAD_S = 3.0
+SILENCE_CHECK_S = 1.0
 SOURCE = "rules"
 
 
@@ -48,6 +55,7 @@ class RuleBook:
 
     def __init__(self) -> None:
         self.by_type: dict[type[Event], list[Rule]] = {}
+        self.silent: list[Rule] = []  # feed_silent: watched by the timer
 
     def set(self, rules: Sequence[Rule]) -> None:
         by_type: dict[type[Event], list[Rule]] = {}
@@ -56,6 +64,7 @@ class RuleBook:
                 for kind in KINDS[rule.kind].events:
                     by_type.setdefault(kind, []).append(rule)
         self.by_type = by_type
+        self.silent = [rule for rule in rules if rule.enabled and rule.kind == SILENT]
 
     def rules_for(self, event: Event) -> list[Rule]:
         return self.by_type.get(type(event), [])
@@ -78,6 +87,14 @@ def rule_alert(rule: Rule, fire: Fire, event: Event) -> Alert:
                  ts=event.ts, recv_ts=now_us())
 
 
+def silence_alert(silence: Silence, now: int) -> Alert:
+    rule = silence.rule
+    key = f"rule:{rule.id}:silent:{silence.field}:{silence.since}"
+    return Alert(source=SOURCE, severity=rule.severity, key=key,
+                 title=silence.fire.title, text=f"{silence.fire.text}\nrule {rule.id} ({rule.kind})",
+                 chat=rule.chat, ts=now, recv_ts=now)
+
+
 class RuleSink:
     """Evaluates each event against the rules of its type; what fires outside its cooldown is stored
     in alert_history and published. A failed store or publication releases the cooldowns it took
@@ -87,8 +104,14 @@ class RuleSink:
                  prefix: str, memory: Memory) -> None:
         self.book, self.redis, self.pool, self.producer = book, redis, pool, producer
         self.prefix, self.memory = prefix, memory
+        self.watch = SilenceWatch(redis, prefix)
 
     async def __call__(self, events: Sequence[Event]) -> None:
+        if self.book.silent:
+            try:
+                await self.watch.note(self.book.silent, events)
+            except (RedisError, OSError) as exc:
+                raise SinkUnavailable(f"redis (feed last seen): {exc!r}") from exc
         fired: list[tuple[Rule, Alert]] = []
         for event in events:
             for rule in self.book.rules_for(event):
@@ -97,6 +120,28 @@ class RuleSink:
                     fired.append((rule, rule_alert(rule, fire, event)))
         if fired:
             await self._fire(fired)
+
+    async def fire_silences(self, now: int) -> int:
+        """Fire the feed_silent rules whose feed is silent at `now` (µs), once per silence, outside
+        their cooldown; returns how many fired. A silence the cooldown holds back is tried again."""
+        fired: list[tuple[Rule, Alert]] = []
+        claimed: list[Silence] = []
+        for silence in await self.watch.due(self.book.silent, now):
+            if not await self.watch.claim(silence):
+                continue
+            if await self._cool(silence.rule):
+                claimed.append(silence)
+                fired.append((silence.rule, silence_alert(silence, now)))
+            else:
+                await self.watch.release(silence)
+        try:
+            if fired:
+                await self._fire(fired)
+        except SinkUnavailable:
+            for silence in claimed:
+                await self.watch.release(silence)
+            raise
+        return len(fired)
 
     async def _cool(self, rule: Rule) -> bool:
         """True when the rule may fire now (and its cooldown starts)."""
@@ -137,6 +182,17 @@ async def join_at_the_end(settings: Settings, redis: aioredis.Redis, stop: async
     await join_streams_at_the_end(redis, streams, RULES_GROUP, stop, settings.redis_backoff_max_s)
 
 
+async def watch_silences(sink: RuleSink, stop: asyncio.Event, every_s: float = SILENCE_CHECK_S) -> None:
+    """The feed_silent timer; Redis or PostgreSQL away is logged and tried again next tick."""
+    while not await sleep_or_stop(stop, every_s):
+        if not sink.book.silent:
+            continue
+        try:
+            await sink.fire_silences(now_us())
+        except (RedisError, OSError, SinkUnavailable) as exc:
+            log.warning("feed silences not checked", extra={"error": repr(exc)})
+
+
 async def first_load(book: RuleBook, pool: asyncpg.Pool, stop: asyncio.Event) -> None:
     backoff = Backoff(base=0.5, cap=30.0)
     while not stop.is_set():
@@ -162,7 +218,10 @@ async def run_rules(settings: Settings, redis: aioredis.Redis, pool: asyncpg.Poo
         for family in FAMILIES
         for stream in family_streams(settings.streams.prefix, family, settings.streams.partitions)
     ]
+    timer = RuleSink(book, redis, pool, StreamProducer(redis, settings, source="processor"),
+                     settings.streams.prefix, memory)
     async with asyncio.TaskGroup() as tasks:
         tasks.create_task(book.keep_loaded(pool, stop, reload_s))
+        tasks.create_task(watch_silences(timer, stop))
         for consumer in consumers:
             tasks.create_task(consumer.run(stop))

@@ -10,7 +10,7 @@ from openapi_spec_validator import validate
 from pytest_aiohttp import AiohttpClient
 
 from services.api.app import create_app
-from services.api.openapi import OPERATIONS, document
+from services.api.openapi import OPERATIONS, WRITES, document, operation_of
 from shared.config import Settings
 
 
@@ -20,16 +20,33 @@ def _routes(settings: Settings) -> set[tuple[str, str]]:
             if route.resource is not None}
 
 
-def test_every_route_is_documented_and_every_documented_path_is_a_route(settings: Settings) -> None:
-    routes = _routes(settings)
-    writes = {(method, path) for method, path in routes if method not in ("GET", "HEAD")}
-    # HEAD: aiohttp's twin of each GET; the rules' writes are not in the document yet
-    assert writes <= {("POST", "/api/v1/rules"), ("DELETE", "/api/v1/rules/{id}")}
-    gets = {path for method, path in routes if method == "GET"}
-    paths = set(document(create_app(settings))["paths"])
-    assert gets - paths == set(), "routes without an OpenAPI entry (services/api/openapi.py OPERATIONS)"
-    assert paths - gets == set(), "documented paths that no route serves"
-    assert set(OPERATIONS) == gets, "OPERATIONS entries without a route"
+def test_every_route_is_documented_and_every_documented_operation_is_a_route(settings: Settings) -> None:
+    routes = {(method, path) for method, path in _routes(settings) if method != "HEAD"}  # HEAD: GET's twin
+    documented = {(method.upper(), path) for path, item in document(create_app(settings))["paths"].items()
+                  for method in item}
+    assert routes - documented == set(), "routes without an OpenAPI entry (openapi.py OPERATIONS, WRITES)"
+    assert documented - routes == set(), "documented operations that no route serves"
+    assert {("GET", path) for path in OPERATIONS} | set(WRITES) == routes, "entries without a route"
+    assert {method for method, _ in routes} == {"GET", "POST", "DELETE"}
+
+
+def test_the_rule_writes_carry_their_body_and_the_rules_write_scope(settings: Settings) -> None:
+    doc = document(create_app(settings))
+    post = doc["paths"]["/api/v1/rules"]["post"]
+    body = post["requestBody"]["content"]["application/json"]["schema"]
+    assert body == {"$ref": "#/components/schemas/NewRule"}
+    new_rule = doc["components"]["schemas"]["NewRule"]
+    assert new_rule["required"] == ["kind"] and new_rule["additionalProperties"] is False
+    assert new_rule["properties"]["severity"]["enum"] == ["critical", "info", "warning"]
+    assert new_rule["properties"]["cooldown_s"]["maximum"] == 2**31 - 1
+    delete = doc["paths"]["/api/v1/rules/{id}"]["delete"]
+    for op in (post, delete):
+        assert op["security"] == [{"bearer": ["rules:write"]}, {"apiKey": ["rules:write"]}]
+        assert op["responses"]["403"]["description"] == "the API key lacks rules:write"
+    assert set(post["responses"]) >= {"201", "400", "401", "403"} and "200" not in post["responses"]
+    assert delete["parameters"][0]["in"] == "path" and "404" in delete["responses"]
+    rule = post["responses"]["201"]["content"]["application/json"]["schema"]
+    assert set(rule["required"]) == {"id", "kind", "params", "cooldown_s", "severity", "chat", "enabled"}
 
 
 def test_the_document_is_valid_openapi_3_1(settings: Settings) -> None:
@@ -55,11 +72,12 @@ def test_parameters_come_from_the_query_structs(settings: Settings) -> None:
 def test_private_routes_need_the_key_and_every_limited_one_may_answer_429(settings: Settings) -> None:
     doc = document(create_app(settings))
     for path, item in doc["paths"].items():
-        op = item["get"]
-        assert ("security" in op) == OPERATIONS[path].private, path
-        if op.get("security"):
-            assert {"401", "403"} <= set(op["responses"])
-        assert ("429" in op["responses"]) == (path not in ("/health", "/ready", "/metrics")), path
+        for method, op in item.items():
+            operation = operation_of(method.upper(), path)
+            assert operation is not None and ("security" in op) == operation.private, path
+            if op.get("security"):
+                assert {"401", "403"} <= set(op["responses"])
+            assert ("429" in op["responses"]) == (path not in ("/health", "/ready", "/metrics")), path
     assert doc["paths"]["/api/v1/accounts"]["get"]["security"] == [{"bearer": []}, {"apiKey": []}]
 
 
@@ -75,5 +93,7 @@ async def test_served_and_rendered(make_settings: Callable[..., Settings], pool:
     assert page.status == 200 and page.content_type == "text/html"
     html = await page.text()
     assert "http://" not in html and "https://" not in html  # no external CDN
-    for path in served["paths"]:
-        assert f"GET {path}" in html.replace("&#x27;", "'")
+    for path, item in served["paths"].items():
+        for method in item:
+            assert f"{method.upper()} {path}" in html.replace("&#x27;", "'")
+    assert "API key: rules:write" in html and "request body: application/json schema" in html

@@ -103,7 +103,7 @@ async def test_schemathesis_finds_nothing(make_settings: Callable[..., Settings]
     settings = make_settings(api_rate_anonymous_burst=1_000_000, api_rate_market_burst=1_000_000,
                              api_rate_account_burst=1_000_000)
     await seed(pool)
-    headers = {"Authorization": f"Bearer {await key(pool)}"}
+    headers = {"Authorization": f"Bearer {await key(pool, 'account:read', 'rules:write')}"}  # every route
     server = await aiohttp_server(create_app(settings))
     base_url = str(server.make_url("")).rstrip("/")
     doc = (await asyncio.to_thread(requests.get, f"{base_url}/api/v1/openapi.json", timeout=10)).json()

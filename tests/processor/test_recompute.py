@@ -166,7 +166,7 @@ def test_times_and_ranges() -> None:
     (["candles", "--from", "2024-01-02", "--to", "2024-01-01"], "must be after --from"),
     (["candles", "--from", "yesterday", "--to", "2024-01-01"], "neither"),
     (["hedges", "--from", "2024-01-01", "--to", "2024-01-02", "--symbol", "SOL"], "do not apply"),
-    (["leaderboard", "--from", "2024-01-01", "--to", "2024-01-02"], "not yet"),
+    (["leaderboard", "--from", "2024-01-01", "--to", "2024-01-02", "--exchange", "okx"], "do not apply"),
     (["candels", "--from", "2024-01-01", "--to", "2024-01-02"], "unknown name"),
 ])
 def test_a_bad_range_or_name_is_a_clear_error(

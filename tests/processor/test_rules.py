@@ -7,8 +7,20 @@ import msgspec
 import pytest
 
 from services.processor.rules import KINDS, Memory, evaluate
+from services.processor.rules_silence import KIND as SILENT
+from services.processor.rules_silence import latest_seen, silences
 from shared.alert_rules import PARAMS, Rule, validate
-from shared.events import FundingRate, LargeTrade, Liquidation, MarkPrice, PositionChange, Spike, Trade
+from shared.events import (
+    FundingRate,
+    HedgeStatus,
+    LargeTrade,
+    Liquidation,
+    MarkPrice,
+    PositionChange,
+    Spike,
+    StreamLag,
+    Trade,
+)
 
 D = Decimal
 
@@ -100,7 +112,7 @@ def test_a_disabled_rule_never_fires() -> None:
 
 
 def test_every_kind_has_its_parameters_and_its_check() -> None:
-    assert set(KINDS) == set(PARAMS)
+    assert set(KINDS) | {SILENT} == set(PARAMS)  # feed_silent is checked on a timer (rules_silence.py)
 
 
 def test_cross_venue_funding_spread_over_a_level() -> None:
@@ -116,3 +128,69 @@ def test_cross_venue_funding_spread_over_a_level() -> None:
     assert fire is not None and "bybit" in fire.title and "binance" in fire.title
     # a minute later binance's rate is too old to count
     assert evaluate(rule, at("bybit", "0.35", 62_000_000), memory) is None
+
+
+def hedge(required: str, held: str, pool: str = "jlp") -> HedgeStatus:
+    drift = D(held) - D(required)
+    pct = (drift / D(required) * 100).quantize(D("0.0001")) if D(required) else None
+    return HedgeStatus(ts=1, recv_ts=1, pool=pool, asset="SOL", required=D(required), hedge=D(held),
+                       drift=drift, drift_pct=pct)
+
+
+def test_hedge_drift_over_a_percentage_is_exact() -> None:
+    rule = Rule(1, "hedge_drift", {"pct": "5"})
+    assert evaluate(rule, hedge("100", "95"), {}) is None  # 5 % is not over 5 %
+    under = evaluate(rule, hedge("100", "94.99999999"), {})
+    assert under is not None and "under-hedged" in under.title
+    # drift_pct rounds 5.000000001 % to 5.0000; the rule compares the drift itself
+    assert evaluate(rule, hedge("100", "105.000000001"), {}) is not None
+    assert evaluate(rule, hedge("0", "1"), {}) is not None  # a short where none is required
+    assert evaluate(rule, hedge("0", "0"), {}) is None
+    only_over = Rule(2, "hedge_drift", {"pct": "1", "direction": "over", "pool": "jlp"})
+    assert evaluate(only_over, hedge("100", "90"), {}) is None
+    assert evaluate(only_over, hedge("100", "110", pool="alp"), {}) is None
+    assert evaluate(only_over, hedge("100", "110"), {}) is not None
+
+
+def lag(stream: str, lag_entries: int, cap: int = 200_000, group: str = "processor") -> StreamLag:
+    return StreamLag(ts=1, recv_ts=1, stream=stream, group=group, lag=lag_entries, cap=cap)
+
+
+def test_stream_lag_over_a_share_of_its_cap() -> None:
+    rule = Rule(1, "stream_lag", {"share": "0.5", "stream": "trades"})
+    assert evaluate(rule, lag("th:trades", 100_000), {}) is None  # half is not over half
+    fire = evaluate(rule, lag("th:trades:3", 100_001), {})  # a family names all its partitions
+    assert fire is not None and "th:trades:3" in fire.title
+    assert evaluate(rule, lag("th:funding", 199_999), {}) is None
+    one_group = Rule(2, "stream_lag", {"share": "0.25", "stream": "th:funding", "group": "rules"})
+    assert evaluate(one_group, lag("th:funding", 50_001), {}) is None
+    assert evaluate(one_group, lag("th:funding", 50_001, group="rules"), {}) is not None
+
+
+def test_feed_silent_by_venue_or_symbol_and_exact() -> None:
+    by_venue = Rule(1, "feed_silent", {"silent_s": "30", "exchange": "bybit"})
+    by_symbol = Rule(2, "feed_silent", {"silent_s": "0.5", "symbol": "ETH-USDT-PERP", "family": "funding"})
+    events = [trade_at(10_000_000, "BTC-USDT-PERP"), trade_at(20_000_000, "ETH-USDT-PERP"),
+              mark("1", 15_000_000)]
+    seen = latest_seen([by_venue, by_symbol], events)
+    assert seen == {"1|bybit|": 20_000_000, "2|bybit|ETH-USDT-PERP": 15_000_000}
+    assert silences([by_venue, by_symbol], seen, 15_500_000) == []  # 0.5 s is not over 0.5 s
+    found = silences([by_venue, by_symbol], seen, 50_000_001)
+    assert [(s.rule.id, s.since) for s in found] == [(1, 20_000_000), (2, 15_000_000)]
+    assert "bybit funding" not in found[0].fire.title and "ETH-USDT-PERP funding" in found[1].fire.title
+    assert silences([by_symbol], seen, 50_000_001)[0].rule.id == 2  # a removed rule's field is ignored
+
+
+def trade_at(ts: int, symbol: str) -> Trade:
+    return Trade(ts=ts, recv_ts=ts, exchange="bybit", symbol=symbol, raw_symbol=symbol, trade_id=str(ts),
+                 price=D(1), size=D(1), side="buy")
+
+
+def test_new_kinds_validate_their_parameters() -> None:
+    assert validate("stream_lag", {"share": "0.5"}) == {"share": "0.5"}
+    for kind, params in [("feed_silent", {"silent_s": "0"}),
+                         ("feed_silent", {"silent_s": "5", "family": "oi"}),
+                         ("stream_lag", {"share": "-1"}), ("hedge_drift", {"pct": "5", "direction": "up"}),
+                         ("hedge_drift", {})]:
+        with pytest.raises(ValueError):
+            validate(kind, params)
