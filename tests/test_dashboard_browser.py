@@ -7,18 +7,21 @@ way the receivers and the processor publish them, after the page is open, and mu
 Checked: the spread table's rows and figures, live events within seconds (newest first), the
 account sections and the `alerts` topic once a key is entered, every value shown as text (a feed
 named with markup stays text), no uncaught script error, no CSP violation, no 429 while polling.
-Screenshots (desktop and phone widths) land in artifacts/ at the repository root."""
+A second test runs the simulator and the receivers as processes: the simulated market's
+liquidations reach the open page. Screenshots (desktop and phone widths, and the simulated market)
+land in artifacts/ at the repository root."""
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from decimal import Decimal
 from pathlib import Path
 
 import asyncpg
 import pytest
 import redis.asyncio as aioredis
-from playwright.async_api import ConsoleMessage, Locator, Page, Response, async_playwright, expect
+from playwright.async_api import Browser, ConsoleMessage, Locator, Page, Response, async_playwright, expect
 from pytest_aiohttp import AiohttpServer
 
 from services.api.app import create_app
@@ -30,11 +33,13 @@ from shared.health import beat_forever
 from shared.poll_status import PollStatus, record_poll
 from tests.api.test_accounts_api import ACCOUNT_INSERT, key
 from tests.api.test_push import publish
+from tests.stack import Stack
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 D = Decimal
 WAIT_MS = 8000  # the longest a value may take to show up (a poll is 5 s, a push well under 1 s)
+SIMULATED_WAIT_MS = 20_000  # the simulator sends a liquidation every 2 s per symbol, after its start
 ADDRESSES = ["0x" + c * 40 for c in "abc"]
 MARKUP_FEED = "<b>okx</b>:0"  # must be shown as these characters, never parsed
 
@@ -164,11 +169,50 @@ async def check_keyed(page: Page, pool: asyncpg.Pool, redis: aioredis.Redis, set
     await expect(page.locator("#alerts-rows")).to_contain_text(title)
 
 
+class Watched:
+    """What went wrong in a browser session: script errors, console errors (a CSP violation is
+    one), and every answer's status."""
+
+    def __init__(self) -> None:
+        self.failures: list[str] = []
+        self.answered: list[tuple[int, str]] = []
+
+    def watch(self, page: Page) -> Page:
+        page.on("console", self.console)
+        page.on("pageerror", lambda error: self.failures.append(f"script: {error}"))
+        page.on("response", self.response)
+        return page
+
+    def console(self, message: ConsoleMessage) -> None:
+        # a 404 (an asset without fresh funding) is logged by the browser, and is fine
+        if message.type == "error" and "Failed to load resource" not in message.text:
+            self.failures.append(f"console: {message.text}")
+
+    def response(self, answer: Response) -> None:
+        self.answered.append((answer.status, answer.url))
+
+    def check(self) -> None:
+        assert self.failures == []
+        # within the rate limits; /ready's 503 (a service not running) is its answer, shown on the page
+        assert [(status, url) for status, url in self.answered
+                if status == 429 or status >= 500 and not (status == 503 and url.endswith("/ready"))] == []
+
+
+@asynccontextmanager
+async def chromium() -> AsyncIterator[Browser]:
+    if not CHROMIUM.exists():  # its absence is a failure that says how to get it, never a skip
+        pytest.fail("chromium is not installed: `make chromium` (as root: apt-get install chromium)")
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM))  # never a download
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
 async def test_dashboard_in_chromium(make_settings: Callable[..., Settings], pool: asyncpg.Pool,
                                      redis: aioredis.Redis, heartbeats: None,
                                      aiohttp_server: AiohttpServer) -> None:
-    if not CHROMIUM.exists():  # its absence is a failure that says how to get it, never a skip
-        pytest.fail("chromium is not installed: `make chromium` (as root: apt-get install chromium)")
     settings = make_settings()  # the default rate limits: the page must live within them
     now = now_us()
     await seed(pool, now)
@@ -177,38 +221,53 @@ async def test_dashboard_in_chromium(make_settings: Callable[..., Settings], poo
     base = str(server.make_url("/"))
     ARTIFACTS.mkdir(exist_ok=True)
     desktop, mobile = ARTIFACTS / "dashboard.png", ARTIFACTS / "dashboard-phone.png"
-    failures: list[str] = []
-    answered: list[tuple[int, str]] = []
+    watched = Watched()
+    async with chromium() as browser:
+        page = watched.watch(await browser.new_page(viewport={"width": 1280, "height": 900}))
+        await page.goto(base)
+        await check_market(page)
+        await check_live(page, redis, settings)
+        await check_keyed(page, pool, redis, settings)
+        await page.screenshot(path=str(desktop), full_page=True)
 
-    def console(message: ConsoleMessage) -> None:
-        # a 404 (an asset without fresh funding) is logged by the browser, and is fine
-        if message.type == "error" and "Failed to load resource" not in message.text:
-            failures.append(f"console: {message.text}")  # a CSP violation too
-
-    def response(answer: Response) -> None:
-        answered.append((answer.status, answer.url))
-
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM))  # never a download
-        try:
-            page = await browser.new_page(viewport={"width": 1280, "height": 900})
-            page.on("console", console)
-            page.on("pageerror", lambda error: failures.append(f"script: {error}"))
-            page.on("response", response)
-            await page.goto(base)
-            await check_market(page)
-            await check_live(page, redis, settings)
-            await check_keyed(page, pool, redis, settings)
-            await page.screenshot(path=str(desktop), full_page=True)
-
-            phone = await browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True)
-            await phone.goto(base)
-            await expect(rows(phone, "spread")).to_have_count(2, timeout=WAIT_MS)
-            overflow = await phone.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-            await phone.screenshot(path=str(mobile), full_page=True)
-        finally:
-            await browser.close()
+        phone = watched.watch(await browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True))
+        await phone.goto(base)
+        await expect(rows(phone, "spread")).to_have_count(2, timeout=WAIT_MS)
+        overflow = await phone.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        await phone.screenshot(path=str(mobile), full_page=True)
     print(f"\nscreenshots: {desktop} {mobile}")
     assert overflow <= 0, f"the page is {overflow}px wider than a phone's screen"
-    assert failures == []
-    assert [a for a in answered if a[0] == 429 or a[0] >= 500] == []
+    watched.check()
+
+
+async def test_dashboard_shows_the_simulated_markets_liquidations(
+    tag: str, tmp_path: Path, make_settings: Callable[..., Settings], pool: asyncpg.Pool,
+    redis: aioredis.Redis, aiohttp_server: AiohttpServer
+) -> None:
+    """The simulator's Binance liquidation frames, through the real receivers process and th:liquidations,
+    appear on the open page within seconds; the receivers' own feed status and heartbeat show."""
+    stack = Stack(tag, tmp_path, binance_channels="liquidations", ws_status_interval_s="1")
+    watched = Watched()
+    try:
+        stack.start("simulator")
+        stack.wait_for("simulator", "/stats")
+        stack.start("receivers")
+        server = await aiohttp_server(create_app(make_settings()))
+        async with chromium() as browser:
+            page = watched.watch(await browser.new_page(viewport={"width": 1280, "height": 900}))
+            await page.goto(str(server.make_url("/")))
+            await expect(page.locator("#push-state")).to_have_text("push: live", timeout=WAIT_MS)
+            live = rows(page, "live")
+            await expect(live.first).to_contain_text("liquidation", timeout=SIMULATED_WAIT_MS)
+            cells = await live.first.locator("td").all_inner_texts()
+            assert cells[2] == "binance" and cells[3] in ("BTC-USDT-PERP", "ETH-USDT-PERP"), cells
+            feed = page.locator("#feeds-rows tr", has_text="binance")
+            await expect(feed.first).to_contain_text("ok", timeout=WAIT_MS)
+            receivers = page.locator("#health-rows tr", has_text="receivers")
+            await expect(receivers).to_contain_text("heartbeat", timeout=WAIT_MS)
+            await page.screenshot(path=str(ARTIFACTS / "dashboard-simulator.png"), full_page=True)
+    except (AssertionError, TimeoutError) as exc:
+        raise AssertionError(f"{exc}\n{stack.logs()}") from exc
+    finally:
+        stack.stop_all()
+    watched.check()
