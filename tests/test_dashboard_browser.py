@@ -39,6 +39,9 @@ CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 D = Decimal
 WAIT_MS = 8000  # the longest a value may take to show up (a poll is 5 s, a push well under 1 s)
+# the sections whose table must scroll sideways in its card
+CLIPPED_TABLES = ("[...document.querySelectorAll('.scroll')].filter(e => e.scrollWidth > e.clientWidth)"
+                  ".map(e => e.closest('section').id)")
 SIMULATED_WAIT_MS = 20_000  # the simulator sends a liquidation every 2 s per symbol, after its start
 ADDRESSES = ["0x" + c * 40 for c in "abc"]
 MARKUP_FEED = "<b>okx</b>:0"  # must be shown as these characters, never parsed
@@ -233,10 +236,15 @@ async def test_dashboard_in_chromium(make_settings: Callable[..., Settings], poo
         phone = watched.watch(await browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True))
         await phone.goto(base)
         await expect(rows(phone, "spread")).to_have_count(2, timeout=WAIT_MS)
+        await phone.fill("#key-input", await key(pool, "account:read"))
+        await phone.click("#key-form button[type=submit]")
+        await expect(rows(phone, "portfolio")).to_have_count(2, timeout=WAIT_MS)
         overflow = await phone.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        clipped = await phone.evaluate(CLIPPED_TABLES)
         await phone.screenshot(path=str(mobile), full_page=True)
     print(f"\nscreenshots: {desktop} {mobile}")
     assert overflow <= 0, f"the page is {overflow}px wider than a phone's screen"
+    assert clipped == [], "tables wider than their card on a phone (mark secondary columns opt)"
     watched.check()
 
 

@@ -103,6 +103,9 @@ const fmt = {
 const n = (text, digits) => ({ text: fmt.num(text, digits), class: "n" });
 const mark = (ok) => ({ text: ok ? "ok" : "no", class: ok ? "ok" : "bad" });
 const side = (text) => ({ text, class: text === "buy" ? "buy" : text === "sell" ? "sell" : "" });
+// A secondary column, hidden on a phone (class opt in the table's head too).
+const opt = (value) => (value !== null && typeof value === "object" && !(value instanceof Node)
+  ? { ...value, class: `${value.class || ""} opt` } : { text: value, class: "opt" });
 const signed = (text, digits) => ({
   text: fmt.num(text, digits), class: text === null || text === undefined ? "n" : `n ${Number(text) < 0 ? "sell" : "buy"}`,
 });
@@ -130,15 +133,15 @@ async function showReady() {
   fill("health-rows", rows, "no answer");
 
   const feeds = Object.entries((body.feeds && body.feeds.by_feed) || {}).sort(([a], [b]) => a.localeCompare(b));
-  fill("feeds-rows", feeds.map(([name, feed]) => row([name, feed.exchange,
+  fill("feeds-rows", feeds.map(([name, feed]) => row([name, opt(feed.exchange),
     { text: feed.reason ? `${feed.state}: ${feed.reason}` : feed.state, class: feed.ok ? "ok" : "bad" },
-    { text: fmt.age(feed.silent_s), class: "n" }, n(feed.reconnects, 0)])), "no websocket feed reports");
+    { text: fmt.age(feed.silent_s), class: "n" }, opt(n(feed.reconnects, 0))])), "no websocket feed reports");
 
   const polls = [];
   for (const [fn, venues] of Object.entries(body.pollers || {})) {
     for (const [venue, poll] of Object.entries(venues || {})) {
       polls.push(row([fn, venue, poll.ok ? mark(true) : { text: poll.error || "failing", class: "bad" },
-        { text: fmt.age(poll.age_s), class: "n" }, n(poll.events, 0)]));
+        { text: fmt.age(poll.age_s), class: "n" }, opt(n(poll.events, 0))]));
     }
   }
   fill("pollers-rows", polls, "no REST poller reports");
@@ -162,7 +165,7 @@ async function showSpread() {
   const spreads = answers.filter((a) => a.status === 200 && a.body.spread !== null).map((a) => a.body)
     .sort((a, b) => Number(b.spread) - Number(a.spread));
   const leg = (l) => el("span", { title: l.symbol }, `${l.exchange} ${fmt.pct(l.annualized)}`);
-  fill("spread-rows", spreads.map((s) => row([s.symbol, n(s.count, 0), leg(s.long), leg(s.short),
+  fill("spread-rows", spreads.map((s) => row([s.symbol, opt(n(s.count, 0)), leg(s.long), leg(s.short),
     { text: fmt.pct(s.spread), class: "n" }])), "no asset with fresh funding on two venues");
   note("spread-note", spreads.length ? "long where funding is lowest, short where it is highest" : "");
 }
@@ -175,8 +178,8 @@ function liveRow(kind, e) {
   const id = `${kind}|${e.exchange}|${e.symbol}|${e.ts}|${e.side}|${e.price}|${e.size}`;
   if (seen.has(id)) return null;
   seen.add(id);
-  return row([fmt.time(e.ts), kind === "liquidation" ? { text: "liquidation", class: "warn" } : "large trade",
-    e.exchange, e.symbol, side(e.side), { text: e.price, class: "n" }, { text: e.size, class: "n" },
+  return row([opt(fmt.time(e.ts)), kind === "liquidation" ? { text: "liquidation", class: "warn" } : "large trade",
+    e.exchange, e.symbol, side(e.side), opt({ text: e.price, class: "n" }), opt({ text: e.size, class: "n" }),
     n(e.usd_value, 0)]);
 }
 
@@ -274,8 +277,8 @@ async function showLeaders() {
   if (status !== 200) throw new Error((body && body.error) || `leaderboard answered ${status}`);
   fill("leaders-rows", body.traders.map((t) => row([n(t.rank, 0),
     el("a", { href: `/api/v1/traders/${encodeURIComponent(t.address)}`, title: t.address }, fmt.short(t.address)),
-    n(t.score, 3), signed(t.realized_pnl, 0), { text: fmt.pct(t.roi), class: "n" },
-    { text: fmt.pct(t.win_rate), class: "n" }, n(t.volume, 0)])), "no leaderboard snapshot yet");
+    opt(n(t.score, 3)), signed(t.realized_pnl, 0), { text: fmt.pct(t.roi), class: "n" },
+    opt({ text: fmt.pct(t.win_rate), class: "n" }), opt(n(t.volume, 0))])), "no leaderboard snapshot yet");
   note("leaders-note", body.snapshot_ts ? `snapshot of ${new Date(body.snapshot_ts / 1000).toLocaleString()}` : "");
 }
 
@@ -290,17 +293,17 @@ async function showAccounts() {
   const [portfolio, hedges] = await Promise.all([getJSON("/api/v1/portfolio"), getJSON("/api/v1/hedges")]);
   if (portfolio.status === 200) {
     const items = portfolio.body.accounts.flatMap((a) => a.items);
-    fill("portfolio-rows", items.map((i) => row([i.account, i.asset, i.exchange, { text: i.quantity, class: "n" },
-      n(i.avg_entry, 4), n(i.price, 4), n(i.value_usd, 2), signed(i.unrealized_pnl, 2),
-      { text: i.pnl_pct === null ? "–" : `${fmt.num(i.pnl_pct, 2)} %`, class: "n" }])), "no holdings yet");
+    fill("portfolio-rows", items.map((i) => row([i.account, i.asset, opt(i.exchange), opt({ text: i.quantity, class: "n" }),
+      opt(n(i.avg_entry, 4)), opt(n(i.price, 4)), n(i.value_usd, 2), signed(i.unrealized_pnl, 2),
+      opt({ text: i.pnl_pct === null ? "–" : `${fmt.num(i.pnl_pct, 2)} %`, class: "n" })])), "no holdings yet");
     $("portfolio-total").textContent = `total ${fmt.num(portfolio.body.total_usd, 2)} USD`;
   } else {
     fill("portfolio-rows", [], `portfolio: ${(portfolio.body && portfolio.body.error) || portfolio.status}`);
   }
   if (hedges.status === 200) {
-    fill("hedges-rows", hedges.body.hedges.map((h) => row([h.pool, h.asset, n(h.required, 4), n(h.held, 4),
+    fill("hedges-rows", hedges.body.hedges.map((h) => row([h.pool, h.asset, opt(n(h.required, 4)), opt(n(h.held, 4)),
       signed(h.drift, 4), { text: h.drift_pct === null ? "–" : `${fmt.num(h.drift_pct, 2)} %`, class: "n" },
-      n(h.drift_usd, 0)])), "no hedge monitor output yet");
+      opt(n(h.drift_usd, 0))])), "no hedge monitor output yet");
   } else {
     fill("hedges-rows", [], `hedges: ${(hedges.body && hedges.body.error) || hedges.status}`);
   }
