@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 SECONDS ?= 0
 SOAK_MINUTES ?= 10
 
-.PHONY: install promtool run demo demo-kill test bench soak up down lint clean
+.PHONY: install promtool chromium run demo demo-kill test bench soak up down lint clean
 
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -14,6 +14,10 @@ install: $(VENV)/.installed
 promtool:             ## promtool checks the Prometheus rules in the tests: Debian's prometheus package
 	@command -v promtool >/dev/null || ($(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
 		$(SUDO) apt-get install -y -qq --no-install-recommends prometheus >/dev/null)
+
+chromium:             ## the dashboard's browser test drives Debian's chromium (Playwright never downloads one)
+	@test -x /usr/bin/chromium || ($(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+		$(SUDO) apt-get install -y -qq --no-install-recommends chromium >/dev/null)
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,7 +34,7 @@ demo: install         ## the whole stack against the local simulator
 demo-kill: install    ## the demo, its receivers SIGKILLed for 10 s at 30 s, then the count per venue
 	$(PY) scripts/stack.py demo --seconds 75 --kill-receivers-at 30 --kill-for 10
 
-test: install promtool lint  ## everything CI runs: the lint, then the tests (need Redis and PostgreSQL, see README)
+test: install promtool chromium lint  ## everything CI runs: the lint, then the tests (need Redis and PostgreSQL, see README)
 	$(PY) -m pytest -q
 
 bench: install        ## benchmarks: one JSON document of figures (the pipeline part runs the services)

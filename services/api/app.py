@@ -9,6 +9,7 @@ from aiohttp.typedefs import Handler
 from services.api import (
     accounts,
     analytics,
+    dashboard,
     data,
     gaps,
     health,
@@ -88,5 +89,6 @@ def create_app(settings: Settings) -> web.Application:
     lighter.add_routes(app)  # /api/v1/lighter/accounts/{index}: account:read too
     rules.add_routes(app)  # /api/v1/alerts, /api/v1/rules: any key reads, rules:write writes
     app.router.add_get("/ws", push.websocket)
+    dashboard.add_routes(app)  # /: the live dashboard page and its two static files
     openapi.add_routes(app)  # /api/v1/openapi.json and /docs: the contract of every route above
     return app

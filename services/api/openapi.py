@@ -18,7 +18,7 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
-from services.api import accounts, analytics, data, gaps, hedges, market, portfolio, rules, traders
+from services.api import accounts, analytics, dashboard, data, gaps, hedges, market, portfolio, rules, traders
 from services.api.answers import ANSWERS, ERROR, RATE_LIMITED, Schema, listing
 from services.api.api_keys import ACCOUNT_READ, RULES_WRITE
 from services.api.docs_page import render_page
@@ -56,6 +56,7 @@ class Operation:
 LIGHTER_INDEX: Schema = {"type": "string", "pattern": r"^([0-9]{1,18}|0x[0-9a-fA-F]{40})$",
                          "description": "an account index, or the L1 address it was added with"}
 WS_STATUSES = {"101": "switching to WebSocket", "400": "not a WebSocket upgrade request"}
+NOT_MODIFIED = {"304": "not modified (If-None-Match)"}
 
 OPERATIONS: dict[str, Operation] = {
     "/health": Operation("health", answer="health", database=False, limited=False),
@@ -64,6 +65,9 @@ OPERATIONS: dict[str, Operation] = {
     "/metrics": Operation("health", media="text/plain", database=False, limited=False),
     "/api/v1/openapi.json": Operation("contract", media=JSON, database=False),
     "/docs": Operation("contract", media="text/html", database=False),
+    # the dashboard's page and files (services/api/dashboard.py): not API, listed so no route goes unseen
+    **{path: Operation("dashboard", media=media, database=False, statuses=NOT_MODIFIED)
+       for path, (_, media) in dashboard.FILES.items()},
     "/api/v1/trades": Operation("market", data.TradesQuery, "trades"),
     "/api/v1/stats": Operation("market", data.StatsQuery, "stats"),
     "/api/v1/funding": Operation("market", market.FundingQuery, "funding"),

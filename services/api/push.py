@@ -7,9 +7,10 @@ push_client.py for the drop policy). Each connection has its own writer task; a 
 whose socket accepts nothing for `ws_send_timeout_s` is disconnected, so a stalled client
 slows neither other clients nor the service.
 
-Private topics (`account`) need an API key with their scope on the upgrade request (header, or
-?api_key= where a browser cannot set headers); without one the socket opens for the public topics
-and a private subscription is answered with an error. The key is checked again every
+Private topics need an API key on the upgrade request (header, or ?api_key= where a browser cannot
+set headers): `account` one with account:read, `alerts` (the user's alert rules firing) any valid
+key; without one the socket opens for the public topics and a private subscription is answered
+with an error. The key is checked again every
 KEY_RECHECK_S: once revoked, the private subscriptions end.
 """
 from __future__ import annotations
@@ -25,11 +26,10 @@ import redis.asyncio as aioredis
 from aiohttp import WSMsgType, web
 from redis.exceptions import RedisError
 
-from services.api.api_keys import ACCOUNT_READ, KeyRefused, authorize, key_text
+from services.api.api_keys import MARKET, KeyRefused, authorize, key_text
 from services.api.keys import REDIS, SETTINGS
 from services.api.push_client import (
     PRIVATE_TOPICS,
-    TOPIC_OF,
     PushClient,
     PushRequest,
     RequestError,
@@ -37,6 +37,7 @@ from services.api.push_client import (
     event_message,
     event_usd,
     parse_request,
+    topic_of,
 )
 from shared import metrics
 from shared.backoff import Backoff, sleep_or_stop, until_stopped
@@ -47,7 +48,7 @@ from shared.events import batch_decoder
 log = logging.getLogger(__name__)
 TOPIC_FAMILY = {"trades": "trades", "candles": "candles", "liquidations": "liquidations",
                 "large_trades": "large_trades", "spikes": "alerts", "positions": "positions",
-                "account": "account"}
+                "account": "account", "alerts": "alerts"}
 READ_COUNT = 100  # entries per stream per XREAD
 KEY_RECHECK_S = 3.0  # with the key cache's 2 s, a revoked key's subscriptions end within 5 s
 READ_BLOCK_MS = 500  # also the longest delay before a newly subscribed stream is read
@@ -139,9 +140,9 @@ class PushHub:
             log.warning("push hub skipped an undecodable entry", extra={"stream": stream, "error": repr(exc)})
             return
         for event in events:
-            topic = TOPIC_OF.get(type(event))
+            topic = topic_of(event)
             if topic is None:
-                continue  # e.g. an Alert on th:alerts: only Spikes are pushed
+                continue  # e.g. an operator's Alert on th:alerts: only Spikes and rule firings are pushed
             listeners = [client for client in self.clients if topic in client.topics]
             if not listeners:
                 continue
@@ -237,16 +238,19 @@ async def _read(ws: web.WebSocketResponse, client: PushClient, hub: PushHub) -> 
 
 
 async def _open_private(request: web.Request, client: PushClient) -> bool:
-    """Grant the scopes the upgrade request's key opens; whether it gave a key that did."""
+    """Grant the private topics' scopes the upgrade request's key opens; whether it gave a valid key.
+    The refusal kept is the reason of a scope the key does not open ("lacks the scope account:read")."""
     if key_text(request, allow_query=True) is None:
         return False  # a public client: the refusal stays "no key given"
-    try:
-        await authorize(request, ACCOUNT_READ, allow_query=True)
-    except KeyRefused as exc:
-        client.refusal = exc.message
-        return False
-    client.grant(frozenset(PRIVATE_TOPICS.values()))
-    return True
+    granted: set[str] = set()
+    for scope in sorted(set(PRIVATE_TOPICS.values())):
+        try:
+            await authorize(request, scope, allow_query=True)
+            granted.add(scope)
+        except KeyRefused as exc:
+            client.refusal = exc.message
+    client.grant(frozenset(granted))
+    return bool(granted)
 
 
 async def _watch_key(request: web.Request, client: PushClient) -> None:
@@ -255,7 +259,7 @@ async def _watch_key(request: web.Request, client: PushClient) -> None:
     while True:
         await asyncio.sleep(KEY_RECHECK_S)
         try:
-            await authorize(request, ACCOUNT_READ, allow_query=True)
+            await authorize(request, MARKET, allow_query=True)  # any valid key: revoked is refused
         except KeyRefused as exc:
             if exc.status != 503:
                 removed = client.deny(exc.message)

@@ -18,12 +18,13 @@ from typing import Annotated, Literal
 import msgspec
 
 from services.api.accounts import AccountId
-from services.api.api_keys import ACCOUNT_READ
+from services.api.api_keys import ACCOUNT_READ, MARKET
 from services.api.params import ADDRESS_PATTERN
 from shared import metrics
 from shared.events import (
     AccountFill,
     AccountOrder,
+    Alert,
     Balance,
     Candle,
     ChangeKind,
@@ -38,7 +39,8 @@ from shared.events import (
 )
 from shared.usd import usd_value
 
-Topic = Literal["trades", "candles", "liquidations", "large_trades", "spikes", "positions", "account"]
+Topic = Literal["trades", "candles", "liquidations", "large_trades", "spikes", "positions", "account",
+                "alerts"]
 # Only PositionChange is pushed from th:positions: the trader states, fills and equity curves
 # beside it there are the processor's input, not news.
 TOPIC_OF: dict[type[Event], str] = {
@@ -46,8 +48,14 @@ TOPIC_OF: dict[type[Event], str] = {
     Spike: "spikes", PositionChange: "positions",
     # the user's own accounts (th:account); their reconciliation snapshots are the processor's input
     AccountOrder: "account", AccountFill: "account", Balance: "account", Position: "account",
+    Alert: "alerts",  # only the user's alert rules' firings (RULES_SOURCE): what /api/v1/alerts lists
 }
-PRIVATE_TOPICS = {"account": ACCOUNT_READ}  # topic -> the API key scope subscribing needs
+# The `source` of the Alerts the processor's rules group fires (services/processor/rules_group.py SOURCE,
+# which the API may not import; tests/api/test_alerts_push.py keeps the two equal). The other Alerts on
+# th:alerts (a feed down, an account's auth failing) are the operator's, for Telegram.
+RULES_SOURCE = "rules"
+# topic -> the API key scope subscribing needs; MARKET: any valid key, as GET /api/v1/alerts
+PRIVATE_TOPICS = {"account": ACCOUNT_READ, "alerts": MARKET}
 NO_KEY = "no key given (Authorization: Bearer <key>, X-API-Key or ?api_key=)"
 USD_TOPICS = frozenset({"trades", "liquidations", "large_trades", "positions"})  # events with a USD value
 TRADER_FILTERS = ("address", "coin", "kinds")  # filters of the positions topic only
@@ -119,6 +127,13 @@ def parse_request(text: str | bytes) -> PushRequest:
     # addresses are stored lower case, symbols upper case
     address = None if request.address is None else request.address.lower()
     return msgspec.structs.replace(request, address=address, coin=request.coin and request.coin.upper())
+
+
+def topic_of(event: Event) -> str | None:
+    """The topic an event is pushed on, None when it is not pushed."""
+    if isinstance(event, Alert) and event.source != RULES_SOURCE:
+        return None
+    return TOPIC_OF.get(type(event))
 
 
 def event_usd(event: Event) -> Decimal | None:
@@ -239,8 +254,8 @@ class PushClient:
     def subscribe(self, request: PushRequest) -> Subscription:
         scope = PRIVATE_TOPICS.get(request.topic)
         if scope is not None and scope not in self.scopes:
-            raise RequestError(f"{request.topic} needs an API key with {scope} on the /ws request: "
-                               f"{self.refusal}")
+            needed = "an API key" if scope == MARKET else f"an API key with {scope}"
+            raise RequestError(f"{request.topic} needs {needed} on the /ws request: {self.refusal}")
         key = request.key()
         if key not in self.subscriptions and len(self.subscriptions) >= self.max_subscriptions:
             raise RequestError(f"at most {self.max_subscriptions} subscriptions per connection")
