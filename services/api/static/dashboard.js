@@ -134,13 +134,13 @@ async function showReady() {
 
   const feeds = Object.entries((body.feeds && body.feeds.by_feed) || {}).sort(([a], [b]) => a.localeCompare(b));
   fill("feeds-rows", feeds.map(([name, feed]) => row([name, opt(feed.exchange),
-    { text: feed.reason ? `${feed.state}: ${feed.reason}` : feed.state, class: feed.ok ? "ok" : "bad" },
+    { text: feed.reason ? `${feed.state}: ${feed.reason}` : feed.state, class: feed.ok ? "ok wrap" : "bad wrap" },
     { text: fmt.age(feed.silent_s), class: "n" }, opt(n(feed.reconnects, 0))])), "no websocket feed reports");
 
   const polls = [];
   for (const [fn, venues] of Object.entries(body.pollers || {})) {
     for (const [venue, poll] of Object.entries(venues || {})) {
-      polls.push(row([fn, venue, poll.ok ? mark(true) : { text: poll.error || "failing", class: "bad" },
+      polls.push(row([fn, venue, poll.ok ? mark(true) : { text: poll.error || "failing", class: "bad wrap" },
         { text: fmt.age(poll.age_s), class: "n" }, opt(n(poll.events, 0))]));
     }
   }
