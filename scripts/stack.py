@@ -55,12 +55,11 @@ def demo_summary(env: dict[str, str], since_us: int) -> None:
 def forget_previous_market(env: dict[str, str]) -> None:
     """A demo starts a new simulator, a new market: where each feed stopped in an earlier run (trade
     ids and feed states in Redis) belongs to a market that is gone, and would read as a restart gap."""
-    import redis
-
     from shared.config import load_settings
+    from shared.redis_connect import redis_client_sync
 
     settings = load_settings(env)
-    client = redis.Redis.from_url(settings.redis_url)
+    client = redis_client_sync(settings)
     try:
         prefix = settings.streams.prefix
         keys = [*client.scan_iter(f"{prefix}:trade_position:*"), *client.scan_iter(f"{prefix}:feed:*")]

@@ -19,7 +19,7 @@ from redis.exceptions import RedisError, ResponseError
 from shared import metrics
 from shared.backoff import Backoff, sleep_or_stop
 from shared.config import Settings
-from shared.constants import ENTRY_VERSION, FIELD_EVENTS, FIELD_VERSION, partition_of, stream_key
+from shared.constants import ENTRY_VERSION, FIELD_EVENTS, FIELD_VERSION, family_of, partition_of, stream_key
 from shared.events import FAMILY, NEVER_SHED, Alert, Event, Severity, batch_encoder, now_us
 
 log = logging.getLogger(__name__)
@@ -33,13 +33,12 @@ def stream_of(event: Event, settings: Settings) -> str:
     family = FAMILY[type(event)]
     exchange = getattr(event, "exchange", "")
     symbol = getattr(event, "account" if family == "account" else "symbol", "")
-    partition = partition_of(exchange, symbol, settings.streams.partitions)
-    return stream_key(settings.streams.prefix, family, partition)
+    partitions = settings.streams.partitions
+    return stream_key(settings.streams.prefix, family, partition_of(exchange, symbol, partitions), partitions)
 
 
 def maxlen_of(stream: str, settings: Settings) -> int:
-    family = stream.split(":")[1] if ":" in stream else stream
-    return settings.streams.maxlen_by_family.get(family, settings.streams.maxlen)
+    return settings.streams.maxlen_by_family.get(family_of(stream), settings.streams.maxlen)
 
 
 def encode_entry(events: list[Event]) -> dict[bytes, bytes]:
@@ -229,8 +228,7 @@ class StreamProducer:
             self._drained.set()
 
     def _alert(self, stream: str, lag: int, severity: Severity, what: str) -> None:
-        family = stream.split(":")[1]
-        if family == "alerts":
+        if family_of(stream) == "alerts":
             return
         alert = Alert(
             source=self.source or "producer", severity=severity, key=f"lag:{stream}",

@@ -1,0 +1,120 @@
+"""The one place a Redis client is made: a single Redis, or a Redis Cluster when the settings say so.
+
+A cluster is named by `redis+cluster://[user:password@]host:port[,host:port...]` or by
+`TRADEHUB_REDIS_CLUSTER=true` beside a plain URL (its hosts, comma-separated, are the start-up
+nodes). The cluster client answers the same commands, splitting pipelines per node and following
+MOVED/ASK and failovers by refreshing its slot map, so callers keep one type (`Redis`); what a
+cluster forbids (a command over several slots) the key names rule out (shared/constants.py).
+"""
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any, cast
+from urllib.parse import unquote
+
+import redis
+import redis.asyncio as aioredis
+from redis.asyncio.cluster import ClusterNode as AsyncClusterNode
+from redis.cluster import ClusterNode
+from redis.crc import key_slot
+
+from shared.config import Settings
+
+CLUSTER_SCHEMES = ("redis+cluster", "rediss+cluster")
+# keepalive and timeouts so a dead server is noticed; no silent retry on a timeout (our backoff owns that)
+SOCKET_OPTIONS: dict[str, Any] = {"socket_keepalive": True, "socket_connect_timeout": 5}
+HEALTH_CHECK_S = 15
+
+
+@dataclass(frozen=True)
+class ClusterTarget:
+    """Start-up nodes of a cluster and the credentials they share."""
+
+    nodes: tuple[tuple[str, int], ...]
+    username: str | None = None
+    password: str | None = None
+    tls: bool = False
+
+
+def cluster_target(url: str, cluster: bool) -> ClusterTarget | None:
+    """The cluster a URL (or the cluster flag beside it) names; None for a single Redis. Pure."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        raise ValueError("a Redis URL starts with redis://, rediss:// or redis+cluster://")
+    if scheme not in CLUSTER_SCHEMES and not cluster:
+        return None
+    credentials, _, location = rest.rpartition("@")
+    hosts, _, path = location.split("?", 1)[0].partition("/")
+    if path not in ("", "0"):
+        raise ValueError("a Redis Cluster has only database 0")
+    nodes = []
+    for node in hosts.split(","):
+        host, _, port = node.strip().rpartition(":")
+        if not host or not port.isdigit():
+            raise ValueError(f"a cluster start-up node is host:port, got {node!r}")
+        nodes.append((host.strip("[]"), int(port)))
+    username, _, password = credentials.partition(":")
+    return ClusterTarget(
+        nodes=tuple(nodes),
+        username=unquote(username) or None,
+        password=unquote(password) or None,
+        tls=scheme.startswith("rediss"),
+    )
+
+
+def redis_client(settings: Settings) -> aioredis.Redis:
+    """One asyncio client per process: Redis, or RedisCluster (typed as Redis: same commands)."""
+    target = cluster_target(settings.redis_url, settings.redis_cluster)
+    if target is None:
+        return aioredis.Redis.from_url(settings.redis_url, health_check_interval=HEALTH_CHECK_S,
+                                       retry_on_timeout=False, **SOCKET_OPTIONS)
+    client = aioredis.RedisCluster(
+        startup_nodes=[AsyncClusterNode(host, port) for host, port in target.nodes],
+        username=target.username, password=target.password, ssl=target.tls,
+        health_check_interval=HEALTH_CHECK_S, **SOCKET_OPTIONS,
+    )
+    return cast(aioredis.Redis, client)
+
+
+def redis_client_sync(settings: Settings) -> redis.Redis:
+    """The blocking twin, for scripts (the demo's summary, its start-up cleaning)."""
+    target = cluster_target(settings.redis_url, settings.redis_cluster)
+    if target is None:
+        return redis.Redis.from_url(settings.redis_url, retry_on_timeout=False, **SOCKET_OPTIONS)
+    client = redis.RedisCluster(
+        startup_nodes=[ClusterNode(host, port) for host, port in target.nodes],  # type: ignore[no-untyped-call]
+        username=target.username, password=target.password, ssl=target.tls, **SOCKET_OPTIONS,
+    )
+    return cast(redis.Redis, client)
+
+
+def is_cluster(client: aioredis.Redis | redis.Redis) -> bool:
+    return isinstance(client, aioredis.RedisCluster | redis.RedisCluster)
+
+
+async def get_many(client: aioredis.Redis, keys: list[bytes] | list[str]) -> list[bytes | None]:
+    """MGET over keys of any slots: one pipeline of GETs (a cluster sends one batch per node;
+    MGET itself must stay in one slot there)."""
+    async with client.pipeline(transaction=False) as pipe:
+        for key in keys:
+            pipe.get(key)
+        return cast(list[bytes | None], await pipe.execute())
+
+
+CLUSTER_XREAD_BLOCK_MS = 50  # on a cluster every slot is read in turn, so none waits long on another
+
+
+async def xread_any_slots(client: aioredis.Redis, cursors: dict[str, str], count: int,
+                          block: int) -> list[Any]:
+    """XREAD over streams of any slots. A cluster refuses one XREAD across slots: there, one XREAD
+    per slot, run together with a short BLOCK (an idle slot must not delay a busy one), replies joined."""
+    if not is_cluster(client):
+        return cast(list[Any], await client.xread(cursors, count=count, block=block) or [])  # type: ignore[arg-type]
+    by_slot: dict[int, dict[str, str]] = {}
+    for stream, cursor in cursors.items():
+        by_slot.setdefault(key_slot(stream.encode()), {})[stream] = cursor
+    wait = min(block, CLUSTER_XREAD_BLOCK_MS)
+    replies = await asyncio.gather(*(client.xread(group, count=count, block=wait)  # type: ignore[arg-type]
+                                     for group in by_slot.values()))
+    return [stream for reply in replies for stream in reply or []]
