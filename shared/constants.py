@@ -15,6 +15,7 @@ ACCOUNTS_GROUP = "accounts"  # processor: the user's accounts (th:account), stor
 TRADERS_GROUP = "traders"  # processor: trader discovery (th:trades) and position changes (th:positions)
 DLQ_SUFFIX = ":dlq"
 TRIMMED_SUFFIX = ":trimmed"
+LOST_SUFFIX = ":lost"
 ENTRY_VERSION = b"1"
 FIELD_VERSION = b"v"
 FIELD_EVENTS = b"e"  # msgpack array of events
@@ -84,6 +85,12 @@ def dlq_key(stream: str) -> str:
 def trimmed_key(stream: str) -> str:
     """A hash group -> entries trimmed from `stream` before that group read them (a running total)."""
     return stream + TRIMMED_SUFFIX
+
+
+def lost_key(stream: str) -> str:
+    """A hash producer -> entries Redis acknowledged that later vanished from `stream` (a failover
+    to a replica the writes had not reached): a running total, in the stream's slot."""
+    return stream + LOST_SUFFIX
 
 
 def heartbeat_key(prefix: str, service: str, instance: str) -> str:

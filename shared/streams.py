@@ -21,6 +21,7 @@ from shared.backoff import Backoff, sleep_or_stop
 from shared.config import Settings
 from shared.constants import ENTRY_VERSION, FIELD_EVENTS, FIELD_VERSION, family_of, partition_of, stream_key
 from shared.events import FAMILY, NEVER_SHED, Alert, Event, Severity, batch_encoder, now_us
+from shared.write_audit import WriteAudit
 
 log = logging.getLogger(__name__)
 LAG_CHECK_S = 1.0
@@ -86,6 +87,7 @@ class StreamProducer:
         self._lag_checked = 0.0
         self._backoff = Backoff(base=0.2, cap=settings.redis_backoff_max_s)
         self.published = 0
+        self.audit = WriteAudit(source)
 
     @property
     def buffered(self) -> int:
@@ -184,7 +186,8 @@ class StreamProducer:
             log.warning("redis write failed, events kept in memory",
                         extra={"error": repr(exc), "buffered": self._buffered, "source": self.source})
             return False
-        for stream, chunk in entries:
+        for (stream, chunk), entry_id in zip(entries, ids, strict=True):
+            self.audit.record(stream, entry_id, len(chunk))
             metrics.ENTRIES_PUBLISHED.labels(stream).inc()
             metrics.EVENTS_PUBLISHED.labels(stream).inc(len(chunk))
             self.published += len(chunk)
@@ -195,8 +198,16 @@ class StreamProducer:
         self._backoff.reset()
         self._drained.set()
         if time.monotonic() - self._lag_checked >= LAG_CHECK_S:
+            await self._audit_writes()
             await self.check_lag({stream for stream, _ in entries} | self._shedding)
         return True
+
+    async def _audit_writes(self) -> None:
+        """Count entries a failover lost (shared/write_audit.py); Redis away: next time."""
+        try:
+            await self.audit.check(self.redis)
+        except (RedisError, OSError):
+            metrics.REDIS_ERRORS.labels("audit").inc()
 
     def _restore(self, batches: dict[str, list[Event]]) -> None:
         """Put unwritten events back in front of what arrived meanwhile, order kept."""
