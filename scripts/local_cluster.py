@@ -86,18 +86,36 @@ class LocalCluster:
             ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(node_dir),
              "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
              "--cluster-node-timeout", str(NODE_TIMEOUT_MS), "--save", "", "--appendonly", "no",
+             "--repl-diskless-sync-delay", "0",  # replicas in sync at once, not after 5 s
              "--daemonize", "no"],
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True,  # Ctrl-C is the owner's
         )
         log.close()
 
     def wait_ok(self, timeout: float = READY_TIMEOUT_S) -> None:
-        """Until every live node says cluster_state:ok and each of the 16384 slots has a master."""
+        """Until every live node says cluster_state:ok and each of the 16384 slots has a master, and
+        every replica is in sync with a live master."""
         def ok() -> bool:
             return all("cluster_state:ok" in _answer(p, "cluster", "info")
                        and "cluster_slots_ok:16384" in _answer(p, "cluster", "info")
                        for p, proc in self.procs.items() if proc.poll() is None)
+
+        def replicas_in_sync() -> bool:  # a replica that never synced cannot take over
+            for port, proc in self.procs.items():
+                info = _answer(port, "info", "replication") if proc.poll() is None else ""
+                if "role:slave" in info and "master_link_status:up" not in info:
+                    return False
+            return True
         self._wait(ok, "cluster_state:ok", timeout)
+        self._wait(replicas_in_sync, "replica in sync", timeout)
+
+    def wait_failover(self, dead: int, timeout: float = READY_TIMEOUT_S) -> None:
+        """Until a replica replaced the dead master: three live masters, none of them `dead`, all ok."""
+        def replaced() -> bool:
+            masters = self.masters()
+            return len(masters) == NODES // 2 and dead not in masters
+        self._wait(replaced, f"replica promoted in place of {dead}", timeout)
+        self.wait_ok(timeout)
 
     def masters(self) -> list[int]:
         """Ports of the nodes that are masters now, by the view of a live node."""
@@ -174,7 +192,7 @@ def _down(base_port: int) -> None:
     """Stop the nodes a previous `up` left running (by SHUTDOWN NOSAVE), remove their directory."""
     for port in range(base_port, base_port + NODES):
         if not _free(port):
-            subprocess.run(["redis-cli", "-p", str(port), "shutdown", "nosave"], capture_output=True, timeout=5)
+            _answer(port, "shutdown", "nosave")
     shutil.rmtree(Path(tempfile.gettempdir()) / f"tradehub-cluster-{base_port}", ignore_errors=True)
 
 
@@ -187,7 +205,8 @@ def main(argv: list[str] | None = None) -> int:
         _down(args.base_port)
         return 0
     if not all(_free(p) for p in range(args.base_port, args.base_port + NODES)):
-        print(f"ports {args.base_port}-{args.base_port + NODES - 1} are taken: `down` first?", file=sys.stderr)
+        last = args.base_port + NODES - 1
+        print(f"ports {args.base_port}-{last} are taken: `down` first?", file=sys.stderr)
         return 1
     cluster = LocalCluster(args.base_port)
     try:
