@@ -64,6 +64,20 @@ def family_of(stream: str) -> str:
     return stream[start + 1 : end].split(":")[0]
 
 
+def stream_named(prefix: str, text: str, partitions: int) -> str:
+    """The stream key a person means: th:{trades:1} as it is, or th:trades:1, trades:1, th:trades,
+    trades (the names of the docs, without the hash tag)."""
+    if "{" in text:
+        return text
+    name = text.removeprefix(prefix + ":")
+    family, _, partition = name.partition(":")
+    if not partition:
+        return stream_key(prefix, family)
+    if not partition.isdigit():
+        raise ValueError(f"not a stream: {text!r} (e.g. {prefix}:trades or {prefix}:trades:0)")
+    return stream_key(prefix, family, int(partition), partitions)
+
+
 def family_streams(prefix: str, family: str, partitions: int) -> list[str]:
     """Every stream key of a family."""
     if partitions == 1:

@@ -24,6 +24,8 @@ from shared.constants import (
     dlq_key,
     family_streams,
     lost_key,
+    stream_key,
+    stream_named,
     trimmed_key,
 )
 from shared.consumer import StreamConsumer
@@ -203,3 +205,11 @@ def restart_node(cluster: LocalCluster, port: int) -> None:
 
 async def consumed(sink: Collected, count: int) -> bool:
     return len(sink.ids) >= count
+
+
+def test_the_docs_stream_names_resolve_to_the_tagged_keys() -> None:
+    assert stream_named("th", "th:trades", 3) == "th:{trades}"
+    assert stream_named("th", "trades:1", 3) == stream_key("th", "trades", 1, 3)
+    assert stream_named("th", "th:{candles:1.1}", 3) == "th:{candles:1.1}"
+    with pytest.raises(ValueError, match="not a stream"):
+        stream_named("th", "th:trades:x", 3)
