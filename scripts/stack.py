@@ -17,6 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import demo_count  # noqa: E402
 from infra import VAR, ensure_infra, stop_embedded  # noqa: E402
+from local_cluster import LocalCluster  # noqa: E402
 
 SERVICES = ["processor", "receivers", "general", "api"]
 GRACE_S = 15
@@ -50,6 +51,26 @@ def demo_summary(env: dict[str, str], since_us: int) -> None:
         return
     print("demo summary (this run):", flush=True)
     print("\n".join(demo_count.lines(venues)), flush=True)
+    print(failover_losses(env), flush=True)
+
+
+def failover_losses(env: dict[str, str]) -> str:
+    """What the producers counted lost to a Redis failover (<stream>:lost, shared/write_audit.py)."""
+    from shared.config import load_settings
+    from shared.constants import ALL_FAMILIES, family_streams, lost_key
+    from shared.redis_connect import redis_client_sync
+
+    settings = load_settings(env)
+    client = redis_client_sync(settings)
+    try:
+        lost = {stream: sum(int(n) for n in client.hvals(lost_key(stream)))
+                for family in ALL_FAMILIES
+                for stream in family_streams(settings.streams.prefix, family, settings.streams.partitions)}
+    finally:
+        client.close()
+    where = ", ".join(f"{stream} {n}" for stream, n in lost.items() if n)
+    return f"stream entries lost to a Redis failover (acknowledged, then gone): {sum(lost.values())}" + (
+        f" ({where})" if where else "")
 
 
 def forget_previous_market(env: dict[str, str]) -> None:
@@ -121,6 +142,20 @@ def kill_pending(kill: KillPlan | None, name: str) -> bool:
     return kill is not None and name == "receivers" and kill.killed and not kill.restarted
 
 
+def stop_services(procs: dict[str, subprocess.Popen[bytes]]) -> None:
+    """SIGTERM every service, SIGKILL what did not stop within the grace period."""
+    for proc in procs.values():
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    end = time.monotonic() + GRACE_S
+    for name, proc in procs.items():
+        try:
+            proc.wait(timeout=max(0.1, end - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            print(f"{name} did not stop in {GRACE_S}s: killed", file=sys.stderr)
+            proc.kill()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("mode", choices=["run", "demo"])
@@ -131,8 +166,16 @@ def main() -> int:
                         help="demo: SIGKILL the receivers S seconds in (0 = never)")
     parser.add_argument("--kill-for", type=float, default=10, metavar="K",
                         help="and start them again K seconds later")
+    parser.add_argument("--cluster", action="store_true",
+                        help="on a local Redis Cluster (3 masters, 3 replicas; scripts/local_cluster.py), "
+                             "streams in 3 partitions")
     args = parser.parse_args()
     env = dict(os.environ)
+    cluster = LocalCluster() if args.cluster else None
+    if cluster is not None:
+        env["TRADEHUB_REDIS_URL"] = cluster.start()
+        env.setdefault("TRADEHUB_STREAM_PARTITIONS", "3")
+        print(f"local Redis Cluster up: {env['TRADEHUB_REDIS_URL']}", flush=True)
     urls = ensure_infra(env)
     env.update(urls)
     if args.mode == "demo":
@@ -166,17 +209,10 @@ def main() -> int:
         demo_summary(env, started_us)
     if failed:
         print(f"{failed} exited with {procs[failed].returncode}: see {VAR}/log/{failed}.log", file=sys.stderr)
-    for proc in procs.values():
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-    end = time.monotonic() + GRACE_S
-    for name, proc in procs.items():
-        try:
-            proc.wait(timeout=max(0.1, end - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            print(f"{name} did not stop in {GRACE_S}s: killed", file=sys.stderr)
-            proc.kill()
+    stop_services(procs)
     stop_embedded(urls)
+    if cluster is not None:
+        cluster.stop()
     print("stopped", flush=True)
     return 1 if failed else 0
 
