@@ -137,6 +137,51 @@ class KillPlan:
             print(f"receivers started again at {elapsed:.0f} s", flush=True)
 
 
+class MasterKill:
+    """SIGKILL, `at` seconds in, the cluster master holding the first trades partition; say when its
+    replica took over, and when the processor group read there an entry written after the failover
+    (receivers and processor reconnected by themselves: nothing was restarted)."""
+
+    def __init__(self, cluster: LocalCluster, env: dict[str, str], at: float) -> None:
+        from shared.config import load_settings
+        from shared.constants import family_streams
+        from shared.redis_connect import redis_client_sync
+
+        settings = load_settings(env)
+        self.stream = family_streams(settings.streams.prefix, "trades", settings.streams.partitions)[0]
+        self.cluster, self.at, self.client = cluster, at, redis_client_sync(settings)
+        self.killed_at = 0.0
+        self.failed_over_ms = 0  # entries past this time were written on the promoted replica
+        self.done = False
+
+    def step(self, elapsed: float) -> None:
+        if not self.killed_at and elapsed >= self.at:
+            port = self.cluster.master_of(self.stream)
+            self.cluster.kill(port)
+            self.killed_at = time.monotonic()
+            print(f"Redis master {port} (holding {self.stream}) SIGKILLed at {elapsed:.0f} s", flush=True)
+            self.cluster.wait_failover(port, 30)
+            self.failed_over_ms = time.time_ns() // 1_000_000
+            print(f"  its replica took over after {time.monotonic() - self.killed_at:.1f} s", flush=True)
+        elif self.killed_at and not self.done and self._read_again():
+            self.done = True
+            print(f"  the processor reads {self.stream} again (new entries) "
+                  f"{time.monotonic() - self.killed_at:.1f} s after the kill", flush=True)
+
+    def _read_again(self) -> bool:
+        from redis.exceptions import RedisError
+
+        try:
+            groups = self.client.xinfo_groups(self.stream)
+        except RedisError:
+            return False
+        read_ms = [int(g["last-delivered-id"].split(b"-")[0]) for g in groups if g["name"] == b"processor"]
+        return bool(read_ms) and read_ms[0] > self.failed_over_ms
+
+    def close(self) -> None:
+        self.client.close()
+
+
 def kill_pending(kill: KillPlan | None, name: str) -> bool:
     """The receivers are down on purpose."""
     return kill is not None and name == "receivers" and kill.killed and not kill.restarted
@@ -166,6 +211,8 @@ def main() -> int:
                         help="demo: SIGKILL the receivers S seconds in (0 = never)")
     parser.add_argument("--kill-for", type=float, default=10, metavar="K",
                         help="and start them again K seconds later")
+    parser.add_argument("--kill-master-at", type=float, default=0, metavar="S",
+                        help="with --cluster: SIGKILL the Redis master of th:{trades:0} S seconds in")
     parser.add_argument("--cluster", action="store_true",
                         help="on a local Redis Cluster (3 masters, 3 replicas; scripts/local_cluster.py), "
                              "streams in 3 partitions")
@@ -199,11 +246,14 @@ def main() -> int:
     began = time.monotonic()
     deadline = began + args.seconds if args.seconds else None
     kill = KillPlan(args.kill_receivers_at, args.kill_for) if args.kill_receivers_at else None
+    master_kill = MasterKill(cluster, env, args.kill_master_at) if cluster and args.kill_master_at else None
     failed = ""
     while not stop["now"] and not failed and (deadline is None or time.monotonic() < deadline):
         time.sleep(0.5)
         if kill is not None:
             kill.step(procs, env, time.monotonic() - began)
+        if master_kill is not None:
+            master_kill.step(time.monotonic() - began)
         failed = next((n for n, p in procs.items() if p.poll() is not None and not kill_pending(kill, n)), "")
     if args.mode == "demo" and not failed:
         demo_summary(env, started_us)
@@ -211,6 +261,8 @@ def main() -> int:
         print(f"{failed} exited with {procs[failed].returncode}: see {VAR}/log/{failed}.log", file=sys.stderr)
     stop_services(procs)
     stop_embedded(urls)
+    if master_kill is not None:
+        master_kill.close()
     if cluster is not None:
         cluster.stop()
     print("stopped", flush=True)
