@@ -8,6 +8,7 @@ import asyncio
 import time
 from collections.abc import Callable, Sequence
 from decimal import Decimal
+from typing import Any, cast
 
 import asyncpg
 import pytest
@@ -33,7 +34,7 @@ from shared.dlq import list_dead
 from shared.events import Event, Trade
 from shared.health import beat_forever, read_heartbeats
 from shared.monitor import StreamMonitor
-from shared.redis_connect import cluster_target, is_cluster
+from shared.redis_connect import cluster_target, is_cluster, streams_read
 from shared.streams import StreamProducer, stream_of
 from tests.trades import BASE_TS, wait_until
 
@@ -213,3 +214,23 @@ def test_the_docs_stream_names_resolve_to_the_tagged_keys() -> None:
     assert stream_named("th", "th:{candles:1.1}", 3) == "th:{candles:1.1}"
     with pytest.raises(ValueError, match="not a stream"):
         stream_named("th", "th:trades:x", 3)
+
+
+async def test_stream_reads_find_their_slot_without_asking_a_server(
+        cluster_redis: aioredis.Redis, tag: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """redis-py asks COMMAND GETKEYS of one node for XREAD(GROUP): a failover of that node broke every
+    read with a RuntimeError. The client of shared/redis_connect.py finds the keys itself."""
+    cluster = cast(aioredis.RedisCluster, cluster_redis)
+    await cluster.initialize()
+
+    async def no_server(*args: object) -> None:
+        raise AssertionError(f"asked a server for the keys of {args[:2]}")
+
+    monkeypatch.setattr(cluster.commands_parser, "_get_moveable_keys", no_server)
+    stream = stream_key(tag, "trades", 2, 3)
+    await cluster.xgroup_create(stream, "g", id="0", mkstream=True)
+    await cluster.xadd(stream, {"v": "1"})
+    read: Any = await cluster.xreadgroup("g", "c", {stream: ">"}, count=10, block=10)
+    assert len(read[0][1]) == 1
+    assert await cluster.xread({stream: "0"}, count=10)
+    assert streams_read(("GROUP", "g", "c", "COUNT", 5, "STREAMS", "a", "b", ">", ">")) == ["a", "b"]
