@@ -16,9 +16,12 @@ from urllib.parse import unquote
 import redis
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import ClusterNode as AsyncClusterNode
+from redis.asyncio.cluster import ClusterPipeline
 from redis.cluster import ClusterNode
 from redis.crc import key_slot
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisClusterException
+from redis.typing import EncodableT
 
 from shared.config import Settings
 
@@ -71,10 +74,33 @@ def streams_read(args: tuple[Any, ...]) -> list[Any]:
     return list(rest[: len(rest) // 2])
 
 
+def closed_under_us(exc: BaseException) -> bool:
+    """A command that found its connection closed by another task: redis-py's cluster client
+    closes the connections of nodes a failover replaced, and under uvloop the command in flight
+    then fails with these instead of a ConnectionError."""
+    text = str(exc)
+    return (isinstance(exc, RuntimeError) and "handler is closed" in text) or \
+        (isinstance(exc, AttributeError) and text.startswith("'NoneType' object has no attribute"))
+
+
+class StreamsClusterPipeline(ClusterPipeline):
+    async def execute(self, raise_on_error: bool = True, allow_redirections: bool = True) -> list[Any]:
+        try:
+            return await super().execute(raise_on_error, allow_redirections)
+        except (RuntimeError, AttributeError) as exc:
+            if closed_under_us(exc):
+                raise RedisConnectionError(f"connection closed during a failover: {exc!r}") from exc
+            raise
+
+
 class StreamsCluster(aioredis.RedisCluster):
-    """RedisCluster finding the keys of XREAD / XREADGROUP itself. redis-py asks a server for them
-    (COMMAND GETKEYS: one more round trip per read) through one node outside its error handling, so a
-    failover of that node broke every consumer's read with a RuntimeError instead of a ConnectionError."""
+    """RedisCluster as tradehub needs it through a failover.
+
+    - It finds the keys of XREAD / XREADGROUP itself: redis-py asks a server for them (COMMAND
+      GETKEYS: one more round trip per read) through one node outside its error handling, so the
+      failover of that node broke every consumer's read.
+    - A connection closed under a command is a ConnectionError (closed_under_us), which every
+      caller already retries with backoff, not an error that stops the service."""
 
     async def _determine_slot(self, command: str, *args: Any) -> int:
         if command.upper() not in ("XREAD", "XREADGROUP"):
@@ -83,6 +109,19 @@ class StreamsCluster(aioredis.RedisCluster):
         if len(slots) != 1:
             raise RedisClusterException(f"{command} - all keys must map to the same key slot")
         return slots.pop()
+
+    async def execute_command(self, *args: EncodableT, **kwargs: Any) -> Any:
+        try:
+            return await super().execute_command(*args, **kwargs)
+        except (RuntimeError, AttributeError) as exc:
+            if closed_under_us(exc):
+                raise RedisConnectionError(f"connection closed during a failover: {exc!r}") from exc
+            raise
+
+    def pipeline(self, transaction: Any | None = None, shard_hint: Any | None = None) -> ClusterPipeline:
+        if shard_hint:
+            raise RedisClusterException("shard_hint is deprecated in cluster mode")
+        return StreamsClusterPipeline(self, transaction)  # type: ignore[abstract]  # as redis-py makes its own
 
 
 def redis_client(settings: Settings) -> aioredis.Redis:

@@ -13,6 +13,7 @@ from typing import Any, cast
 import asyncpg
 import pytest
 import redis.asyncio as aioredis
+import uvloop
 from pytest_aiohttp import AiohttpClient
 
 from scripts.local_cluster import LocalCluster
@@ -39,6 +40,7 @@ from shared.streams import StreamProducer, stream_of
 from tests.trades import BASE_TS, wait_until
 
 SYMBOLS = [f"C{n}-USDT-PERP" for n in range(12)]
+
 POISON = "poison"
 
 
@@ -98,7 +100,8 @@ def local_cluster_slot(key: str) -> int:
 async def run_consumers(redis: aioredis.Redis, settings: Settings, sink: Collected,
                         stop: asyncio.Event) -> list[asyncio.Task[None]]:
     streams = family_streams(settings.streams.prefix, "trades", settings.streams.partitions)
-    consumers = [StreamConsumer(redis, settings, stream, PROCESSOR_GROUP, "c1", sink) for stream in streams]
+    consumers = [StreamConsumer(redis, settings, stream, PROCESSOR_GROUP, name, sink)
+                 for stream in streams for name in ("c1", "c2")]  # two per stream, as the processor runs
     return [asyncio.create_task(consumer.run(stop)) for consumer in consumers]
 
 
@@ -160,6 +163,7 @@ async def heartbeats_of(redis: aioredis.Redis, settings: Settings, wanted: int) 
 async def test_master_sigkill_mid_run_is_survived_and_its_loss_counted(
         local_cluster: LocalCluster, cluster_redis: aioredis.Redis, cluster_url: str,
         make_settings: Callable[..., Settings]) -> None:
+    assert isinstance(asyncio.get_running_loop(), uvloop.Loop)  # as the services run
     settings = cluster_settings(make_settings, cluster_url)
     producer = StreamProducer(cluster_redis, settings, source="test")
     sink, stop, sent = Collected(), asyncio.Event(), 0
