@@ -3,8 +3,8 @@ but had not yet sent to its replica are gone when the replica takes over (or whe
 persistence restarts). Nobody downstream can see the hole, so the producer, who holds the ids Redis
 gave it, looks: it remembers its last entries per stream, and when the server behind a stream
 changes (another cluster node serves its slot, or a single Redis has a new run id) it reads those
-ids back once, and counts the missing ones in `<stream>:lost` (a hash: producer -> entries), in
-tradehub_stream_entries_lost_total and in the log. The stream monitor exports the hash.
+ids back once (one by one, in a pipeline), and counts the missing ones in `<stream>:lost` (a hash:
+producer -> entries), in tradehub_stream_entries_lost_total and in the log. The stream monitor exports the hash.
 """
 from __future__ import annotations
 
@@ -71,9 +71,12 @@ class WriteAudit:
 
     async def _count(self, redis: aioredis.Redis, stream: str) -> int:
         written = list(self._written[stream])
-        rows: Any = await redis.xrange(stream, min=written[0][0], max=written[-1][0])
-        first: Any = await redis.xrange(stream, count=1)
-        gone = missing(written, {row[0] for row in rows}, first[0][0] if first else None)
+        async with redis.pipeline(transaction=False) as pipe:  # id by id: others' entries stay unread
+            for entry_id, _ in written:
+                pipe.xrange(stream, min=entry_id, max=entry_id, count=1)
+            pipe.xrange(stream, count=1)
+            *found, first = cast(list[Any], await pipe.execute())
+        gone = missing(written, {rows[0][0] for rows in found if rows}, first[0][0] if first else None)
         self._written[stream] = deque((w for w in written if w not in gone), maxlen=AUDITED_ENTRIES)
         if not gone:
             return 0

@@ -238,3 +238,34 @@ async def test_stream_reads_find_their_slot_without_asking_a_server(
     assert len(read[0][1]) == 1
     assert await cluster.xread({stream: "0"}, count=10)
     assert streams_read(("GROUP", "g", "c", "COUNT", 5, "STREAMS", "a", "b", ">", ">")) == ["a", "b"]
+
+
+async def test_entries_gone_after_the_stream_changed_server_are_counted_once(
+        cluster_redis: aioredis.Redis, cluster_url: str, make_settings: Callable[..., Settings]) -> None:
+    """The unreplicated tail a failover loses, played by XDEL of the producer's newest entries while
+    the stream seems to have moved: counted in <stream>:lost and by the monitor, once."""
+    await lose_tail(cluster_redis, cluster_settings(make_settings, cluster_url, producer_batch_events=10))
+
+
+async def test_a_single_redis_that_lost_entries_is_counted_too(
+        redis: aioredis.Redis, make_settings: Callable[..., Settings]) -> None:
+    """On one Redis the server is its run id: a restart without persistence loses the same way."""
+    await lose_tail(redis, make_settings(stream_partitions=3, producer_batch_events=10))
+
+
+async def lose_tail(client: aioredis.Redis, settings: Settings) -> None:
+    producer = StreamProducer(client, settings, source="test")
+    stream = stream_of(trade(0), settings)
+    for n in range(0, 12 * 50, 12):  # trades of one symbol: one partition, 5 entries of 10
+        assert producer.publish(trade(n))
+    assert await producer.flush()
+    await producer.audit.check(client)  # where the stream is now
+    newest = [entry_id for entry_id, _ in await client.xrevrange(stream, count=2)]
+    await client.xdel(stream, *newest)
+    producer.audit._server[stream] = "another server"  # as if another server had held it before
+    assert await producer.audit.check(client) == 2
+    assert await producer.audit.check(client) == 0  # counted once
+    assert producer.audit.lost == 20
+    assert await client.hget(lost_key(stream), "test") == b"2"
+    report = {f.stream: f for f in await StreamMonitor(client, settings).poll()}
+    assert report[stream].lost == 2
