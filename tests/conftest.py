@@ -2,7 +2,6 @@
 schema, and everything it made is removed after it."""
 from __future__ import annotations
 
-import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -11,7 +10,6 @@ from typing import Any
 import asyncpg
 import pytest
 import redis.asyncio as aioredis
-import uvloop
 
 from scripts.local_cluster import LocalCluster, free_base_port
 from shared.config import Settings, load_settings
@@ -75,13 +73,6 @@ async def pool(settings: Settings, tag: str) -> AsyncIterator[asyncpg.Pool]:
         await conn.execute(f'DROP SCHEMA IF EXISTS "{tag}" CASCADE')
     finally:
         await conn.close()
-
-
-def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item
-                                  ) -> dict[str, Callable[[], asyncio.AbstractEventLoop]] | None:
-    """The Redis Cluster tests run on uvloop, as the services do: a connection closed under a command
-    fails differently there (shared/redis_connect.py)."""
-    return {"uvloop": uvloop.new_event_loop} if item.path.name.startswith("test_redis_cluster") else None
 
 
 @pytest.fixture(scope="session")
