@@ -4,7 +4,8 @@ persistence restarts). Nobody downstream can see the hole, so the producer, who 
 gave it, looks: it remembers its last entries per stream, and when the server behind a stream
 changes (another cluster node serves its slot, or a single Redis has a new run id) it reads those
 ids back once (one by one, in a pipeline), and counts the missing ones in `<stream>:lost` (a hash:
-producer -> entries), in tradehub_stream_entries_lost_total and in the log. The stream monitor exports the hash.
+producer -> entries), in tradehub_stream_entries_lost_total and in the log. The stream monitor
+exports the hash.
 """
 from __future__ import annotations
 
