@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from typing import Any, cast
+from typing import cast
 
 import redis.asyncio as aioredis
 
@@ -76,7 +76,7 @@ class WriteAudit:
             for entry_id, _ in written:
                 pipe.xrange(stream, min=entry_id, max=entry_id, count=1)
             pipe.xrange(stream, count=1)
-            *found, first = cast(list[Any], await pipe.execute())
+            *found, first = await pipe.execute()
         gone = missing(written, {rows[0][0] for rows in found if rows}, first[0][0] if first else None)
         self._written[stream] = deque((w for w in written if w not in gone), maxlen=AUDITED_ENTRIES)
         if not gone:
