@@ -31,11 +31,11 @@ from shared.constants import (
     trimmed_key,
 )
 from shared.consumer import StreamConsumer
-from shared.dlq import list_dead
+from shared.dlq import list_dead, replay
 from shared.events import Event, Trade
 from shared.health import beat_forever, read_heartbeats
 from shared.monitor import StreamMonitor
-from shared.redis_connect import cluster_target, is_cluster, streams_read
+from shared.redis_connect import cluster_target, is_cluster, streams_read, xread_any_slots
 from shared.streams import StreamProducer, stream_of
 from tests.trades import BASE_TS, wait_until
 
@@ -269,3 +269,27 @@ async def lose_tail(client: aioredis.Redis, settings: Settings) -> None:
     assert await client.hget(lost_key(stream), "test") == b"2"
     report = {f.stream: f for f in await StreamMonitor(client, settings).poll()}
     assert report[stream].lost == 2
+
+
+async def test_trimmed_unread_reconciled_and_push_reads_and_dlq_replay_on_the_cluster(
+        cluster_redis: aioredis.Redis, cluster_url: str, make_settings: Callable[..., Settings]) -> None:
+    """The monitor's Lua script (a stream and its :trimmed hash), the push hub's XREAD over the
+    partitions (one slot at a time) and a DLQ replay (one MULTI) run on the cluster."""
+    settings = cluster_settings(make_settings, cluster_url, stream_maxlen=100)
+    streams = family_streams(settings.streams.prefix, "trades", 3)
+    for stream in streams:
+        await cluster_redis.xgroup_create(stream, "idle", id="0", mkstream=True)
+        async with cluster_redis.pipeline(transaction=False) as pipe:
+            for _ in range(400):
+                pipe.xadd(stream, {"v": "1", "e": b""}, maxlen=100, approximate=True)
+            await pipe.execute()
+    figures = {f.stream: f for f in await StreamMonitor(cluster_redis, settings).poll()}
+    for stream in streams:
+        recorded = int(await cluster_redis.hget(trimmed_key(stream), "idle") or 0)
+        assert recorded >= 200 and figures[stream].groups[0].trimmed_unread == recorded
+    read = await xread_any_slots(cluster_redis, dict.fromkeys(streams, "0"), count=5, block=100)
+    assert sorted(name.decode() for name, entries in read if len(entries) == 5) == sorted(streams)
+    first = streams[0]
+    await cluster_redis.xadd(dlq_key(first), {"v": "1", "e": b"x", "error": "refused"})
+    assert await replay(cluster_redis, first) == 1
+    assert await cluster_redis.xlen(dlq_key(first)) == 0
