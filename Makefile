@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 SECONDS ?= 0
 SOAK_MINUTES ?= 10
 
-.PHONY: install promtool chromium run demo demo-kill test bench soak up down lint clean
+.PHONY: install promtool chromium run demo demo-kill demo-cluster demo-cluster-kill test bench soak up down lint clean
 
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -33,6 +33,12 @@ demo: install         ## the whole stack against the local simulator
 
 demo-kill: install    ## the demo, its receivers SIGKILLed for 10 s at 30 s, then the count per venue
 	$(PY) scripts/stack.py demo --seconds 75 --kill-receivers-at 30 --kill-for 10
+
+demo-cluster: install ## the demo on a local Redis Cluster (3 masters, 3 replicas), streams in 3 partitions
+	$(PY) scripts/stack.py demo --cluster --seconds $(SECONDS)
+
+demo-cluster-kill: install ## demo-cluster, the Redis master of th:{trades:0} SIGKILLed at 30 s, then the count
+	$(PY) scripts/stack.py demo --cluster --seconds 75 --kill-master-at 30
 
 test: install promtool chromium lint  ## everything CI runs: the lint, then the tests (need Redis and PostgreSQL, see README)
 	$(PY) -m pytest -q

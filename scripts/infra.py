@@ -101,7 +101,7 @@ def ensure_infra(env: dict[str, str]) -> dict[str, str]:
     """The TRADEHUB_REDIS_URL and TRADEHUB_DATABASE_URL the services should use."""
     redis_url = env.get("TRADEHUB_REDIS_URL") or env.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
     database_url = env.get("TRADEHUB_DATABASE_URL") or env.get("DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/postgres"
-    if not reachable(redis_url, 6379):
+    if "+cluster://" not in redis_url and not reachable(redis_url, 6379):  # a cluster is the caller's
         print(f"Redis not reachable at {redis_url}: starting an embedded one under {VAR}/redis", flush=True)
         redis_url = start_redis()
     if not reachable(database_url, 5432):

@@ -17,6 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import demo_count  # noqa: E402
 from infra import VAR, ensure_infra, stop_embedded  # noqa: E402
+from local_cluster import LocalCluster  # noqa: E402
 
 SERVICES = ["processor", "receivers", "general", "api"]
 GRACE_S = 15
@@ -50,17 +51,36 @@ def demo_summary(env: dict[str, str], since_us: int) -> None:
         return
     print("demo summary (this run):", flush=True)
     print("\n".join(demo_count.lines(venues)), flush=True)
+    print(failover_losses(env), flush=True)
+
+
+def failover_losses(env: dict[str, str]) -> str:
+    """What the producers counted lost to a Redis failover (<stream>:lost, shared/write_audit.py)."""
+    from shared.config import load_settings
+    from shared.constants import ALL_FAMILIES, family_streams, lost_key
+    from shared.redis_connect import redis_client_sync
+
+    settings = load_settings(env)
+    client = redis_client_sync(settings)
+    try:
+        lost = {stream: sum(int(n) for n in client.hvals(lost_key(stream)))
+                for family in ALL_FAMILIES
+                for stream in family_streams(settings.streams.prefix, family, settings.streams.partitions)}
+    finally:
+        client.close()
+    where = ", ".join(f"{stream} {n}" for stream, n in lost.items() if n)
+    return f"stream entries lost to a Redis failover (acknowledged, then gone): {sum(lost.values())}" + (
+        f" ({where})" if where else "")
 
 
 def forget_previous_market(env: dict[str, str]) -> None:
     """A demo starts a new simulator, a new market: where each feed stopped in an earlier run (trade
     ids and feed states in Redis) belongs to a market that is gone, and would read as a restart gap."""
-    import redis
-
     from shared.config import load_settings
+    from shared.redis_connect import redis_client_sync
 
     settings = load_settings(env)
-    client = redis.Redis.from_url(settings.redis_url)
+    client = redis_client_sync(settings)
     try:
         prefix = settings.streams.prefix
         keys = [*client.scan_iter(f"{prefix}:trade_position:*"), *client.scan_iter(f"{prefix}:feed:*")]
@@ -117,9 +137,68 @@ class KillPlan:
             print(f"receivers started again at {elapsed:.0f} s", flush=True)
 
 
+class MasterKill:
+    """SIGKILL, `at` seconds in, the cluster master holding the first trades partition; say when its
+    replica took over, and when the processor group read there an entry written after the failover
+    (receivers and processor reconnected by themselves: nothing was restarted)."""
+
+    def __init__(self, cluster: LocalCluster, env: dict[str, str], at: float) -> None:
+        from shared.config import load_settings
+        from shared.constants import family_streams
+        from shared.redis_connect import redis_client_sync
+
+        settings = load_settings(env)
+        self.stream = family_streams(settings.streams.prefix, "trades", settings.streams.partitions)[0]
+        self.cluster, self.at, self.client = cluster, at, redis_client_sync(settings)
+        self.killed_at = 0.0
+        self.failed_over_ms = 0  # entries past this time were written on the promoted replica
+        self.done = False
+
+    def step(self, elapsed: float) -> None:
+        if not self.killed_at and elapsed >= self.at:
+            port = self.cluster.master_of(self.stream)
+            self.cluster.kill(port)
+            self.killed_at = time.monotonic()
+            print(f"Redis master {port} (holding {self.stream}) SIGKILLed at {elapsed:.0f} s", flush=True)
+            self.cluster.wait_failover(port, 30)
+            self.failed_over_ms = time.time_ns() // 1_000_000
+            print(f"  its replica took over after {time.monotonic() - self.killed_at:.1f} s", flush=True)
+        elif self.killed_at and not self.done and self._read_again():
+            self.done = True
+            print(f"  the processor reads {self.stream} again (new entries) "
+                  f"{time.monotonic() - self.killed_at:.1f} s after the kill", flush=True)
+
+    def _read_again(self) -> bool:
+        from redis.exceptions import RedisError
+
+        try:
+            groups = self.client.xinfo_groups(self.stream)
+        except RedisError:
+            return False
+        read_ms = [int(g["last-delivered-id"].split(b"-")[0]) for g in groups if g["name"] == b"processor"]
+        return bool(read_ms) and read_ms[0] > self.failed_over_ms
+
+    def close(self) -> None:
+        self.client.close()
+
+
 def kill_pending(kill: KillPlan | None, name: str) -> bool:
     """The receivers are down on purpose."""
     return kill is not None and name == "receivers" and kill.killed and not kill.restarted
+
+
+def stop_services(procs: dict[str, subprocess.Popen[bytes]]) -> None:
+    """SIGTERM every service, SIGKILL what did not stop within the grace period."""
+    for proc in procs.values():
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    end = time.monotonic() + GRACE_S
+    for name, proc in procs.items():
+        try:
+            proc.wait(timeout=max(0.1, end - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            print(f"{name} did not stop in {GRACE_S}s: killed", file=sys.stderr)
+            proc.kill()
 
 
 def main() -> int:
@@ -132,8 +211,18 @@ def main() -> int:
                         help="demo: SIGKILL the receivers S seconds in (0 = never)")
     parser.add_argument("--kill-for", type=float, default=10, metavar="K",
                         help="and start them again K seconds later")
+    parser.add_argument("--kill-master-at", type=float, default=0, metavar="S",
+                        help="with --cluster: SIGKILL the Redis master of th:{trades:0} S seconds in")
+    parser.add_argument("--cluster", action="store_true",
+                        help="on a local Redis Cluster (3 masters, 3 replicas; scripts/local_cluster.py), "
+                             "streams in 3 partitions")
     args = parser.parse_args()
     env = dict(os.environ)
+    cluster = LocalCluster() if args.cluster else None
+    if cluster is not None:
+        env["TRADEHUB_REDIS_URL"] = cluster.start()
+        env.setdefault("TRADEHUB_STREAM_PARTITIONS", "3")
+        print(f"local Redis Cluster up: {env['TRADEHUB_REDIS_URL']}", flush=True)
     urls = ensure_infra(env)
     env.update(urls)
     if args.mode == "demo":
@@ -157,27 +246,25 @@ def main() -> int:
     began = time.monotonic()
     deadline = began + args.seconds if args.seconds else None
     kill = KillPlan(args.kill_receivers_at, args.kill_for) if args.kill_receivers_at else None
+    master_kill = MasterKill(cluster, env, args.kill_master_at) if cluster and args.kill_master_at else None
     failed = ""
     while not stop["now"] and not failed and (deadline is None or time.monotonic() < deadline):
         time.sleep(0.5)
         if kill is not None:
             kill.step(procs, env, time.monotonic() - began)
+        if master_kill is not None:
+            master_kill.step(time.monotonic() - began)
         failed = next((n for n, p in procs.items() if p.poll() is not None and not kill_pending(kill, n)), "")
     if args.mode == "demo" and not failed:
         demo_summary(env, started_us)
     if failed:
         print(f"{failed} exited with {procs[failed].returncode}: see {VAR}/log/{failed}.log", file=sys.stderr)
-    for proc in procs.values():
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-    end = time.monotonic() + GRACE_S
-    for name, proc in procs.items():
-        try:
-            proc.wait(timeout=max(0.1, end - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            print(f"{name} did not stop in {GRACE_S}s: killed", file=sys.stderr)
-            proc.kill()
+    stop_services(procs)
     stop_embedded(urls)
+    if master_kill is not None:
+        master_kill.close()
+    if cluster is not None:
+        cluster.stop()
     print("stopped", flush=True)
     return 1 if failed else 0
 

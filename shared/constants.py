@@ -1,7 +1,11 @@
 """Stream keys, group names and key prefixes: named once, used everywhere."""
 from __future__ import annotations
 
+import functools
 import zlib
+
+from redis.crc import REDIS_CLUSTER_HASH_SLOTS as CLUSTER_SLOTS
+from redis.crc import key_slot
 
 PROCESSOR_GROUP = "processor"
 ALERTS_GROUP = "general"
@@ -11,6 +15,7 @@ ACCOUNTS_GROUP = "accounts"  # processor: the user's accounts (th:account), stor
 TRADERS_GROUP = "traders"  # processor: trader discovery (th:trades) and position changes (th:positions)
 DLQ_SUFFIX = ":dlq"
 TRIMMED_SUFFIX = ":trimmed"
+LOST_SUFFIX = ":lost"
 ENTRY_VERSION = b"1"
 FIELD_VERSION = b"v"
 FIELD_EVENTS = b"e"  # msgpack array of events
@@ -21,16 +26,63 @@ ALL_FAMILIES = (
 )
 
 
-def stream_key(prefix: str, family: str, partition: int | None = None) -> str:
-    """th:<family>, or th:<family>:<n> when the family is partitioned."""
-    return f"{prefix}:{family}" if partition is None else f"{prefix}:{family}:{partition}"
+def stream_key(prefix: str, family: str, partition: int | None = None, partitions: int = 1) -> str:
+    """th:{<family>}, or th:{<family>:<n>} when the family is partitioned in `partitions` streams.
+
+    The braces are a Redis Cluster hash tag: every key made from the stream (its DLQ, its trimmed
+    counter) hashes to the stream's slot, so no command crosses slots. A partition's tag may carry
+    a suffix (th:{candles:1.1}) that aims each partition of a family at its own N-th of the slot
+    space: with N partitions on a cluster of N masters, one partition per master (docs/scaling.md)."""
+    if partition is None:
+        return f"{prefix}:{{{family}}}"
+    if not 0 <= partition < partitions:
+        raise ValueError(f"partition {partition} of {partitions}")
+    return f"{prefix}:{{{partition_tags(family, partitions)[partition]}}}"
+
+
+@functools.cache
+def partition_tags(family: str, partitions: int) -> tuple[str, ...]:
+    """`<family>:<n>`, or `<family>:<n>.<k>` with the smallest k that puts partition n in an N-th of
+    the 16384 slots no earlier partition of the family holds: the same answer in every process."""
+    taken: set[int] = set()
+    tags = []
+    for n in range(partitions):
+        tag, k = f"{family}:{n}", 0
+        while (section := key_slot(tag.encode()) * partitions // CLUSTER_SLOTS) in taken:
+            k += 1
+            tag = f"{family}:{n}.{k}"
+        taken.add(section)
+        tags.append(tag)
+    return tuple(tags)
+
+
+def family_of(stream: str) -> str:
+    """The family of a stream key: th:{trades:2} -> trades."""
+    start, end = stream.find("{"), stream.find("}")
+    if start < 0 or end < start:
+        raise ValueError(f"not a stream key: {stream!r}")
+    return stream[start + 1 : end].split(":")[0]
+
+
+def stream_named(prefix: str, text: str, partitions: int) -> str:
+    """The stream key a person means: th:{trades:1} as it is, or th:trades:1, trades:1, th:trades,
+    trades (the names of the docs, without the hash tag)."""
+    if "{" in text:
+        return text
+    name = text.removeprefix(prefix + ":")
+    family, _, partition = name.partition(":")
+    if not partition:
+        return stream_key(prefix, family)
+    if not partition.isdigit():
+        raise ValueError(f"not a stream: {text!r} (e.g. {prefix}:trades or {prefix}:trades:0)")
+    return stream_key(prefix, family, int(partition), partitions)
 
 
 def family_streams(prefix: str, family: str, partitions: int) -> list[str]:
     """Every stream key of a family."""
     if partitions == 1:
         return [stream_key(prefix, family)]
-    return [stream_key(prefix, family, n) for n in range(partitions)]
+    return [stream_key(prefix, family, n, partitions) for n in range(partitions)]
 
 
 def partition_of(exchange: str, symbol: str, partitions: int) -> int | None:
@@ -47,6 +99,12 @@ def dlq_key(stream: str) -> str:
 def trimmed_key(stream: str) -> str:
     """A hash group -> entries trimmed from `stream` before that group read them (a running total)."""
     return stream + TRIMMED_SUFFIX
+
+
+def lost_key(stream: str) -> str:
+    """A hash producer -> entries Redis acknowledged that later vanished from `stream` (a failover
+    to a replica the writes had not reached): a running total, in the stream's slot."""
+    return stream + LOST_SUFFIX
 
 
 def heartbeat_key(prefix: str, service: str, instance: str) -> str:

@@ -18,6 +18,7 @@ from redis.exceptions import RedisError
 from shared import metrics
 from shared.backoff import LAST_WRITE_S, sleep_or_stop, until_stopped
 from shared.constants import feed_status_key, feed_status_pattern
+from shared.redis_connect import get_many
 
 log = logging.getLogger(__name__)
 _encoder = msgspec.json.Encoder()
@@ -65,7 +66,7 @@ async def read_feed_statuses(redis: aioredis.Redis, prefix: str) -> list[FeedSta
     keys = [key async for key in redis.scan_iter(match=feed_status_pattern(prefix), count=500)]
     if not keys:
         return []
-    values = await redis.mget(keys)
+    values = await get_many(redis, keys)
     statuses = []
     for key, value in zip(keys, values, strict=True):
         if value is None:

@@ -16,6 +16,7 @@ from shared.backoff import LAST_WRITE_S, sleep_or_stop, until_stopped
 from shared.config import Settings
 from shared.constants import heartbeat_key, heartbeat_pattern
 from shared.events import Heartbeat, json_encoder, now_us
+from shared.redis_connect import get_many
 
 log = logging.getLogger(__name__)
 HEARTBEAT_INTERVALS = 3  # a service silent for this many heartbeat intervals is down
@@ -54,7 +55,7 @@ async def read_heartbeats(redis: aioredis.Redis, settings: Settings) -> list[Hea
     if not keys:
         return []
     beats = []
-    for raw in await redis.mget(keys):
+    for raw in await get_many(redis, keys):
         if raw:
             beats.append(_heartbeat.decode(raw))
     now = now_us()

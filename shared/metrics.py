@@ -32,6 +32,19 @@ STREAM_PENDING = Gauge("tradehub_stream_pending", "Entries read but not acked", 
 TRIMMED_UNREAD = Counter(
     "tradehub_stream_trimmed_unread_total", "Entries trimmed before the group read them", ["stream", "group"]
 )
+ENTRIES_LOST = Counter(
+    "tradehub_stream_entries_lost_total",
+    "Entries Redis acknowledged to this producer that are gone from the stream (a failover lost them)",
+    ["stream"],
+)
+EVENTS_LOST = Counter(
+    "tradehub_stream_events_lost_total", "Events in entries a failover lost (see entries_lost)", ["stream"]
+)
+STREAM_LOST = Gauge(
+    "tradehub_stream_lost_entries",
+    "Entries acknowledged by Redis, then lost from the stream (kept in Redis, every producer's count)",
+    ["stream"],
+)
 STREAM_TRIMMED_UNREAD = Gauge(
     "tradehub_stream_trimmed_unread_entries",
     "Entries trimmed before the group read them, since the group exists "

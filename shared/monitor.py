@@ -1,5 +1,6 @@
 """The stream monitor: what each stream holds, how far each group lags, what waits in
-its DLQ and what was trimmed before a group read it; for /metrics, /ready and alerts.
+its DLQ, what was trimmed before a group read it and what a failover lost (counted by the
+producers, shared/write_audit.py); for /metrics, /ready and alerts.
 
 Trimmed-before-read: a group whose last-delivered id is older than the stream's first
 entry has lost entries to MAXLEN. Redis then keeps counting them in the group's lag
@@ -21,7 +22,7 @@ from redis.exceptions import RedisError, ResponseError
 from shared import metrics
 from shared.backoff import sleep_or_stop, until_stopped
 from shared.config import Settings
-from shared.constants import ALL_FAMILIES, dlq_key, family_streams, trimmed_key
+from shared.constants import ALL_FAMILIES, dlq_key, family_streams, lost_key, trimmed_key
 from shared.events import Alert, Event, StreamLag, now_us
 from shared.streams import encode_entry, maxlen_of, stream_of
 
@@ -86,6 +87,7 @@ class StreamFigures:
     cap: int
     dlq: int
     groups: list[GroupFigures] = field(default_factory=list)
+    lost: int = 0  # entries Redis acknowledged, then lost in a failover (every producer's count)
 
 
 def _id(raw: bytes | str) -> tuple[int, int]:
@@ -132,15 +134,18 @@ async def read_streams(redis: aioredis.Redis, settings: Settings) -> list[Stream
             pipe.xinfo_groups(stream)
             pipe.xlen(dlq_key(stream))
             pipe.hgetall(trimmed_key(stream))
+            pipe.hvals(lost_key(stream))
         replies = await pipe.execute(raise_on_error=False)
     figures = []
     for index, stream in enumerate(streams):
-        info, groups, dlq, recorded = replies[4 * index : 4 * index + 4]
-        if isinstance(dlq, ResponseError) or isinstance(recorded, ResponseError):
-            raise dlq if isinstance(dlq, ResponseError) else recorded
+        info, groups, dlq, recorded, lost_counts = replies[5 * index : 5 * index + 5]
+        for reply in (dlq, recorded, lost_counts):
+            if isinstance(reply, ResponseError):
+                raise reply
+        lost = sum(int(n) for n in lost_counts)
         if isinstance(info, ResponseError) or isinstance(groups, ResponseError):  # no such stream
-            if dlq:
-                figures.append(StreamFigures(stream, 0, maxlen_of(stream, settings), int(dlq)))
+            if dlq or lost:
+                figures.append(StreamFigures(stream, 0, maxlen_of(stream, settings), int(dlq), lost=lost))
             continue
         figures.append(
             StreamFigures(
@@ -149,6 +154,7 @@ async def read_streams(redis: aioredis.Redis, settings: Settings) -> list[Stream
                 maxlen_of(stream, settings),
                 int(dlq),
                 [_group(info, group, recorded) for group in groups],
+                lost,
             )
         )
     return figures
@@ -161,6 +167,7 @@ def report_of(figures: list[StreamFigures]) -> dict[str, Any]:
             "length": f.length,
             "cap": f.cap,
             "dlq": f.dlq,
+            "lost": f.lost,
             "groups": {
                 g.name: {
                     "lag": g.lag,
@@ -197,6 +204,7 @@ def export(figures: list[StreamFigures]) -> None:
         metrics.STREAM_LENGTH.labels(f.stream).set(f.length)
         metrics.STREAM_CAP.labels(f.stream).set(f.cap)
         metrics.DLQ_DEPTH.labels(f.stream).set(f.dlq)
+        metrics.STREAM_LOST.labels(f.stream).set(f.lost)
         for g in f.groups:
             if g.lag is not None:
                 metrics.STREAM_LAG.labels(f.stream, g.name).set(g.lag)

@@ -15,24 +15,22 @@ from shared.config import ConfigError, Settings, load_settings, public_view
 from shared.health import beat_forever
 from shared.logs import setup_logging
 from shared.metrics import start_metrics_server
+from shared.redis_connect import cluster_target, redis_client
 
 log = logging.getLogger(__name__)
+__all__ = ["load_or_exit", "redis_client", "run", "serve"]
 Main = Callable[[Settings, aioredis.Redis, asyncio.Event], Awaitable[None]]
-
-
-def redis_client(settings: Settings) -> aioredis.Redis:
-    """One client per process; keepalive and timeouts so a dead server is noticed."""
-    return aioredis.Redis.from_url(
-        settings.redis_url, socket_keepalive=True, socket_connect_timeout=5, health_check_interval=15,
-        retry_on_timeout=False,
-    )
 
 
 def load_or_exit(service: str) -> Settings:
     try:
         settings = load_settings()
+        cluster_target(settings.redis_url, settings.redis_cluster)  # a cluster URL that names no nodes
     except ConfigError as exc:
         print(f"tradehub {service}: configuration error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from exc
+    except ValueError as exc:
+        print(f"tradehub {service}: configuration error: TRADEHUB_REDIS_URL: {exc}", file=sys.stderr)
         raise SystemExit(2) from exc
     setup_logging(service, settings.log_level)
     return settings

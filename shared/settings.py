@@ -386,7 +386,9 @@ class WatchSettings(Section, frozen=True, rename=flat("watch_")):
 class Settings(Section, frozen=True):
     """Every knob of every service; see docs/configuration.md for what each one does."""
 
-    redis_url: str = "redis://127.0.0.1:6379/0"  # Redis holding the streams and heartbeats
+    # Redis holding the streams and heartbeats; a cluster: redis+cluster://host:port[,host:port...]
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_cluster: bool = False  # the URL's hosts (comma-separated) are start-up nodes of a Redis Cluster
     # PostgreSQL (secret: may hold a password)
     database_url: str = "postgresql://postgres@127.0.0.1:5432/postgres"
     db_schema: Annotated[str, msgspec.Meta(pattern=r"^[a-z_][a-z0-9_]*$")] = "public"  # schema of every table

@@ -19,8 +19,9 @@ from redis.exceptions import RedisError, ResponseError
 from shared import metrics
 from shared.backoff import Backoff, sleep_or_stop
 from shared.config import Settings
-from shared.constants import ENTRY_VERSION, FIELD_EVENTS, FIELD_VERSION, partition_of, stream_key
+from shared.constants import ENTRY_VERSION, FIELD_EVENTS, FIELD_VERSION, family_of, partition_of, stream_key
 from shared.events import FAMILY, NEVER_SHED, Alert, Event, Severity, batch_encoder, now_us
+from shared.write_audit import WriteAudit
 
 log = logging.getLogger(__name__)
 LAG_CHECK_S = 1.0
@@ -33,13 +34,12 @@ def stream_of(event: Event, settings: Settings) -> str:
     family = FAMILY[type(event)]
     exchange = getattr(event, "exchange", "")
     symbol = getattr(event, "account" if family == "account" else "symbol", "")
-    partition = partition_of(exchange, symbol, settings.streams.partitions)
-    return stream_key(settings.streams.prefix, family, partition)
+    partitions = settings.streams.partitions
+    return stream_key(settings.streams.prefix, family, partition_of(exchange, symbol, partitions), partitions)
 
 
 def maxlen_of(stream: str, settings: Settings) -> int:
-    family = stream.split(":")[1] if ":" in stream else stream
-    return settings.streams.maxlen_by_family.get(family, settings.streams.maxlen)
+    return settings.streams.maxlen_by_family.get(family_of(stream), settings.streams.maxlen)
 
 
 def encode_entry(events: list[Event]) -> dict[bytes, bytes]:
@@ -87,6 +87,7 @@ class StreamProducer:
         self._lag_checked = 0.0
         self._backoff = Backoff(base=0.2, cap=settings.redis_backoff_max_s)
         self.published = 0
+        self.audit = WriteAudit(source)
 
     @property
     def buffered(self) -> int:
@@ -185,7 +186,8 @@ class StreamProducer:
             log.warning("redis write failed, events kept in memory",
                         extra={"error": repr(exc), "buffered": self._buffered, "source": self.source})
             return False
-        for stream, chunk in entries:
+        for (stream, chunk), entry_id in zip(entries, ids, strict=True):
+            self.audit.record(stream, entry_id, len(chunk))
             metrics.ENTRIES_PUBLISHED.labels(stream).inc()
             metrics.EVENTS_PUBLISHED.labels(stream).inc(len(chunk))
             self.published += len(chunk)
@@ -196,8 +198,16 @@ class StreamProducer:
         self._backoff.reset()
         self._drained.set()
         if time.monotonic() - self._lag_checked >= LAG_CHECK_S:
+            await self._audit_writes()
             await self.check_lag({stream for stream, _ in entries} | self._shedding)
         return True
+
+    async def _audit_writes(self) -> None:
+        """Count entries a failover lost (shared/write_audit.py); Redis away: next time."""
+        try:
+            await self.audit.check(self.redis)
+        except (RedisError, OSError):
+            metrics.REDIS_ERRORS.labels("audit").inc()
 
     def _restore(self, batches: dict[str, list[Event]]) -> None:
         """Put unwritten events back in front of what arrived meanwhile, order kept."""
@@ -229,8 +239,7 @@ class StreamProducer:
             self._drained.set()
 
     def _alert(self, stream: str, lag: int, severity: Severity, what: str) -> None:
-        family = stream.split(":")[1]
-        if family == "alerts":
+        if family_of(stream) == "alerts":
             return
         alert = Alert(
             source=self.source or "producer", severity=severity, key=f"lag:{stream}",

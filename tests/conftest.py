@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import asyncpg
 import pytest
 import redis.asyncio as aioredis
 
+from scripts.local_cluster import LocalCluster, free_base_port
 from shared.config import Settings, load_settings
 from shared.db import create_pool, ensure_daily_partitions, migrate
+from shared.redis_connect import redis_client
 
 REDIS_URL = os.environ.get("TRADEHUB_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 DATABASE_URL = os.environ.get("TRADEHUB_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -71,3 +73,27 @@ async def pool(settings: Settings, tag: str) -> AsyncIterator[asyncpg.Pool]:
         await conn.execute(f'DROP SCHEMA IF EXISTS "{tag}" CASCADE')
     finally:
         await conn.close()
+
+
+@pytest.fixture(scope="session")
+def local_cluster() -> Iterator[LocalCluster]:
+    """A 3-master, 3-replica Redis Cluster on loopback ports, started once, for the tests that ask."""
+    with LocalCluster(free_base_port(7201)) as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="session")
+def cluster_url(local_cluster: LocalCluster) -> str:
+    return local_cluster.url
+
+
+@pytest.fixture
+async def cluster_redis(tag: str, cluster_url: str, make_settings: Callable[..., Settings]
+                        ) -> AsyncIterator[aioredis.Redis]:
+    """A cluster client (the services' own factory); removes this test's keys from every node after."""
+    client = redis_client(make_settings(redis_url=cluster_url))
+    yield client
+    keys = [key async for key in client.scan_iter(match=f"{tag}:*", count=1000)]
+    if keys:
+        await client.delete(*keys)
+    await client.aclose()

@@ -44,6 +44,7 @@ from shared.backoff import Backoff, sleep_or_stop, until_stopped
 from shared.config import Settings
 from shared.constants import FIELD_EVENTS, family_streams
 from shared.events import batch_decoder
+from shared.redis_connect import xread_any_slots
 
 log = logging.getLogger(__name__)
 TOPIC_FAMILY = {"trades": "trades", "candles": "candles", "liquidations": "liquidations",
@@ -111,8 +112,7 @@ class PushHub:
                 await self._wake.wait()
                 continue
             # a copy of the cursors: subscriptions change them while the read waits
-            read = self.redis.xread({stream: cursor for stream, cursor in self.cursors.items()},
-                                    count=READ_COUNT, block=READ_BLOCK_MS)
+            read = xread_any_slots(self.redis, dict(self.cursors), count=READ_COUNT, block=READ_BLOCK_MS)
             try:
                 reply = cast(ReadReply | None, await until_stopped(read, self._stop))
             except (RedisError, OSError) as exc:

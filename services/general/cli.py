@@ -11,7 +11,6 @@ from pathlib import Path
 
 import aiohttp
 import asyncpg
-import redis.asyncio as aioredis
 
 from services.general.accounts_cli import add_parser as add_accounts_parser
 from services.general.accounts_cli import run_accounts
@@ -24,6 +23,7 @@ from services.general.rules_cli import run_rules_cli
 from services.general.s3 import S3Error
 from shared.config import Settings
 from shared.db import DB_ERRORS, create_pool
+from shared.redis_connect import redis_client
 from shared.vault import MasterKeyError, VaultError, master_key
 
 
@@ -113,7 +113,7 @@ async def portfolio_sync(settings: Settings, account: str | None) -> int:
     """One sync of every account (or one), each outcome printed; 1 when any failed or none matched."""
     master = master_key(settings.accounts)
     pool = await create_pool(settings)
-    redis = aioredis.Redis.from_url(settings.redis_url)
+    redis = redis_client(settings)
     try:
         outcomes = await run_sync(settings, redis, pool, master, account)
     finally:

@@ -9,7 +9,7 @@ import msgspec
 
 from shared import dlq
 from shared.config import ConfigError, load_settings
-from shared.constants import FIELD_EVENTS
+from shared.constants import FIELD_EVENTS, stream_named
 from shared.events import batch_decoder, json_encoder
 from shared.service import redis_client
 
@@ -17,13 +17,19 @@ from shared.service import redis_client
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m services.processor dlq")
     parser.add_argument("action", choices=["list", "show", "replay", "purge"])
-    parser.add_argument("stream", help="the stream, e.g. th:trades")
+    parser.add_argument("stream", help="the stream, e.g. th:trades, th:trades:0 or th:{trades:0}")
     parser.add_argument("ids", nargs="*", help="DLQ entry ids (show: one; replay: some, default all)")
     return parser
 
 
 async def _run(args: argparse.Namespace) -> int:
-    redis = redis_client(load_settings())
+    settings = load_settings()
+    try:
+        args.stream = stream_named(settings.streams.prefix, args.stream, settings.streams.partitions)
+    except ValueError as exc:  # a name that names no stream
+        print(str(exc), file=sys.stderr)
+        return 2
+    redis = redis_client(settings)
     try:
         if args.action == "list":
             rows = await dlq.list_dead(redis, args.stream, count=1000)
@@ -61,3 +67,4 @@ def main(argv: list[str]) -> int:
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
+

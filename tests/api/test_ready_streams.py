@@ -44,6 +44,7 @@ async def test_ready_shows_lag_and_dlq_and_fails_on_lag_only(
             "length": 30,
             "cap": 100,
             "dlq": 1,
+            "lost": 0,
             "groups": {PROCESSOR_GROUP: {"lag": 25, "pending": 5, "consumers": 1, "trimmed_unread": 0}},
         }
         assert body["streams"]["ok"] and body["streams"]["dlq_total"] == 1
