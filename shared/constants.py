@@ -64,6 +64,15 @@ def family_of(stream: str) -> str:
     return stream[start + 1 : end].split(":")[0]
 
 
+def plain_name(stream: str) -> str:
+    """A stream key as the docs and people name it: th:{trades:2.1} -> th:trades:2."""
+    head, _, rest = stream.partition("{")
+    tag, _, tail = rest.partition("}")
+    family, _, partition = tag.partition(":")
+    named = f"{head}{family}:{partition.split('.')[0]}" if partition else f"{head}{family}"
+    return named + tail
+
+
 def stream_named(prefix: str, text: str, partitions: int) -> str:
     """The stream key a person means: th:{trades:1} as it is, or th:trades:1, trades:1, th:trades,
     trades (the names of the docs, without the hash tag)."""

@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from shared.alert_rules import Rule
+from shared.constants import family_of, plain_name
 from shared.events import (
     Event,
     FundingRate,
@@ -167,13 +168,13 @@ def check_lag(rule: Rule, event: StreamLag, memory: Memory) -> Fire | None:
     """A group's backlog over `share` of its stream's cap (lag > share x cap, exactly). `stream` names
     a stream (th:trades:0) or a family (trades: all its partitions)."""
     stream, group = rule.params.get("stream", ""), rule.params.get("group", "")
-    family = event.stream.split(":")[1] if ":" in event.stream else event.stream
-    if (stream and stream not in (event.stream, family)) or (group and event.group != group):
+    names = (event.stream, plain_name(event.stream), family_of(event.stream))
+    if (stream and stream not in names) or (group and event.group != group):
         return None
     limit = level(rule, "share")
     if Decimal(event.lag) <= limit * event.cap:
         return None
-    return Fire(f"{event.stream} group {event.group} lags {event.lag} entries, over {limit} of its cap",
+    return Fire(f"{names[1]} group {event.group} lags {event.lag} entries, over {limit} of its cap",
                 f"cap {event.cap}: producers shed at the configured share; add consumers or raise the cap")
 
 

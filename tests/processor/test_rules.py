@@ -158,13 +158,16 @@ def lag(stream: str, lag_entries: int, cap: int = 200_000, group: str = "process
 
 def test_stream_lag_over_a_share_of_its_cap() -> None:
     rule = Rule(1, "stream_lag", {"share": "0.5", "stream": "trades"})
-    assert evaluate(rule, lag("th:trades", 100_000), {}) is None  # half is not over half
-    fire = evaluate(rule, lag("th:trades:3", 100_001), {})  # a family names all its partitions
+    assert evaluate(rule, lag("th:{trades}", 100_000), {}) is None  # half is not over half
+    fire = evaluate(rule, lag("th:{trades:3.1}", 100_001), {})  # a family names all its partitions
     assert fire is not None and "th:trades:3" in fire.title
-    assert evaluate(rule, lag("th:funding", 199_999), {}) is None
+    assert evaluate(rule, lag("th:{funding}", 199_999), {}) is None
     one_group = Rule(2, "stream_lag", {"share": "0.25", "stream": "th:funding", "group": "rules"})
-    assert evaluate(one_group, lag("th:funding", 50_001), {}) is None
-    assert evaluate(one_group, lag("th:funding", 50_001, group="rules"), {}) is not None
+    assert evaluate(one_group, lag("th:{funding}", 50_001), {}) is None
+    assert evaluate(one_group, lag("th:{funding}", 50_001, group="rules"), {}) is not None
+    by_key = Rule(3, "stream_lag", {"share": "0.5", "stream": "th:{trades:3.1}"})  # the key itself
+    assert evaluate(by_key, lag("th:{trades:3.1}", 100_001), {}) is not None
+    assert evaluate(by_key, lag("th:{trades:2}", 100_001), {}) is None
 
 
 def test_feed_silent_by_venue_or_symbol_and_exact() -> None:
