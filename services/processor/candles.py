@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from services.processor.trade_ids import TradeIds
 from shared.candles import EXACT, INTERVAL_US, MINUTE_US, ZERO, bucket_start, sum_or_none
 from shared.events import Candle, Trade
 
@@ -46,7 +47,7 @@ class _Bar:
     volume: Decimal = ZERO
     buy_volume: Decimal = ZERO
     recv_ts: int = 0
-    ids: set[str] = field(default_factory=set)
+    ids: TradeIds = field(default_factory=TradeIds)  # compact: numbers as runs (trade_ids.py)
 
     @classmethod
     def start(cls, trade: Trade) -> _Bar:
@@ -56,9 +57,8 @@ class _Bar:
 
     def add(self, trade: Trade) -> bool:
         """Fold one trade in; False when it was already counted."""
-        if trade.trade_id in self.ids:
+        if not self.ids.add(trade.trade_id):
             return False
-        self.ids.add(trade.trade_id)
         order = trade_order(trade)
         if order < self.first:
             self.first, self.open = order, trade.price
@@ -89,6 +89,10 @@ class CandleBuilder:
         self._first: dict[Pair, int] = {}  # first minute folded: earlier ones may hold unseen trades
         self._latest: dict[Pair, int] = {}  # newest trade time seen
         self._newest_bar: dict[Pair, int] = {}
+
+    @property
+    def bars_held(self) -> int:
+        return len(self._bars)
 
     @property
     def latest(self) -> Mapping[Pair, int]:
