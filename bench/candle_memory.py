@@ -2,7 +2,7 @@
 clean, batch by batch) and print, per id shape, the bytes the bars hold (tracemalloc) per bar and
 per trade. Prints one JSON document.
 
-    python bench/candle_memory.py [--trades 600000] [--symbols 3] [--rate 1000]
+    python bench/candle_memory.py [--trades 600000] [--symbols 3] [--rate 333] [--shape uuid ...]
 
 `rate` is trades a second per symbol: the defaults are 10 minutes of tape, the builder's memory
 (`candle_memory_minutes`), so every bar folded is still held at the end. Id shapes: consecutive
@@ -66,8 +66,9 @@ def main() -> None:
     parser.add_argument("--trades", type=int, default=600_000)
     parser.add_argument("--symbols", type=int, default=3)
     parser.add_argument("--rate", type=float, default=333.0, help="trades a second per symbol")
+    parser.add_argument("--shape", choices=sorted(IDS), action="append", help="id shapes (default: all)")
     args = parser.parse_args()
-    out = {shape: measure(shape, args.trades, args.symbols, args.rate) for shape in IDS}
+    out = {shape: measure(shape, args.trades, args.symbols, args.rate) for shape in args.shape or IDS}
     print(json.dumps({"trades": args.trades, "symbols": args.symbols, "rate_per_symbol": args.rate,
                       "memory": out}, indent=2))
 

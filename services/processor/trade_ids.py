@@ -5,14 +5,17 @@ A set of id strings cost ~160 bytes a trade (the string and its slot), 3 MB for 
 Ids that are plain decimal numbers (Binance's aggregate and spot trade ids, Deribit's, OKX's,
 Hyperliquid's `tid`) are kept as runs of consecutive numbers in two int64 arrays: where a venue's
 ids count up by one per symbol, a whole minute is one run (a few dozen bytes); sparse numbers cost
-16 bytes each. Any other id (Bybit's UUIDs, a leading zero, past int64) is kept as itself.
+16 bytes each. A UUID in its canonical lower-case text (Bybit's `execId`) is kept as its 128-bit
+number (a third less than its text). Any other id (a leading zero, past int64) is kept as itself.
 """
 from __future__ import annotations
 
+import re
 from array import array
 from bisect import bisect_right
 
 INT64_DIGITS = 18  # every number of at most 18 digits fits in an int64
+CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def decimal_id(trade_id: str) -> int | None:
@@ -23,6 +26,13 @@ def decimal_id(trade_id: str) -> int | None:
     return None
 
 
+def other_key(trade_id: str) -> str | int:
+    """A canonical UUID as its number (the text is the only one that gives it), any other id as itself."""
+    if len(trade_id) == 36 and CANONICAL_UUID.fullmatch(trade_id):
+        return int(trade_id.replace("-", ""), 16)
+    return trade_id
+
+
 class TradeIds:
     """A set of trade ids that only grows: `add` answers whether an id is new."""
 
@@ -31,7 +41,7 @@ class TradeIds:
     def __init__(self) -> None:
         self._starts = array("q")  # run k holds the numbers _starts[k] .. _ends[k], runs sorted, apart
         self._ends = array("q")
-        self._others: set[str] = set()
+        self._others: set[str | int] = set()  # other_key of every other id
         self.count = 0
 
     def __len__(self) -> int:
@@ -40,7 +50,7 @@ class TradeIds:
     def __contains__(self, trade_id: str) -> bool:
         number = decimal_id(trade_id)
         if number is None:
-            return trade_id in self._others
+            return other_key(trade_id) in self._others
         run = bisect_right(self._starts, number) - 1
         return run >= 0 and number <= self._ends[run]
 
@@ -48,9 +58,10 @@ class TradeIds:
         """Hold this id; False when it was held already."""
         number = decimal_id(trade_id)
         if number is None:
-            if trade_id in self._others:
+            key = other_key(trade_id)
+            if key in self._others:
                 return False
-            self._others.add(trade_id)
+            self._others.add(key)
         elif not self._add_number(number):
             return False
         self.count += 1

@@ -22,7 +22,9 @@ def test_only_ids_that_a_number_gives_back_are_numbers(text: str, number: int | 
 def test_it_answers_as_a_set_of_strings_in_any_order() -> None:
     rng = random.Random(7)
     ids = [str(n) for n in range(1000, 1400)] + [str(n) for n in range(5000, 9000, 3)]
-    ids += ["007", "07", "7", "0", "99999999999999999999", "abc", "0f8fad5b-d9cb-469f-a165-70867728950e"]
+    ids += ["007", "07", "7", "0", "99999999999999999999", "abc", "0f8fad5b-d9cb-469f-a165-70867728950e",
+            "0F8FAD5B-D9CB-469F-A165-70867728950E", "0f8fad5bd9cb469fa16570867728950e",
+            str(0x0f8fad5bd9cb469fa16570867728950e)]  # the same 128 bits, other texts: other ids
     stream = ids * 2 + rng.sample(ids, 300)  # every id again, and again
     rng.shuffle(stream)
     held, plain = TradeIds(), set[str]()
