@@ -7,9 +7,10 @@ already counted and keeps bars dirty until they are written; spikes wait in an o
 a transaction holding them commits. Events are published only after that commit.
 
 A "cold" minute (the builder may not have seen it whole: its first, an earlier or an evicted one,
-e.g. a backfill older than `candle_memory_minutes`) is folded from the stored trades first. That is
-exact only once the storage group has stored every entry this group was given: a trade folded into
-a bar since evicted is in no stream entry this group will read again (docs/backfill.md).
+e.g. a backfill older than `candle_memory_minutes`) is folded from the stored trades first, and so is
+a closed minute a batch comes back to (a backfill): its bar then counts every stored trade of the
+minute. That is exact only once the storage group has stored every entry this group was given: a
+trade folded into a bar since evicted is in no entry this group will read again (docs/backfill.md).
 """
 from __future__ import annotations
 
@@ -50,7 +51,7 @@ from shared.events import Candle, Event, OpenInterest, Spike, Trade, now_us
 from shared.settings import AnalyticsSettings
 from shared.streams import StreamProducer, stream_of
 
-STORAGE_WAIT_S = 2.0  # a cold minute waits this long for the storage group, then its batch is held
+STORAGE_WAIT_S = 2.0  # a minute read from storage waits this long for its group, then the batch is held
 STORAGE_POLL_S = 0.02
 
 
@@ -129,13 +130,13 @@ class TradeAnalytics:
         large = [found for trade in trades if (found := self.rule.check(trade)) is not None]
         for found in large:
             checked(found.usd_value, "usd_value")
-        cold = self.builder.cold_keys(trades)
-        if cold:
+        stored = sorted({*self.builder.cold_keys(trades), *self.builder.reopened_keys(trades)})
+        if stored:
             await self._wait_for_storage(trades)
         try:
             async with self.pool.acquire() as conn:
-                if cold:
-                    exchanges, symbols, minutes = (list(column) for column in zip(*cold, strict=True))
+                if stored:
+                    exchanges, symbols, minutes = (list(column) for column in zip(*stored, strict=True))
                     rows = await conn.fetch(SEED_TRADES, exchanges, symbols, minutes)
                     self.builder.fold(Trade(**dict(row)) for row in rows)
                 self.builder.fold(trades)
@@ -154,7 +155,7 @@ class TradeAnalytics:
             self.producer.publish(event)
 
     async def _wait_for_storage(self, trades: Iterable[Trade]) -> None:
-        """Until the storage group has stored what this group read (cold minutes are read from it);
+        """Until the storage group has stored what this group read (minutes are about to be read from it);
         past `storage_wait_s`, SinkUnavailable: the batch is held and tried again."""
         redis, settings = self.producer.redis, self.producer.settings
         streams = sorted({stream_of(trade, settings) for trade in trades})

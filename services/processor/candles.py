@@ -79,7 +79,8 @@ class CandleBuilder:
     It keeps the bars of the last `memory_minutes` minutes per (exchange, symbol). A trade for
     a minute it may not have seen whole (at or before the first minute it folded, or already
     evicted) is "cold": the caller first folds that minute's stored trades in (`cold_keys`),
-    which makes restarts and very late trades exact too.
+    which makes restarts and very late trades exact too; so does a trade for a closed minute
+    (`reopened_keys`: a backfill), so that its bar ends equal to the stored trades.
     """
 
     def __init__(self, memory_minutes: int = 10) -> None:
@@ -113,6 +114,17 @@ class CandleBuilder:
             first = self._first.get(key[:2])
             if first is None or key[2] <= first or key[2] < self._floor(key[:2]):
                 keys.add(key)
+        return sorted(keys)
+
+    def reopened_keys(self, trades: Iterable[Trade]) -> list[BarKey]:
+        """Closed minutes these trades come back to (a backfill, a late trade): folded from the stored
+        trades as well, so that a backfilled minute counts every stored trade whatever way it came."""
+        keys: set[BarKey] = set()
+        for trade in trades:
+            pair = (trade.exchange, trade.symbol)
+            minute = bucket_start(trade.ts, "1m")
+            if minute + MINUTE_US <= self._latest.get(pair, minute):
+                keys.add((*pair, minute))
         return sorted(keys)
 
     def fold(self, trades: Iterable[Trade]) -> int:

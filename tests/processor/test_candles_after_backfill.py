@@ -85,3 +85,24 @@ async def test_a_backfill_older_than_memory_is_counted_whatever_storage_lags(
     assert sum(row["n"] for row in rows) == len(trades)
     wrong = [tuple(row) for row in rows if (row["trades"], row["candle_volume"]) != (row["n"], row["volume"])]
     assert wrong == []
+
+
+async def test_a_backfilled_minute_ends_equal_to_its_stored_trades(
+    pool: asyncpg.Pool, redis: aioredis.Redis, settings: Settings
+) -> None:
+    """Whatever way a stored trade of the minute came (here: stored, never given to this group), the
+    minute a backfill comes back to is folded from storage too."""
+    trades = tape(bucket_start(time.time_ns() // 1000, "1m") - 10 * MINUTE_US)
+    live = [t for n, t in enumerate(trades) if n not in HOLE]
+    store, sink = EventStore(pool, {Trade: TRADES}), TradeAnalytics(pool, StreamProducer(redis, settings),
+                                                                     settings.analytics)
+    await store(live)
+    await sink(live[:30])  # minute 0: the first, read from storage too
+    await sink(live[30:35] + live[36:])  # one stored trade of minute 1 this group never read
+    backfill = [trades[n] for n in HOLE]
+    await store(backfill)
+    await sink(backfill)
+    rows = await pool.fetch(PER_MINUTE)
+    assert sum(row["n"] for row in rows) == len(trades)
+    wrong = [tuple(row) for row in rows if (row["trades"], row["candle_volume"]) != (row["n"], row["volume"])]
+    assert wrong == []
