@@ -45,6 +45,13 @@ def tape(start: int) -> list[Trade]:
             for n in range(MINUTES * MINUTE_US // STEP_US)]
 
 
+async def miscounted(pool: asyncpg.Pool, made: int) -> list[tuple[object, ...]]:
+    """The minutes whose candle's trade count or volume is not that of their stored trades."""
+    rows = await pool.fetch(PER_MINUTE)
+    assert sum(row["n"] for row in rows) == made
+    return [tuple(row) for row in rows if (row["trades"], row["candle_volume"]) != (row["n"], row["volume"])]
+
+
 async def drain(consumer: StreamConsumer) -> None:
     """Steps until a step finds nothing (a held batch is tried again first)."""
     for _ in range(50):
@@ -81,10 +88,7 @@ async def test_a_backfill_older_than_memory_is_counted_whatever_storage_lags(
         await analytics.step()
     await drain(store)
     await drain(analytics)
-    rows = await pool.fetch(PER_MINUTE)
-    assert sum(row["n"] for row in rows) == len(trades)
-    wrong = [tuple(row) for row in rows if (row["trades"], row["candle_volume"]) != (row["n"], row["volume"])]
-    assert wrong == []
+    assert await miscounted(pool, len(trades)) == []
 
 
 async def test_a_backfilled_minute_ends_equal_to_its_stored_trades(
@@ -102,7 +106,4 @@ async def test_a_backfilled_minute_ends_equal_to_its_stored_trades(
     backfill = [trades[n] for n in HOLE]
     await store(backfill)
     await sink(backfill)
-    rows = await pool.fetch(PER_MINUTE)
-    assert sum(row["n"] for row in rows) == len(trades)
-    wrong = [tuple(row) for row in rows if (row["trades"], row["candle_volume"]) != (row["n"], row["volume"])]
-    assert wrong == []
+    assert await miscounted(pool, len(trades)) == []
