@@ -117,14 +117,17 @@ class CandleBuilder:
         return sorted(keys)
 
     def reopened_keys(self, trades: Iterable[Trade]) -> list[BarKey]:
-        """Closed minutes these trades come back to (a backfill, a late trade): folded from the stored
-        trades as well, so that a backfilled minute counts every stored trade whatever way it came."""
+        """Closed minutes these trades bring new trades to (a backfill, a late trade): folded from the
+        stored trades as well, so that a backfilled minute counts every stored trade whatever way it
+        came. A trade the bar counted already (a backfill's overlap) reopens nothing."""
         keys: set[BarKey] = set()
         for trade in trades:
             pair = (trade.exchange, trade.symbol)
-            minute = bucket_start(trade.ts, "1m")
-            if minute + MINUTE_US <= self._latest.get(pair, minute):
-                keys.add((*pair, minute))
+            key = (*pair, bucket_start(trade.ts, "1m"))
+            if key[2] + MINUTE_US <= self._latest.get(pair, key[2]):
+                bar = self._bars.get(key)
+                if bar is None or trade.trade_id not in bar.ids:
+                    keys.add(key)
         return sorted(keys)
 
     def fold(self, trades: Iterable[Trade]) -> int:
