@@ -5,13 +5,23 @@ so its in-memory state only ever sees its own (exchange, symbol) keys.
 State changes before the transaction are safe to repeat: the candle builder skips trades it
 already counted and keeps bars dirty until they are written; spikes wait in an outbox until
 a transaction holding them commits. Events are published only after that commit.
+
+A "cold" minute (the builder may not have seen it whole: its first, an earlier or an evicted one,
+e.g. a backfill older than `candle_memory_minutes`) is folded from the stored trades first, and so is
+a closed minute a batch comes back to (a backfill): its bar then counts every stored trade of the
+minute. That is exact only once the storage group has stored every entry this group was given: a
+trade folded into a bar since evicted is in no entry this group will read again (docs/backfill.md).
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+import time
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
 
 import asyncpg
+import redis.asyncio as aioredis
+from redis.exceptions import ResponseError
 
 from services.processor.candles import ROLLUP_CHAIN, CandleBuilder, rollup
 from services.processor.large_trades import LargeTradeRule, setting_decimal
@@ -35,10 +45,40 @@ from services.processor.tables_analytics import (
 )
 from shared.breaker import SinkUnavailable
 from shared.candles import INTERVAL_US, bucket_start, candle_of
+from shared.constants import ANALYTICS_GROUP, PROCESSOR_GROUP
 from shared.db import CONNECTION_ERRORS
 from shared.events import Candle, Event, OpenInterest, Spike, Trade, now_us
 from shared.settings import AnalyticsSettings
-from shared.streams import StreamProducer
+from shared.streams import StreamProducer, stream_of
+
+STORAGE_WAIT_S = 2.0  # a minute read from storage waits this long for its group, then the batch is held
+STORAGE_POLL_S = 0.02
+
+
+def entry_order(entry_id: bytes) -> tuple[int, int]:
+    milliseconds, sequence = entry_id.split(b"-")
+    return int(milliseconds), int(sequence)
+
+
+async def storage_caught_up(redis: aioredis.Redis, stream: str) -> bool:
+    """Whether the storage group has stored (acked) every entry of `stream` the analytics group was
+    given. Without both groups there is nothing to wait for (a sink driven directly, in tests)."""
+    try:
+        groups = {group["name"]: group for group in await redis.xinfo_groups(stream)}
+    except ResponseError as exc:
+        if "no such key" in str(exc):
+            return True  # no stream yet, so no group either
+        raise
+    given, storage = groups.get(ANALYTICS_GROUP.encode()), groups.get(PROCESSOR_GROUP.encode())
+    if given is None or storage is None:
+        return True
+    until = entry_order(given["last-delivered-id"])
+    if entry_order(storage["last-delivered-id"]) < until:
+        return False
+    if not storage["pending"]:
+        return True
+    oldest = (await redis.xpending(stream, PROCESSOR_GROUP))["min"]
+    return oldest is None or entry_order(oldest) > until
 
 
 def thresholds_of(settings: AnalyticsSettings) -> dict[str, Decimal]:
@@ -69,9 +109,11 @@ class _SpikeOutbox:
 class TradeAnalytics:
     """Sink of the analytics group on th:trades: derived candles, large trades, volume spikes."""
 
-    def __init__(self, pool: asyncpg.Pool, producer: StreamProducer, settings: AnalyticsSettings) -> None:
+    def __init__(self, pool: asyncpg.Pool, producer: StreamProducer, settings: AnalyticsSettings,
+                 storage_wait_s: float = STORAGE_WAIT_S) -> None:
         self.pool = pool
         self.producer = producer
+        self.storage_wait_s = storage_wait_s
         self.builder = CandleBuilder(settings.candle_memory_minutes)
         self.rule = LargeTradeRule.from_settings(settings)
         self.detector = detector_of(settings)
@@ -88,11 +130,13 @@ class TradeAnalytics:
         large = [found for trade in trades if (found := self.rule.check(trade)) is not None]
         for found in large:
             checked(found.usd_value, "usd_value")
+        stored = sorted({*self.builder.cold_keys(trades), *self.builder.reopened_keys(trades)})
+        if stored:
+            await self._wait_for_storage(trades)
         try:
             async with self.pool.acquire() as conn:
-                cold = self.builder.cold_keys(trades)
-                if cold:
-                    exchanges, symbols, minutes = (list(column) for column in zip(*cold, strict=True))
+                if stored:
+                    exchanges, symbols, minutes = (list(column) for column in zip(*stored, strict=True))
                     rows = await conn.fetch(SEED_TRADES, exchanges, symbols, minutes)
                     self.builder.fold(Trade(**dict(row)) for row in rows)
                 self.builder.fold(trades)
@@ -109,6 +153,18 @@ class TradeAnalytics:
         self.outbox.committed()
         for event in [*bars, *rolled, *large]:
             self.producer.publish(event)
+
+    async def _wait_for_storage(self, trades: Iterable[Trade]) -> None:
+        """Until the storage group has stored what this group read (minutes are about to be read from it);
+        past `storage_wait_s`, SinkUnavailable: the batch is held and tried again."""
+        redis, settings = self.producer.redis, self.producer.settings
+        streams = sorted({stream_of(trade, settings) for trade in trades})
+        deadline = time.monotonic() + self.storage_wait_s
+        for stream in streams:
+            while not await storage_caught_up(redis, stream):
+                if time.monotonic() >= deadline:
+                    raise SinkUnavailable(f"{stream}: storage has not stored what analytics read")
+                await asyncio.sleep(STORAGE_POLL_S)
 
     async def _rollups(self, conn: asyncpg.Connection, bars: list[Candle]) -> list[Candle]:
         """Recompute every rollup bucket holding a changed bar, level by level from the stored finer bars."""

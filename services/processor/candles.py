@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from services.processor.trade_ids import TradeIds
 from shared.candles import EXACT, INTERVAL_US, MINUTE_US, ZERO, bucket_start, sum_or_none
 from shared.events import Candle, Trade
 
@@ -46,7 +47,7 @@ class _Bar:
     volume: Decimal = ZERO
     buy_volume: Decimal = ZERO
     recv_ts: int = 0
-    ids: set[str] = field(default_factory=set)
+    ids: TradeIds = field(default_factory=TradeIds)  # compact: numbers as runs (trade_ids.py)
 
     @classmethod
     def start(cls, trade: Trade) -> _Bar:
@@ -56,9 +57,8 @@ class _Bar:
 
     def add(self, trade: Trade) -> bool:
         """Fold one trade in; False when it was already counted."""
-        if trade.trade_id in self.ids:
+        if not self.ids.add(trade.trade_id):
             return False
-        self.ids.add(trade.trade_id)
         order = trade_order(trade)
         if order < self.first:
             self.first, self.open = order, trade.price
@@ -79,7 +79,8 @@ class CandleBuilder:
     It keeps the bars of the last `memory_minutes` minutes per (exchange, symbol). A trade for
     a minute it may not have seen whole (at or before the first minute it folded, or already
     evicted) is "cold": the caller first folds that minute's stored trades in (`cold_keys`),
-    which makes restarts and very late trades exact too.
+    which makes restarts and very late trades exact too; so does a trade for a closed minute
+    (`reopened_keys`: a backfill), so that its bar ends equal to the stored trades.
     """
 
     def __init__(self, memory_minutes: int = 10) -> None:
@@ -89,6 +90,10 @@ class CandleBuilder:
         self._first: dict[Pair, int] = {}  # first minute folded: earlier ones may hold unseen trades
         self._latest: dict[Pair, int] = {}  # newest trade time seen
         self._newest_bar: dict[Pair, int] = {}
+
+    @property
+    def bars_held(self) -> int:
+        return len(self._bars)
 
     @property
     def latest(self) -> Mapping[Pair, int]:
@@ -109,6 +114,20 @@ class CandleBuilder:
             first = self._first.get(key[:2])
             if first is None or key[2] <= first or key[2] < self._floor(key[:2]):
                 keys.add(key)
+        return sorted(keys)
+
+    def reopened_keys(self, trades: Iterable[Trade]) -> list[BarKey]:
+        """Closed minutes these trades bring new trades to (a backfill, a late trade): folded from the
+        stored trades as well, so that a backfilled minute counts every stored trade whatever way it
+        came. A trade the bar counted already (a backfill's overlap) reopens nothing."""
+        keys: set[BarKey] = set()
+        for trade in trades:
+            pair = (trade.exchange, trade.symbol)
+            key = (*pair, bucket_start(trade.ts, "1m"))
+            if key[2] + MINUTE_US <= self._latest.get(pair, key[2]):
+                bar = self._bars.get(key)
+                if bar is None or trade.trade_id not in bar.ids:
+                    keys.add(key)
         return sorted(keys)
 
     def fold(self, trades: Iterable[Trade]) -> int:

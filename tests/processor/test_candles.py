@@ -125,6 +125,18 @@ def test_cold_minutes_are_the_first_one_earlier_ones_and_evicted_ones() -> None:
     assert builder.cold_keys([trade("22", T0 + 4 * MINUTE_US, "1", "1", "buy")]) == []
 
 
+def test_reopened_minutes_are_the_closed_ones_a_trade_comes_back_to() -> None:
+    builder = CandleBuilder()
+    builder.fold(MINUTE0 + MINUTE1[:1])
+    assert builder.reopened_keys([LATE, MINUTE1[1]]) == [("binance", "BTC-USDT-PERP", T0)]  # minute 1 is open
+    builder.fold(MINUTE3)
+    assert builder.reopened_keys(MINUTE1) == [("binance", "BTC-USDT-PERP", T0 + MINUTE_US)]
+    assert builder.reopened_keys(MINUTE1[:1] + MINUTE0) == []  # counted already: an overlap
+    assert builder.reopened_keys([trade("9", T0 + 2 * MINUTE_US, "1", "1", "buy")]) == [
+        ("binance", "BTC-USDT-PERP", T0 + 2 * MINUTE_US)  # an empty closed minute: storage may hold some
+    ]
+
+
 def final_bars() -> list[Candle]:
     builder = CandleBuilder()
     builder.fold(MINUTE0 + MINUTE1 + MINUTE3 + [LATE])
