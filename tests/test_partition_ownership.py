@@ -16,10 +16,17 @@ import pytest
 import redis.asyncio as aioredis
 
 from services.processor import main as processor
-from services.processor.ownership import fair_share, rebalance
+from services.processor.ownership import PartitionOwnership, fair_share, rebalance, take_order
 from services.processor.store import EventStore
 from shared.config import Settings
-from shared.constants import ANALYTICS_GROUP, PROCESSOR_GROUP, family_streams, partition_lease_key
+from shared.constants import (
+    ANALYTICS_GROUP,
+    PROCESSOR_GROUP,
+    family_streams,
+    partition_lease_key,
+    processor_members_key,
+)
+from shared.consumer import StreamConsumer
 from shared.events import Event, Trade
 from shared.streams import StreamProducer
 from tests.conftest import DATABASE_URL, REDIS_URL
@@ -39,10 +46,46 @@ def test_fair_share_is_the_ceiling() -> None:
     assert [fair_share(3, live) for live in (1, 2, 3, 4)] == [3, 2, 1, 1]
 
 
-def test_rebalance_releases_the_highest_and_takes_the_lowest() -> None:
-    assert rebalance({0, 1, 2}, [], 2) == ([2], [])
-    assert rebalance({1}, [0, 2], 2) == ([], [0])
-    assert rebalance({0, 2}, [1], 2) == ([], [])
+def test_rebalance_releases_the_highest_or_says_how_many_to_take() -> None:
+    assert rebalance({0, 1, 2}, 2) == ([2], 0)
+    assert rebalance({1}, 2) == ([], 1)
+    assert rebalance({0, 2}, 2) == ([], 0)
+
+
+def test_take_order_starts_at_the_processors_own_point_and_wraps() -> None:
+    assert take_order([0, 1, 3, 4], 2) == [3, 4, 0, 1]
+    assert take_order([0, 1], 0) == [0, 1]
+
+
+async def test_a_lease_lost_to_another_stops_the_partition_and_a_stop_frees_the_rest(
+    redis: aioredis.Redis, make_settings: Callable[..., Settings],
+) -> None:
+    settings = make_settings(**{**LEASES, "stream_partitions": 2})
+    started: list[int] = []
+
+    def work(n: int) -> list[StreamConsumer]:
+        started.append(n)
+        return []
+
+    ownership = PartitionOwnership(redis, settings, "pa", work, stop_grace_s=1.0)
+    stop = asyncio.Event()
+    running = asyncio.create_task(ownership.run(stop))
+    try:
+        async def owns(partitions: set[int]) -> bool:
+            return set(ownership.owned) == partitions
+
+        await wait_until(lambda: owns({0, 1}), 10, "both partitions owned")
+        await redis.set(partition_lease_key(settings.streams.prefix, 0), b"pz", px=60_000)
+        await wait_until(lambda: owns({1}), 10, "partition 0 given up to pz")
+        await redis.delete(partition_lease_key(settings.streams.prefix, 0))
+        await wait_until(lambda: owns({0, 1}), 10, "partition 0 taken again")
+        assert started[:2] in ([0, 1], [1, 0]) and started[2:] == [0]
+    finally:
+        stop.set()
+        await running
+    assert await redis.get(partition_lease_key(settings.streams.prefix, 0)) is None
+    assert await redis.get(partition_lease_key(settings.streams.prefix, 1)) is None
+    assert await redis.zcard(processor_members_key(settings.streams.prefix)) == 0
 
 
 def minute_trades(minutes: range) -> list[Trade]:
@@ -107,7 +150,9 @@ class Processors:
 
     async def kill(self, name: str) -> None:
         task, _, client = self.running.pop(name)
-        task.cancel()
+        while not task.done():  # Python 3.11's wait_for can swallow a cancellation: cancel again
+            task.cancel()
+            await asyncio.wait([task], timeout=1)
         with contextlib.suppress(asyncio.CancelledError):
             await task
         await client.aclose()
@@ -292,3 +337,4 @@ async def test_candles_of_a_moved_partition_equal_an_undisturbed_run(
     assert await stored(pool) == (total, total)
     assert len(expected) > len(PAIRS) * 7
     assert moved == expected
+

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import zlib
 from collections.abc import Callable, Collection, Sequence
 from typing import cast
 
@@ -55,13 +56,17 @@ def fair_share(partitions: int, live: int) -> int:
     return -(-partitions // max(1, live))
 
 
-def rebalance(owned: Collection[int], free: Collection[int], share: int) -> tuple[list[int], list[int]]:
-    """(partitions to release, partitions to take) to move towards `share`: the highest owned ones
-    go, the lowest free ones come."""
+def rebalance(owned: Collection[int], share: int) -> tuple[list[int], int]:
+    """(partitions to release, how many free ones to take) to move towards `share`: the highest
+    owned ones go."""
     mine = sorted(owned)
-    if len(mine) > share:
-        return mine[share:], []
-    return [], sorted(free)[:share - len(mine)]
+    return mine[share:], max(0, share - len(mine))
+
+
+def take_order(free: Collection[int], first: int) -> list[int]:
+    """The free partitions in the order this processor tries them: from its own starting point
+    upwards, wrapping, so processors starting together rarely race for the same lease."""
+    return sorted(free, key=lambda n: (n < first, n))
 
 
 class Leases:
@@ -172,6 +177,7 @@ class PartitionOwnership:
         self.give_up_s = streams.lease_ttl_s - 2 * streams.lease_renew_s  # unrenewed this long: stop
         self.leases = Leases(redis, streams.prefix, instance, int(streams.lease_ttl_s * 1000))
         self.instance = instance
+        self.first = zlib.crc32(instance.encode()) % self.partitions  # where its take_order starts
         self.work = work
         self.stop_grace_s = stop_grace_s
         self.backoff_max_s = settings.redis_backoff_max_s
@@ -217,17 +223,20 @@ class PartitionOwnership:
         if lost:
             log.warning("partitions lost to another processor", extra={"partitions": lost})
             await self._stop([n for n in lost if n in self.owned], "lost")
-        free = [n for n, holder in enumerate(holders) if holder is None]
-        release, take = rebalance(self.owned, free, fair_share(self.partitions, live))
+        release, room = rebalance(self.owned, fair_share(self.partitions, live))
         if release:
             await self._stop(release, "released")
             for n in release:
                 await self.leases.release(n)
             log.info("partitions released", extra={"partitions": release, "live": live})
-        for n in take:
+        free = [n for n, holder in enumerate(holders) if holder is None]
+        for n in take_order(free, self.first):
+            if room == 0:
+                break
             sent = time.monotonic()
-            if await self.leases.take(n):
+            if await self.leases.take(n):  # another processor may have been faster: then the next
                 self._start(n).renewed = sent
+                room -= 1
                 metrics.PARTITION_MOVES.labels("taken").inc()
                 log.info("partition taken", extra={"partition": n, "live": live})
 
