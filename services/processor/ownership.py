@@ -141,6 +141,7 @@ class Partition:
         self.consumers = consumers
         self.stop = asyncio.Event()
         self.renewed = time.monotonic()  # when the last renewal (or the take) was sent
+        self.stopped = 0.0  # when it was told to stop, leaving
         self.task: asyncio.Task[None] | None = None
 
     async def serve(self, redis_backoff_max_s: float) -> None:
@@ -167,7 +168,11 @@ class Partition:
 
 
 class PartitionOwnership:
-    """The one coordinator of a processor: which partitions it owns, and their consumers."""
+    """The one coordinator of a processor: which partitions it owns, and their consumers.
+
+    `owned` partitions run; `leaving` ones were told to stop (over our share) and keep their lease,
+    renewed, until their consumers have finished, when it is freed. Stopping never holds up a
+    round, so the other leases are renewed meanwhile."""
 
     def __init__(self, redis: aioredis.Redis, settings: Settings, instance: str, work: PartitionWork,
                  stop_grace_s: float) -> None:
@@ -182,6 +187,7 @@ class PartitionOwnership:
         self.stop_grace_s = stop_grace_s
         self.backoff_max_s = settings.redis_backoff_max_s
         self.owned: dict[int, Partition] = {}
+        self.leaving: dict[int, Partition] = {}
         self._tasks: asyncio.TaskGroup | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -197,42 +203,73 @@ class PartitionOwnership:
                     metrics.REDIS_ERRORS.labels("ownership").inc()
                     log.warning("partition leases not renewed", extra={"instance": self.instance,
                                                                        "error": repr(exc)})
-                await self._give_up_unrenewed()
+                self._give_up_unrenewed()
                 await sleep_or_stop(stop, self.renew_s)
             await self._stop_all()
-        await self._leave()
 
     async def round(self) -> None:
-        """Renew what we hold, stop what we lost, then release or take towards the fair share."""
+        """Renew what we hold, stop what we lost, free what has finished leaving, then move towards
+        the fair share. Redis is given one renewal interval for its part of a round."""
         async with asyncio.timeout(self.renew_s):
             live = await self.leases.join()
             holders = await self.leases.holders(self.partitions)
-        mine = self.leases.mine
-        lost = []
-        for n, holder in enumerate(holders):
-            if holder == mine:
-                sent = time.monotonic()
-                if not await self.leases.renew(n):
-                    lost.append(n)
-                elif n in self.owned:
-                    self.owned[n].renewed = sent
-                else:  # ours from before a restart under the same name: adopted
-                    self._start(n)
-            elif n in self.owned:
-                lost.append(n)
+            renewed = await self._renew([n for n, holder in enumerate(holders) if holder == self.leases.mine])
+        lost = [n for n in self.owned if n not in renewed]
         if lost:
             log.warning("partitions lost to another processor", extra={"partitions": lost})
-            await self._stop([n for n in lost if n in self.owned], "lost")
+            self._let_go(lost, "lost")
+        for n in renewed:
+            if n not in self.owned and n not in self.leaving:  # ours from before a restart: adopted
+                self._start(n)
+        async with asyncio.timeout(self.renew_s):
+            await self._free_finished(renewed)
         release, room = rebalance(self.owned, fair_share(self.partitions, live))
         if release:
-            await self._stop(release, "released")
-            for n in release:
-                await self.leases.release(n)
             log.info("partitions released", extra={"partitions": release, "live": live})
+            for n in release:
+                self.leaving[n] = self.owned.pop(n)
+                self.leaving[n].stop.set()
+                self.leaving[n].stopped = time.monotonic()
         free = [n for n, holder in enumerate(holders) if holder is None]
-        for n in take_order(free, self.first):
+        async with asyncio.timeout(self.renew_s):
+            await self._take(take_order(free, self.first), room, live)
+        metrics.PARTITIONS_OWNED.set(len(self.owned))
+
+    async def _renew(self, mine: list[int]) -> set[int]:
+        renewed = set()
+        for n in mine:
+            sent = time.monotonic()
+            if await self.leases.renew(n):
+                renewed.add(n)
+                for held in (self.owned, self.leaving):
+                    if n in held:
+                        held[n].renewed = sent
+        return renewed
+
+    async def _free_finished(self, renewed: set[int]) -> None:
+        """Free the lease of each leaving partition whose consumers have finished (cancelled when
+        past the grace: their batch stays pending for the next owner); forget those already lost."""
+        now = time.monotonic()
+        for n, partition in list(self.leaving.items()):
+            if n not in renewed:
+                self._let_go([n], "lost")
+                continue
+            task = partition.task
+            if task is not None and not task.done():
+                if now - partition.stopped < self.stop_grace_s:
+                    continue
+                log.warning("partition still busy at its stop deadline: cancelled, its batch stays pending",
+                            extra={"partition": n})
+                task.cancel()
+                await asyncio.wait([task])
+            await self.leases.release(n)
+            del self.leaving[n]
+            metrics.PARTITION_MOVES.labels("released").inc()
+
+    async def _take(self, candidates: list[int], room: int, live: int) -> None:
+        for n in candidates:
             if room == 0:
-                break
+                return
             sent = time.monotonic()
             if await self.leases.take(n):  # another processor may have been faster: then the next
                 self._start(n).renewed = sent
@@ -245,48 +282,50 @@ class PartitionOwnership:
         partition = Partition(n, self.work(n))
         partition.task = self._tasks.create_task(partition.serve(self.backoff_max_s))
         self.owned[n] = partition
-        metrics.PARTITIONS_OWNED.set(len(self.owned))
         return partition
 
-    async def _stop(self, numbers: list[int], change: str) -> None:
-        """Stop these partitions' consumers and wait for them (each acks its batch in hand); what is
-        still busy after the grace is cancelled, its batch left pending for the next owner."""
-        stopping = [self.owned.pop(n) for n in numbers]
-        for partition in stopping:
+    def _let_go(self, numbers: list[int], change: str) -> None:
+        """Stop these partitions without waiting. "given_up": the lease may lapse soon, each consumer
+        finishes its batch in hand; "lost": the lease is another's already, so a consumer still busy
+        is cancelled (its batch stays pending for the new owner, which must not see stale writes)."""
+        for n in numbers:
+            partition = self.owned.pop(n, None) or self.leaving.pop(n)
             partition.stop.set()
-        tasks = [p.task for p in stopping if p.task is not None]
-        if tasks:
-            _, late = await asyncio.wait(tasks, timeout=self.stop_grace_s)
-            for task in late:
-                log.warning("partition still busy at its stop deadline: cancelled, its batch stays pending")
-                task.cancel()
-        metrics.PARTITION_MOVES.labels(change).inc(len(stopping))
+            if partition.task is not None and not partition.task.done() and change == "lost":
+                partition.task.cancel()
+            metrics.PARTITION_MOVES.labels(change).inc()
         metrics.PARTITIONS_OWNED.set(len(self.owned))
 
-    async def _give_up_unrenewed(self) -> None:
+    def _give_up_unrenewed(self) -> None:
         """A lease not renewed for ttl - 2 renewals may lapse soon: its consumers stop now, before
         another processor can take it."""
         now = time.monotonic()
-        late = [n for n, p in self.owned.items() if now - p.renewed > self.give_up_s]
+        late = [n for held in (self.owned, self.leaving) for n, partition in held.items()
+                if now - partition.renewed > self.give_up_s]
         if late:
             log.warning("partitions given up: their leases were not renewed in time",
                         extra={"partitions": late})
-            await self._stop(late, "lost")
+            self._let_go(late, "given_up")
 
     async def _stop_all(self) -> None:
-        held = sorted(self.owned)
-        await self._stop(held, "released")
+        """At the stop: every partition stopped (its consumers finish and ack the batch in hand, within
+        the grace), then its lease freed and our membership removed, within one renewal (with Redis
+        away they lapse with their TTL instead)."""
+        held = {**self.leaving, **self.owned}
+        self.owned, self.leaving = {}, {}
+        for partition in held.values():
+            partition.stop.set()
+        tasks = [p.task for p in held.values() if p.task is not None]
+        if tasks:
+            _, late = await asyncio.wait(tasks, timeout=self.stop_grace_s)
+            for task in late:
+                log.warning("partition still busy at the stop deadline: cancelled, its batch stays pending")
+                task.cancel()
+        metrics.PARTITIONS_OWNED.set(0)
         try:
             async with asyncio.timeout(self.renew_s):
-                for n in held:
+                for n in sorted(held):
                     await self.leases.release(n)
-        except (RedisError, OSError, TimeoutError) as exc:  # they lapse with their TTL anyway
-            log.warning("leases not freed at stop", extra={"partitions": held, "error": repr(exc)})
-
-    async def _leave(self) -> None:
-        try:
-            async with asyncio.timeout(self.renew_s):
                 await self.leases.leave()
-        except (RedisError, OSError, TimeoutError) as exc:  # the membership lapses with its TTL
-            log.info("membership not removed at stop", extra={"error": repr(exc)})
-
+        except (RedisError, OSError, TimeoutError) as exc:
+            log.warning("leases not freed at stop", extra={"partitions": sorted(held), "error": repr(exc)})
