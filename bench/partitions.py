@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import redis.asyncio as aioredis
 import uvloop
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -82,18 +83,14 @@ async def write_trades(settings: Settings, count: int) -> None:
         await redis.aclose()
 
 
-async def drained(settings: Settings) -> bool:
+async def drained(redis: aioredis.Redis, settings: Settings) -> bool:
     """Every partition's store group read and acked everything."""
-    redis = redis_client(settings)
-    try:
-        for stream in family_streams(settings.streams.prefix, "trades", settings.streams.partitions):
-            groups = {g["name"]: g for g in await redis.xinfo_groups(stream)}
-            group = groups.get(PROCESSOR_GROUP.encode())
-            if group is None or group["lag"] != 0 or group["pending"] != 0:
-                return False
-        return True
-    finally:
-        await redis.aclose()
+    for stream in family_streams(settings.streams.prefix, "trades", settings.streams.partitions):
+        groups = {g["name"]: g for g in await redis.xinfo_groups(stream)}
+        group = groups.get(PROCESSOR_GROUP.encode())
+        if group is None or group["lag"] != 0 or group["pending"] != 0:
+            return False
+    return True
 
 
 async def worker(settings: Settings, name: str, expected: int) -> None:
@@ -132,8 +129,8 @@ async def one_count(count: int, events: int, redis_url: str | None) -> dict[str,
         await conn.close()
     await write_trades(settings, events)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    command = [sys.executable, __file__, "--worker", "--prefix", tag, "--partitions", str(count),
-               *(["--redis-url", redis_url] if redis_url else [])]
+    command = [sys.executable, str(Path(__file__).resolve()), "--worker", "--prefix", tag,
+               "--partitions", str(count), *(["--redis-url", redis_url] if redis_url else [])]
     workers = [subprocess.Popen([*command, "--name", f"w{n}"], env=env) for n in range(count)]
     redis = redis_client(settings)
     try:
@@ -142,7 +139,7 @@ async def one_count(count: int, events: int, redis_url: str | None) -> dict[str,
             await asyncio.sleep(0.02)
         started = time.perf_counter()
         await redis.set(f"{tag}:{GO_KEY}", b"1")
-        while not await drained(settings):
+        while not await drained(redis, settings):
             await asyncio.sleep(0.02)
         elapsed = time.perf_counter() - started
         owners = [await redis.get(f"{tag}:owners:lease:{n}") for n in range(count)]
