@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -30,6 +31,7 @@ from shared.consumer import StreamConsumer
 from shared.events import Event, Trade
 from shared.streams import StreamProducer
 from tests.conftest import DATABASE_URL, REDIS_URL
+from tests.stack import Stack
 from tests.trades import stored, wait_until
 
 PARTITIONS = 3
@@ -203,45 +205,51 @@ async def test_two_processors_share_three_partitions_and_store_each_trade_once(
             assert owner in consumers, f"{stream} not stored by its owner {owner!r}"
 
 
-async def test_processor_killed_its_partitions_and_unacked_entries_are_taken_over(
-    redis: aioredis.Redis, make_settings: Callable[..., Settings], pool: asyncpg.Pool,
+async def test_processor_sigkill_its_partitions_and_unacked_entries_are_taken_over(
+    redis: aioredis.Redis, make_settings: Callable[..., Settings], pool: asyncpg.Pool, tag: str,
+    tmp_path: Path,
 ) -> None:
     settings = make_settings(**LEASES)
-    async with processors(make_settings) as running:
-        running.start("pa")
-        running.start("pb")
+    stack = Stack(tag, tmp_path, service_instance="pa", consumer_block_ms=100, producer_flush_ms=10,
+                  **{key: value for key, value in LEASES.items()})
+    try:
+        async with processors(make_settings) as running:
+            stack.start("processor")  # pa: a process of its own, for the SIGKILL
+            running.start("pb")
 
-        async def shared() -> bool:
-            return set(await holders(redis, settings)) == {b"pa", b"pb"}
+            async def shared() -> bool:
+                return set(await holders(redis, settings)) == {b"pa", b"pb"}
 
-        await wait_until(shared, 20, "both processors owning partitions")
-        first = minute_trades(range(2))
-        await send(redis, settings, first)
+            await wait_until(shared, 20, "both processors owning partitions")
+            first = minute_trades(range(2))
+            await send(redis, settings, first)
 
-        await wait_until(stored_at_least(pool, len(first)), 20, "the first trades stored")
-        owners = await holders(redis, settings)
-        await running.kill("pa")
-        later = minute_trades(range(2, 4))
-        await send(redis, settings, later)
-        # what pa had read but not acked when it died: its own entries on its partitions
-        taken = 0
-        for stream, owner in zip(trade_streams(settings), owners, strict=True):
-            if owner == b"pa":
+            await wait_until(stored_at_least(pool, len(first)), 20, "the first trades stored")
+            owners = await holders(redis, settings)
+            await asyncio.to_thread(stack.kill, "processor")
+            later = minute_trades(range(2, 4))
+            await send(redis, settings, later)
+            # what pa had read but not acked when it died: its own entries on its partitions
+            taken = 0
+            for stream, owner in zip(trade_streams(settings), owners, strict=True):
+                if owner == b"pa":
+                    for group in (PROCESSOR_GROUP, ANALYTICS_GROUP):
+                        reply = await redis.xreadgroup(group, "pa", {stream: ">"}, count=2)
+                        taken += len(reply[0][1]) if reply else 0
+            assert taken, "pa owned no partition with new trades"
+
+            async def all_pb() -> bool:
+                return await holders(redis, settings) == [b"pb"] * PARTITIONS
+
+            await wait_until(all_pb, 20, "pb owning every partition")
+            await wait_until(stored_at_least(pool, len(first) + len(later)), 20, "every trade stored")
+            await wait_until(lambda: analysed(redis, settings), 20, "every trade analysed")
+            assert await stored(pool) == (len(first) + len(later),) * 2
+            for stream in trade_streams(settings):
                 for group in (PROCESSOR_GROUP, ANALYTICS_GROUP):
-                    reply = await redis.xreadgroup(group, "pa", {stream: ">"}, count=2)
-                    taken += len(reply[0][1]) if reply else 0
-        assert taken, "pa owned no partition with new trades"
-
-        async def all_pb() -> bool:
-            return await holders(redis, settings) == [b"pb"] * PARTITIONS
-
-        await wait_until(all_pb, 20, "pb owning every partition")
-        await wait_until(stored_at_least(pool, len(first) + len(later)), 20, "every trade stored")
-        await wait_until(lambda: analysed(redis, settings), 20, "every trade analysed")
-        assert await stored(pool) == (len(first) + len(later),) * 2
-        for stream in trade_streams(settings):
-            for group in (PROCESSOR_GROUP, ANALYTICS_GROUP):
-                assert (await redis.xpending(stream, group))["pending"] == 0
+                    assert (await redis.xpending(stream, group))["pending"] == 0
+    finally:
+        stack.stop_all()
 
 
 class GatedStore(EventStore):
