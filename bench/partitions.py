@@ -43,7 +43,7 @@ from shared.events import Trade  # noqa: E402
 from shared.service import redis_client  # noqa: E402
 from shared.streams import StreamProducer  # noqa: E402
 
-EVENTS = 300_000
+EVENTS = 500_000  # as the streams part drains
 COUNTS = (1, 2, 3)
 SYMBOLS = [(ex, f"C{n:02d}-USDT-PERP") for ex in ("binance", "bybit", "okx") for n in range(20)]
 LEASE = {"stream_lease_ttl_s": 3.0, "stream_lease_renew_s": 0.5}
