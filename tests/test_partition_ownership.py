@@ -1,7 +1,7 @@
 """Processors sharing the partitions by leases (services/processor/ownership.py): two processors on
-three partitions both work and store each trade once; a killed one's partitions are taken over with
-its unacked entries; and a partition moved while the store group lagged analytics leaves the same
-candle rows as an undisturbed run."""
+three partitions both work and store each trade once; a stopped one frees its partitions at once; a
+killed one's (SIGKILL) are taken over with its unacked entries; and a partition moved while the
+store group lagged analytics leaves the same candle rows as an undisturbed run."""
 
 from __future__ import annotations
 
@@ -160,6 +160,14 @@ class Processors:
             await task
         await client.aclose()
 
+    async def stop(self, name: str) -> None:
+        """SIGTERM, as far as the processor can tell: its stop event."""
+        task, stop, client = self.running.pop(name)
+        stop.set()
+        async with asyncio.timeout(15):
+            await task
+        await client.aclose()
+
     async def stop_all(self) -> None:
         for _, stop, _ in self.running.values():
             stop.set()
@@ -249,6 +257,35 @@ async def test_processor_sigkill_its_partitions_and_unacked_entries_are_taken_ov
                     assert (await redis.xpending(stream, group))["pending"] == 0
     finally:
         stack.stop_all()
+
+
+async def test_a_stopped_processor_frees_its_partitions_for_the_other(
+    redis: aioredis.Redis, make_settings: Callable[..., Settings], pool: asyncpg.Pool,
+) -> None:
+    settings = make_settings(**LEASES)
+    async with processors(make_settings) as running:
+        running.start("pa")
+        running.start("pb")
+
+        async def shared() -> bool:
+            return set(await holders(redis, settings)) == {b"pa", b"pb"}
+
+        await wait_until(shared, 20, "both processors owning partitions")
+        first = minute_trades(range(2))
+        await send(redis, settings, first)
+        await running.stop("pa")
+        assert b"pa" not in await holders(redis, settings)  # freed at its stop, not left to lapse
+        assert await redis.zscore(processor_members_key(settings.streams.prefix), "pa") is None
+        later = minute_trades(range(2, 4))
+        await send(redis, settings, later)
+
+        async def all_pb() -> bool:
+            return await holders(redis, settings) == [b"pb"] * PARTITIONS
+
+        await wait_until(all_pb, 20, "pb owning every partition")
+        await wait_until(stored_at_least(pool, len(first) + len(later)), 20, "every trade stored")
+        await wait_until(lambda: analysed(redis, settings), 20, "every trade analysed")
+        assert await stored(pool) == (len(first) + len(later),) * 2
 
 
 class GatedStore(EventStore):
