@@ -5,9 +5,11 @@ for one connection), a plain redis-py pipeline of one XADD per event, StreamProd
 process, and the processor's consumers + EventStore storing into a scratch schema. Then the
 receivers' figures (bench/receivers.py, under "receivers"), the traders' (bench/traders.py) and the
 whole pipeline's, the services running as processes (bench/pipeline.py, under "pipeline", a few
-minutes; `python bench/pipeline.py --help` runs it longer). Progress goes to stderr.
+minutes; `python bench/pipeline.py --help` runs it longer). Consume+store with 1, 2 and 3 partitions
+and processors sharing them (bench/partitions.py, under "partitions"; BENCH_REDIS_URL runs it on
+another Redis, e.g. a cluster). Progress goes to stderr.
 
-usage: python bench/run.py [streams|receivers|traders|pipeline ...]   (default: all)
+usage: python bench/run.py [streams|partitions|receivers|traders|pipeline ...]   (default: all)
 """
 
 from __future__ import annotations
@@ -263,6 +265,10 @@ def document(parts: list[str]) -> dict[str, Any]:
         import traders  # bench/traders.py, beside this file
 
         doc.update(traders.run())
+    if "partitions" in parts:
+        import partitions  # bench/partitions.py, beside this file: 1, 2, 3 partitions and processors
+
+        doc.update(partitions.run(os.environ.get("BENCH_REDIS_URL") or None))
     if "pipeline" in parts:
         import pipeline  # bench/pipeline.py, beside this file
 
@@ -271,4 +277,5 @@ def document(parts: list[str]) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    print(json.dumps(document(sys.argv[1:] or ["streams", "receivers", "traders", "pipeline"]), indent=2))
+    print(json.dumps(document(sys.argv[1:] or ["streams", "partitions", "receivers", "traders", "pipeline"]),
+                     indent=2))

@@ -94,6 +94,11 @@ def family_streams(prefix: str, family: str, partitions: int) -> list[str]:
     return [stream_key(prefix, family, n, partitions) for n in range(partitions)]
 
 
+def partition_stream(prefix: str, family: str, partitions: int, partition: int) -> str:
+    """The stream of partition `partition` of a family (its only stream when it is not partitioned)."""
+    return family_streams(prefix, family, partitions)[partition]
+
+
 def partition_of(exchange: str, symbol: str, partitions: int) -> int | None:
     """Stable partition by exchange+symbol (crc32, the same in every process)."""
     if partitions == 1:
@@ -122,6 +127,16 @@ def heartbeat_key(prefix: str, service: str, instance: str) -> str:
 
 def heartbeat_pattern(prefix: str) -> str:
     return f"{prefix}:hb:*"
+
+
+def partition_lease_key(prefix: str, partition: int) -> str:
+    """The lease of partition n (stream n of every family): the owner's instance name, with a TTL."""
+    return f"{prefix}:owners:lease:{partition}"
+
+
+def processor_members_key(prefix: str) -> str:
+    """A sorted set instance -> when its membership lapses (ms): the processors sharing the partitions."""
+    return f"{prefix}:owners:members"
 
 
 def poll_status_key(prefix: str, function: str, venue: str) -> str:

@@ -52,6 +52,10 @@ STREAM_TRIMMED_UNREAD = Gauge(
     ["stream", "group"],
 )
 DLQ_DEPTH = Gauge("tradehub_dlq_depth", "Entries in a dead-letter queue", ["stream"])
+PARTITIONS_OWNED = Gauge("tradehub_partitions_owned", "Stream partitions this processor owns (leases held)")
+PARTITION_MOVES = Counter(
+    "tradehub_partition_moves_total", "Partitions this processor took, released or lost", ["change"]
+)
 BREAKER_STATE = Gauge("tradehub_breaker_state", "0 closed, 1 half-open, 2 open", ["breaker"])
 BREAKER_OPENED = Counter("tradehub_breaker_opened_total", "Times a breaker opened", ["breaker"])
 # storage

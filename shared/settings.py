@@ -41,6 +41,14 @@ class StreamSettings(Section, frozen=True, rename=flat("stream_", monitor_interv
     maxlen: Positive = 200_000  # entries per stream, MAXLEN ~
     maxlen_by_family: dict[str, Positive] = {}  # per-family caps, e.g. trades=500000
     monitor_interval_s: Seconds = 5.0  # how often the stream monitor reads XINFO (length, lag, DLQ)
+    # processors share the partitions by leases (services/processor/ownership.py, docs/scaling.md)
+    lease_ttl_s: Seconds = 10.0  # a dead processor's partitions move this long after its last renewal
+    lease_renew_s: Seconds = 2.0  # how often a processor renews its leases and rebalances; < lease_ttl_s / 3
+
+    def __post_init__(self) -> None:
+        if self.lease_renew_s * 3 > self.lease_ttl_s:  # a lease must survive two missed renewals
+            raise ValueError(f"stream_lease_renew_s ({self.lease_renew_s}) must be at most a third of "
+                             f"stream_lease_ttl_s ({self.lease_ttl_s})")
 
 
 class ProducerSettings(Section, frozen=True, rename=flat("producer_")):

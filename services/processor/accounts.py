@@ -35,7 +35,7 @@ from shared import metrics
 from shared.accounts import AccountAlerts
 from shared.breaker import SinkUnavailable
 from shared.config import Settings
-from shared.constants import ACCOUNTS_GROUP, account_cursors_key, family_streams
+from shared.constants import ACCOUNTS_GROUP, account_cursors_key, partition_stream
 from shared.consumer import StreamConsumer
 from shared.events import AccountFill, AccountOrder, AccountSnapshot, Alert, Balance, Event, Position
 from shared.health import instance_name
@@ -165,24 +165,24 @@ class AccountStore:
             raise SinkUnavailable(f"redis: account cursors not written: {exc!r}") from exc
 
 
-def accounts_consumers(settings: Settings, redis: aioredis.Redis, pool: asyncpg.Pool) -> list[StreamConsumer]:
-    """One consumer per partition of th:account, each with its own sink and producer."""
-    name = instance_name(settings)
+def accounts_consumers(settings: Settings, redis: aioredis.Redis, pool: asyncpg.Pool,
+                       partition: int) -> list[StreamConsumer]:
+    """The consumer of one partition of th:account, with its own sink and producer."""
     prefix = settings.streams.prefix
-    return [
-        StreamConsumer(redis, settings, stream, ACCOUNTS_GROUP, name,
-                       AccountStore(pool, StreamProducer(redis, settings, source="processor"), redis,
-                                    account_cursors_key(prefix),
-                                    Decimal(str(settings.accounts.liquidation_alert_pct))))
-        for stream in family_streams(prefix, "account", settings.streams.partitions)
-    ]
+    stream = partition_stream(prefix, "account", settings.streams.partitions, partition)
+    return [StreamConsumer(redis, settings, stream, ACCOUNTS_GROUP, instance_name(settings),
+                           AccountStore(pool, StreamProducer(redis, settings, source="processor"), redis,
+                                        account_cursors_key(prefix),
+                                        Decimal(str(settings.accounts.liquidation_alert_pct))))]
 
 
 async def run_accounts(settings: Settings, redis: aioredis.Redis, pool: asyncpg.Pool,
                        stop: asyncio.Event) -> None:
-    """Consume until stopped (each consumer finishes, publishes and acks its batch in hand). The
-    group reads th:account from its start: nothing there may be skipped."""
-    consumers = accounts_consumers(settings, redis, pool)
+    """Every partition, without ownership, until stopped (each consumer finishes, publishes and acks
+    its batch in hand); the processor runs the group through its partitions instead. The group reads
+    th:account from its start: nothing there may be skipped."""
+    consumers = [consumer for n in range(settings.streams.partitions)
+                 for consumer in accounts_consumers(settings, redis, pool, n)]
     log.info("accounts consuming", extra={"streams": ",".join(c.stream for c in consumers)})
     async with asyncio.TaskGroup() as tasks:
         for consumer in consumers:

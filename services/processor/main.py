@@ -8,21 +8,30 @@ import asyncpg
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from services.processor.accounts import run_accounts
-from services.processor.analytics import run_analytics
+from services.processor.accounts import accounts_consumers
+from services.processor.analytics import analytics_consumers
 from services.processor.leaderboard import run_leaderboard
-from services.processor.rules_group import run_rules
+from services.processor.ownership import PartitionOwnership
+from services.processor.rules_group import RELOAD_S as RULES_RELOAD_S
+from services.processor.rules_group import (
+    RuleBook,
+    prepare_rules,
+    rules_consumers,
+    silence_timer,
+    watch_silences,
+)
 from services.processor.sinks import STORED_FAMILIES
 from services.processor.store import EventStore
-from services.processor.traders import run_traders
+from services.processor.traders import prepare_traders, traders_consumers
 from shared.backoff import sleep_or_stop, until_stopped
 from shared.breaker import SinkBreaker
 from shared.config import Settings
-from shared.constants import PROCESSOR_GROUP, family_streams
+from shared.constants import PROCESSOR_GROUP, partition_stream
 from shared.consumer import StreamConsumer
 from shared.db import DB_ERRORS, create_pool, ensure_daily_partitions, migrate
 from shared.health import instance_name
 from shared.monitor import StreamMonitor
+from shared.streams import StreamProducer
 
 log = logging.getLogger(__name__)
 PARTITION_CHECK_S = 3600.0
@@ -71,16 +80,6 @@ async def first_poll(monitor: StreamMonitor) -> None:
         log.warning("first stream poll failed", extra={"error": repr(exc)})
 
 
-async def cancel_late(stop: asyncio.Event, work: list[asyncio.Task[None]], grace_s: float) -> None:
-    """A graceful stop has a limit: what still runs `grace_s` after stop is cancelled (its entries
-    stay pending, for the next start or another consumer)."""
-    await stop.wait()
-    _, late = await asyncio.wait(work, timeout=grace_s)
-    for task in late:
-        log.warning("consumer still busy at the stop deadline: cancelled, its batch stays pending")
-        task.cancel()
-
-
 def storing_consumers(redis: aioredis.Redis, settings: Settings, stream: str, name: str,
                       store: EventStore) -> list[StreamConsumer]:
     """`consumer_concurrency` consumers of one stream sharing a breaker: while one waits for
@@ -92,34 +91,60 @@ def storing_consumers(redis: aioredis.Redis, settings: Settings, stream: str, na
             for n in range(settings.consumer.concurrency)]
 
 
+class PartitionParts:
+    """What the consumers of every partition share in one processor: the pool, the analytics
+    producer, the rule book. `consumers(n)` makes partition n's consumers of every group, with
+    fresh sinks and state, each time the partition is taken."""
+
+    def __init__(self, settings: Settings, redis: aioredis.Redis, pool: asyncpg.Pool, book: RuleBook) -> None:
+        self.settings, self.redis, self.pool, self.book = settings, redis, pool, book
+        self.analytics = StreamProducer(redis, settings, source="processor")  # its loop runs beside
+
+    def consumers(self, partition: int) -> list[StreamConsumer]:
+        settings, redis, pool = self.settings, self.redis, self.pool
+        prefix, partitions = settings.streams.prefix, settings.streams.partitions
+        found = [consumer for family, tables in STORED_FAMILIES.items()
+                 for consumer in storing_consumers(redis, settings,
+                                                   partition_stream(prefix, family, partitions, partition),
+                                                   instance_name(settings), EventStore(pool, tables))]
+        # its own group: never slows storage; the partition may come from another owner
+        found += analytics_consumers(settings, redis, pool, self.analytics, partition, taken_over=True)
+        found += rules_consumers(settings, redis, pool, self.book, partition)  # users' alert rules
+        if settings.traders.enabled:  # discovery and position changes
+            found += traders_consumers(settings, redis, pool, partition)
+        if settings.accounts.enabled:  # the user's accounts, stored and reconciled
+            found += accounts_consumers(settings, redis, pool, partition)
+        return found
+
+
 async def run_processor(settings: Settings, redis: aioredis.Redis, stop: asyncio.Event) -> None:
+    """The groups' consumers run per partition, on the partitions this processor owns
+    (services/processor/ownership.py); the rest once per process."""
     await prepare_database(settings)
     pool = await create_pool(settings)
-    consumer_name = instance_name(settings)
+    name = instance_name(settings)
     try:
-        consumers = [
-            consumer
-            for family, tables in STORED_FAMILIES.items()
-            for stream in family_streams(settings.streams.prefix, family, settings.streams.partitions)
-            for consumer in storing_consumers(redis, settings, stream, consumer_name,
-                                              EventStore(pool, tables))
-        ]
-        streams = ",".join(c.stream for c in consumers)
-        log.info("consuming", extra={"streams": streams, "consumer": consumer_name})
         monitor = StreamMonitor(redis, settings, source="processor")
         await first_poll(monitor)
+        book = await prepare_rules(settings, redis, pool, stop)
+        if settings.traders.enabled:
+            await prepare_traders(settings, redis, pool, stop)
+        parts = PartitionParts(settings, redis, pool, book)
+        ownership = PartitionOwnership(redis, settings, name, parts.consumers,
+                                       stop_grace_s=settings.shutdown_timeout_s * 0.8)
+        log.info("processor starting", extra={"consumer": name, "partitions": settings.streams.partitions})
+        producer_stop = asyncio.Event()
         async with asyncio.TaskGroup() as tasks:
-            consuming = [tasks.create_task(consumer.run(stop)) for consumer in consumers]
-            tasks.create_task(cancel_late(stop, consuming, settings.shutdown_timeout_s * 0.8))
             tasks.create_task(monitor.run(stop))
             tasks.create_task(keep_partitions(pool, stop))
-            # its own group: never slows storage
-            tasks.create_task(run_analytics(settings, redis, pool, stop))
-            tasks.create_task(run_rules(settings, redis, pool, stop))  # users' alert rules: a group too
-            if settings.traders.enabled:  # its own group too: discovery and position changes
-                tasks.create_task(run_traders(settings, redis, pool, stop))
+            tasks.create_task(book.keep_loaded(pool, stop, RULES_RELOAD_S))
+            tasks.create_task(watch_silences(silence_timer(settings, redis, pool, book), stop))
+            tasks.create_task(parts.analytics.run(producer_stop))
+            if settings.traders.enabled:
                 tasks.create_task(run_leaderboard(settings, pool, stop))  # a snapshot every interval
-            if settings.accounts.enabled:  # its own group: the user's accounts, stored and reconciled
-                tasks.create_task(run_accounts(settings, redis, pool, stop))
+            try:
+                await ownership.run(stop)
+            finally:
+                producer_stop.set()  # after the consumers: it flushes what they published
     finally:
         await pool.close()

@@ -29,7 +29,7 @@ from shared.alert_rules import Rule, list_rules, record_fire
 from shared.backoff import Backoff, sleep_or_stop
 from shared.breaker import SinkUnavailable
 from shared.config import Settings
-from shared.constants import family_streams
+from shared.constants import family_streams, partition_stream
 from shared.consumer import StreamConsumer
 from shared.consumer import join_at_the_end as join_streams_at_the_end
 from shared.db import DB_ERRORS
@@ -204,24 +204,47 @@ async def first_load(book: RuleBook, pool: asyncpg.Pool, stop: asyncio.Event) ->
             await sleep_or_stop(stop, backoff.next_delay())
 
 
+async def prepare_rules(settings: Settings, redis: aioredis.Redis, pool: asyncpg.Pool,
+                        stop: asyncio.Event) -> RuleBook:
+    """Once per process, before any partition's consumers: the group joined at every stream's end,
+    and the rules loaded."""
+    await join_at_the_end(settings, redis, stop)
+    book = RuleBook()
+    await first_load(book, pool, stop)
+    return book
+
+
+def rules_consumers(settings: Settings, redis: aioredis.Redis, pool: asyncpg.Pool, book: RuleBook,
+                    partition: int) -> list[StreamConsumer]:
+    """One consumer per family the rule kinds read, on one partition. The partition's price Memory
+    is its own: an exchange+symbol's trades and prices share one partition number."""
+    name, prefix, partitions = instance_name(settings), settings.streams.prefix, settings.streams.partitions
+    memory = Memory()
+    return [  # each sink owns its producer, which it flushes itself
+        StreamConsumer(redis, settings, partition_stream(prefix, family, partitions, partition),
+                       RULES_GROUP, name,
+                       RuleSink(book, redis, pool, StreamProducer(redis, settings, source="processor"),
+                                prefix, memory))
+        for family in FAMILIES
+    ]
+
+
+def silence_timer(settings: Settings, redis: aioredis.Redis, pool: asyncpg.Pool, book: RuleBook) -> RuleSink:
+    """The sink the feed_silent timer fires through, one per process: a silence is claimed in Redis
+    before it fires, so several processors report it once."""
+    return RuleSink(book, redis, pool, StreamProducer(redis, settings, source="processor"),
+                    settings.streams.prefix, Memory())
+
+
 async def run_rules(settings: Settings, redis: aioredis.Redis, pool: asyncpg.Pool, stop: asyncio.Event,
                     reload_s: float = RELOAD_S) -> None:
-    """Consume until stopped, one consumer per partition of each family the rule kinds read."""
-    await join_at_the_end(settings, redis, stop)
-    book, memory = RuleBook(), Memory()
-    await first_load(book, pool, stop)
-    name = instance_name(settings)
-    consumers = [  # each sink owns its producer, which it flushes itself
-        StreamConsumer(redis, settings, stream, RULES_GROUP, name,
-                       RuleSink(book, redis, pool, StreamProducer(redis, settings, source="processor"),
-                                settings.streams.prefix, memory))
-        for family in FAMILIES
-        for stream in family_streams(settings.streams.prefix, family, settings.streams.partitions)
-    ]
-    timer = RuleSink(book, redis, pool, StreamProducer(redis, settings, source="processor"),
-                     settings.streams.prefix, memory)
+    """Every partition, without ownership, until stopped (the processor runs the rules through its
+    partitions instead)."""
+    book = await prepare_rules(settings, redis, pool, stop)
+    consumers = [consumer for n in range(settings.streams.partitions)
+                 for consumer in rules_consumers(settings, redis, pool, book, n)]
     async with asyncio.TaskGroup() as tasks:
         tasks.create_task(book.keep_loaded(pool, stop, reload_s))
-        tasks.create_task(watch_silences(timer, stop))
+        tasks.create_task(watch_silences(silence_timer(settings, redis, pool, book), stop))
         for consumer in consumers:
             tasks.create_task(consumer.run(stop))

@@ -29,7 +29,13 @@ from services.processor.trader_states import Locked, apply_states, lock_traders
 from services.processor.trader_watch import sync_watch_set
 from shared.breaker import SinkUnavailable
 from shared.config import Settings
-from shared.constants import TRADERS_GROUP, family_streams, traders_rotation_key, traders_watch_key
+from shared.constants import (
+    TRADERS_GROUP,
+    family_streams,
+    partition_stream,
+    traders_rotation_key,
+    traders_watch_key,
+)
 from shared.consumer import StreamConsumer, join_at_the_end
 from shared.events import Event, PositionChange, TraderEquity, TraderFill, TraderState
 from shared.health import instance_name
@@ -92,22 +98,19 @@ class TraderStore:
             raise SinkUnavailable("redis: position changes not published")
 
 
-def traders_consumers(settings: Settings, redis: aioredis.Redis, pool: asyncpg.Pool) -> list[StreamConsumer]:
-    """One consumer per partition of th:trades and of th:positions, each with its own sink (a
+def traders_consumers(settings: Settings, redis: aioredis.Redis, pool: asyncpg.Pool,
+                      partition: int) -> list[StreamConsumer]:
+    """The consumers of one partition of th:trades and th:positions, each with its own sink (a
     positions sink owns its producer, which it flushes itself)."""
     name = instance_name(settings)
-    prefix = settings.streams.prefix
-    discovery = [
-        StreamConsumer(redis, settings, stream, TRADERS_GROUP, name,
-                       TraderDiscovery(pool, redis, traders_rotation_key(prefix), settings.traders.coins))
-        for stream in family_streams(prefix, "trades", settings.streams.partitions)
-    ]
-    positions = [
-        StreamConsumer(redis, settings, stream, TRADERS_GROUP, name,
-                       TraderStore(pool, StreamProducer(redis, settings, source="processor")))
-        for stream in family_streams(prefix, "positions", settings.streams.partitions)
-    ]
-    return discovery + positions
+    prefix, partitions = settings.streams.prefix, settings.streams.partitions
+    discovery = StreamConsumer(redis, settings, partition_stream(prefix, "trades", partitions, partition),
+                               TRADERS_GROUP, name, TraderDiscovery(pool, redis, traders_rotation_key(prefix),
+                                                                    settings.traders.coins))
+    positions = StreamConsumer(redis, settings, partition_stream(prefix, "positions", partitions, partition),
+                               TRADERS_GROUP, name,
+                               TraderStore(pool, StreamProducer(redis, settings, source="processor")))
+    return [discovery, positions]
 
 
 async def restore_watch_set(settings: Settings, redis: aioredis.Redis, pool: asyncpg.Pool) -> None:
@@ -129,12 +132,20 @@ async def join_trades_at_the_end(settings: Settings, redis: aioredis.Redis, stop
     await join_at_the_end(redis, streams, TRADERS_GROUP, stop, settings.redis_backoff_max_s)
 
 
-async def run_traders(settings: Settings, redis: aioredis.Redis, pool: asyncpg.Pool,
-                      stop: asyncio.Event) -> None:
-    """Consume until stopped (each consumer finishes, publishes and acks its batch in hand)."""
+async def prepare_traders(settings: Settings, redis: aioredis.Redis, pool: asyncpg.Pool,
+                          stop: asyncio.Event) -> None:
+    """Once per process, before any partition's consumers."""
     await join_trades_at_the_end(settings, redis, stop)
     await restore_watch_set(settings, redis, pool)
-    consumers = traders_consumers(settings, redis, pool)
+
+
+async def run_traders(settings: Settings, redis: aioredis.Redis, pool: asyncpg.Pool,
+                      stop: asyncio.Event) -> None:
+    """Every partition, without ownership, until stopped (each consumer finishes, publishes and acks
+    its batch in hand); the processor runs the group through its partitions instead."""
+    await prepare_traders(settings, redis, pool, stop)
+    consumers = [consumer for n in range(settings.streams.partitions)
+                 for consumer in traders_consumers(settings, redis, pool, n)]
     log.info("traders consuming", extra={"streams": ",".join(c.stream for c in consumers)})
     async with asyncio.TaskGroup() as tasks:
         for consumer in consumers:
