@@ -123,8 +123,9 @@ async def test_a_refused_login_backs_off_says_auth_failed_and_alerts_once(
         await wait_until(lambda: venue.logins >= 1, what="first login")
         await asyncio.sleep(3.0)
         refused_logins = venue.logins
-        # a backoff from 0.5 s capped at 1 s: a handful in 3 s, never a tight loop
-        assert 2 <= refused_logins <= 8, refused_logins
+        # a backoff from 0.5 s capped at 1 s, fully jittered (each wait uniform in [0, ceiling]): about
+        # six in 3 s, more by chance, never a tight loop (hundreds)
+        assert 2 <= refused_logins <= 15, refused_logins
         status = conn.status()
         assert status.reason == "auth_failed" and status.failures >= 2, status
         report = feed_report([status], now_us(), 5.0)
