@@ -34,11 +34,11 @@ demo: install         ## the whole stack against the local simulator
 demo-kill: install    ## the demo, its receivers SIGKILLed for 10 s at 30 s, then the count per venue
 	$(PY) scripts/stack.py demo --seconds 75 --kill-receivers-at 30 --kill-for 10
 
-demo-cluster: install ## the demo on a local Redis Cluster (3 masters, 3 replicas), streams in 3 partitions
-	$(PY) scripts/stack.py demo --cluster --seconds $(SECONDS)
+demo-cluster: install ## the demo on a local Redis Cluster (3 masters, 3 replicas): 3 partitions, 2 processors
+	$(PY) scripts/stack.py demo --cluster --processors 2 --seconds $(SECONDS)
 
-demo-cluster-kill: install ## demo-cluster, the Redis master of th:{trades:0} SIGKILLed at 30 s, then the count
-	$(PY) scripts/stack.py demo --cluster --seconds 75 --kill-master-at 30
+demo-cluster-kill: install ## demo-cluster, a Redis master SIGKILLed at 30 s, a processor at 50 s, then the count
+	$(PY) scripts/stack.py demo --cluster --processors 2 --seconds 90 --kill-master-at 30 --kill-processor-at 50
 
 test: install promtool chromium lint  ## everything CI runs: the lint, then the tests (need Redis and PostgreSQL, see README)
 	$(PY) -m pytest -q

@@ -85,6 +85,17 @@ async def stored_counts(database_url: str, schema: str, since_us: int) -> Counts
     return {venue: (a, b, c, d) for venue, (a, b, c, d) in counts.items()}
 
 
+def metric_sum(url: str, name: str) -> int | None:
+    """The sum of a counter over its labels on a Prometheus text page; None when it does not answer."""
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            text = response.read().decode()
+    except OSError:
+        return None
+    return int(sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                   if line.startswith(name + "{") or line.startswith(name + " ")))
+
+
 def count(sim: str, api: str, url: str, schema: str, since_us: int) -> dict[str, VenueCount]:
     """Every venue that made or stored a trade in this run, or recorded a gap (`url`: PostgreSQL's)."""
     made = {name: v["made"] for name, v in get_json(f"{sim}/stats")["venues"].items()}

@@ -23,13 +23,13 @@ SERVICES = ["processor", "receivers", "general", "api"]
 GRACE_S = 15
 
 
-def start(name: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
+def start(name: str, env: dict[str, str], module: str = "") -> subprocess.Popen[bytes]:
     logs = VAR / "log"
     logs.mkdir(parents=True, exist_ok=True)
     out = open(logs / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child until it exits
     # A process group of its own: Ctrl-C reaches this script alone, which takes the demo summary
     # while everything still runs, then stops the services in order.
-    return subprocess.Popen([sys.executable, "-m", f"services.{name}"], env=env, stdout=out,
+    return subprocess.Popen([sys.executable, "-m", f"services.{module or name}"], env=env, stdout=out,
                             stderr=subprocess.STDOUT, process_group=0)
 
 
@@ -182,6 +182,58 @@ class MasterKill:
         self.client.close()
 
 
+def processor_envs(env: dict[str, str], count: int) -> dict[str, dict[str, str]]:
+    """The processors beyond the first: each its own instance name (its consumers and heartbeat)
+    and metrics port; the first keeps the host name and the usual port."""
+    base = int(env.get("TRADEHUB_PROCESSOR_METRICS_PORT", "9102"))
+    return {f"processor-{n}": {**env, "TRADEHUB_SERVICE_INSTANCE": f"processor-{n}",
+                               "TRADEHUB_PROCESSOR_METRICS_PORT": str(base + 10 * (n - 1))}
+            for n in range(2, count + 1)}
+
+
+class ProcessorWork:
+    """Events each processor stored (tradehub_events_stored_total on its /metrics), sampled through
+    the run so a processor killed midway keeps its last count."""
+
+    def __init__(self, env: dict[str, str], extra: dict[str, dict[str, str]], kill_at: float) -> None:
+        self.ports = {"processor": env.get("TRADEHUB_PROCESSOR_METRICS_PORT", "9102")}
+        self.ports.update({name: own["TRADEHUB_PROCESSOR_METRICS_PORT"] for name, own in extra.items()})
+        self.stored: dict[str, int] = {}
+        self.killed: set[str] = set()
+        self.next_at = 0.0
+        self.kill_at = kill_at  # SIGKILL the last processor this many seconds in (0: never)
+
+    def step(self, procs: dict[str, subprocess.Popen[bytes]], elapsed: float) -> None:
+        victim = list(self.ports)[-1]
+        if self.kill_at and len(self.ports) > 1 and elapsed >= self.kill_at and victim not in self.killed:
+            self.sample(now=True)  # its count up to the kill
+            procs[victim].kill()
+            self.killed.add(victim)
+            print(f"{victim} SIGKILLed at {elapsed:.0f} s; the others take its partitions over", flush=True)
+        self.sample()
+
+    def sample(self, now: bool = False) -> None:
+        if len(self.ports) < 2 or (time.monotonic() < self.next_at and not now):
+            return
+        self.next_at = time.monotonic() + 5
+        for name, port in self.ports.items():
+            if name in self.killed and name in self.stored:
+                continue  # its last sample before the kill stands
+            count = demo_count.metric_sum(f"http://127.0.0.1:{port}/metrics", "tradehub_events_stored_total")
+            if count is not None:
+                self.stored[name] = count
+
+    def report(self) -> None:
+        if len(self.ports) > 1:
+            self.sample(now=True)
+            print(self.summary(), flush=True)
+
+    def summary(self) -> str:
+        return "events stored per processor: " + ", ".join(
+            f"{name} {self.stored.get(name, 0):,}" + (" (SIGKILLed)" if name in self.killed else "")
+            for name in self.ports)
+
+
 def kill_pending(kill: KillPlan | None, name: str) -> bool:
     """The receivers are down on purpose."""
     return kill is not None and name == "receivers" and kill.killed and not kill.restarted
@@ -213,6 +265,10 @@ def main() -> int:
                         help="and start them again K seconds later")
     parser.add_argument("--kill-master-at", type=float, default=0, metavar="S",
                         help="with --cluster: SIGKILL the Redis master of th:{trades:0} S seconds in")
+    parser.add_argument("--processors", type=int, default=1, metavar="N",
+                        help="run N processors sharing the stream partitions (processor, processor-2, ...)")
+    parser.add_argument("--kill-processor-at", type=float, default=0, metavar="S",
+                        help="with --processors 2 or more: SIGKILL the last processor S seconds in")
     parser.add_argument("--cluster", action="store_true",
                         help="on a local Redis Cluster (3 masters, 3 replicas; scripts/local_cluster.py), "
                              "streams in 3 partitions")
@@ -236,6 +292,9 @@ def main() -> int:
         procs[name] = start(name, env)
         if name == "simulator":
             time.sleep(1)
+    extra = processor_envs(env, args.processors)
+    procs.update({name: start(name, own, module="processor") for name, own in extra.items()})
+    work = ProcessorWork(env, extra, args.kill_processor_at)
     port = env.get("TRADEHUB_API_PORT", "8000")
     print(f"tradehub {args.mode}: {', '.join(names)} started; logs in {VAR}/log", flush=True)
     print(f"  health  http://127.0.0.1:{port}/ready   data  http://127.0.0.1:{port}/api/v1/trades",
@@ -254,9 +313,12 @@ def main() -> int:
             kill.step(procs, env, time.monotonic() - began)
         if master_kill is not None:
             master_kill.step(time.monotonic() - began)
-        failed = next((n for n, p in procs.items() if p.poll() is not None and not kill_pending(kill, n)), "")
+        work.step(procs, time.monotonic() - began)
+        failed = next((n for n, p in procs.items()
+                       if p.poll() is not None and not kill_pending(kill, n) and n not in work.killed), "")
     if args.mode == "demo" and not failed:
         demo_summary(env, started_us)
+        work.report()
     if failed:
         print(f"{failed} exited with {procs[failed].returncode}: see {VAR}/log/{failed}.log", file=sys.stderr)
     stop_services(procs)
