@@ -29,6 +29,7 @@ from shared.constants import (
     processor_members_key,
 )
 from shared.consumer import StreamConsumer
+from shared.db import create_pool
 from shared.events import Event, Trade
 from shared.streams import StreamProducer
 from tests.conftest import DATABASE_URL, REDIS_URL
@@ -144,6 +145,7 @@ class Processors:
     def __init__(self, make_settings: Callable[..., Settings], **overrides: Any) -> None:
         self.make_settings, self.overrides = make_settings, overrides
         self.running: dict[str, tuple[asyncio.Task[None], asyncio.Event, aioredis.Redis]] = {}
+        self.pools: dict[str, list[asyncpg.Pool]] = {}
 
     def start(self, name: str) -> None:
         settings = self.make_settings(service_instance=name, **LEASES, **self.overrides)
@@ -151,8 +153,19 @@ class Processors:
         task = asyncio.create_task(processor.run_processor(settings, client, stop))
         self.running[name] = (task, stop, client)
 
+    async def create_pool(self, settings: Settings) -> asyncpg.Pool:
+        """Stands in for the processor's create_pool, so that kill() can close its connections."""
+        pool = await create_pool(settings)
+        self.pools.setdefault(settings.service_instance, []).append(pool)
+        return pool
+
     async def kill(self, name: str) -> None:
+        """Cancelled, and its PostgreSQL connections closed under it, as the kernel closes a killed
+        process's sockets (a connection left open in a transaction would hold its locks)."""
         task, _, client = self.running.pop(name)
+        task.cancel()
+        for pool in self.pools.pop(name, []):
+            pool.terminate()
         while not task.done():  # Python 3.11's wait_for can swallow a cancellation: cancel again
             task.cancel()
             await asyncio.wait([task], timeout=1)
@@ -335,6 +348,7 @@ async def test_candles_of_a_moved_partition_equal_an_undisturbed_run(
     total = len(early) + len(middle) + len(late)
     settings = make_settings(**LEASES)
     async with processors(make_settings) as running:
+        monkeypatch.setattr(processor, "create_pool", running.create_pool)
         running.start("pa")
         running.start("pb")
 
