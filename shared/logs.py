@@ -29,6 +29,7 @@ class JsonFormatter(logging.Formatter):
         }
         for key, value in record.__dict__.items():
             if key not in _STANDARD and not key.startswith("_"):
+                key = f"extra_{key}" if key in data else key  # the line's own ts, level... stay
                 data[key] = value if isinstance(value, (int, float, str, bool, type(None))) else str(value)
         if record.exc_info:
             data["exc"] = self.formatException(record.exc_info)

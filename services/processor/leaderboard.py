@@ -105,7 +105,7 @@ async def run_leaderboard(settings: Settings, pool: asyncpg.Pool, stop: asyncio.
         failing = False
         if snapshot is not None:
             log.info("leaderboard ranked", extra={
-                "ts": snapshot.ts, "tracked": snapshot.tracked, "ranked": len(snapshot.ranked),
+                "snapshot_ts": snapshot.ts, "tracked": snapshot.tracked, "ranked": len(snapshot.ranked),
                 "took_s": round(time.monotonic() - started, 3)})
 
 
