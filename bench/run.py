@@ -7,7 +7,7 @@ receivers' figures (bench/receivers.py, under "receivers"), the traders' (bench/
 whole pipeline's, the services running as processes (bench/pipeline.py, under "pipeline", a few
 minutes; `python bench/pipeline.py --help` runs it longer). Consume+store with 1, 2 and 3 partitions
 and processors sharing them (bench/partitions.py, under "partitions"; BENCH_REDIS_URL runs it on
-another Redis, e.g. a cluster). Progress goes to stderr.
+another Redis), then the same on a local Redis Cluster ("partitions_cluster"). Progress goes to stderr.
 
 usage: python bench/run.py [streams|partitions|receivers|traders|pipeline ...]   (default: all)
 """
@@ -22,7 +22,9 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -253,6 +255,19 @@ async def main() -> dict[str, Any]:
     }
 
 
+def on_local_cluster(bench: Callable[[str], dict[str, Any]]) -> dict[str, Any]:
+    """The same figures on a local Redis Cluster (3 masters, 3 replicas: scripts/local_cluster.py),
+    started for the run and removed after it."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+    from local_cluster import LocalCluster
+
+    cluster = LocalCluster()
+    try:
+        return bench(cluster.start())
+    finally:
+        cluster.stop()
+
+
 def document(parts: list[str]) -> dict[str, Any]:
     doc: dict[str, Any] = {}
     if "streams" in parts:
@@ -269,6 +284,7 @@ def document(parts: list[str]) -> dict[str, Any]:
         import partitions  # bench/partitions.py, beside this file: 1, 2, 3 partitions and processors
 
         doc.update(partitions.run(os.environ.get("BENCH_REDIS_URL") or None))
+        doc["partitions_cluster"] = on_local_cluster(partitions.run)["partitions"]
     if "pipeline" in parts:
         import pipeline  # bench/pipeline.py, beside this file
 
