@@ -14,10 +14,11 @@ LAST_WRITE_S = 1.0
 
 
 async def sleep_or_stop(stop: asyncio.Event, seconds: float) -> bool:
-    """Sleep up to `seconds`; True when stopped. A zero sleep times out before stop.wait() runs,
-    so a stop already set is read directly."""
+    """Sleep up to `seconds`; True when stopped. asyncio.timeout, not wait_for: Python 3.11's wait_for
+    can swallow a cancellation that arrives as the stop is set, and a cancelled task then runs on."""
     try:
-        await asyncio.wait_for(stop.wait(), seconds)
+        async with asyncio.timeout(seconds):
+            await stop.wait()
     except TimeoutError:
         return stop.is_set()
     return True

@@ -90,3 +90,15 @@ def test_backoff_grows_to_its_cap_and_resets() -> None:
     assert backoff.attempt == 20
     backoff.reset()
     assert backoff.next_delay() <= 0.5
+
+
+async def test_a_cancellation_that_meets_the_stop_still_cancels() -> None:
+    """Python 3.11's wait_for returned the inner result when the stop and a cancellation came in the
+    same loop turn, and the cancelled task ran on (a killed processor's loop that never ended)."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(sleep_or_stop(stop, 10))
+    await asyncio.sleep(0)  # the task waits on the stop
+    stop.set()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
