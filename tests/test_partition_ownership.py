@@ -200,6 +200,13 @@ async def processors(make_settings: Callable[..., Settings], **overrides: Any) -
         await running.stop_all()
 
 
+async def both_own_partitions(redis: aioredis.Redis, settings: Settings) -> None:
+    async def shared() -> bool:
+        return set(await holders(redis, settings)) == {b"pa", b"pb"}
+
+    await wait_until(shared, 20, "both processors owning partitions")
+
+
 async def test_two_processors_share_three_partitions_and_store_each_trade_once(
     redis: aioredis.Redis, make_settings: Callable[..., Settings], pool: asyncpg.Pool,
 ) -> None:
@@ -207,11 +214,7 @@ async def test_two_processors_share_three_partitions_and_store_each_trade_once(
     async with processors(make_settings) as running:
         running.start("pa")
         running.start("pb")
-
-        async def shared() -> bool:
-            return set(await holders(redis, settings)) == {b"pa", b"pb"}
-
-        await wait_until(shared, 20, "both processors owning partitions")
+        await both_own_partitions(redis, settings)
         owners = await holders(redis, settings)
         trades = minute_trades(range(3))
         await send(redis, settings, trades)
@@ -236,11 +239,7 @@ async def test_processor_sigkill_its_partitions_and_unacked_entries_are_taken_ov
         async with processors(make_settings) as running:
             stack.start("processor")  # pa: a process of its own, for the SIGKILL
             running.start("pb")
-
-            async def shared() -> bool:
-                return set(await holders(redis, settings)) == {b"pa", b"pb"}
-
-            await wait_until(shared, 20, "both processors owning partitions")
+            await both_own_partitions(redis, settings)
             first = minute_trades(range(2))
             await send(redis, settings, first)
 
@@ -279,11 +278,7 @@ async def test_a_stopped_processor_frees_its_partitions_for_the_other(
     async with processors(make_settings) as running:
         running.start("pa")
         running.start("pb")
-
-        async def shared() -> bool:
-            return set(await holders(redis, settings)) == {b"pa", b"pb"}
-
-        await wait_until(shared, 20, "both processors owning partitions")
+        await both_own_partitions(redis, settings)
         first = minute_trades(range(2))
         await send(redis, settings, first)
         await running.stop("pa")
@@ -351,11 +346,7 @@ async def test_candles_of_a_moved_partition_equal_an_undisturbed_run(
         monkeypatch.setattr(processor, "create_pool", running.create_pool)
         running.start("pa")
         running.start("pb")
-
-        async def shared() -> bool:
-            return set(await holders(redis, settings)) == {b"pa", b"pb"}
-
-        await wait_until(shared, 20, "both processors owning partitions")
+        await both_own_partitions(redis, settings)
         await send(redis, settings, early)
         await wait_until(lambda: analysed(redis, settings), 20, "the early trades analysed")
         GatedStore.gate.clear()  # storage stalls; analytics goes on, ahead of it
