@@ -134,8 +134,9 @@ class StreamProducer:
         Redis away fails it at once, and the backoff after it ends with the stop."""
         interval = self.settings.producer.flush_ms / 1000
         while not stop.is_set():
-            try:
-                await asyncio.wait_for(self._full.wait(), interval)
+            try:  # asyncio.timeout: 3.11's wait_for makes a task each time, and can swallow a cancel
+                async with asyncio.timeout(interval):
+                    await self._full.wait()
             except TimeoutError:
                 pass
             self._full.clear()

@@ -157,7 +157,8 @@ class Accounts:
     async def _stop(self, running: Running) -> None:
         running.stop.set()
         try:
-            await asyncio.wait_for(running.task, self.settings.shutdown_timeout_s)
+            async with asyncio.timeout(self.settings.shutdown_timeout_s):  # then it is cancelled
+                await running.task
         except TimeoutError:
             log.warning("account stop timed out", extra={"account": running.opened[0].id})
         log.info("account stopped", extra={"account": running.opened[0].id})
