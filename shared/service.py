@@ -6,19 +6,21 @@ import asyncio
 import logging
 import signal
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
 
 import redis.asyncio as aioredis
 import uvloop
 
 from shared.config import ConfigError, Settings, load_settings, public_view
+from shared.db import DB_ERRORS
 from shared.health import beat_forever
 from shared.logs import setup_logging
 from shared.metrics import start_metrics_server
 from shared.redis_connect import cluster_target, redis_client
 
 log = logging.getLogger(__name__)
-__all__ = ["load_or_exit", "redis_client", "run", "serve"]
+__all__ = ["load_or_exit", "redis_client", "run", "run_command", "serve"]
 Main = Callable[[Settings, aioredis.Redis, asyncio.Event], Awaitable[None]]
 
 
@@ -34,6 +36,21 @@ def load_or_exit(service: str) -> Settings:
         raise SystemExit(2) from exc
     setup_logging(service, settings.log_level)
     return settings
+
+
+def run_command(command: Callable[[], Coroutine[Any, Any, int]],
+                failures: tuple[type[BaseException], ...] = ()) -> int:
+    """A command line's exit code: its own, 2 on a configuration error, 1 when PostgreSQL, the network
+    or one of `failures` fails it, each said on stderr. `command` loads the settings itself, so a
+    bad setting is a configuration error too."""
+    try:
+        return asyncio.run(command())
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    except (*DB_ERRORS, *failures) as exc:
+        print(f"error: {exc!r}", file=sys.stderr)
+        return 1
 
 
 async def serve(service: str, settings: Settings, main: Main, metrics_port: int | None) -> None:

@@ -8,15 +8,15 @@ command line.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from datetime import UTC, datetime
 
 import asyncpg
 
 from services.api.api_keys import KEY_ID, SCOPES, ApiKey, create_key, list_keys, revoke_key
-from shared.config import ConfigError, Settings, load_settings
-from shared.db import CONNECTION_ERRORS, migrate
+from shared.config import Settings, load_settings
+from shared.db import migrate
+from shared.service import run_command
 
 
 def key_id(text: str) -> str:
@@ -74,11 +74,4 @@ async def run_keys(settings: Settings, args: argparse.Namespace) -> int:
 
 def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
-    try:
-        return asyncio.run(run_keys(load_settings(), args))
-    except ConfigError as exc:
-        print(f"configuration error: {exc}", file=sys.stderr)
-        return 2
-    except (asyncpg.PostgresError, *CONNECTION_ERRORS) as exc:
-        print(f"error: {exc!r}", file=sys.stderr)
-        return 1
+    return run_command(lambda: run_keys(load_settings(), args))

@@ -14,7 +14,6 @@ data stored now (services/processor/recompute_leaderboard.py).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -28,9 +27,10 @@ import msgspec
 from services.processor.candles import ROLLUP_CHAIN, CandleBuilder, Pair, rollup
 from services.processor.tables_analytics import CANDLES, merge
 from shared.candles import INTERVAL_US, MINUTE_US, ZERO, bucket_start, candle_of
-from shared.config import ConfigError, Settings, load_settings
-from shared.db import CONNECTION_ERRORS, DAY_US, create_pool
+from shared.config import Settings, load_settings
+from shared.db import DAY_US, create_pool
 from shared.events import Candle, Trade
+from shared.service import run_command
 from shared.settings import TraderSettings
 
 HOUR_US = INTERVAL_US["1h"]
@@ -302,13 +302,7 @@ def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     try:
         scope = scope_of(args)
-        return asyncio.run(_run(load_settings(), args.name, scope))
     except BadRange as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except ConfigError as exc:
-        print(f"configuration error: {exc}", file=sys.stderr)
-        return 2
-    except (asyncpg.PostgresError, *CONNECTION_ERRORS) as exc:
-        print(f"error: {exc!r}", file=sys.stderr)
-        return 1
+    return run_command(lambda: _run(load_settings(), args.name, scope))

@@ -7,20 +7,18 @@ source of truth; every command leaves the tracker's Redis set equal to it.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from decimal import Decimal
 
-import asyncpg
 from redis.exceptions import RedisError
 
 from services.processor.trader_address import BadAddress, address_of
 from services.processor.trader_watch import sync_watch_set, unwatch, watch, watched
-from shared.config import ConfigError, Settings, load_settings
+from shared.config import Settings, load_settings
 from shared.constants import traders_rotation_key, traders_watch_key
-from shared.db import CONNECTION_ERRORS, create_pool, migrate
+from shared.db import create_pool, migrate
 from shared.decimals import usd_argument
-from shared.service import redis_client
+from shared.service import redis_client, run_command
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -76,11 +74,4 @@ def main(argv: list[str]) -> int:
     except BadAddress as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    try:
-        return asyncio.run(run_watch(load_settings(), args.action, address, args.min_usd))
-    except ConfigError as exc:
-        print(f"configuration error: {exc}", file=sys.stderr)
-        return 2
-    except (RedisError, asyncpg.PostgresError, *CONNECTION_ERRORS) as exc:
-        print(f"error: {exc!r}", file=sys.stderr)
-        return 1
+    return run_command(lambda: run_watch(load_settings(), args.action, address, args.min_usd), (RedisError,))
