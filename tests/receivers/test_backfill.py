@@ -5,22 +5,20 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import asyncpg
 import pytest
 import redis.asyncio as aioredis
 
-from services.processor.sinks import STORED_FAMILIES
-from services.processor.store import EventStore
-from services.receivers.backfill import Backfill, open_backfill
+from services.receivers.backfill import Backfill
 from services.receivers.backfill_positions import read_positions
 from services.receivers.connection import FeedConnection
 from services.simulator.app import venue_urls
 from services.simulator.binance import agg_trade, record_trade, spot_trade
 from shared.events import Gap, Trade
+from tests.receivers.backfilling import backfilled_socket, stored_twice, symbol_gaps
 from tests.receivers.sim import FakeProducer, SettingsFactory, Sim, simulator, wait_until
 
 SYMBOLS = ["BTCUSDT", "ETHUSDT"]
@@ -35,22 +33,9 @@ def sim_settings(sim: Sim, **overrides: Any) -> dict[str, Any]:
             "backfill_position_interval_s": 0.1, "venue_urls": urls} | overrides
 
 
-@asynccontextmanager
-async def receiving(sim: Sim, venue: str, redis: aioredis.Redis, producer: FakeProducer,
-                    **overrides: Any) -> AsyncIterator[tuple[FeedConnection, Backfill]]:
-    """One socket of `venue` with its sequencer, and the venue's backfill worker, until the block ends."""
-    extra = sim_settings(sim, **overrides)
-    settings = sim.settings(**extra)
-    feed = sim.feed(venue, **extra)
-    async with open_backfill(settings, redis, producer, [feed]) as backfill:
-        conn = FeedConnection(feed, producer, backoff_max_s=0.3, sequencer=backfill.sequencer(feed))
-        stop = asyncio.Event()
-        tasks = [asyncio.create_task(conn.run(stop)), asyncio.create_task(backfill.run(stop))]
-        try:
-            yield conn, backfill
-        finally:
-            stop.set()
-            await asyncio.wait_for(asyncio.gather(*tasks), 5)
+def receiving(sim: Sim, venue: str, redis: aioredis.Redis, producer: FakeProducer,
+              **overrides: Any) -> AbstractAsyncContextManager[tuple[FeedConnection, Backfill]]:
+    return backfilled_socket(sim, venue, sim_settings(sim, **overrides), redis, producer)
 
 
 def trade_ids(producer: FakeProducer) -> dict[str, list[int]]:
@@ -59,10 +44,6 @@ def trade_ids(producer: FakeProducer) -> dict[str, list[int]]:
         if isinstance(event, Trade):
             ids[event.raw_symbol].append(int(event.trade_id))
     return ids
-
-
-def symbol_gaps(producer: FakeProducer) -> list[Gap]:
-    return [e for e in producer.events if isinstance(e, Gap) and e.symbol]
 
 
 def complete(sim: Sim, venue: str, producer: FakeProducer) -> bool:
@@ -79,15 +60,6 @@ def trade_off_socket(sim: Sim, venue: str, count: int) -> None:
         for _ in range(count):
             tape = state.tape(symbol)
             record_trade(state.history, spot_trade(tape) if venue == "binance_spot" else agg_trade(tape))
-
-
-async def stored(pool: asyncpg.Pool, producer: FakeProducer) -> list[asyncpg.Record]:
-    """The published trades and gaps through the processor's store, twice (a redelivery)."""
-    store = EventStore(pool, STORED_FAMILIES["trades"] | STORED_FAMILIES["gaps"])
-    await store(producer.events)
-    await store(producer.events)
-    return await pool.fetch("SELECT symbol, count(*) AS n, count(DISTINCT trade_id) AS ids FROM trades "
-                            "GROUP BY symbol ORDER BY symbol")
 
 
 @pytest.mark.parametrize("venue", ["binance", "binance_spot"])
@@ -117,7 +89,7 @@ async def test_dropped_frames_are_found_and_healed(venue: str, make_settings: Se
     ring = sim.venue(venue).history
     for symbol, ids in trade_ids(producer).items():
         assert sorted(set(ids)) == [i for i in ring.ids(symbol) if i >= min(ids)]  # stored == sent
-    rows = await stored(pool, producer)
+    rows = await stored_twice(pool, producer)
     sent = {sym: len([i for i in ring.ids(sym) if i >= min(ids)]) for sym, ids in trade_ids(producer).items()}
     assert sum(r["n"] for r in rows) == sum(r["ids"] for r in rows) == sum(sent.values())  # no duplicate
     assert await pool.fetchval("SELECT count(*) FROM gaps WHERE status = 'healed'") == len(gaps)

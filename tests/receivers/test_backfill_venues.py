@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from decimal import Decimal
 from typing import Any
 
@@ -16,9 +16,7 @@ import msgspec
 import pytest
 import redis.asyncio as aioredis
 
-from services.processor.sinks import STORED_FAMILIES
-from services.processor.store import EventStore
-from services.receivers.backfill import Backfill, open_backfill
+from services.receivers.backfill import Backfill
 from services.receivers.connection import FeedConnection
 from services.receivers.exchanges.bybit import history as bybit_history
 from services.receivers.exchanges.deribit import history as deribit_history
@@ -31,6 +29,7 @@ from services.simulator import okx as okx_sim
 from services.simulator.app import venue_urls
 from services.simulator.tape import Tape
 from shared.events import Gap, Trade
+from tests.receivers.backfilling import backfilled_socket, stored_twice, symbol_gaps
 from tests.receivers.sim import FakeProducer, SettingsFactory, Sim, simulator, wait_until
 
 SYMBOLS = {"okx": ["BTC-USDT-SWAP", "ETH-USDT-SWAP"], "deribit": ["BTC-PERPETUAL", "ETH-PERPETUAL"],
@@ -49,20 +48,9 @@ def venue_settings(sim: Sim, venue: str, **overrides: Any) -> dict[str, Any]:
             "backfill_position_interval_s": 0.1} | overrides
 
 
-@asynccontextmanager
-async def receiving(sim: Sim, venue: str, redis: aioredis.Redis, producer: FakeProducer,
-                    **overrides: Any) -> AsyncIterator[tuple[FeedConnection, Backfill]]:
-    extra = venue_settings(sim, venue, **overrides)
-    settings, feed = sim.settings(**extra), sim.feed(venue, **extra)
-    async with open_backfill(settings, redis, producer, [feed]) as backfill:
-        conn = FeedConnection(feed, producer, backoff_max_s=0.3, sequencer=backfill.sequencer(feed))
-        stop = asyncio.Event()
-        tasks = [asyncio.create_task(conn.run(stop)), asyncio.create_task(backfill.run(stop))]
-        try:
-            yield conn, backfill
-        finally:
-            stop.set()
-            await asyncio.wait_for(asyncio.gather(*tasks), 5)
+def receiving(sim: Sim, venue: str, redis: aioredis.Redis, producer: FakeProducer,
+              **overrides: Any) -> AbstractAsyncContextManager[tuple[FeedConnection, Backfill]]:
+    return backfilled_socket(sim, venue, venue_settings(sim, venue, **overrides), redis, producer)
 
 
 def published(producer: FakeProducer) -> dict[str, list[str]]:
@@ -82,10 +70,6 @@ def sent(sim: Sim, venue: str, producer: FakeProducer) -> dict[str, list[str]]:
     return out
 
 
-def symbol_gaps(producer: FakeProducer) -> list[Gap]:
-    return [e for e in producer.events if isinstance(e, Gap) and e.symbol]
-
-
 def complete(sim: Sim, venue: str, producer: FakeProducer) -> bool:
     ids = published(producer)
     return len(ids) == 2 and all(set(want) <= set(ids[s]) for s, want in sent(sim, venue, producer).items())
@@ -99,13 +83,6 @@ def trade_off_socket(sim: Sim, venue: str, count: int) -> None:
             RECORD[venue](state.history, MAKE[venue](state.tape(symbol)))
 
 
-async def stored_rows(pool: asyncpg.Pool, producer: FakeProducer) -> list[asyncpg.Record]:
-    """Published trades and gaps through the processor's store, twice (a redelivery)."""
-    store = EventStore(pool, STORED_FAMILIES["trades"] | STORED_FAMILIES["gaps"])
-    await store(producer.events)
-    await store(producer.events)
-    return await pool.fetch("SELECT symbol, count(*) AS n, count(DISTINCT trade_id) AS ids FROM trades "
-                            "GROUP BY symbol ORDER BY symbol")
 
 
 async def test_deribit_sequence_holes_are_found_and_healed(make_settings: SettingsFactory,
@@ -132,7 +109,7 @@ async def test_deribit_sequence_holes_are_found_and_healed(make_settings: Settin
     want = sent(sim, "deribit", producer)
     for symbol, ids in published(producer).items():
         assert sorted(set(ids), key=want[symbol].index) == want[symbol]  # stored == sent
-    rows = await stored_rows(pool, producer)
+    rows = await stored_twice(pool, producer)
     assert sum(r["n"] for r in rows) == sum(r["ids"] for r in rows) == sum(map(len, want.values()))
     assert await pool.fetchval("SELECT count(*) FROM gaps WHERE status = 'healed'") == len(gaps)
 
@@ -160,7 +137,7 @@ async def test_a_reconnect_gap_is_healed(venue: str, make_settings: SettingsFact
     want = sent(sim, venue, producer)
     for symbol, ids in published(producer).items():
         assert sorted(set(ids), key=want[symbol].index) == want[symbol]
-    rows = await stored_rows(pool, producer)
+    rows = await stored_twice(pool, producer)
     assert sum(r["n"] for r in rows) == sum(r["ids"] for r in rows) == sum(map(len, want.values()))
 
 
