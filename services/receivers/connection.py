@@ -122,6 +122,7 @@ class FeedConnection:
                 close_timeout=1,
                 max_size=2**23,
                 max_queue=1024,
+                compression="deflate" if feed.compression else None,
             ) as ws:
                 self.connects += 1
                 self._set_connected(True)

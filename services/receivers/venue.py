@@ -50,6 +50,7 @@ class Feed:
     subscribe_pause_s: float = 0.0  # between subscribe messages, for venues that limit messages per second
     start_delay_s: float = 0.0  # stagger the first connects of one venue (connections per second limits)
     private: bool = False  # one account's private socket (services/receivers/accounts/)
+    compression: bool = False  # offer permessage-deflate (settings.websockets.compression)
 
 
 # --- the record: one per venue (and one more for a venue's spot market), plain data ---
@@ -184,4 +185,5 @@ def socket(venue: Venue, settings: Settings, name: str, url: str, parse: Parse, 
         max_age_s=None if age is None else age - PLANNED_MARGIN_S, ping_message=keepalive.message,
         ping_interval_s=keepalive.interval_s, reply=keepalive.reply,
         subscribe_pause_s=limits.message_spacing_s, start_delay_s=start_delay_s,
+        compression=settings.websockets.compression,
     )

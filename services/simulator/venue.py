@@ -76,6 +76,7 @@ class VenueState:
         self.history = TradeRing()  # the trades made, as the venue's REST history serves them
         self.connections = 0
         self.opened = 0  # connections ever accepted
+        self.deflated = 0  # of them, those that negotiated permessage-deflate (the client offered it)
         self.sessions: deque[list[str]] = deque(maxlen=SESSIONS_KEPT)  # subscription keys of each connection
         self.open: dict[Session, tuple[web.WebSocketResponse, web.Request]] = {}  # closed at shutdown
         self.population: Callable[[], Population] | None = None  # hyperliquid's traders, built on first use
@@ -121,6 +122,7 @@ class VenueState:
             "prebuilt": self.prebuilt is not None,
             "connections": self.connections,
             "opened": self.opened,
+            "deflated": self.deflated,
             "made": sum(self.made.values()),
             "made_by_symbol": dict(self.made),
             "lagged": sum(m.lagged for m in self.makers.values()),
@@ -191,6 +193,7 @@ async def serve(request: web.Request, state: VenueState, venue: Venue) -> web.We
     await ws.prepare(request)
     state.connections += 1
     state.opened += 1
+    state.deflated += bool(ws.compress)
     session = Session(state, state.opened)
     state.sessions.append(session.keys)
     venue.connect(request, session)
