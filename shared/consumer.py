@@ -46,13 +46,16 @@ class StreamConsumer:
     """
 
     def __init__(self, redis: aioredis.Redis, settings: Settings, stream: str, group: str,
-                 consumer: str, sink: Sink, breaker: SinkBreaker | None = None) -> None:
+                 consumer: str, sink: Sink, breaker: SinkBreaker | None = None,
+                 wanted: Callable[[], bool] | None = None) -> None:
         self.redis = redis
         self.settings = settings
         self.stream = stream
         self.group = group
         self.consumer = consumer
         self.sink = sink
+        # False: the sink has no use for this stream now (no rule reads it): entries are acked undecoded
+        self.wanted = wanted
         self.breaker = breaker or SinkBreaker(f"{group}:{stream}", settings)
         self._held: list[Entry] = []
         self._read_own_pending = True
@@ -158,6 +161,9 @@ class StreamConsumer:
         return {cast(bytes, row["message_id"]): int(row["times_delivered"]) for row in rows}
 
     async def _handle(self, entries: list[Entry]) -> None:
+        if self.wanted is not None and not self.wanted():
+            await self._ack([entry.id for entry in entries])
+            return
         good: list[Entry] = []
         for entry in entries:
             try:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from functools import partial
 
 import asyncpg
 import redis.asyncio as aioredis
@@ -25,6 +26,7 @@ from redis.exceptions import RedisError
 from services.processor.rules import KINDS, Fire, Memory, evaluate, identity
 from services.processor.rules_silence import KIND as SILENT
 from services.processor.rules_silence import Silence, SilenceWatch
+from services.processor.rules_silence import family_of as silent_family
 from shared.alert_rules import Rule, list_rules, record_fire
 from shared.backoff import Backoff, sleep_or_stop
 from shared.breaker import SinkUnavailable
@@ -33,7 +35,7 @@ from shared.constants import family_streams, partition_stream
 from shared.consumer import StreamConsumer
 from shared.consumer import join_at_the_end as join_streams_at_the_end
 from shared.db import DB_ERRORS
-from shared.events import Alert, Event, now_us
+from shared.events import FAMILY, Alert, Event, now_us
 from shared.health import instance_name
 from shared.streams import StreamProducer
 
@@ -65,6 +67,12 @@ class RuleBook:
                     by_type.setdefault(kind, []).append(rule)
         self.by_type = by_type
         self.silent = [rule for rule in rules if rule.enabled and rule.kind == SILENT]
+
+    def reads(self, family: str) -> bool:
+        """Whether a rule needs this family's events now: one of its kinds, or a feed_silent rule
+        that notes what flows on it. Else its consumer acks entries without decoding them."""
+        return (any(FAMILY[kind] == family for kind in self.by_type)
+                or any(silent_family(rule) == family for rule in self.silent))
 
     def rules_for(self, event: Event) -> list[Rule]:
         return self.by_type.get(type(event), [])
@@ -224,7 +232,8 @@ def rules_consumers(settings: Settings, redis: aioredis.Redis, pool: asyncpg.Poo
         StreamConsumer(redis, settings, partition_stream(prefix, family, partitions, partition),
                        RULES_GROUP, name,
                        RuleSink(book, redis, pool, StreamProducer(redis, settings, source="processor"),
-                                prefix, memory))
+                                prefix, memory),
+                       wanted=partial(book.reads, family))
         for family in FAMILIES
     ]
 

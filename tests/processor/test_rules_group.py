@@ -98,3 +98,12 @@ async def test_a_failed_history_write_releases_the_cooldown(settings: Settings,
     with pytest.raises(SinkUnavailable):
         await sink([mark("11", 1)])
     assert await redis.exists(cooldown_key(prefix, 9)) == 0  # the redelivered batch may fire
+
+
+def test_the_book_says_which_families_its_rules_read() -> None:
+    book = RuleBook()
+    assert not any(book.reads(family) for family in ("trades", "prices", "funding", "alerts"))
+    book.set([Rule(1, "price", {"op": "above", "level": "10"})])  # mark prices, trades, spot prices
+    assert book.reads("trades") and book.reads("prices") and not book.reads("liquidations")
+    book.set([Rule(2, "feed_silent", {"exchange": "okx", "silent_s": "30", "family": "funding"})])
+    assert book.reads("funding") and not book.reads("trades")  # it notes what flows on its family only

@@ -66,6 +66,26 @@ async def test_events_are_packed_and_acked_after_the_sink(
     assert (await redis.xpending(stream, PROCESSOR_GROUP))["pending"] == 0
 
 
+async def test_a_consumer_whose_sink_wants_nothing_acks_without_decoding(
+    redis: aioredis.Redis, make_settings: Callable[..., Settings]
+) -> None:
+    settings = make_settings(producer_batch_events=10)
+    await produce(redis, settings, [trade(n) for n in range(30)])
+    stream = stream_key(settings.streams.prefix, "trades")
+    await redis.xadd(stream, {FIELD_VERSION: b"1", FIELD_EVENTS: b"\xc1garbage"})  # never decoded
+    wanted = False
+    sink = ListSink()
+    consumer = StreamConsumer(redis, settings, stream, "rules", "c1", sink, wanted=lambda: wanted)
+    await consumer.ensure_group()
+    await drain(consumer)
+    assert sink.stored == [] and await list_dead(redis, stream) == []
+    assert (await redis.xpending(stream, "rules"))["pending"] == 0
+    wanted = True
+    await produce(redis, settings, [trade(n) for n in range(30, 35)])
+    await drain(consumer)
+    assert [e.trade_id for e in sink.stored] == [str(n) for n in range(30, 35)]
+
+
 async def test_poison_events_end_in_the_dlq_and_good_ones_are_stored(
     redis: aioredis.Redis, make_settings: Callable[..., Settings]
 ) -> None:
