@@ -17,8 +17,15 @@ def symbol_parts(symbol: str) -> tuple[str, str]:
     return (parts[0], parts[1]) if len(parts) >= 2 else ("", "")
 
 
+def usd_quoted(symbol: str) -> bool:
+    return symbol_parts(symbol)[1] in USD_QUOTES
+
+
+def notional(price: Decimal, size: Decimal) -> Decimal:
+    """price * size, exactly."""
+    return _EXACT.multiply(price, size)
+
+
 def usd_value(symbol: str, price: Decimal, size: Decimal) -> Decimal | None:
     """price * size when the quote is a USD or a USD stablecoin; None otherwise."""
-    if symbol_parts(symbol)[1] not in USD_QUOTES:
-        return None
-    return _EXACT.multiply(price, size)
+    return notional(price, size) if usd_quoted(symbol) else None

@@ -23,7 +23,7 @@ import asyncpg
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
-from services.processor.candles import ROLLUP_CHAIN, CandleBuilder, rollup
+from services.processor.candles import ROLLUP_CHAIN, CandleBuilder, by_minute, rollup
 from services.processor.large_trades import LargeTradeRule, setting_decimal
 from services.processor.spikes import (
     ClosedBars,
@@ -130,7 +130,8 @@ class TradeAnalytics:
         large = [found for trade in trades if (found := self.rule.check(trade)) is not None]
         for found in large:
             checked(found.usd_value, "usd_value")
-        stored = sorted({*self.builder.cold_keys(trades), *self.builder.reopened_keys(trades)})
+        grouped = by_minute(trades)
+        stored = sorted({*self.builder.cold_keys(grouped), *self.builder.reopened_keys(grouped)})
         if stored:
             await self._wait_for_storage(trades)
         try:
@@ -139,7 +140,7 @@ class TradeAnalytics:
                     exchanges, symbols, minutes = (list(column) for column in zip(*stored, strict=True))
                     rows = await conn.fetch(SEED_TRADES, exchanges, symbols, minutes)
                     self.builder.fold(Trade(**dict(row)) for row in rows)
-                self.builder.fold(trades)
+                self.builder.fold(grouped)
                 bars = self.builder.dirty()
                 async with conn.transaction():
                     await merge(conn, CANDLES, bars)

@@ -55,22 +55,60 @@ class _Bar:
         return cls(raw_symbol=trade.raw_symbol, first=order, open=trade.price, last=order, close=trade.price,
                    high=trade.price, low=trade.price)
 
-    def add(self, trade: Trade) -> bool:
-        """Fold one trade in; False when it was already counted."""
-        if not self.ids.add(trade.trade_id):
-            return False
-        order = trade_order(trade)
-        if order < self.first:
-            self.first, self.open = order, trade.price
-        if order > self.last:
-            self.last, self.close = order, trade.price
-        self.high = max(self.high, trade.price)
-        self.low = min(self.low, trade.price)
-        self.volume = EXACT.add(self.volume, trade.size)
-        if trade.side == "buy":
-            self.buy_volume = EXACT.add(self.buy_volume, trade.size)
-        self.recv_ts = max(self.recv_ts, trade.recv_ts)
-        return True
+    def add(self, trades: Iterable[Trade]) -> tuple[int, int]:
+        """Fold trades of this minute in, skipping those already counted: (how many were new, the
+        newest time among them). One loop over local names: it runs once per trade stored."""
+        new, newest = 0, -(2**63)
+        first, last, high, low = self.first, self.last, self.high, self.low
+        volume, buy_volume, recv_ts = self.volume, self.buy_volume, self.recv_ts
+        held, add = self.ids.add, EXACT.add
+        for trade in trades:
+            trade_id = trade.trade_id
+            if not held(trade_id):
+                continue
+            new += 1
+            ts, price = trade.ts, trade.price
+            if ts > newest:
+                newest = ts
+            if ts <= first[0]:
+                order = (ts, len(trade_id), trade_id)
+                if order < first:
+                    first, self.open = order, price
+            if ts >= last[0]:
+                order = (ts, len(trade_id), trade_id)
+                if order > last:
+                    last, self.close = order, price
+            if price > high:
+                high = price
+            elif price < low:
+                low = price
+            volume = add(volume, trade.size)
+            if trade.side == "buy":
+                buy_volume = add(buy_volume, trade.size)
+            if trade.recv_ts > recv_ts:
+                recv_ts = trade.recv_ts
+        self.first, self.last, self.high, self.low = first, last, high, low
+        self.volume, self.buy_volume, self.recv_ts = volume, buy_volume, recv_ts
+        return new, newest
+
+
+Minutes = dict[BarKey, list[Trade]]
+
+
+def by_minute(trades: Iterable[Trade] | Minutes) -> Minutes:
+    """Trades grouped by their bar, in the order each bar first appears (given grouped: as is)."""
+    if isinstance(trades, dict):
+        return trades
+    minutes: Minutes = {}
+    for trade in trades:
+        ts = trade.ts
+        key = (trade.exchange, trade.symbol, ts - ts % MINUTE_US)
+        group = minutes.get(key)
+        if group is None:
+            minutes[key] = [trade]
+        else:
+            group.append(trade)
+    return minutes
 
 
 class CandleBuilder:
@@ -104,49 +142,45 @@ class CandleBuilder:
         latest = self._latest.get(pair)
         return -(2**63) if latest is None else bucket_start(latest, "1m") - self.memory_us
 
-    def cold_keys(self, trades: Iterable[Trade]) -> list[BarKey]:
+    def cold_keys(self, trades: Iterable[Trade] | Minutes) -> list[BarKey]:
         """Minutes whose stored trades must be folded in before these trades."""
-        keys: set[BarKey] = set()
-        for trade in trades:
-            key = (trade.exchange, trade.symbol, bucket_start(trade.ts, "1m"))
+        keys: list[BarKey] = []
+        for key in by_minute(trades):
             if key in self._bars:
                 continue
             first = self._first.get(key[:2])
             if first is None or key[2] <= first or key[2] < self._floor(key[:2]):
-                keys.add(key)
+                keys.append(key)
         return sorted(keys)
 
-    def reopened_keys(self, trades: Iterable[Trade]) -> list[BarKey]:
+    def reopened_keys(self, trades: Iterable[Trade] | Minutes) -> list[BarKey]:
         """Closed minutes these trades bring new trades to (a backfill, a late trade): folded from the
         stored trades as well, so that a backfilled minute counts every stored trade whatever way it
         came. A trade the bar counted already (a backfill's overlap) reopens nothing."""
-        keys: set[BarKey] = set()
-        for trade in trades:
-            pair = (trade.exchange, trade.symbol)
-            key = (*pair, bucket_start(trade.ts, "1m"))
-            if key[2] + MINUTE_US <= self._latest.get(pair, key[2]):
+        keys: list[BarKey] = []
+        for key, group in by_minute(trades).items():
+            if key[2] + MINUTE_US <= self._latest.get(key[:2], key[2]):
                 bar = self._bars.get(key)
-                if bar is None or trade.trade_id not in bar.ids:
-                    keys.add(key)
+                if bar is None or any(trade.trade_id not in bar.ids for trade in group):
+                    keys.append(key)
         return sorted(keys)
 
-    def fold(self, trades: Iterable[Trade]) -> int:
+    def fold(self, trades: Iterable[Trade] | Minutes) -> int:
         """Fold trades into their bars (one already counted is skipped); returns how many were new."""
         new = 0
-        for trade in trades:
-            pair = (trade.exchange, trade.symbol)
-            minute = bucket_start(trade.ts, "1m")
-            key = (*pair, minute)
+        for key, group in by_minute(trades).items():
             bar = self._bars.get(key)
             if bar is None:
-                bar = self._bars[key] = _Bar.start(trade)
-            if not bar.add(trade):
+                bar = self._bars[key] = _Bar.start(group[0])
+            added, newest_ts = bar.add(group)
+            if not added:
                 continue
-            new += 1
+            new += added
+            pair, minute = key[:2], key[2]
             self._dirty.add(key)
             self._first.setdefault(pair, minute)
-            if trade.ts > self._latest.get(pair, -(2**63)):
-                self._latest[pair] = trade.ts
+            if newest_ts > self._latest.get(pair, -(2**63)):
+                self._latest[pair] = newest_ts
             newest = self._newest_bar.get(pair)
             if newest is None or minute > newest:
                 if newest is not None and (*pair, newest) in self._bars:

@@ -9,7 +9,9 @@ from decimal import Decimal
 
 from shared.events import LargeTrade, Trade
 from shared.settings import AnalyticsSettings
-from shared.usd import symbol_parts, usd_value
+from shared.usd import notional, symbol_parts, usd_quoted
+
+SYMBOLS_KEPT = 65536  # thresholds remembered; past it the memory starts afresh
 
 
 def setting_decimal(value: float) -> Decimal:
@@ -24,6 +26,8 @@ class LargeTradeRule:
     def __init__(self, default: Decimal, by_symbol: Mapping[str, Decimal] | None = None) -> None:
         self.default = default
         self.by_symbol = dict(by_symbol or {})
+        # symbol -> its threshold, None when it has no USD value: worked out once, checked per trade
+        self._of_symbol: dict[str, Decimal | None] = {}
 
     @classmethod
     def from_settings(cls, settings: AnalyticsSettings) -> LargeTradeRule:
@@ -39,10 +43,16 @@ class LargeTradeRule:
 
     def check(self, trade: Trade) -> LargeTrade | None:
         """The LargeTrade of a trade at or over its threshold; None otherwise."""
-        value = usd_value(trade.symbol, trade.price, trade.size)
-        if value is None:
+        symbol = trade.symbol
+        try:
+            threshold = self._of_symbol[symbol]
+        except KeyError:
+            if len(self._of_symbol) >= SYMBOLS_KEPT:
+                self._of_symbol.clear()
+            threshold = self._of_symbol[symbol] = self.threshold(symbol) if usd_quoted(symbol) else None
+        if threshold is None:
             return None
-        threshold = self.threshold(trade.symbol)
+        value = notional(trade.price, trade.size)
         if value < threshold:
             return None
         return LargeTrade(

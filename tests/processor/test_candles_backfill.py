@@ -3,6 +3,7 @@ page with what the socket gave): they must leave the bars as they were."""
 
 from __future__ import annotations
 
+import random
 from decimal import Decimal
 
 import msgspec
@@ -49,3 +50,22 @@ def test_a_healed_hole_gives_the_candles_of_the_whole_tape() -> None:
     assert bars(builder) == bars(whole)
     assert all(isinstance(c, Candle) for c in builder.dirty())
     assert sum(c.trades or 0 for c in builder.dirty()) == 80
+
+
+def test_bars_do_not_depend_on_arrival_order_or_batching() -> None:
+    """Trades of several minutes and two symbols, shuffled and cut into batches of any size, one trade
+    at a time or all at once, with redeliveries mixed in: the very same bars."""
+    rng = random.Random(7)
+    tape = [trade(n, T0 + n * 1_500_000 + 5) for n in range(200)]
+    tape += [msgspec.structs.replace(t, symbol="ETH-USDT-PERP", trade_id=str(int(t.trade_id) * 3))
+             for t in tape[::3]]
+    whole = CandleBuilder(memory_minutes=60)
+    assert whole.fold(tape) == len(tape)
+    expected = bars(whole)
+    for batch_size in (1, 7, 64):
+        shuffled = tape + rng.sample(tape, 50)  # redelivered
+        rng.shuffle(shuffled)
+        builder = CandleBuilder(memory_minutes=60)
+        new = sum(builder.fold(shuffled[i:i + batch_size]) for i in range(0, len(shuffled), batch_size))
+        assert new == len(tape)
+        assert bars(builder) == expected, f"batches of {batch_size}"
