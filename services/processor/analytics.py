@@ -19,15 +19,20 @@ from collections.abc import Callable, Sequence
 
 import asyncpg
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import RedisError
 
-from services.processor.analytics_sinks import ExchangeCandles, OpenInterestSpikes, TradeAnalytics
+from services.processor.analytics_sinks import (
+    ExchangeCandles,
+    OpenInterestSpikes,
+    TradeAnalytics,
+    storage_caught_up,
+)
 from services.processor.tables_analytics import SEED_TRADES
 from shared.backoff import Backoff, sleep_or_stop
 from shared.breaker import SinkUnavailable
 from shared.candles import bucket_start
 from shared.config import Settings
-from shared.constants import ANALYTICS_GROUP, PROCESSOR_GROUP, partition_stream
+from shared.constants import ANALYTICS_GROUP, partition_stream
 from shared.consumer import Sink, StreamConsumer
 from shared.db import CONNECTION_ERRORS
 from shared.events import Event, Trade
@@ -48,33 +53,6 @@ LIMIT 1
 """
 
 
-def entry_order(entry_id: bytes) -> tuple[int, int]:
-    """A stream entry id as a comparable (ms, sequence)."""
-    ms, _, seq = entry_id.partition(b"-")
-    return int(ms), int(seq or 0)
-
-
-async def store_caught_up(redis: aioredis.Redis, stream: str) -> bool:
-    """The store group has stored (acked) every entry the analytics group was delivered on `stream`."""
-    try:
-        groups = {group["name"]: group for group in await redis.xinfo_groups(stream)}
-    except ResponseError:  # no stream yet: nothing was seen
-        return True
-    seen = groups.get(ANALYTICS_GROUP.encode())
-    if seen is None:
-        return True
-    upto = entry_order(seen["last-delivered-id"])
-    store = groups.get(PROCESSOR_GROUP.encode())
-    if store is None:
-        return upto == (0, 0)
-    if entry_order(store["last-delivered-id"]) < upto:
-        return False
-    if not store["pending"]:
-        return True
-    oldest = (await redis.xpending(stream, PROCESSOR_GROUP))["min"]
-    return oldest is None or entry_order(oldest) > upto
-
-
 class AfterStoreConsumer(StreamConsumer):
     """The analytics consumer of th:trades on a partition taken over. The previous owner's analytics
     may have acked trades the store group had not stored yet; the new candle builder reads a minute's
@@ -86,7 +64,7 @@ class AfterStoreConsumer(StreamConsumer):
         waiting = False
         while not stop.is_set():
             try:
-                if await store_caught_up(self.redis, self.stream):
+                if await storage_caught_up(self.redis, self.stream):
                     break
                 delay = STORE_WAIT_POLL_S
             except (RedisError, OSError) as exc:
