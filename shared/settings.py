@@ -60,7 +60,9 @@ class ProducerSettings(Section, frozen=True, rename=flat("producer_")):
 
 class ConsumerSettings(Section, frozen=True, rename=flat("consumer_", breaker_fail_max="breaker_fail_max",
                                                           breaker_reset_s="breaker_reset_s")):
-    batch_entries: Positive = 64  # entries per XREADGROUP
+    # entries per XREADGROUP, each up to producer_batch_events events: a backlog is read in reads that
+    # large, decoded at once (16 drains as fast as 64 here, and leaves the heap ~4 MB higher, not ~15)
+    batch_entries: Positive = 16
     block_ms: Positive = 1000  # XREADGROUP BLOCK; also the longest stop delay
     max_in_flight: Positive = 256  # entries read but not yet acked
     claim_idle_ms: Positive = 30_000  # reclaim entries pending this long
