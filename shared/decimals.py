@@ -36,6 +36,19 @@ def rounded(value: Decimal) -> Decimal:
     return _quantize(value, _QUANTUM) if isinstance(exponent, int) and exponent < -PLACES else value
 
 
+def rounded_quotient(value: Decimal) -> Decimal:
+    """rounded() for a quotient, which nearly always has more than PLACES places (28 digits): round
+    first, and keep the rounding when it changed the value, which only a value with more places
+    allows. An unchanged value says nothing of its exponent (0.5 and 0.50000000000000000000 are
+    equal), so rounded() decides then; and for what has no places to cut (Infinity) or more digits
+    than the quantize holds."""
+    try:
+        cut = _quantize(value, _QUANTUM)
+    except InvalidOperation:
+        return rounded(value)
+    return cut if cut != value else rounded(value)
+
+
 def usd_argument(text: str) -> Decimal:
     """A command line's USD amount (argparse `type=`): a finite Decimal of 0 or more."""
     try:

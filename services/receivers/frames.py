@@ -8,7 +8,7 @@ from typing import TypeVar
 
 import msgspec
 
-from shared.decimals import rounded
+from shared.decimals import rounded, rounded_quotient
 from shared.events import FundingRate
 
 T = TypeVar("T")
@@ -94,7 +94,7 @@ def divide(a: Decimal, b: Decimal, what: str) -> Decimal:
     """a / b in EXACT, at most shared.decimals.PLACES places; a zero divisor (a price of 0) is a
     bad frame, not a crash."""
     try:
-        value = rounded(_divide(a, b))
+        value = rounded_quotient(_divide(a, b))
     except ArithmeticError as exc:  # DivisionByZero, InvalidOperation (0/0), Overflow
         raise FrameError(f"cannot compute {what}: {a} / {b}") from exc
     # finite()'s test inline (a call costs more than the test): this runs for every OKX and Deribit trade

@@ -2,12 +2,13 @@
 the same exponent, the same refusals."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import ROUND_HALF_EVEN, Context, Decimal
 
 import pytest
 
 from services.receivers.frames import FrameError, divide, multiply
-from shared.decimals import PLACES, rounded
+from shared.decimals import PLACES, rounded, rounded_quotient
 
 _WIDE = Context(prec=100, rounding=ROUND_HALF_EVEN)
 
@@ -35,17 +36,19 @@ EDGES = [
 ]
 
 
-@pytest.mark.parametrize("text", EDGES)
-def test_rounded_matches_the_exponent_test(text: str) -> None:
+@pytest.mark.parametrize("text", [*EDGES, "1E+80", "-1.0000000000000000000000000000E+90"])
+@pytest.mark.parametrize("rounding", [rounded, rounded_quotient])
+def test_rounded_matches_the_exponent_test(rounding: Callable[[Decimal], Decimal], text: str) -> None:
     value = Decimal(text)
-    got, want = rounded(value), rounded_by_tuple(value)
+    got, want = rounding(value), rounded_by_tuple(value)
     assert got == want and str(got) == str(want), (text, str(got), str(want))
 
 
 @pytest.mark.parametrize("text", ["NaN", "-NaN", "sNaN", "Infinity", "-Infinity"])
-def test_rounded_returns_what_is_not_finite_as_is(text: str) -> None:
+@pytest.mark.parametrize("rounding", [rounded, rounded_quotient])
+def test_rounded_returns_what_is_not_finite_as_is(rounding: Callable[[Decimal], Decimal], text: str) -> None:
     value = Decimal(text)
-    assert str(rounded(value)) == str(value)
+    assert str(rounding(value)) == str(value)
 
 
 @pytest.mark.parametrize("a, b", [
