@@ -46,10 +46,9 @@ def ms_to_us(ms: int) -> int:
     return ms * 1000
 
 
-# A Decimal bound: comparing with the int 10**30 costs 4x as much. Trade loops compare against these
-# inline (a call costs more than the comparison) and call finite() only to raise its error.
-LIMIT = Decimal(10) ** 30
-NEGATIVE_LIMIT = -LIMIT
+# A Decimal bound: comparing with the int 10**30 costs 4x as much, per call
+_LIMIT = Decimal(10) ** 30
+_NEGATIVE_LIMIT = -_LIMIT
 
 
 def finite(value: Decimal, what: str) -> Decimal:
@@ -58,11 +57,23 @@ def finite(value: Decimal, what: str) -> Decimal:
     One chained comparison does it all: Infinity is out of range, and a NaN either raises
     InvalidOperation (the default context traps it) or compares False."""
     try:
-        if NEGATIVE_LIMIT < value < LIMIT:
+        if _NEGATIVE_LIMIT < value < _LIMIT:
             return value
     except InvalidOperation as exc:
         raise FrameError(f"{what} is not a number: {value}") from exc
     raise FrameError(f"{what} out of range: {value}")
+
+
+def finite_pair(first: Decimal, first_what: str, second: Decimal, second_what: str) -> None:
+    """finite() of two figures (a trade's price and size) in one call, the first checked first: every
+    trade comes here, and a call costs more than the comparison. finite() is called only to raise."""
+    try:
+        if _NEGATIVE_LIMIT < first < _LIMIT and _NEGATIVE_LIMIT < second < _LIMIT:
+            return
+    except InvalidOperation:
+        pass
+    finite(first, first_what)
+    finite(second, second_what)
 
 
 def decode(decoder: msgspec.json.Decoder[T], raw: bytes | str) -> T:
@@ -87,7 +98,7 @@ def multiply(a: Decimal, b: Decimal, what: str) -> Decimal:
         value = rounded(_multiply(a, b))
     except ArithmeticError as exc:
         raise FrameError(f"cannot compute {what}: {a} * {b}") from exc
-    return value if value.is_finite() and NEGATIVE_LIMIT < value < LIMIT else finite(value, what)
+    return value if value.is_finite() and _NEGATIVE_LIMIT < value < _LIMIT else finite(value, what)
 
 
 def divide(a: Decimal, b: Decimal, what: str) -> Decimal:
@@ -98,7 +109,7 @@ def divide(a: Decimal, b: Decimal, what: str) -> Decimal:
     except ArithmeticError as exc:  # DivisionByZero, InvalidOperation (0/0), Overflow
         raise FrameError(f"cannot compute {what}: {a} / {b}") from exc
     # finite()'s test inline (a call costs more than the test): this runs for every OKX and Deribit trade
-    return value if value.is_finite() and NEGATIVE_LIMIT < value < LIMIT else finite(value, what)
+    return value if value.is_finite() and _NEGATIVE_LIMIT < value < _LIMIT else finite(value, what)
 
 
 def annualized(rate: Decimal, interval_hours: Decimal) -> Decimal:

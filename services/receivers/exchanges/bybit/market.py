@@ -12,19 +12,18 @@ REST (funding, spot, open interest): Get Tickers, https://bybit-exchange.github.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from functools import lru_cache
 from typing import Annotated, Generic, Literal, TypeVar
 
 import msgspec
 
 from services.receivers.frames import (
-    LIMIT,
-    NEGATIVE_LIMIT,
     FrameError,
     decimal_of,
     decode,
     finite,
+    finite_pair,
     funding_rate,
     ms_to_us,
     multiply,
@@ -207,18 +206,9 @@ def trades_of(trades: Iterable[PublicTrade], recv_ts: int, category: Category) -
 
 def trade_of(raw_symbol: str, trade_id: str, price: Decimal, size: Decimal, side: Literal["Buy", "Sell"],
              ms: int, category: Category, recv_ts: int) -> Trade:
-    """One trade, pushed (publicTrade) or from the REST history (recent-trade): the same Trade.
-
-    This runs for every trade, so the range checks are inline comparisons (finite() is called only
-    to raise its error)."""
+    """One trade, pushed (publicTrade) or from the REST history (recent-trade): the same Trade."""
     symbol = symbol_of(raw_symbol, category)
-    try:
-        in_range = NEGATIVE_LIMIT < price < LIMIT and NEGATIVE_LIMIT < size < LIMIT
-    except InvalidOperation:  # NaN
-        in_range = False
-    if not in_range:
-        finite(price, "price")
-        finite(size, "size")
+    finite_pair(price, "price", size, "size")
     return Trade(exchange=NAME, symbol=symbol, raw_symbol=raw_symbol, trade_id=trade_id, price=price,
                  size=size, side="buy" if side == "Buy" else "sell", ts=ms * 1000, recv_ts=recv_ts)
 

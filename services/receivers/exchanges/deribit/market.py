@@ -13,19 +13,18 @@ USD: "amount" and "open_interest" are USD); BTC_USDC-PERPETUAL and its kin are l
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from functools import lru_cache
 from typing import Any, Generic, Literal, TypeVar
 
 import msgspec
 
 from services.receivers.frames import (
-    LIMIT,
-    NEGATIVE_LIMIT,
     FrameError,
     decode,
     divide,
     finite,
+    finite_pair,
     funding_rate,
     ms_to_us,
     multiply,
@@ -184,20 +183,12 @@ def trades_of(trades: Iterable[DeribitTrade], recv_ts: int) -> list[AnyEvent]:
     """Trades, pushed or from the REST history: inverse sizes are USD / price, the USD kept as
     raw_size; trade_seq (consecutive per instrument) kept as seq for the gap detection.
 
-    This runs for every trade, so the range checks are inline comparisons (finite() is called only
-    to raise its error) and the loop is not a comprehension (Python 3.11 makes a function object
-    for each)."""
+    A loop, not a comprehension: Python 3.11 makes a function object for each comprehension."""
     events: list[AnyEvent] = []
     for t in trades:
         symbol, inverse = symbol_of(t.instrument_name)
         price, amount = t.price, t.amount
-        try:
-            in_range = NEGATIVE_LIMIT < price < LIMIT and NEGATIVE_LIMIT < amount < LIMIT
-        except InvalidOperation:  # NaN
-            in_range = False
-        if not in_range:
-            finite(price, "price")
-            finite(amount, "amount")
+        finite_pair(price, "price", amount, "amount")
         events.append(Trade(
             exchange=NAME, symbol=symbol, raw_symbol=t.instrument_name, trade_id=t.trade_id,
             price=price, size=divide(amount, price, "size") if inverse else amount,

@@ -22,14 +22,13 @@ from typing import Annotated, Generic, Literal, Protocol, TypeVar
 import msgspec
 
 from services.receivers.frames import (
-    LIMIT,
-    NEGATIVE_LIMIT,
     FrameError,
     ReconnectNotice,
     decimal_of,
     decode,
     divide,
     finite,
+    finite_pair,
     funding_rate,
     ms_to_us,
     multiply,
@@ -237,19 +236,11 @@ def parse_trades(raw: bytes | str, recv_ts: int, ct_val: CtVal = CT_VAL) -> list
 def trades_of(trades: Iterable[WsTrade], recv_ts: int, ct_val: CtVal) -> list[AnyEvent]:
     """Trades, pushed or from the REST history (the same keys): swap contracts to base currency.
 
-    This runs for every trade, so the range checks are inline comparisons (finite() is called only
-    to raise its error) and the loop is not a comprehension (Python 3.11 makes a function object
-    for each)."""
+    A loop, not a comprehension: Python 3.11 makes a function object for each comprehension."""
     events: list[AnyEvent] = []
     for t in trades:
         inst_id, price, size = t.instId, t.px, t.sz
-        try:
-            in_range = NEGATIVE_LIMIT < size < LIMIT and NEGATIVE_LIMIT < price < LIMIT
-        except InvalidOperation:  # NaN
-            in_range = False
-        if not in_range:
-            finite(size, "size")
-            finite(price, "price")
+        finite_pair(size, "size", price, "price")
         raw_size = None
         if inst_id.endswith("-SWAP"):
             value = ct_val.get(inst_id)
