@@ -76,12 +76,16 @@ def finite_pair(first: Decimal, first_what: str, second: Decimal, second_what: s
     finite(second, second_what)
 
 
+# What a decoder raises for a frame it cannot read: undecodable text too (invalid UTF-8, lone
+# surrogates), for which msgspec raises UnicodeError
+DECODE_ERRORS = (msgspec.DecodeError, msgspec.ValidationError, UnicodeError)
+
+
 def decode(decoder: msgspec.json.Decoder[T], raw: bytes | str) -> T:
-    """Decode with the frame error every caller expects; undecodable text too (invalid UTF-8,
-    lone surrogates), for which msgspec raises UnicodeError."""
+    """Decode with the frame error every caller expects."""
     try:
         return decoder.decode(raw)
-    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeError) as exc:
+    except DECODE_ERRORS as exc:
         raise FrameError(str(exc)) from exc
 
 

@@ -19,6 +19,7 @@ from typing import Annotated, Generic, Literal, TypeVar
 import msgspec
 
 from services.receivers.frames import (
+    DECODE_ERRORS,
     FrameError,
     decimal_of,
     decode,
@@ -392,7 +393,7 @@ def _parse_frame(raw: bytes | str, recv_ts: int, category: Category,
     if type(raw) is bytes and raw.startswith(TRADES_START):
         try:
             trades = _trades_frame.decode(raw).data
-        except (msgspec.DecodeError, msgspec.ValidationError, UnicodeError):
+        except DECODE_ERRORS:
             trades = None  # the Reply's way below says what is wrong with it
         if trades is not None:
             return trades_of(trades, recv_ts, category)

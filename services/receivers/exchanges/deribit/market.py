@@ -20,6 +20,7 @@ from typing import Any, Generic, Literal, TypeVar
 import msgspec
 
 from services.receivers.frames import (
+    DECODE_ERRORS,
     FrameError,
     decode,
     divide,
@@ -358,7 +359,7 @@ def parse_frame(raw: bytes | str, recv_ts: int) -> list[AnyEvent]:
     if raw.startswith(TRADES_START):
         try:
             note = _trades_frame.decode(raw)
-        except (msgspec.DecodeError, msgspec.ValidationError, UnicodeError):
+        except DECODE_ERRORS:
             note = None  # the envelope's way below says what is wrong with it
         # trades.{instrument}.{interval}: the channel kind is "trades" when it has two dots
         if note is not None and note.method == "subscription" and note.params.channel.count(".") == 2:

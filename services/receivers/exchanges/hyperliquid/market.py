@@ -16,6 +16,7 @@ import msgspec
 
 from services.receivers.exchanges.hyperliquid.symbols import FUNDING_INTERVAL_HOURS, HOUR_US, NAME, symbol_of
 from services.receivers.frames import (
+    DECODE_ERRORS,
     FrameError,
     decode,
     finite,
@@ -296,7 +297,7 @@ def parse_frame(raw: bytes | str, recv_ts: int) -> list[AnyEvent]:
     if raw.startswith(TRADES_START):
         try:
             push = _trades.decode(raw)
-        except (msgspec.DecodeError, msgspec.ValidationError, UnicodeError):
+        except DECODE_ERRORS:
             push = None  # the channel's way below says what is wrong with it
         if push is not None and push.channel == "trades":
             return trades_of(push.data, recv_ts)

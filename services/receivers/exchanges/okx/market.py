@@ -22,6 +22,7 @@ from typing import Annotated, Generic, Literal, Protocol, TypeVar
 import msgspec
 
 from services.receivers.frames import (
+    DECODE_ERRORS,
     FrameError,
     ReconnectNotice,
     decimal_of,
@@ -445,7 +446,7 @@ def parse_frame(raw: bytes | str, recv_ts: int, ct_val: CtVal = CT_VAL) -> list[
     if type(raw) is bytes and raw.startswith(TRADES_START):
         try:
             push = _trades_frame.decode(raw)
-        except (msgspec.DecodeError, msgspec.ValidationError, UnicodeError):
+        except DECODE_ERRORS:
             push = None  # the envelope's way below says what is wrong with it
         if push is not None and push.event is None and push.arg.channel == "trades":
             return trades_of(push.data, recv_ts, ct_val)
