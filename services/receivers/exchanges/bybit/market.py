@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from decimal import Decimal
 from functools import lru_cache
-from typing import Annotated, Generic, Literal, TypeVar
+from typing import Annotated, Generic, Literal, Protocol, TypeVar
 
 import msgspec
 
@@ -197,21 +197,35 @@ def parse_public_trade(raw: bytes | str, recv_ts: int, category: Category = CATE
     return trades_of(decode(_ws_trades, raw).data, recv_ts, category)
 
 
-def trades_of(trades: Iterable[PublicTrade], recv_ts: int, category: Category) -> list[AnyEvent]:
-    """A loop, not a comprehension: Python 3.11 makes a function object for each comprehension."""
+class TradeRow(Protocol):
+    """A trade as a publicTrade push and a recent-trade answer (history.RecentTrade) both give it."""
+
+    @property
+    def T(self) -> int: ...  # fill time, ms
+    @property
+    def s(self) -> str: ...  # symbol
+    @property
+    def S(self) -> Literal["Buy", "Sell"]: ...  # taker side
+    @property
+    def v(self) -> Decimal: ...  # quantity, base coin
+    @property
+    def p(self) -> Decimal: ...  # price
+    @property
+    def i(self) -> str: ...  # trade id
+
+
+def trades_of(trades: Iterable[TradeRow], recv_ts: int, category: Category) -> list[AnyEvent]:
+    """Trades, pushed (publicTrade) or from the REST history (recent-trade): the same Trade.
+
+    A loop, not a comprehension: Python 3.11 makes a function object for each comprehension."""
     events: list[AnyEvent] = []
     for t in trades:
-        events.append(trade_of(t.s, t.i, t.p, t.v, t.S, t.T, category, recv_ts))
+        symbol, price, size = symbol_of(t.s, category), t.p, t.v
+        finite_pair(price, "price", size, "size")
+        events.append(Trade(
+            exchange=NAME, symbol=symbol, raw_symbol=t.s, trade_id=t.i, price=price, size=size,
+            side="buy" if t.S == "Buy" else "sell", ts=t.T * 1000, recv_ts=recv_ts))
     return events
-
-
-def trade_of(raw_symbol: str, trade_id: str, price: Decimal, size: Decimal, side: Literal["Buy", "Sell"],
-             ms: int, category: Category, recv_ts: int) -> Trade:
-    """One trade, pushed (publicTrade) or from the REST history (recent-trade): the same Trade."""
-    symbol = symbol_of(raw_symbol, category)
-    finite_pair(price, "price", size, "size")
-    return Trade(exchange=NAME, symbol=symbol, raw_symbol=raw_symbol, trade_id=trade_id, price=price,
-                 size=size, side="buy" if side == "Buy" else "sell", ts=ms * 1000, recv_ts=recv_ts)
 
 
 class Kline(msgspec.Struct, frozen=True):
