@@ -180,15 +180,15 @@ def base_size(inst_id: str, sz: Decimal, ct_val: CtVal) -> tuple[Decimal, Decima
     sz = finite(sz, "size")
     if not inst_id.endswith("-SWAP"):
         return sz, None
-    return multiply(sz, contract_value(inst_id, ct_val), "base size"), sz
-
-
-def contract_value(inst_id: str, ct_val: CtVal) -> Decimal:
-    """A swap's ctVal; a guess would be off by orders of magnitude: refuse, and count it."""
     value = ct_val.get(inst_id)
     if value is None:
-        raise FrameError(f"no ctVal for {inst_id}: load /api/v5/public/instruments into ct_val")
-    return value
+        raise no_contract_value(inst_id)
+    return multiply(sz, value, "base size"), sz
+
+
+def no_contract_value(inst_id: str) -> FrameError:
+    """A swap without its ctVal: a guess would be off by orders of magnitude, so refuse, and count it."""
+    return FrameError(f"no ctVal for {inst_id}: load /api/v5/public/instruments into ct_val")
 
 
 def _ms_text(text: str, what: str) -> int | None:
@@ -243,9 +243,11 @@ def trades_of(trades: Iterable[WsTrade], recv_ts: int, ct_val: CtVal) -> list[An
         inst_id, price, size = t.instId, t.px, t.sz
         finite_pair(size, "size", price, "price")
         raw_size = None
-        if inst_id.endswith("-SWAP"):
+        if inst_id.endswith("-SWAP"):  # base_size(), inline: a call costs more than what it does
             value = ct_val.get(inst_id)
-            raw_size, size = size, multiply(size, value or contract_value(inst_id, ct_val), "base size")
+            if value is None:
+                raise no_contract_value(inst_id)
+            raw_size, size = size, multiply(size, value, "base size")
         events.append(Trade(exchange=NAME, symbol=symbol_of(inst_id), raw_symbol=inst_id, trade_id=t.tradeId,
                             price=price, size=size, raw_size=raw_size, side=t.side, ts=t.ts * 1000,
                             recv_ts=recv_ts))
