@@ -128,6 +128,7 @@ class WsTrade(msgspec.Struct, frozen=True, gc=False):
 
 
 _trades = msgspec.json.Decoder(Push[list[WsTrade]])
+_NO_USERS: tuple[None, None] = (None, None)  # a trade without its buyer and seller
 # How Hyperliquid starts every trades push: decoded straight away, without reading the channel first
 TRADES_START = b'{"channel":"trades",'
 
@@ -149,12 +150,13 @@ def trades_of(trades: list[WsTrade], recv_ts: int) -> list[AnyEvent]:
     """A loop, not a comprehension: Python 3.11 makes a function object for each comprehension."""
     events: list[AnyEvent] = []
     for t in trades:
-        symbol, price, size, users = symbol_of(t.coin), t.px, t.sz, t.users
+        symbol, price, size = symbol_of(t.coin), t.px, t.sz
         finite_pair(price, "price", size, "size")
+        buyer, seller = t.users or _NO_USERS
         events.append(Trade(
             exchange=NAME, symbol=symbol, raw_symbol=t.coin, trade_id=str(t.tid), price=price, size=size,
-            side="buy" if t.side == "B" else "sell", buyer=users[0] if users else None,
-            seller=users[1] if users else None, ts=t.time * 1000, recv_ts=recv_ts))
+            side="buy" if t.side == "B" else "sell", buyer=buyer, seller=seller, ts=t.time * 1000,
+            recv_ts=recv_ts))
     return events
 
 
