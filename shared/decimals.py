@@ -24,9 +24,9 @@ def rounded(value: Decimal) -> Decimal:
     """value with at most PLACES decimal places; one with fewer (or not finite) is returned as is.
 
     The places are read off str(value), a fifth of the cost of as_tuple() (which copies every
-    digit; this runs for every OKX and Deribit trade). Written without an exponent, a value has
-    at most PLACES places when its text is short, and more exactly when its point comes before the
-    last PLACES + 1 characters; NaN and Infinity have no point."""
+    digit; this runs for every OKX and Deribit trade). Written without an exponent, a value has at
+    most PLACES places when its text is at most PLACES + 2 characters long, and more exactly when
+    its point comes before the last PLACES + 1 characters; NaN and Infinity have no point."""
     text = str(value)
     if "E" not in text:
         if len(text) < PLACES + 3 or "." not in text[: -PLACES - 1]:
@@ -37,11 +37,10 @@ def rounded(value: Decimal) -> Decimal:
 
 
 def rounded_quotient(value: Decimal) -> Decimal:
-    """rounded() for a quotient, which nearly always has more than PLACES places (28 digits): round
-    first, and keep the rounding when it changed the value, which only a value with more places
-    allows. An unchanged value says nothing of its exponent (0.5 and 0.50000000000000000000 are
-    equal), so rounded() decides then; and for what has no places to cut (Infinity) or more digits
-    than the quantize holds."""
+    """rounded() for a quotient, which nearly always has more than PLACES places (an inexact one
+    has 28 digits): quantize first, and keep the result when it differs from the value, which only
+    more places allow. An equal result (0.5 equals 0.50000000000000000000) says nothing of the
+    exponent, so rounded() decides then, as for Infinity and for more digits than _WIDE holds."""
     try:
         cut = _quantize(value, _QUANTUM)
     except InvalidOperation:

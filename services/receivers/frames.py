@@ -46,8 +46,7 @@ def ms_to_us(ms: int) -> int:
     return ms * 1000
 
 
-# A Decimal bound: comparing with the int 10**30 costs 4x as much, per call
-_LIMIT = Decimal(10) ** 30
+_LIMIT = Decimal(10) ** 30  # a Decimal bound: comparing with the int 10**30 costs 4x as much, per call
 _NEGATIVE_LIMIT = -_LIMIT
 
 
@@ -92,7 +91,8 @@ def decode(decoder: msgspec.json.Decoder[T], raw: bytes | str) -> T:
 # Decimal arithmetic for venues that quote in USD or contracts: a fixed context, so a
 # result never depends on whatever decimal context the calling thread happens to carry.
 EXACT = Context(prec=28, rounding=ROUND_HALF_EVEN)  # Python's default precision, written down
-# Bound once: looking a method up on the context costs as much as the arithmetic itself
+# Bound once: looking a method up on the context costs as much as the arithmetic itself. multiply()
+# and divide() test the range inline too (finite() only raises): they run for OKX and Deribit trades.
 _multiply, _divide = EXACT.multiply, EXACT.divide
 
 
@@ -112,7 +112,6 @@ def divide(a: Decimal, b: Decimal, what: str) -> Decimal:
         value = rounded_quotient(_divide(a, b))
     except ArithmeticError as exc:  # DivisionByZero, InvalidOperation (0/0), Overflow
         raise FrameError(f"cannot compute {what}: {a} / {b}") from exc
-    # finite()'s test inline (a call costs more than the test): this runs for every OKX and Deribit trade
     return value if value.is_finite() and _NEGATIVE_LIMIT < value < _LIMIT else finite(value, what)
 
 
