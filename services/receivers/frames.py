@@ -8,7 +8,7 @@ from typing import TypeVar
 
 import msgspec
 
-from shared.decimals import rounded
+from shared.decimals import rounded, rounded_quotient
 from shared.events import FundingRate
 
 T = TypeVar("T")
@@ -63,35 +63,56 @@ def finite(value: Decimal, what: str) -> Decimal:
     raise FrameError(f"{what} out of range: {value}")
 
 
+def finite_pair(first: Decimal, first_what: str, second: Decimal, second_what: str) -> None:
+    """finite() of two figures (a trade's price and size) in one call, the first checked first: every
+    trade comes here, and a call costs more than the comparison. finite() is called only to raise."""
+    try:
+        if _NEGATIVE_LIMIT < first < _LIMIT and _NEGATIVE_LIMIT < second < _LIMIT:
+            return
+    except InvalidOperation:
+        pass
+    finite(first, first_what)
+    finite(second, second_what)
+
+
+# What a decoder raises for a frame it cannot read: undecodable text too (invalid UTF-8, lone
+# surrogates), for which msgspec raises UnicodeError
+DECODE_ERRORS = (msgspec.DecodeError, msgspec.ValidationError, UnicodeError)
+
+
 def decode(decoder: msgspec.json.Decoder[T], raw: bytes | str) -> T:
-    """Decode with the frame error every caller expects; undecodable text too (invalid UTF-8,
-    lone surrogates), for which msgspec raises UnicodeError."""
+    """Decode with the frame error every caller expects."""
     try:
         return decoder.decode(raw)
-    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeError) as exc:
+    except DECODE_ERRORS as exc:
         raise FrameError(str(exc)) from exc
 
 
 # Decimal arithmetic for venues that quote in USD or contracts: a fixed context, so a
 # result never depends on whatever decimal context the calling thread happens to carry.
 EXACT = Context(prec=28, rounding=ROUND_HALF_EVEN)  # Python's default precision, written down
+# Bound once: looking a method up on the context costs as much as the arithmetic itself. multiply()
+# and divide() test the range inline too (finite() only raises): they run for OKX and Deribit trades.
+_multiply, _divide = EXACT.multiply, EXACT.divide
 
 
 def multiply(a: Decimal, b: Decimal, what: str) -> Decimal:
     """a * b in EXACT, at most shared.decimals.PLACES places; an overflow is a bad frame, not a crash."""
     try:
-        return finite(rounded(EXACT.multiply(a, b)), what)
+        value = rounded(_multiply(a, b))
     except ArithmeticError as exc:
         raise FrameError(f"cannot compute {what}: {a} * {b}") from exc
+    return value if value.is_finite() and _NEGATIVE_LIMIT < value < _LIMIT else finite(value, what)
 
 
 def divide(a: Decimal, b: Decimal, what: str) -> Decimal:
     """a / b in EXACT, at most shared.decimals.PLACES places; a zero divisor (a price of 0) is a
     bad frame, not a crash."""
     try:
-        return finite(rounded(EXACT.divide(a, b)), what)
+        value = rounded_quotient(_divide(a, b))
     except ArithmeticError as exc:  # DivisionByZero, InvalidOperation (0/0), Overflow
         raise FrameError(f"cannot compute {what}: {a} / {b}") from exc
+    return value if value.is_finite() and _NEGATIVE_LIMIT < value < _LIMIT else finite(value, what)
 
 
 def annualized(rate: Decimal, interval_hours: Decimal) -> Decimal:

@@ -19,7 +19,7 @@ from typing import Literal
 import msgspec
 
 from services.receivers.backfill_sequence import Page, page_of
-from services.receivers.exchanges.bybit.market import NAME, SPOT_NAME, Category, trade_of
+from services.receivers.exchanges.bybit.market import NAME, SPOT_NAME, Category, trades_of
 from services.receivers.frames import FrameError, decode
 from services.receivers.rest import VenueClient
 from services.receivers.venue import Facts
@@ -31,13 +31,15 @@ __all__ = ["LINEAR_LIMIT", "NAME", "SPOT_LIMIT", "SPOT_NAME", "fetch_linear", "f
 LINEAR_LIMIT, SPOT_LIMIT = 1000, 60  # the most one answer holds: the whole history there is
 
 
-class RecentTrade(msgspec.Struct, frozen=True):
-    execId: str
-    symbol: str
-    price: Decimal
-    size: Decimal
-    side: Literal["Buy", "Sell"]  # taker side
-    time: int  # ms
+class RecentTrade(msgspec.Struct, frozen=True, gc=False):
+    """A recent-trade row, its fields named as a publicTrade push's: market.trades_of reads both."""
+
+    i: str = msgspec.field(name="execId")
+    s: str = msgspec.field(name="symbol")
+    p: Decimal = msgspec.field(name="price")
+    v: Decimal = msgspec.field(name="size")
+    S: Literal["Buy", "Sell"] = msgspec.field(name="side")  # taker side
+    T: int = msgspec.field(name="time")  # ms
     isBlockTrade: bool = False
 
 
@@ -64,8 +66,9 @@ def parse_recent_trades(raw: bytes, category: Category, recv_ts: int) -> list[tu
     answer = decode(_answer, raw)
     if answer.retCode != 0 or answer.result is None:
         raise FrameError(f"bybit retCode {answer.retCode}: {answer.retMsg}")
-    rows = [(t.time, trade_of(t.symbol, t.execId, t.price, t.size, t.side, t.time, category, recv_ts))
-            for t in answer.result.trades]
+    trades = answer.result.trades
+    rows = [(t.T, trade) for t, trade in zip(trades, trades_of(trades, recv_ts, category), strict=True)
+            if isinstance(trade, Trade)]
     return sorted(rows, key=lambda row: row[0])
 
 

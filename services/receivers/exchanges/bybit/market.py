@@ -14,15 +14,17 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from decimal import Decimal
 from functools import lru_cache
-from typing import Annotated, Generic, Literal, TypeVar
+from typing import Annotated, Generic, Literal, Protocol, TypeVar
 
 import msgspec
 
 from services.receivers.frames import (
+    DECODE_ERRORS,
     FrameError,
     decimal_of,
     decode,
     finite,
+    finite_pair,
     funding_rate,
     ms_to_us,
     multiply,
@@ -170,7 +172,7 @@ class Push(msgspec.Struct, Generic[T], frozen=True):
     cs: int | None = None  # cross sequence (tickers)
 
 
-class PublicTrade(msgspec.Struct, frozen=True):
+class PublicTrade(msgspec.Struct, frozen=True, gc=False):
     T: Millis  # fill time
     s: str  # symbol, e.g. BTCUSDT
     S: Literal["Buy", "Sell"]  # taker side
@@ -192,18 +194,38 @@ def parse_public_trade(raw: bytes | str, recv_ts: int, category: Category = CATE
      "s":"BTCUSDT","S":"Buy","v":"0.001","p":"16578.50","L":"PlusTick",
      "i":"20f43950-d8dd-5b31-9112-a178eb6023af","BT":false,"seq":1783284617}]}
     """
-    events: list[AnyEvent] = []  # a loop, not a comprehension: Python 3.11 makes a function per comprehension
-    for t in decode(_ws_trades, raw).data:
-        events.append(trade_of(t.s, t.i, t.p, t.v, t.S, t.T, category, recv_ts))
+    return trades_of(decode(_ws_trades, raw).data, recv_ts, category)
+
+
+class TradeRow(Protocol):
+    """A trade as a publicTrade push and a recent-trade answer (history.RecentTrade) both give it."""
+
+    @property
+    def T(self) -> int: ...  # fill time, ms
+    @property
+    def s(self) -> str: ...  # symbol
+    @property
+    def S(self) -> Literal["Buy", "Sell"]: ...  # taker side
+    @property
+    def v(self) -> Decimal: ...  # quantity, base coin
+    @property
+    def p(self) -> Decimal: ...  # price
+    @property
+    def i(self) -> str: ...  # trade id
+
+
+def trades_of(trades: Iterable[TradeRow], recv_ts: int, category: Category) -> list[AnyEvent]:
+    """Trades, pushed (publicTrade) or from the REST history (recent-trade): the same Trade.
+
+    A loop, not a comprehension: Python 3.11 makes a function object for each comprehension."""
+    events: list[AnyEvent] = []
+    for t in trades:
+        symbol, price, size = symbol_of(t.s, category), t.p, t.v
+        finite_pair(price, "price", size, "size")
+        events.append(Trade(
+            exchange=NAME, symbol=symbol, raw_symbol=t.s, trade_id=t.i, price=price, size=size,
+            side="buy" if t.S == "Buy" else "sell", ts=t.T * 1000, recv_ts=recv_ts))
     return events
-
-
-def trade_of(raw_symbol: str, trade_id: str, price: Decimal, size: Decimal, side: Literal["Buy", "Sell"],
-             ms: int, category: Category, recv_ts: int) -> Trade:
-    """One trade, pushed (publicTrade) or from the REST history (recent-trade): the same Trade."""
-    return Trade(exchange=NAME, symbol=symbol_of(raw_symbol, category), raw_symbol=raw_symbol,
-                 trade_id=trade_id, price=finite(price, "price"), size=finite(size, "size"),
-                 side="buy" if side == "Buy" else "sell", ts=ms_to_us(ms), recv_ts=recv_ts)
 
 
 class Kline(msgspec.Struct, frozen=True):
@@ -351,6 +373,25 @@ class Reply(msgspec.Struct, frozen=True):  # any frame, read only far enough to 
 
 _ws_reply = msgspec.json.Decoder(Reply)
 
+
+class TradesFrame(msgspec.Struct, frozen=True, gc=False):
+    """A publicTrade push read in one decode: the reply's fields beside the push's, so that the
+    frames that are most of the traffic skip the reply's own decode."""
+
+    topic: str
+    type: Literal["snapshot", "delta"]
+    ts: Millis
+    data: list[PublicTrade]
+    cs: int | None = None
+    op: str | None = None
+    success: bool | None = None
+    ret_msg: str = ""
+
+
+_trades_frame = msgspec.json.Decoder(TradesFrame)
+# How Bybit starts every publicTrade push; a frame that starts otherwise is routed by its Reply
+TRADES_START = b'{"topic":"publicTrade.'
+
 # topic's first segment -> parse function of the whole frame
 CHANNELS: dict[str, Callable[[bytes | str, int, Category], list[AnyEvent]]] = {
     "publicTrade": parse_public_trade,
@@ -363,6 +404,13 @@ SPOT_CHANNELS = frozenset({"publicTrade", "kline", "tickers"})
 
 def _parse_frame(raw: bytes | str, recv_ts: int, category: Category,
                  funding_hours: Mapping[str, Decimal] | None = None) -> list[AnyEvent]:
+    if type(raw) is bytes and raw.startswith(TRADES_START):
+        try:
+            trades = _trades_frame.decode(raw).data
+        except DECODE_ERRORS:
+            trades = None  # the Reply's way below says what is wrong with it
+        if trades is not None:
+            return trades_of(trades, recv_ts, category)
     reply = decode(_ws_reply, raw)
     if reply.topic is None:
         if reply.op is None:

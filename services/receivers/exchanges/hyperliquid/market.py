@@ -15,7 +15,16 @@ from typing import Any, Generic, Literal, TypeVar
 import msgspec
 
 from services.receivers.exchanges.hyperliquid.symbols import FUNDING_INTERVAL_HOURS, HOUR_US, NAME, symbol_of
-from services.receivers.frames import FrameError, decode, finite, funding_rate, ms_to_us, multiply
+from services.receivers.frames import (
+    DECODE_ERRORS,
+    FrameError,
+    decode,
+    finite,
+    finite_pair,
+    funding_rate,
+    ms_to_us,
+    multiply,
+)
 from services.receivers.venue import Feed, Item, Parse, Venue, channels_of, chunks, socket, ws_url
 from shared.events import AnyEvent, Candle, MarkPrice, OpenInterest, Trade
 from shared.settings import Settings
@@ -93,7 +102,7 @@ def sockets(venue: Venue, settings: Settings, parse: Parse) -> list[Feed]:
 # --- websocket pushes, each beside its parse ---
 
 
-class Push(msgspec.Struct, Generic[T], frozen=True):
+class Push(msgspec.Struct, Generic[T], frozen=True, gc=False):
     """Every server message: the subscription type and its data."""
 
     channel: str
@@ -105,7 +114,7 @@ def _expect(push: Push[Any], channel: str) -> None:
         raise FrameError(f"expected {channel}, got {push.channel!r}")
 
 
-class WsTrade(msgspec.Struct, frozen=True):
+class WsTrade(msgspec.Struct, frozen=True, gc=False):
     """One element of a trades push (WsTrade in the docs)."""
 
     coin: str  # "BTC" for a perp; "@107" or "PURR/USDC" for a spot pair
@@ -119,6 +128,9 @@ class WsTrade(msgspec.Struct, frozen=True):
 
 
 _trades = msgspec.json.Decoder(Push[list[WsTrade]])
+_NO_USERS: tuple[None, None] = (None, None)  # a trade without its buyer and seller
+# How Hyperliquid starts every trades push: decoded straight away, without reading the channel first
+TRADES_START = b'{"channel":"trades",'
 
 
 def parse_trades(raw: bytes, recv_ts: int) -> list[AnyEvent]:
@@ -131,13 +143,20 @@ def parse_trades(raw: bytes, recv_ts: int) -> list[AnyEvent]:
     """
     push = decode(_trades, raw)
     _expect(push, "trades")
-    events: list[AnyEvent] = []  # a loop, not a comprehension: Python 3.11 makes a function per comprehension
-    for t in push.data:
+    return trades_of(push.data, recv_ts)
+
+
+def trades_of(trades: list[WsTrade], recv_ts: int) -> list[AnyEvent]:
+    """A loop, not a comprehension: Python 3.11 makes a function object for each comprehension."""
+    events: list[AnyEvent] = []
+    for t in trades:
+        symbol, price, size = symbol_of(t.coin), t.px, t.sz
+        finite_pair(price, "price", size, "size")
+        buyer, seller = t.users or _NO_USERS
         events.append(Trade(
-            exchange=NAME, symbol=symbol_of(t.coin), raw_symbol=t.coin, trade_id=str(t.tid),
-            price=finite(t.px, "price"), size=finite(t.sz, "size"), side="buy" if t.side == "B" else "sell",
-            buyer=t.users[0] if t.users else None, seller=t.users[1] if t.users else None,
-            ts=ms_to_us(t.time), recv_ts=recv_ts))
+            exchange=NAME, symbol=symbol, raw_symbol=t.coin, trade_id=str(t.tid), price=price, size=size,
+            side="buy" if t.side == "B" else "sell", buyer=buyer, seller=seller, ts=t.time * 1000,
+            recv_ts=recv_ts))
     return events
 
 
@@ -277,6 +296,13 @@ def parse_frame(raw: bytes | str, recv_ts: int) -> list[AnyEvent]:
     """Any frame from the socket -> events; acks, pongs and the greeting -> []."""
     if isinstance(raw, str):
         raw = raw.encode("utf-8", "surrogatepass")  # a lone surrogate -> FrameError below
+    if raw.startswith(TRADES_START):
+        try:
+            push = _trades.decode(raw)
+        except DECODE_ERRORS:
+            push = None  # the channel's way below says what is wrong with it
+        if push is not None and push.channel == "trades":
+            return trades_of(push.data, recv_ts)
     if raw == GREETING:
         return []
     channel = decode(_channel, raw).channel

@@ -22,12 +22,14 @@ from typing import Annotated, Generic, Literal, Protocol, TypeVar
 import msgspec
 
 from services.receivers.frames import (
+    DECODE_ERRORS,
     FrameError,
     ReconnectNotice,
     decimal_of,
     decode,
     divide,
     finite,
+    finite_pair,
     funding_rate,
     ms_to_us,
     multiply,
@@ -179,9 +181,14 @@ def base_size(inst_id: str, sz: Decimal, ct_val: CtVal) -> tuple[Decimal, Decima
     if not inst_id.endswith("-SWAP"):
         return sz, None
     value = ct_val.get(inst_id)
-    if value is None:  # a guess would be off by orders of magnitude: refuse, and count it
-        raise FrameError(f"no ctVal for {inst_id}: load /api/v5/public/instruments into ct_val")
+    if value is None:
+        raise no_contract_value(inst_id)
     return multiply(sz, value, "base size"), sz
+
+
+def no_contract_value(inst_id: str) -> FrameError:
+    """A swap without its ctVal: a guess would be off by orders of magnitude, so refuse, and count it."""
+    return FrameError(f"no ctVal for {inst_id}: load /api/v5/public/instruments into ct_val")
 
 
 def _ms_text(text: str, what: str) -> int | None:
@@ -193,7 +200,7 @@ def _ms_text(text: str, what: str) -> int | None:
     return int(text)
 
 
-class Arg(msgspec.Struct, frozen=True):
+class Arg(msgspec.Struct, frozen=True, gc=False):
     channel: str
     instId: str | None = None  # instrument, e.g. BTC-USDT-SWAP
     instType: str | None = None  # liquidation-orders subscribes per type: SWAP
@@ -204,7 +211,7 @@ class Push(msgspec.Struct, Generic[T], frozen=True):
     data: list[T]
 
 
-class WsTrade(msgspec.Struct, frozen=True):
+class WsTrade(msgspec.Struct, frozen=True, gc=False):
     instId: str
     tradeId: str  # the last trade id of the aggregation
     px: Decimal  # price
@@ -224,19 +231,34 @@ def parse_trades(raw: bytes | str, recv_ts: int, ct_val: CtVal = CT_VAL) -> list
     {"arg":{"channel":"trades","instId":"BTC-USDT"},"data":[{"instId":"BTC-USDT","tradeId":"130639474",
      "px":"42219.9","sz":"0.12060306","side":"buy","ts":"1630048897897","count":"3","source":"0","seqId":1234}]}
     """
-    msg = decode(_trades, raw)
+    return trades_of(decode(_trades, raw).data, recv_ts, ct_val)
+
+
+def trades_of(trades: Iterable[WsTrade], recv_ts: int, ct_val: CtVal) -> list[AnyEvent]:
+    """Trades, pushed or from the REST history (the same keys): swap contracts to base currency.
+
+    A loop, not a comprehension: Python 3.11 makes a function object for each comprehension."""
     events: list[AnyEvent] = []
-    for t in msg.data:
-        events.append(trade_of(t, recv_ts, ct_val))
+    for t in trades:
+        inst_id, price, size = t.instId, t.px, t.sz
+        finite_pair(size, "size", price, "price")
+        raw_size = None
+        if inst_id.endswith("-SWAP"):  # base_size(), inline: a call costs more than what it does
+            value = ct_val.get(inst_id)
+            if value is None:
+                raise no_contract_value(inst_id)
+            raw_size, size = size, multiply(size, value, "base size")
+        events.append(Trade(exchange=NAME, symbol=symbol_of(inst_id), raw_symbol=inst_id, trade_id=t.tradeId,
+                            price=price, size=size, raw_size=raw_size, side=t.side, ts=t.ts * 1000,
+                            recv_ts=recv_ts))
     return events
 
 
 def trade_of(t: WsTrade, recv_ts: int, ct_val: CtVal) -> Trade:
-    """One trade, pushed or from the REST history (the same keys): swap contracts to base currency."""
-    size, raw_size = base_size(t.instId, t.sz, ct_val)
-    return Trade(exchange=NAME, symbol=symbol_of(t.instId), raw_symbol=t.instId, trade_id=t.tradeId,
-                 price=finite(t.px, "price"), size=size, raw_size=raw_size, side=t.side, ts=ms_to_us(t.ts),
-                 recv_ts=recv_ts)
+    """One trade, pushed or from the REST history: swap contracts to base currency."""
+    [trade] = trades_of((t,), recv_ts, ct_val)
+    assert isinstance(trade, Trade)
+    return trade
 
 
 class WsCandle(msgspec.Struct, frozen=True, array_like=True):
@@ -395,6 +417,22 @@ class Envelope(msgspec.Struct, frozen=True):  # any JSON frame, read only far en
 
 _envelope = msgspec.json.Decoder(Envelope)
 
+
+class TradesFrame(msgspec.Struct, frozen=True, gc=False):
+    """A trades push read in one decode: the envelope's fields beside the trades, so that the
+    frames that are most of the traffic skip the envelope's own decode."""
+
+    arg: Arg
+    data: list[WsTrade]
+    event: str | None = None
+    code: str | None = None
+    msg: str | None = None
+
+
+_trades_frame = msgspec.json.Decoder(TradesFrame, strict=False)
+# How OKX starts every trades push; a frame that starts otherwise takes the envelope's way
+TRADES_START = b'{"arg":{"channel":"trades",'
+
 # arg.channel -> parse function of the whole frame; all take ct_val so one table reaches all
 CHANNELS: dict[str, Callable[[bytes | str, int, CtVal], list[AnyEvent]]] = {
     "trades": parse_trades,
@@ -407,6 +445,13 @@ CHANNELS: dict[str, Callable[[bytes | str, int, CtVal], list[AnyEvent]]] = {
 
 def parse_frame(raw: bytes | str, recv_ts: int, ct_val: CtVal = CT_VAL) -> list[AnyEvent]:
     """A frame of /public or /business -> events; acks, notices and "pong" -> []."""
+    if type(raw) is bytes and raw.startswith(TRADES_START):
+        try:
+            push = _trades_frame.decode(raw)
+        except DECODE_ERRORS:
+            push = None  # the envelope's way below says what is wrong with it
+        if push is not None and push.event is None and push.arg.channel == "trades":
+            return trades_of(push.data, recv_ts, ct_val)
     if raw == PONG or raw == PONG.encode():
         return []
     envelope = decode(_envelope, raw)
