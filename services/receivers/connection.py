@@ -33,7 +33,7 @@ PLANNED_JITTER = 0.02  # planned reconnects of sockets opened together spread ov
 # when a private session's login expired. They reconnect at once and never count as failures.
 PLANNED = frozenset({"planned", "notice", "expired"})
 # The handshake's budget; frames have no timeout of the library's (the idle timer is ours), and a
-# close handshake waits 1 s for the venue's answer.
+# close handshake waits at most 1 s for the venue's answer (none once a read was cut short).
 OPEN_TIMEOUT = aiohttp.ClientTimeout(total=10)
 CLOSE_TIMEOUT = aiohttp.ClientWSTimeout(ws_receive=None, ws_close=1.0)
 HEARTBEAT_S = 20  # a protocol ping after 20 s without a byte; no pong within 10 s: the peer is dead
