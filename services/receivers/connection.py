@@ -11,9 +11,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from typing import Literal
 
-import websockets
-from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
+import aiohttp
+from aiohttp import WSMsgType
 
 from services.receivers.backfill_sequence import Sequencer
 from services.receivers.exchanges import exchange_of
@@ -31,6 +32,16 @@ PLANNED_JITTER = 0.02  # planned reconnects of sockets opened together spread ov
 # Sessions that ended on purpose: before the venue's forced disconnect, on its notice of one, or
 # when a private session's login expired. They reconnect at once and never count as failures.
 PLANNED = frozenset({"planned", "notice", "expired"})
+# The handshake's budget; frames have no timeout of the library's (the idle timer is ours), and a
+# close handshake waits at most 1 s for the venue's answer (none once a read was cut short).
+OPEN_TIMEOUT = aiohttp.ClientTimeout(total=10)
+CLOSE_TIMEOUT = aiohttp.ClientWSTimeout(ws_receive=None, ws_close=1.0)
+HEARTBEAT_S = 20  # a protocol ping after 20 s without a byte; no pong within 10 s: the peer is dead
+MAX_FRAME = 2**23
+TEXT, BINARY = WSMsgType.TEXT, WSMsgType.BINARY
+# decode_text=False: text frames arrive as bytes, the parsers validate UTF-8 as they decode (a frame
+# of bad UTF-8 is a bad frame skipped, not the end of the session)
+Socket = aiohttp.ClientWebSocketResponse[Literal[False]]
 
 
 class SessionEnded(Exception):
@@ -108,66 +119,73 @@ class FeedConnection:
         return delay
 
     async def _session(self) -> str:
-        """One connection, until it fails, goes idle or ages out. Returns why it ended."""
+        """One connection, until it fails, goes idle or ages out. Returns why it ended. A client
+        session of its own: whatever ends it (cancellation included) closes its one socket."""
         feed = self.feed
         self._session_data = False
         self._ended = None
         try:
             url, messages = await self._opening()
-            async with websockets.connect(
+            async with aiohttp.ClientSession(timeout=OPEN_TIMEOUT) as http, http.ws_connect(
                 url,
-                open_timeout=10,
-                ping_interval=20,
-                ping_timeout=20,
-                close_timeout=1,
-                max_size=2**23,
-                max_queue=1024,
-                compression="deflate" if feed.compression else None,
+                timeout=CLOSE_TIMEOUT,
+                heartbeat=HEARTBEAT_S,
+                autoping=True,
+                max_msg_size=MAX_FRAME,
+                compress=15 if feed.compression else 0,
+                decode_text=False,
             ) as ws:
-                self.connects += 1
-                self._set_connected(True)
-                log.info("feed connected", extra={"feed": feed.name, "subscriptions": len(messages)})
-                for n, message in enumerate(messages):
-                    if n and feed.subscribe_pause_s:
-                        await asyncio.sleep(feed.subscribe_pause_s)
-                    await _send(ws, message)
-                helpers = self._session_tasks(ws)
-                if feed.ping_message is not None:
-                    helpers.append(asyncio.create_task(self._ping(ws)))
-                try:
-                    reason = await self._receive(ws)
-                finally:
-                    for helper in helpers:
-                        helper.cancel()
-                    await asyncio.gather(*helpers, return_exceptions=True)
+                reason = await self._connected(ws, messages)
                 if reason == "idle":
-                    ws.transport.abort()  # the peer may be gone (half-open): no close handshake to wait for
+                    # the peer may be gone (half-open): its socket dropped (TLS aborted), no close
+                    # handshake to wait for; the socket's own close then has nothing to send
+                    await http.close()
                 return reason
         except SessionEnded as end:
             log.debug("feed session ended", extra={"feed": feed.name, "reason": end.reason})
             return end.reason
-        except ConnectionClosed as exc:
+        except aiohttp.ClientConnectionResetError as exc:  # a send on a socket the venue closed
             log.debug("feed closed", extra={"feed": feed.name, "error": repr(exc)})
             return self._ended or "closed"
-        except InvalidStatus as exc:  # the handshake was answered with an HTTP error (429, 5xx, ...)
+        except aiohttp.WSServerHandshakeError as exc:  # an HTTP error (429, 5xx, ...) or a bad upgrade
             log.debug("feed refused", extra={"feed": feed.name, "error": repr(exc)})
-            return f"http_{exc.response.status_code}"
-        except (OSError, WebSocketException, TimeoutError) as exc:
+            return f"http_{exc.status}" if exc.status != 101 else type(exc).__name__
+        except (OSError, aiohttp.ClientError, TimeoutError) as exc:
             log.debug("feed connection error", extra={"feed": feed.name, "error": repr(exc)})
-            return type(exc).__name__
+            return _failure(exc)
+
+    async def _connected(self, ws: Socket, messages: list[Message]) -> str:
+        """Subscribe, then receive with the session's helpers running beside."""
+        feed = self.feed
+        self.connects += 1
+        self._set_connected(True)
+        log.info("feed connected", extra={"feed": feed.name, "subscriptions": len(messages)})
+        for n, message in enumerate(messages):
+            if n and feed.subscribe_pause_s:
+                await asyncio.sleep(feed.subscribe_pause_s)
+            await _send(ws, message)
+        helpers = self._session_tasks(ws)
+        if feed.ping_message is not None:
+            helpers.append(asyncio.create_task(self._ping(ws)))
+        try:
+            return await self._receive(ws)
+        finally:
+            for helper in helpers:
+                helper.cancel()
+            await asyncio.gather(*helpers, return_exceptions=True)
 
     async def _opening(self) -> tuple[str, list[Message]]:
         """The url to connect to and the messages to send first: the feed's own (a private socket's
         login makes them anew for every connect)."""
         return self.feed.url, self.feed.subscribe
 
-    def _session_tasks(self, ws: websockets.ClientConnection) -> list[asyncio.Task[None]]:
+    def _session_tasks(self, ws: Socket) -> list[asyncio.Task[None]]:
         """Tasks that live as long as the session (a private socket's login renewal)."""
         return []
 
-    async def _receive(self, ws: websockets.ClientConnection) -> str:
-        """Frames until no data came for idle_timeout_s ("idle"), the socket is too old ("planned")
-        or the venue announced it will close it ("notice").
+    async def _receive(self, ws: Socket) -> str:
+        """Frames until no data came for idle_timeout_s ("idle"), the socket is too old ("planned"),
+        the venue announced it will close it ("notice") or it closed ("closed", or why we closed it).
 
         One timer per idle period, not per frame: when it fires, the deadline moves to the last
         data frame's time + the idle timeout, or the session ends.
@@ -182,7 +200,9 @@ class FeedConnection:
             try:
                 async with asyncio.timeout_at(min(last_data + idle, age_deadline)):
                     while True:
-                        raw = await ws.recv(decode=False)  # bytes: the parsers validate UTF-8 as they decode
+                        kind, raw, _ = await ws.receive()
+                        if kind is not TEXT and kind is not BINARY:  # CLOSE, CLOSING, CLOSED, ERROR
+                            return self._closed(ws)
                         if await self._handle(raw, ws):
                             last_data = loop.time()
             except ReconnectNotice as notice:
@@ -195,7 +215,7 @@ class FeedConnection:
                 if now - last_data >= idle:
                     return "idle"
 
-    async def _handle(self, raw: bytes | str, ws: websockets.ClientConnection) -> bool:
+    async def _handle(self, raw: bytes | str, ws: Socket) -> bool:
         """Parse and publish one frame; True when it carried data (acks, pongs, heartbeats do not)."""
         recv_ts = now_us()
         self.frames += 1
@@ -224,6 +244,12 @@ class FeedConnection:
         if self.sequencer is not None:
             self.sequencer.observe(events, recv_ts)
         return True
+
+    def _closed(self, ws: Socket) -> str:
+        """The socket closed: by the venue, by a dead peer's missing pong, or by a session task."""
+        log.debug("feed closed", extra={"feed": self.feed.name, "code": ws.close_code,
+                                        "error": repr(ws.exception())})
+        return self._ended or "closed"
 
     def _first_data(self, recv_ts: int) -> None:
         """Data flows again: the outage (if any) becomes a gap record, the backoff starts over."""
@@ -275,7 +301,7 @@ class FeedConnection:
         self.connected_since = now_us() if connected else None
         metrics.FEED_CONNECTED.labels(self.feed.name).set(1 if connected else 0)
 
-    async def _ping(self, ws: websockets.ClientConnection) -> None:
+    async def _ping(self, ws: Socket) -> None:
         assert self.feed.ping_message is not None
         while True:
             await asyncio.sleep(self.feed.ping_interval_s)
@@ -305,6 +331,19 @@ class FeedConnection:
         )
 
 
-async def _send(ws: websockets.ClientConnection, message: Message) -> None:
+async def _send(ws: Socket, message: Message) -> None:
     """A text frame, whether the exchange module built the message as str or bytes."""
-    await ws.send(message, text=True) if isinstance(message, bytes) else await ws.send(message)
+    if isinstance(message, bytes):
+        await ws.send_frame(message, TEXT)
+    else:
+        await ws.send_str(message)
+
+
+def _failure(exc: BaseException) -> str:
+    """Why a connect failed, by the name of its cause: ConnectionRefusedError, gaierror,
+    SSLCertVerificationError (under aiohttp's ClientConnectorError), TimeoutError, ..."""
+    if isinstance(exc, TimeoutError):
+        return "TimeoutError"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return type(exc.os_error).__name__
+    return type(exc).__name__

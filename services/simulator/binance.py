@@ -2,8 +2,8 @@
 combined-stream shape {"stream": name, "data": payload} (tests/fixtures/binance*/).
 
 Subscriptions come from the url (?streams=a/b) or a live SUBSCRIBE, acked {"result":null,"id":n}.
-The real server pings and the client pongs (websockets does): nothing to emulate beyond
-answering protocol pings, which aiohttp does while the connection is read.
+The real server pings and the client pongs (the receivers' aiohttp client does): nothing to emulate
+beyond answering protocol pings, which aiohttp does while the connection is read.
 """
 
 from __future__ import annotations

@@ -8,7 +8,6 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
-import websockets
 from aiohttp.test_utils import TestServer
 
 from services.receivers.private import AccountApi, Link, Login
@@ -18,6 +17,7 @@ from services.simulator.app import create_app
 from shared.accounts import Account, Credentials
 from shared.config import Settings
 from shared.events import AnyEvent, now_us
+from tests import wsclient
 
 
 @dataclass
@@ -63,7 +63,7 @@ class PrivateFeed:
     async def run(self, login: Login) -> None:
         parse, reply = self.api.parser(self.account), self.api.keepalive.reply
         try:
-            async with websockets.connect(login.url) as ws:
+            async with wsclient.connect(login.url) as ws:
                 for message in login.messages:
                     await ws.send(message)
                 async for raw in ws:
@@ -73,8 +73,6 @@ class PrivateFeed:
                         await ws.send(answer)
                         continue
                     self.events += parse(raw, now_us())
-        except websockets.ConnectionClosed:
-            pass
         except Exception as exc:  # AuthRejected and the like: the test looks at it
             self.error = exc
         finally:

@@ -1,5 +1,5 @@
 """Binance USD-M private side against the simulator: signed REST refused as Binance refuses it,
-login() and a real websockets connection reading the desk's orders and fills through parser(),
+login() and a real websocket connection reading the desk's orders and fills through parser(),
 the listenKey lifecycle, and snapshot() equal to the desk's books."""
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from typing import Any
 
 import aiohttp
 import pytest
-import websockets
 from aiohttp.test_utils import TestServer
 
 from services.receivers.exchanges.binance import account as binance_account
@@ -27,6 +26,7 @@ from services.simulator.clock import SimClock
 from shared.accounts import Account, Credentials
 from shared.config import Settings
 from shared.events import AccountFill, AccountOrder, AnyEvent, Balance, Position
+from tests import wsclient
 
 KEY, SECRET = "test-binance-key-0001", "test-binance-secret-0001"
 ACCOUNT = Account(id="main", exchange="binance")
@@ -82,7 +82,7 @@ async def venue(make_settings: Callable[..., Settings]) -> AsyncIterator[Venue]:
     await server.close()
 
 
-async def drain(ws: websockets.ClientConnection) -> list[AnyEvent]:
+async def drain(ws: wsclient.Socket) -> list[AnyEvent]:
     """Every frame the socket sends until it goes quiet, parsed as the receivers parse them."""
     parse, events = binance_account.parser(ACCOUNT), []
     while True:
@@ -142,7 +142,7 @@ async def test_the_socket_carries_the_desks_orders_fills_balance_and_positions(v
     login = await binance_account.login(venue.link, venue.base_url)
     events = "ORDER_TRADE_UPDATE/ACCOUNT_UPDATE/listenKeyExpired"
     assert login.url == f"{venue.base_url}?listenKey={login.token}&events={events}"
-    async with websockets.connect(login.url) as ws:
+    async with wsclient.connect(login.url) as ws:
         assert venue.desk.stats()[f"binance:{KEY}"]["sockets"] == 1
         venue.steps(60)
         events = await drain(ws)
@@ -169,7 +169,7 @@ async def test_the_socket_carries_the_desks_orders_fills_balance_and_positions(v
 async def test_a_liquidation_and_an_adl_come_flagged(venue: Venue) -> None:
     venue.steps(80)
     login = await binance_account.login(venue.link, venue.base_url)
-    async with websockets.connect(login.url) as ws:
+    async with wsclient.connect(login.url) as ws:
         coin = next(p.coin for p in venue.book.positions.values() if p.size)
         venue.book.liquidate(coin, venue.clock.ms())
         order, fill, balance, position = await drain(ws)
@@ -190,7 +190,7 @@ async def test_the_events_list_is_an_allow_list(venue: Venue) -> None:
     """A socket whose `events` leave listenKeyExpired out never hears its key lapse (Binance's
     behaviour, and why the receivers name it)."""
     login = await binance_account.login(venue.link, venue.base_url)
-    async with websockets.connect(login.url.replace("/ACCOUNT_UPDATE/listenKeyExpired", "")) as ws:
+    async with wsclient.connect(login.url.replace("/ACCOUNT_UPDATE/listenKeyExpired", "")) as ws:
         venue.steps(20)
         kinds = {type(e) for e in await drain(ws)}
         await venue.control(mode="expire")
@@ -200,7 +200,7 @@ async def test_the_events_list_is_an_allow_list(venue: Venue) -> None:
 
 async def test_expire_sends_listen_key_expired_and_renew_fails(venue: Venue) -> None:
     login = await binance_account.login(venue.link, venue.base_url)
-    async with websockets.connect(login.url) as ws:
+    async with wsclient.connect(login.url) as ws:
         await venue.control(mode="expire")
         with pytest.raises(SessionExpired, match="listenKeyExpired"):
             binance_account.parser(ACCOUNT)(await asyncio.wait_for(ws.recv(), 2), 0)
@@ -220,16 +220,16 @@ async def test_a_listen_key_lives_sixty_minutes_and_put_extends_it(venue: Venue)
     venue.clock.advance(3601)
     with pytest.raises(SessionExpired):
         await binance_account.renew(venue.link, login)
-    with pytest.raises(websockets.InvalidStatus):
-        async with websockets.connect(login.url):
+    with pytest.raises(aiohttp.WSServerHandshakeError):
+        async with wsclient.connect(login.url):
             pass
 
 
 async def test_cut_closes_the_socket(venue: Venue) -> None:
     login = await binance_account.login(venue.link, venue.base_url)
-    async with websockets.connect(login.url) as ws:
+    async with wsclient.connect(login.url) as ws:
         assert (await venue.control(mode="cut"))["cut"] == 1
-        with pytest.raises(websockets.ConnectionClosed):
+        with pytest.raises(wsclient.Closed):
             await asyncio.wait_for(ws.recv(), 2)
     await asyncio.sleep(0.05)
     assert venue.desk.stats()[f"binance:{KEY}"]["sockets"] == 0

@@ -12,7 +12,6 @@ from typing import Any
 
 import aiohttp
 import pytest
-import websockets
 from aiohttp.test_utils import TestServer
 
 from services.receivers.exchanges import deribit
@@ -26,6 +25,7 @@ from services.simulator.clock import SimClock
 from shared.accounts import Account, Credentials
 from shared.config import Settings
 from shared.events import AccountFill, AccountOrder, Balance
+from tests import wsclient
 
 START_MS = (time.time_ns() // 1_000_000 // 3_600_000 - 2) * 3_600_000  # the venue's past: trades go up to now
 KEY, SECRET = "sim-client-7", "sim-secret-7"
@@ -81,7 +81,7 @@ async def test_a_wrong_secret_is_refused_with_deribits_error(venue: Venue) -> No
         await account_rest.snapshot(venue.link(secret="not-the-secret"), 0)
     login = await acct.login(venue.link(secret="not-the-secret"), venue.ws_url)
     parse = acct.parser(ACCOUNT)
-    async with websockets.connect(login.url) as ws:
+    async with wsclient.connect(login.url) as ws:
         await ws.send(login.messages[0])
         with pytest.raises(AuthRejected, match="13004 invalid_credentials"):
             parse(await ws.recv(), 0)
@@ -94,7 +94,7 @@ async def test_the_desk_refusing_every_key_refuses_the_login(venue: Venue) -> No
 
 
 async def test_subscribing_without_auth_is_unauthorized(venue: Venue) -> None:
-    async with websockets.connect(venue.ws_url) as ws:
+    async with wsclient.connect(venue.ws_url) as ws:
         await ws.send(acct.private_subscribe_message())
         with pytest.raises(SessionExpired, match="13009 unauthorized"):
             acct.parser(ACCOUNT)(await ws.recv(), 0)
@@ -104,7 +104,7 @@ async def test_the_parser_sees_the_desks_orders_and_fills(venue: Venue) -> None:
     login = await acct.login(venue.link(), venue.ws_url)
     parse = acct.parser(ACCOUNT)
     events: list[Any] = []
-    async with websockets.connect(login.url) as ws:
+    async with wsclient.connect(login.url) as ws:
         for message in login.messages:
             await ws.send(message)
         for raw in await frames(ws):
@@ -133,7 +133,7 @@ async def test_the_parser_sees_the_desks_orders_and_fills(venue: Venue) -> None:
 async def test_renew_refreshes_the_token_once_per_refresh_token(venue: Venue) -> None:
     login = await acct.login(venue.link(), venue.ws_url)
     parse = acct.parser(ACCOUNT)
-    async with websockets.connect(login.url) as ws:
+    async with wsclient.connect(login.url) as ws:
         for message in login.messages:
             await ws.send(message)
         for raw in await frames(ws):
@@ -150,7 +150,7 @@ async def test_renew_refreshes_the_token_once_per_refresh_token(venue: Venue) ->
 
 async def test_cut_closes_the_private_socket(venue: Venue) -> None:
     login = await acct.login(venue.link(), venue.ws_url)
-    async with websockets.connect(login.url) as ws:
+    async with wsclient.connect(login.url) as ws:
         for message in login.messages:
             await ws.send(message)
         await frames(ws)
@@ -159,7 +159,7 @@ async def test_cut_closes_the_private_socket(venue: Venue) -> None:
             url = f"http://127.0.0.1:{venue.server.port}/control/accounts"
             async with http.post(url, params={"venue": "deribit", "mode": "cut"}) as response:
                 assert (await response.json())["cut"] == 1
-        with pytest.raises(websockets.ConnectionClosed):
+        with pytest.raises(wsclient.Closed):
             await asyncio.wait_for(ws.recv(), 2)
     await asyncio.sleep(0.1)
     assert venue.desk.stats()[f"deribit:{KEY}"]["sockets"] == 0

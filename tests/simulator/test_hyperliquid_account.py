@@ -12,7 +12,6 @@ from typing import Any
 import aiohttp
 import msgspec
 import pytest
-import websockets
 from aiohttp.test_utils import TestServer
 
 from services.receivers.exchanges.hyperliquid import account as acct
@@ -25,6 +24,7 @@ from services.simulator.clock import SimClock
 from shared.accounts import Account
 from shared.config import Settings
 from shared.events import AccountFill
+from tests import wsclient
 
 START_MS = (time.time_ns() // 1_000_000 // 3_600_000 - 2) * 3_600_000
 ADDRESS = "0x" + "7a" * 20
@@ -97,7 +97,7 @@ async def test_the_parser_sees_the_desks_fills_snapshot_first(venue: Venue) -> N
     before = [str(f.fill_id) for f in venue.book.fills]
     login = await acct.login(venue.link(), venue.ws_url)
     parse = acct.parser(ACCOUNT)
-    async with websockets.connect(login.url) as ws:
+    async with wsclient.connect(login.url) as ws:
         for message in login.messages:
             await ws.send(message)
         first = [e for raw in await frames(ws) for e in parse(raw, 0)]
@@ -117,7 +117,7 @@ async def test_the_parser_sees_the_desks_fills_snapshot_first(venue: Venue) -> N
 
 async def test_an_address_without_activity_gets_an_empty_snapshot_batch(venue: Venue) -> None:
     nobody = "0x" + "01" * 20
-    async with websockets.connect(venue.ws_url) as ws:
+    async with wsclient.connect(venue.ws_url) as ws:
         await ws.send(acct.user_fills_subscription(nobody))
         greeting, *pushes = [raw for raw in await frames(ws)]
     assert greeting == "Websocket connection established."
@@ -155,7 +155,7 @@ async def test_other_addresses_are_the_populations(venue: Venue) -> None:
 
 async def test_cut_closes_the_socket(venue: Venue) -> None:
     login = await acct.login(venue.link(), venue.ws_url)
-    async with websockets.connect(login.url) as ws:
+    async with wsclient.connect(login.url) as ws:
         for message in login.messages:
             await ws.send(message)
         await frames(ws)
@@ -164,7 +164,7 @@ async def test_cut_closes_the_socket(venue: Venue) -> None:
             url = f"http://127.0.0.1:{venue.server.port}/control/accounts"
             async with http.post(url, params={"venue": "hyperliquid", "mode": "cut"}) as response:
                 assert (await response.json())["cut"] == 1
-        with pytest.raises(websockets.ConnectionClosed):
+        with pytest.raises(wsclient.Closed):
             await asyncio.wait_for(ws.recv(), 2)
     await asyncio.sleep(0.1)
     assert venue.desk.stats()[f"hyperliquid:{ADDRESS}"]["sockets"] == 0

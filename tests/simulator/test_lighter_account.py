@@ -12,7 +12,6 @@ from decimal import Decimal
 
 import aiohttp
 import pytest
-import websockets
 from aiohttp.test_utils import TestServer
 
 from services.receivers.exchanges import lighter
@@ -27,6 +26,7 @@ from services.simulator.lighter_account import liquidation_price, near_liquidati
 from shared.accounts import Account
 from shared.config import Settings
 from shared.events import Balance, Position
+from tests import wsclient
 from tests.simulator.private_sim import private_feed
 
 START_MS = (time.time_ns() // 1_000_000 // 3_600_000 - 2) * 3_600_000
@@ -124,7 +124,7 @@ async def test_login_subscribes_and_the_parser_sees_the_desks_positions(venue: V
 async def test_the_venues_ping_gets_a_pong_and_a_position_moves_near_liquidation(venue: Venue) -> None:
     venue.step_until_open(1)
     coin = next(c for c, p in sorted(venue.book.positions.items()) if p.size)
-    async with websockets.connect(venue.ws_url) as ws:
+    async with wsclient.connect(venue.ws_url) as ws:
         assert '"type":"connected"' in str(await asyncio.wait_for(ws.recv(), 2))
         await ws.send('{"type":"ping"}')
         assert await asyncio.wait_for(ws.recv(), 2) == '{"type":"pong"}'
@@ -149,7 +149,7 @@ async def test_an_unknown_account_is_refused_and_cut_closes_the_socket(venue: Ve
         await acct.snapshot(venue.link(Account(id="x", exchange="lighter", address="nobody")), 0)
     with pytest.raises(KeyError):
         near_liquidation(venue.desk.book.account("lighter", "9"), "BTC", 0)
-    async with websockets.connect(venue.ws_url) as ws:
+    async with wsclient.connect(venue.ws_url) as ws:
         await asyncio.wait_for(ws.recv(), 2)
         await ws.send(acct.subscription(INDEX))
         await asyncio.wait_for(ws.recv(), 2)
@@ -158,5 +158,5 @@ async def test_an_unknown_account_is_refused_and_cut_closes_the_socket(venue: Ve
             url = f"http://127.0.0.1:{venue.server.port}/control/accounts"
             async with http.post(url, params={"venue": "lighter", "mode": "cut"}) as response:
                 assert (await response.json())["cut"] == 1
-        with pytest.raises(websockets.ConnectionClosed):
+        with pytest.raises(wsclient.Closed):
             await asyncio.wait_for(ws.recv(), 2)

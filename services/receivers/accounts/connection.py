@@ -15,10 +15,9 @@ import time
 from collections.abc import Awaitable, Callable
 
 import msgspec
-import websockets
 from redis.exceptions import RedisError
 
-from services.receivers.connection import FeedConnection, SessionEnded, _send
+from services.receivers.connection import FeedConnection, SessionEnded, Socket, _send
 from services.receivers.private import AccountApi, AuthRejected, Link, Login, SessionExpired
 from services.receivers.rest import RestError
 from services.receivers.venue import Feed, Message
@@ -76,15 +75,15 @@ class AccountConnection(FeedConnection):
             raise SessionEnded("login_failed", type(exc).__name__) from None
         return self._login.url, list(self._login.messages)
 
-    def _session_tasks(self, ws: websockets.ClientConnection) -> list[asyncio.Task[None]]:
+    def _session_tasks(self, ws: Socket) -> list[asyncio.Task[None]]:
         self._connected_now.set()
         return [asyncio.create_task(self._renew(ws))] if self.api.renew is not None else []
 
-    async def _handle(self, raw: bytes | str, ws: websockets.ClientConnection) -> bool:
+    async def _handle(self, raw: bytes | str, ws: Socket) -> bool:
         await super()._handle(raw, ws)
         return True  # any frame proves a quiet account's socket alive (pongs, heartbeats, acks)
 
-    async def _renew(self, ws: websockets.ClientConnection) -> None:
+    async def _renew(self, ws: Socket) -> None:
         """Keep the login alive (Binance's listenKey, Deribit's token) every renew_s."""
         assert self.api.renew is not None and self._login is not None
         while True:
