@@ -43,5 +43,5 @@ def setup_logging(service: str, level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("websockets", "aiohttp.access", "asyncio"):
+    for noisy in ("aiohttp.access", "asyncio"):
         logging.getLogger(noisy).setLevel("WARNING")

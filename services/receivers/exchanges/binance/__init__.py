@@ -4,7 +4,8 @@ Websocket market streams: binance/market.py; REST market data: binance/rest.py; 
 symbols: binance/symbols.py; the user's accounts (user data stream, signed REST):
 binance/account.py and binance/account_rest.py. Both socket endpoints close a connection after
 24 hours. The futures server pings every 3 minutes (pong within 10), the spot server every 20 s
-(pong within a minute); the websockets library answers pings itself, so neither needs a ping of ours.
+(pong within a minute); the websocket client (aiohttp, autoping) answers pings itself, so neither
+needs a ping of ours.
 """
 
 from __future__ import annotations

@@ -7,8 +7,8 @@ Since the 2026 URL split the stream is read on the private entry point,
 wss://fstream.binance.com/private/ws?listenKey=<key>&events=<E1>/<E2>, the legacy /ws/<key>
 retiring on 2026-04-23 (Important-WebSocket-Change-Notice page). `events` is an allow list: an
 event it does not name never arrives, so listenKeyExpired is named with the two data events.
-The server pings every 3 minutes and the websockets library answers; an account may stay silent
-for hours, so the idle timeout is long and a dead socket is found by the library's own pings.
+The server pings every 3 minutes and the websocket client answers; an account may stay silent
+for hours, so the idle timeout is long and a dead socket is found by the client's own pings.
 Signing and the REST snapshot: account_rest.py.
 """
 from __future__ import annotations
