@@ -176,7 +176,7 @@ class WebsocketSettings(Section, frozen=True, rename=flat("ws_", feeds="feeds"))
     backoff_max_s: Seconds = 30.0  # cap of the websocket reconnect backoff
     status_interval_s: Seconds = 2.0  # how often each feed's state is written to Redis (<prefix>:feed:<name>)
     # offer permessage-deflate (RFC 7692) on the market-data sockets: less bandwidth, more CPU on both ends
-    # (~1.5 us a frame to inflate here); off, a trade feed's few Mbit/s go as they are
+    # (~1.7 us a frame to inflate here); off, a trade feed's few Mbit/s go as they are
     compression: bool = False
 
 
