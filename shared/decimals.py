@@ -14,10 +14,12 @@ import argparse
 from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
 
 PLACES = 18
-_QUANTUM = Decimal(1).scaleb(-PLACES)
+QUANTUM = Decimal(1).scaleb(-PLACES)
 _WIDE = Context(prec=100, rounding=ROUND_HALF_EVEN)  # quantize needs every digit of the result
+# quantize(value, QUANTUM): value rounded half-even to PLACES places (InvalidOperation past 100 digits).
 # Bound once: a context's method called by position costs a third of value.quantize(q, context=c)
-_quantize = _WIDE.quantize
+quantize = _WIDE.quantize
+_quantize, _QUANTUM = quantize, QUANTUM
 
 
 def rounded(value: Decimal) -> Decimal:

@@ -2,9 +2,10 @@
 arithmetic and the one way a funding rate becomes an event."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
 from functools import lru_cache
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 import msgspec
 
@@ -12,6 +13,7 @@ from shared.decimals import rounded, rounded_quotient
 from shared.events import FundingRate
 
 T = TypeVar("T")
+V = TypeVar("V")
 # Quote assets in the order they are tried against a venue symbol's tail.
 QUOTES = ("FDUSD", "USDT", "USDC", "BUSD", "TUSD", "USD", "EUR", "TRY", "BTC", "ETH", "BNB")
 
@@ -41,13 +43,35 @@ def normalized(base: str, quote: str, perpetual: bool) -> str:
     return symbol + "-PERP" if perpetual else symbol
 
 
+class SymbolTable(dict[str, V], Generic[V]):
+    """raw symbol -> what `of` says of it, each worked out once and read by subscript: a dict lookup
+    costs half an lru_cache call, and the trade loops look a symbol up for every trade. A symbol `of`
+    refuses (FrameError) is not kept; at most 8192 are, as many as an lru_cache of the same use."""
+
+    __slots__ = ("of",)
+
+    def __init__(self, of: Callable[[str], V]) -> None:
+        super().__init__()
+        self.of = of
+
+    def __missing__(self, raw_symbol: str) -> V:
+        value = self.of(raw_symbol)
+        if len(self) < 8192:
+            self[raw_symbol] = value
+        return value
+
+
 def ms_to_us(ms: int) -> int:
     """Exchange milliseconds to tradehub microseconds."""
     return ms * 1000
 
 
-_LIMIT = Decimal(10) ** 30  # a Decimal bound: comparing with the int 10**30 costs 4x as much, per call
-_NEGATIVE_LIMIT = -_LIMIT
+# A Decimal bound: comparing with the int 10**30 costs 4x as much, per call. The trade loops compare
+# with these inline (NEGATIVE_LIMIT < price < LIMIT, a NaN raising InvalidOperation) and call
+# finite_pair() only to raise: a call costs more than the comparisons.
+LIMIT = Decimal(10) ** 30
+NEGATIVE_LIMIT = -LIMIT
+_LIMIT, _NEGATIVE_LIMIT = LIMIT, NEGATIVE_LIMIT
 
 
 def finite(value: Decimal, what: str) -> Decimal:
@@ -93,7 +117,8 @@ def decode(decoder: msgspec.json.Decoder[T], raw: bytes | str) -> T:
 EXACT = Context(prec=28, rounding=ROUND_HALF_EVEN)  # Python's default precision, written down
 # Bound once: looking a method up on the context costs as much as the arithmetic itself. multiply()
 # and divide() test the range inline too (finite() only raises): they run for OKX and Deribit trades.
-_multiply, _divide = EXACT.multiply, EXACT.divide
+exact_multiply, exact_divide = EXACT.multiply, EXACT.divide
+_multiply, _divide = exact_multiply, exact_divide
 
 
 def multiply(a: Decimal, b: Decimal, what: str) -> Decimal:

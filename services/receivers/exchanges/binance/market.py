@@ -10,7 +10,7 @@ say exchange="binance": the symbol tells spot from perpetual.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from functools import partial
 from typing import Any, Generic, Literal, TypeVar, Union
 
@@ -24,8 +24,11 @@ from services.receivers.exchanges.binance.symbols import (
 )
 from services.receivers.frames import (
     DECODE_ERRORS,
+    LIMIT,
+    NEGATIVE_LIMIT,
     FrameError,
     ReconnectNotice,
+    SymbolTable,
     decode,
     finite,
     finite_pair,
@@ -151,15 +154,13 @@ def spot_sockets(venue: Venue, settings: Settings, parse: Parse) -> list[Feed]:
 
 
 class AggTrade(msgspec.Struct, frozen=True, gc=False, tag_field="e", tag="aggTrade"):
-    """<symbol>@aggTrade payload."""
+    """<symbol>@aggTrade payload: what its Trade reads. "E" (event time), "f" and "l" (first and
+    last trade id) are left unread: no code reads them, so a malformed one refuses no trade."""
 
-    E: int  # event time, ms
     s: str  # symbol, e.g. BTCUSDT
-    a: int  # aggregate trade id
+    id: int = msgspec.field(name="a")  # aggregate trade id, consecutive per symbol (the gap key)
     p: Decimal  # price
     q: Decimal  # quantity, base asset
-    f: int  # first trade id
-    l: int  # last trade id  # noqa: E741
     T: int  # trade time, ms
     m: bool  # is the buyer the market maker? true -> the taker sold
     nq: Decimal | None = None  # quantity without RPI orders (newer frames)
@@ -171,10 +172,15 @@ def agg_trade_events(msg: AggTrade, recv_ts: int) -> list[AnyEvent]:
     {"e":"aggTrade","E":123456789,"s":"BTCUSDT","a":5933014,"p":"0.001","q":"100",
      "f":100,"l":105,"T":123456785,"m":true}
     """
-    symbol, price, size = symbol_of(msg.s), msg.p, msg.q
+    return [_trade(msg, _SYMBOLS[msg.s], recv_ts)]
+
+
+def _trade(msg: AggTrade | SpotTrade, symbol: str, recv_ts: int) -> Trade:
+    """The Trade of an aggTrade or a spot trade payload (the parsers' trade paths inline it)."""
+    price, size = msg.p, msg.q
     finite_pair(price, "price", size, "size")
-    return [Trade(exchange=NAME, symbol=symbol, raw_symbol=msg.s, trade_id=str(msg.a), price=price, size=size,
-                  side="sell" if msg.m else "buy", ts=msg.T * 1000, recv_ts=recv_ts)]
+    return Trade(exchange=NAME, symbol=symbol, raw_symbol=msg.s, trade_id=str(msg.id), price=price, size=size,
+                 side="sell" if msg.m else "buy", ts=msg.T * 1000, recv_ts=recv_ts)
 
 
 class KlineBar(msgspec.Struct, frozen=True, gc=False):
@@ -314,11 +320,10 @@ def force_order_events(msg: ForceOrder, recv_ts: int) -> list[AnyEvent]:
 
 
 class SpotTrade(msgspec.Struct, frozen=True, gc=False, tag_field="e", tag="trade"):
-    """Spot <symbol>@trade payload."""
+    """Spot <symbol>@trade payload: what its Trade reads ("E", event time, and "M" left unread)."""
 
-    E: int  # event time, ms
     s: str  # symbol, e.g. BNBBTC
-    t: int  # trade id
+    id: int = msgspec.field(name="t")  # trade id, consecutive per symbol (the gap key)
     p: Decimal  # price
     q: Decimal  # quantity, base asset
     T: int  # trade time, ms
@@ -331,10 +336,7 @@ def spot_trade_events(msg: SpotTrade, recv_ts: int) -> list[AnyEvent]:
     {"e":"trade","E":1672515782136,"s":"BNBBTC","t":12345,"p":"0.001","q":"100",
      "T":1672515782136,"m":true,"M":true}
     """
-    symbol, price, size = spot_symbol_of(msg.s), msg.p, msg.q
-    finite_pair(price, "price", size, "size")
-    return [Trade(exchange=NAME, symbol=symbol, raw_symbol=msg.s, trade_id=str(msg.t), price=price, size=size,
-                  side="sell" if msg.m else "buy", ts=msg.T * 1000, recv_ts=recv_ts)]
+    return [_trade(msg, _SPOT_SYMBOLS[msg.s], recv_ts)]
 
 
 class ServerShutdown(msgspec.Struct, frozen=True, tag_field="e", tag="serverShutdown"):
@@ -352,9 +354,9 @@ def server_shutdown(msg: ServerShutdown, recv_ts: int) -> list[AnyEvent]:
 
 
 class Wrapped(msgspec.Struct, Generic[T], frozen=True, gc=False):
-    """A combined-stream frame: {"stream": "<name>", "data": <payload>}."""
+    """A combined-stream frame: {"stream": "<name>", "data": <payload>}. The payload says what it
+    is (its "e"), so "stream" is left unread."""
 
-    stream: str
     data: T
 
 
@@ -426,14 +428,44 @@ class Payloads:
         return lambda raw, recv_ts: events(decode(decoder, raw), recv_ts)
 
 
+def trades_first(payloads: Payloads, kind: type[AggTrade | SpotTrade], symbols: SymbolTable[str]) -> Parse:
+    """payloads.parse with the trade payload's Trade built inline (_trade(), without its calls): trades
+    are most frames, and each call costs a tenth of their parse. Every other frame takes
+    payloads.parse's way, or its events function, as before."""
+    decode_wrapped, events_of, general = payloads.wrapped.decode, payloads.events, payloads.parse
+
+    def parse(raw: bytes | str, recv_ts: int) -> list[AnyEvent]:
+        if type(raw) is not bytes or not raw.startswith(b'{"stream"'):
+            return general(raw, recv_ts)
+        try:
+            msg = decode_wrapped(raw).data
+        except DECODE_ERRORS as exc:
+            raise FrameError(str(exc)) from exc
+        if type(msg) is not kind:
+            return events_of[type(msg)](msg, recv_ts)
+        symbol, price, size = symbols[msg.s], msg.p, msg.q
+        try:
+            in_range = NEGATIVE_LIMIT < price < LIMIT and NEGATIVE_LIMIT < size < LIMIT
+        except InvalidOperation:
+            in_range = False
+        if not in_range:
+            finite_pair(price, "price", size, "size")
+        return [Trade(exchange=NAME, symbol=symbol, raw_symbol=msg.s, trade_id=str(msg.id), price=price,
+                      size=size, side="sell" if msg.m else "buy", ts=msg.T * 1000, recv_ts=recv_ts)]
+
+    return parse
+
+
 def futures_parser(funding_hours: Facts) -> Parse:
     """parse_frame reading funding intervals from funding_hours (the venue's facts table, kept fresh
     by the receivers)."""
-    return Payloads(FUTURES, funding_hours).parse
+    return trades_first(Payloads(FUTURES, funding_hours), AggTrade, _SYMBOLS)
 
 
+_SYMBOLS, _SPOT_SYMBOLS = SymbolTable(symbol_of), SymbolTable(spot_symbol_of)
 _FUTURES, _SPOT = Payloads(FUTURES), Payloads(SPOT)
-parse_frame, parse_frame_spot = _FUTURES.parse, _SPOT.parse
+parse_frame = trades_first(_FUTURES, AggTrade, _SYMBOLS)
+parse_frame_spot = trades_first(_SPOT, SpotTrade, _SPOT_SYMBOLS)
 parse_agg_trade, parse_kline = _FUTURES.payload(AggTrade), _FUTURES.payload(Kline)
 parse_mark_price, parse_force_order = _FUTURES.payload(MarkPriceUpdate), _FUTURES.payload(ForceOrder)
 parse_spot_trade = _SPOT.payload(SpotTrade)

@@ -12,7 +12,7 @@ REST (funding, spot, open interest): Get Tickers, https://bybit-exchange.github.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Annotated, Generic, Literal, Protocol, TypeVar
 
@@ -20,7 +20,10 @@ import msgspec
 
 from services.receivers.frames import (
     DECODE_ERRORS,
+    LIMIT,
+    NEGATIVE_LIMIT,
     FrameError,
+    SymbolTable,
     decimal_of,
     decode,
     finite,
@@ -173,18 +176,25 @@ class Push(msgspec.Struct, Generic[T], frozen=True):
 
 
 class PublicTrade(msgspec.Struct, frozen=True, gc=False):
+    """A publicTrade fill: what its Trade reads. "L" (tick direction), "BT" (block trade) and "seq"
+    (matching sequence) are left unread: no code reads them, so a malformed one refuses no trade."""
+
     T: Millis  # fill time
     s: str  # symbol, e.g. BTCUSDT
     S: Literal["Buy", "Sell"]  # taker side
     v: Decimal  # quantity, base coin (a linear contract is one coin)
     p: Decimal  # price
     i: str  # trade id
-    L: str | None = None  # tick direction, contracts only
-    BT: bool = False  # block trade
-    seq: int | None = None  # matching sequence; several messages may share one
 
 
-_ws_trades = msgspec.json.Decoder(Push[list[PublicTrade]])
+class TradesPush(msgspec.Struct, frozen=True, gc=False):
+    """A publicTrade push: its fills. The topic is known before the decode (the frame's first bytes,
+    or the Reply's topic); "type" and "ts" (when the push was made) are left unread."""
+
+    data: list[PublicTrade]
+
+
+_ws_trades = msgspec.json.Decoder(TradesPush)
 
 
 def parse_public_trade(raw: bytes | str, recv_ts: int, category: Category = CATEGORY) -> list[AnyEvent]:
@@ -214,14 +224,28 @@ class TradeRow(Protocol):
     def i(self) -> str: ...  # trade id
 
 
+# category -> raw symbol -> normalized symbol, read by subscript in the trade loop
+SYMBOLS: dict[Category, SymbolTable[str]] = {
+    "linear": SymbolTable(lambda raw_symbol: symbol_of(raw_symbol, "linear")),
+    "spot": SymbolTable(lambda raw_symbol: symbol_of(raw_symbol, "spot")),
+}
+
+
 def trades_of(trades: Iterable[TradeRow], recv_ts: int, category: Category) -> list[AnyEvent]:
     """Trades, pushed (publicTrade) or from the REST history (recent-trade): the same Trade.
 
-    A loop, not a comprehension: Python 3.11 makes a function object for each comprehension."""
+    A loop, not a comprehension: Python 3.11 makes a function object for each comprehension. The
+    range check is inline; finite_pair() is called only to raise."""
+    symbols = SYMBOLS[category]
     events: list[AnyEvent] = []
     for t in trades:
-        symbol, price, size = symbol_of(t.s, category), t.p, t.v
-        finite_pair(price, "price", size, "size")
+        symbol, price, size = symbols[t.s], t.p, t.v
+        try:
+            in_range = NEGATIVE_LIMIT < price < LIMIT and NEGATIVE_LIMIT < size < LIMIT
+        except InvalidOperation:
+            in_range = False
+        if not in_range:
+            finite_pair(price, "price", size, "size")
         events.append(Trade(
             exchange=NAME, symbol=symbol, raw_symbol=t.s, trade_id=t.i, price=price, size=size,
             side="buy" if t.S == "Buy" else "sell", ts=t.T * 1000, recv_ts=recv_ts))
@@ -374,22 +398,8 @@ class Reply(msgspec.Struct, frozen=True):  # any frame, read only far enough to 
 _ws_reply = msgspec.json.Decoder(Reply)
 
 
-class TradesFrame(msgspec.Struct, frozen=True, gc=False):
-    """A publicTrade push read in one decode: the reply's fields beside the push's, so that the
-    frames that are most of the traffic skip the reply's own decode."""
-
-    topic: str
-    type: Literal["snapshot", "delta"]
-    ts: Millis
-    data: list[PublicTrade]
-    cs: int | None = None
-    op: str | None = None
-    success: bool | None = None
-    ret_msg: str = ""
-
-
-_trades_frame = msgspec.json.Decoder(TradesFrame)
-# How Bybit starts every publicTrade push; a frame that starts otherwise is routed by its Reply
+# How Bybit starts every publicTrade push: such a frame is decoded as one straight away, and only
+# one that does not decode so takes the Reply's way (which says what is wrong with it)
 TRADES_START = b'{"topic":"publicTrade.'
 
 # topic's first segment -> parse function of the whole frame
@@ -402,15 +412,9 @@ CHANNELS: dict[str, Callable[[bytes | str, int, Category], list[AnyEvent]]] = {
 SPOT_CHANNELS = frozenset({"publicTrade", "kline", "tickers"})
 
 
-def _parse_frame(raw: bytes | str, recv_ts: int, category: Category,
-                 funding_hours: Mapping[str, Decimal] | None = None) -> list[AnyEvent]:
-    if type(raw) is bytes and raw.startswith(TRADES_START):
-        try:
-            trades = _trades_frame.decode(raw).data
-        except DECODE_ERRORS:
-            trades = None  # the Reply's way below says what is wrong with it
-        if trades is not None:
-            return trades_of(trades, recv_ts, category)
+def _routed(raw: bytes | str, recv_ts: int, category: Category,
+            funding_hours: Mapping[str, Decimal] | None) -> list[AnyEvent]:
+    """Any frame, routed by its Reply: acks, pongs and refusals, then a parse per topic."""
     reply = decode(_ws_reply, raw)
     if reply.topic is None:
         if reply.op is None:
@@ -427,26 +431,39 @@ def _parse_frame(raw: bytes | str, recv_ts: int, category: Category,
     return parse(raw, recv_ts, category)
 
 
+def _parser(category: Category, funding_hours: Mapping[str, Decimal] | None) -> Parse:
+    """The parse of one category's frames: publicTrade pushes (most frames) decoded straight away, each
+    other frame routed by its Reply (_routed)."""
+    decode_trades = _ws_trades.decode
+
+    def parse(raw: bytes | str, recv_ts: int) -> list[AnyEvent]:
+        if type(raw) is bytes and raw.startswith(TRADES_START):
+            try:
+                trades = decode_trades(raw).data
+            except DECODE_ERRORS:
+                trades = None  # the Reply's way says what is wrong with it
+            if trades is not None:
+                return trades_of(trades, recv_ts, category)
+        return _routed(raw, recv_ts, category, funding_hours)
+
+    return parse
+
+
+# A frame of wss://stream.bybit.com/v5/public/spot -> events; acks and pongs -> []
+parse_frame_spot: Parse = _parser("spot", None)
+_LINEAR = _parser("linear", None)
+
+
 def parse_frame_linear(raw: bytes | str, recv_ts: int,
                        funding_hours: Mapping[str, Decimal] | None = None) -> list[AnyEvent]:
     """A frame of wss://stream.bybit.com/v5/public/linear -> events; acks and pongs -> [].
     funding_hours: symbol -> funding interval (instruments-info), for tickers without their own."""
-    return _parse_frame(raw, recv_ts, "linear", funding_hours)
-
-
-def parse_frame_spot(raw: bytes | str, recv_ts: int) -> list[AnyEvent]:
-    """A frame of wss://stream.bybit.com/v5/public/spot -> events; acks and pongs -> []."""
-    return _parse_frame(raw, recv_ts, "spot")
+    return (_LINEAR if funding_hours is None else _parser("linear", funding_hours))(raw, recv_ts)
 
 
 def linear_parser(funding_hours: Facts) -> Parse:
-    """parse_frame_linear reading funding intervals from funding_hours (the venue's facts table).
-    A closure straight to _parse_frame: a keyword partial costs a tenth of a frame's parse."""
-
-    def parse(raw: bytes | str, recv_ts: int) -> list[AnyEvent]:
-        return _parse_frame(raw, recv_ts, "linear", funding_hours)
-
-    return parse
+    """parse_frame_linear reading funding intervals from funding_hours (the venue's facts table)."""
+    return _parser("linear", funding_hours)
 
 
 parse_frame = parse_frame_linear  # the "bybit" (linear) feed's

@@ -13,7 +13,7 @@ USD: "amount" and "open_interest" are USD); BTC_USDC-PERPETUAL and its kin are l
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any, Generic, Literal, TypeVar
 
@@ -21,9 +21,13 @@ import msgspec
 
 from services.receivers.frames import (
     DECODE_ERRORS,
+    LIMIT,
+    NEGATIVE_LIMIT,
     FrameError,
+    SymbolTable,
     decode,
     divide,
+    exact_divide,
     finite,
     finite_pair,
     funding_rate,
@@ -32,6 +36,7 @@ from services.receivers.frames import (
     normalized,
 )
 from services.receivers.venue import Feed, Item, Parse, Venue, channels_of, chunks, socket, ws_url
+from shared.decimals import QUANTUM, quantize
 from shared.events import AnyEvent, Candle, MarkPrice, OpenInterest, Trade
 from shared.settings import Settings
 
@@ -152,7 +157,9 @@ def _expect(note: Notification[Any], kind: str) -> None:
 
 
 class DeribitTrade(msgspec.Struct, frozen=True, gc=False):
-    """One element of trades.{instrument}.{interval} data."""
+    """One element of trades.{instrument}.{interval} data, and of a get_last_trades_by_instrument
+    answer: what its Trade reads. "liquidation" (which side was liquidated) is left unread: no code
+    reads it (the account's own trades have their own struct), so a malformed one refuses no trade."""
 
     trade_id: str
     timestamp: int  # ms
@@ -160,8 +167,7 @@ class DeribitTrade(msgspec.Struct, frozen=True, gc=False):
     price: Decimal
     amount: Decimal  # USD for inverse perpetuals, the coin for linear ones
     direction: Literal["buy", "sell"]  # taker side ("tick_direction", "mark_price", "index_price": unused)
-    trade_seq: int | None = None  # sequence of the trade within its instrument
-    liquidation: str | None = None  # "M", "T" or "MT": which side was liquidated
+    trade_seq: int | None = None  # sequence of the trade within its instrument (the gap key)
 
 
 _trades = msgspec.json.Decoder(Notification[list[DeribitTrade]])
@@ -180,20 +186,41 @@ def parse_trades(raw: bytes, recv_ts: int) -> list[AnyEvent]:
     return trades_of(note.params.data, recv_ts)
 
 
+_SYMBOLS = SymbolTable(symbol_of)  # instrument -> (symbol, inverse), read by subscript in the trade loop
+
+
 def trades_of(trades: Iterable[DeribitTrade], recv_ts: int) -> list[AnyEvent]:
     """Trades, pushed or from the REST history: inverse sizes are USD / price, the USD kept as
     raw_size; trade_seq (consecutive per instrument) kept as seq for the gap detection.
 
-    A loop, not a comprehension: Python 3.11 makes a function object for each comprehension."""
+    A loop, not a comprehension: Python 3.11 makes a function object for each comprehension. The
+    range check and the quotient are inline: an inexact quotient (nearly every one: 28 digits) is
+    the one whose rounding to PLACES places differs from it, and is then divide()'s answer, in range.
+    Any other (an exact quotient, one out of range, a price of 0) takes divide() itself."""
     events: list[AnyEvent] = []
     for t in trades:
-        symbol, inverse = symbol_of(t.instrument_name)
+        symbol, inverse = _SYMBOLS[t.instrument_name]
         price, amount = t.price, t.amount
-        finite_pair(price, "price", amount, "amount")
+        try:
+            in_range = NEGATIVE_LIMIT < price < LIMIT and NEGATIVE_LIMIT < amount < LIMIT
+        except InvalidOperation:
+            in_range = False
+        if not in_range:
+            finite_pair(price, "price", amount, "amount")
+        size, raw_size = amount, None
+        if inverse:
+            try:
+                quotient = exact_divide(amount, price)
+                size = quantize(quotient, QUANTUM)
+                careful = size == quotient or not NEGATIVE_LIMIT < size < LIMIT
+            except ArithmeticError:
+                careful = True
+            if careful:
+                size = divide(amount, price, "size")
+            raw_size = amount
         events.append(Trade(
             exchange=NAME, symbol=symbol, raw_symbol=t.instrument_name, trade_id=t.trade_id,
-            price=price, size=divide(amount, price, "size") if inverse else amount,
-            raw_size=amount if inverse else None, side=t.direction, seq=t.trade_seq,
+            price=price, size=size, raw_size=raw_size, side=t.direction, seq=t.trade_seq,
             ts=t.timestamp * 1000, recv_ts=recv_ts,
         ))
     return events
@@ -325,21 +352,18 @@ _envelope = msgspec.json.Decoder(Envelope)
 
 
 class TradesParams(msgspec.Struct, frozen=True, gc=False):
-    """params of a trades notification, with what the envelope reads of them."""
+    """params of a trades notification: its channel (to tell trades.{instrument}.{interval} from
+    the channels of other shapes) and its trades."""
 
     channel: str
     data: list[DeribitTrade]
-    type: str = ""
 
 
 class TradesFrame(msgspec.Struct, frozen=True, gc=False):
-    """A trades notification read in one decode: the envelope's fields beside the trades, so that
-    the frames that are most of the traffic skip the envelope's own decode."""
+    """A trades notification read in one decode, "method" known from its first bytes, so that the
+    frames that are most of the traffic skip the envelope's own decode."""
 
-    method: str
     params: TradesParams
-    id: int | str | None = None
-    error: RpcError | None = None
 
 
 _trades_frame = msgspec.json.Decoder(TradesFrame)
@@ -354,16 +378,16 @@ CHANNELS: dict[str, ChannelParse] = {
 
 def parse_frame(raw: bytes | str, recv_ts: int) -> list[AnyEvent]:
     """Any frame from the socket -> events; heartbeats and replies to our requests -> []."""
-    if isinstance(raw, str):
-        raw = raw.encode("utf-8", "surrogatepass")  # a lone surrogate -> FrameError below
-    if raw.startswith(TRADES_START):
+    if type(raw) is bytes and raw.startswith(TRADES_START):
         try:
-            note = _trades_frame.decode(raw)
+            params = _trades_frame.decode(raw).params
         except DECODE_ERRORS:
-            note = None  # the envelope's way below says what is wrong with it
+            params = None  # the envelope's way below says what is wrong with it
         # trades.{instrument}.{interval}: the channel kind is "trades" when it has two dots
-        if note is not None and note.method == "subscription" and note.params.channel.count(".") == 2:
-            return trades_of(note.params.data, recv_ts)
+        if params is not None and params.channel.count(".") == 2:
+            return trades_of(params.data, recv_ts)
+    elif isinstance(raw, str):
+        return parse_frame(raw.encode("utf-8", "surrogatepass"), recv_ts)  # a lone surrogate -> FrameError
     env = decode(_envelope, raw)
     if env.method == "subscription" and env.params is not None:
         parse = CHANNELS.get(channel_kind(env.params.channel))

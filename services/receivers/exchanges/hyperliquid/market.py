@@ -9,7 +9,7 @@ our pings (websocket/timeouts-and-heartbeats page).
 from __future__ import annotations
 
 from collections.abc import Callable
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any, Generic, Literal, TypeVar
 
 import msgspec
@@ -17,7 +17,10 @@ import msgspec
 from services.receivers.exchanges.hyperliquid.symbols import FUNDING_INTERVAL_HOURS, HOUR_US, NAME, symbol_of
 from services.receivers.frames import (
     DECODE_ERRORS,
+    LIMIT,
+    NEGATIVE_LIMIT,
     FrameError,
+    SymbolTable,
     decode,
     finite,
     finite_pair,
@@ -115,7 +118,8 @@ def _expect(push: Push[Any], channel: str) -> None:
 
 
 class WsTrade(msgspec.Struct, frozen=True, gc=False):
-    """One element of a trades push (WsTrade in the docs)."""
+    """One element of a trades push (WsTrade in the docs): what its Trade reads. "hash" (the L1
+    transaction hash) is left unread: no code reads it, so a malformed one refuses no trade."""
 
     coin: str  # "BTC" for a perp; "@107" or "PURR/USDC" for a spot pair
     side: Literal["A", "B"]  # taker side: B = bid side, the taker bought; A = ask side, sold
@@ -123,7 +127,6 @@ class WsTrade(msgspec.Struct, frozen=True, gc=False):
     sz: Decimal  # size in coins
     time: int  # ms
     tid: int  # trade id, "ID unique across all assets"
-    hash: str = ""  # L1 transaction hash
     users: tuple[str, str] | None = None  # [buyer, seller] addresses
 
 
@@ -146,12 +149,21 @@ def parse_trades(raw: bytes, recv_ts: int) -> list[AnyEvent]:
     return trades_of(push.data, recv_ts)
 
 
+_SYMBOLS = SymbolTable(symbol_of)  # read by subscript in the trade loop
+
+
 def trades_of(trades: list[WsTrade], recv_ts: int) -> list[AnyEvent]:
-    """A loop, not a comprehension: Python 3.11 makes a function object for each comprehension."""
+    """A loop, not a comprehension: Python 3.11 makes a function object for each comprehension. The
+    range check is inline; finite_pair() is called only to raise."""
     events: list[AnyEvent] = []
     for t in trades:
-        symbol, price, size = symbol_of(t.coin), t.px, t.sz
-        finite_pair(price, "price", size, "size")
+        symbol, price, size = _SYMBOLS[t.coin], t.px, t.sz
+        try:
+            in_range = NEGATIVE_LIMIT < price < LIMIT and NEGATIVE_LIMIT < size < LIMIT
+        except InvalidOperation:
+            in_range = False
+        if not in_range:
+            finite_pair(price, "price", size, "size")
         buyer, seller = t.users or _NO_USERS
         events.append(Trade(
             exchange=NAME, symbol=symbol, raw_symbol=t.coin, trade_id=str(t.tid), price=price, size=size,
@@ -294,15 +306,15 @@ NOT_DATA = frozenset({"subscriptionResponse", "pong"})  # acks and keepalive ans
 
 def parse_frame(raw: bytes | str, recv_ts: int) -> list[AnyEvent]:
     """Any frame from the socket -> events; acks, pongs and the greeting -> []."""
-    if isinstance(raw, str):
-        raw = raw.encode("utf-8", "surrogatepass")  # a lone surrogate -> FrameError below
-    if raw.startswith(TRADES_START):
+    if type(raw) is bytes and raw.startswith(TRADES_START):
         try:
             push = _trades.decode(raw)
         except DECODE_ERRORS:
             push = None  # the channel's way below says what is wrong with it
         if push is not None and push.channel == "trades":
             return trades_of(push.data, recv_ts)
+    elif isinstance(raw, str):
+        return parse_frame(raw.encode("utf-8", "surrogatepass"), recv_ts)  # a lone surrogate -> FrameError
     if raw == GREETING:
         return []
     channel = decode(_channel, raw).channel
@@ -312,4 +324,3 @@ def parse_frame(raw: bytes | str, recv_ts: int) -> list[AnyEvent]:
     if parse is None:  # includes {"channel":"error","data":"<why>"}
         raise FrameError(f"unhandled channel {channel!r}: {raw[:200]!r}")
     return parse(raw, recv_ts)
-
