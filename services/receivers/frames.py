@@ -66,11 +66,14 @@ def ms_to_us(ms: int) -> int:
     return ms * 1000
 
 
-# A Decimal bound: comparing with the int 10**30 costs 4x as much, per call. The trade loops compare
-# with these inline (NEGATIVE_LIMIT < price < LIMIT, a NaN raising InvalidOperation) and call
-# finite_pair() only to raise: a call costs more than the comparisons.
+# A Decimal bound: comparing with the int 10**30 costs 4x as much, per call.
 LIMIT = Decimal(10) ** 30
 NEGATIVE_LIMIT = -LIMIT
+# The trade loops test a figure x without comparing Decimals (each comparison looks the thread's decimal
+# context up): x.is_finite() and x.adjusted() < MAGNITUDE says -LIMIT < x < LIMIT (a finite x below
+# 10**30 in magnitude; a zero whatever its exponent passes the comparison, and may fail this test).
+# It is enough, not needed: a figure that fails it goes to finite_pair(), which decides as finite() does.
+MAGNITUDE = 30
 _LIMIT, _NEGATIVE_LIMIT = LIMIT, NEGATIVE_LIMIT
 
 

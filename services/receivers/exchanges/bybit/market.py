@@ -12,7 +12,7 @@ REST (funding, spot, open interest): Get Tickers, https://bybit-exchange.github.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from functools import lru_cache
 from typing import Annotated, Generic, Literal, Protocol, TypeVar
 
@@ -20,8 +20,7 @@ import msgspec
 
 from services.receivers.frames import (
     DECODE_ERRORS,
-    LIMIT,
-    NEGATIVE_LIMIT,
+    MAGNITUDE,
     FrameError,
     SymbolTable,
     decimal_of,
@@ -235,16 +234,12 @@ def trades_of(trades: Iterable[TradeRow], recv_ts: int, category: Category) -> l
     """Trades, pushed (publicTrade) or from the REST history (recent-trade): the same Trade.
 
     A loop, not a comprehension: Python 3.11 makes a function object for each comprehension. The
-    range check is inline; finite_pair() is called only to raise."""
+    range check is inline (frames.MAGNITUDE); finite_pair() is called only when it fails."""
     symbols = SYMBOLS[category]
     events: list[AnyEvent] = []
     for t in trades:
         symbol, price, size = symbols[t.s], t.p, t.v
-        try:
-            in_range = NEGATIVE_LIMIT < price < LIMIT and NEGATIVE_LIMIT < size < LIMIT
-        except InvalidOperation:
-            in_range = False
-        if not in_range:
+        if not (price.is_finite() and size.is_finite() and price.adjusted() < MAGNITUDE > size.adjusted()):
             finite_pair(price, "price", size, "size")
         events.append(Trade(
             exchange=NAME, symbol=symbol, raw_symbol=t.s, trade_id=t.i, price=price, size=size,

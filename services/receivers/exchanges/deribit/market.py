@@ -13,7 +13,7 @@ USD: "amount" and "open_interest" are USD); BTC_USDC-PERPETUAL and its kin are l
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from functools import lru_cache
 from typing import Any, Generic, Literal, TypeVar
 
@@ -21,8 +21,7 @@ import msgspec
 
 from services.receivers.frames import (
     DECODE_ERRORS,
-    LIMIT,
-    NEGATIVE_LIMIT,
+    MAGNITUDE,
     FrameError,
     SymbolTable,
     decode,
@@ -201,18 +200,15 @@ def trades_of(trades: Iterable[DeribitTrade], recv_ts: int) -> list[AnyEvent]:
     for t in trades:
         symbol, inverse = _SYMBOLS[t.instrument_name]
         price, amount = t.price, t.amount
-        try:
-            in_range = NEGATIVE_LIMIT < price < LIMIT and NEGATIVE_LIMIT < amount < LIMIT
-        except InvalidOperation:
-            in_range = False
-        if not in_range:
+        if not (price.is_finite() and amount.is_finite()
+                and price.adjusted() < MAGNITUDE > amount.adjusted()):
             finite_pair(price, "price", amount, "amount")
         size, raw_size = amount, None
         if inverse:
             try:
                 quotient = exact_divide(amount, price)
                 size = quantize(quotient, QUANTUM)
-                careful = size == quotient or not NEGATIVE_LIMIT < size < LIMIT
+                careful = size == quotient or size.adjusted() >= MAGNITUDE
             except ArithmeticError:
                 careful = True
             if careful:

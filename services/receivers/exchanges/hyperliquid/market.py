@@ -9,7 +9,7 @@ our pings (websocket/timeouts-and-heartbeats page).
 from __future__ import annotations
 
 from collections.abc import Callable
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, Generic, Literal, TypeVar
 
 import msgspec
@@ -17,8 +17,7 @@ import msgspec
 from services.receivers.exchanges.hyperliquid.symbols import FUNDING_INTERVAL_HOURS, HOUR_US, NAME, symbol_of
 from services.receivers.frames import (
     DECODE_ERRORS,
-    LIMIT,
-    NEGATIVE_LIMIT,
+    MAGNITUDE,
     FrameError,
     SymbolTable,
     decode,
@@ -154,15 +153,11 @@ _SYMBOLS = SymbolTable(symbol_of)  # read by subscript in the trade loop
 
 def trades_of(trades: list[WsTrade], recv_ts: int) -> list[AnyEvent]:
     """A loop, not a comprehension: Python 3.11 makes a function object for each comprehension. The
-    range check is inline; finite_pair() is called only to raise."""
+    range check is inline (frames.MAGNITUDE); finite_pair() is called only when it fails."""
     events: list[AnyEvent] = []
     for t in trades:
         symbol, price, size = _SYMBOLS[t.coin], t.px, t.sz
-        try:
-            in_range = NEGATIVE_LIMIT < price < LIMIT and NEGATIVE_LIMIT < size < LIMIT
-        except InvalidOperation:
-            in_range = False
-        if not in_range:
+        if not (price.is_finite() and size.is_finite() and price.adjusted() < MAGNITUDE > size.adjusted()):
             finite_pair(price, "price", size, "size")
         buyer, seller = t.users or _NO_USERS
         events.append(Trade(

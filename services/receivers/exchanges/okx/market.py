@@ -23,14 +23,14 @@ import msgspec
 
 from services.receivers.frames import (
     DECODE_ERRORS,
-    LIMIT,
-    NEGATIVE_LIMIT,
+    MAGNITUDE,
     FrameError,
     ReconnectNotice,
     SymbolTable,
     decimal_of,
     decode,
     divide,
+    exact_multiply,
     finite,
     finite_pair,
     funding_rate,
@@ -51,6 +51,7 @@ from services.receivers.venue import (
     ws_url,
 )
 from shared.config import ConfigError
+from shared.decimals import PLACES
 from shared.events import AnyEvent, Candle, Liquidation, OpenInterest, SpotPrice, Trade, now_us
 from shared.settings import Settings
 
@@ -257,15 +258,11 @@ def trades_of(trades: Iterable[WsTrade], recv_ts: int, ct_val: CtVal) -> list[An
     """Trades, pushed or from the REST history (the same keys): swap contracts to base currency.
 
     A loop, not a comprehension: Python 3.11 makes a function object for each comprehension. The
-    range check is inline; finite_pair() is called only to raise."""
+    range check is inline (frames.MAGNITUDE); finite_pair() is called only when it fails."""
     events: list[AnyEvent] = []
     for t in trades:
         inst_id, price, size = t.instId, t.px, t.sz
-        try:
-            in_range = NEGATIVE_LIMIT < size < LIMIT and NEGATIVE_LIMIT < price < LIMIT
-        except InvalidOperation:
-            in_range = False
-        if not in_range:
+        if not (size.is_finite() and price.is_finite() and size.adjusted() < MAGNITUDE > price.adjusted()):
             finite_pair(size, "size", price, "price")
         symbol, swap = INSTRUMENTS[inst_id]
         raw_size = None
@@ -273,7 +270,12 @@ def trades_of(trades: Iterable[WsTrade], recv_ts: int, ct_val: CtVal) -> list[An
             value = ct_val.get(inst_id)
             if value is None:
                 raise no_contract_value(inst_id)
-            raw_size, size = size, multiply(size, value, "base size")
+            raw_size, size = size, exact_multiply(size, value)
+            # multiply()'s answer when its text says at most PLACES places and its size is in range
+            # (nearly every product: contracts x ctVal); else multiply() itself
+            text = str(size)
+            if len(text) > PLACES + 2 or "E" in text or size.adjusted() >= MAGNITUDE:
+                size = multiply(raw_size, value, "base size")
         events.append(Trade(exchange=NAME, symbol=symbol, raw_symbol=inst_id, trade_id=t.tradeId,
                             price=price, size=size, raw_size=raw_size, side=t.side, ts=t.ts * 1000,
                             recv_ts=recv_ts))
