@@ -396,6 +396,7 @@ _ws_reply = msgspec.json.Decoder(Reply)
 # How Bybit starts every publicTrade push: such a frame is decoded as one straight away, and only
 # one that does not decode so takes the Reply's way (which says what is wrong with it)
 TRADES_START = b'{"topic":"publicTrade.'
+_START = len(TRADES_START)  # raw[:_START] == TRADES_START: a str frame is simply not equal
 
 # topic's first segment -> parse function of the whole frame
 CHANNELS: dict[str, Callable[[bytes | str, int, Category], list[AnyEvent]]] = {
@@ -432,7 +433,7 @@ def _parser(category: Category, funding_hours: Mapping[str, Decimal] | None) -> 
     decode_trades = _ws_trades.decode
 
     def parse(raw: bytes | str, recv_ts: int) -> list[AnyEvent]:
-        if type(raw) is bytes and raw.startswith(TRADES_START):
+        if raw[:_START] == TRADES_START:
             try:
                 trades = decode_trades(raw).data
             except DECODE_ERRORS:

@@ -365,6 +365,7 @@ class TradesFrame(msgspec.Struct, frozen=True, gc=False):
 _trades_frame = msgspec.json.Decoder(TradesFrame)
 # How Deribit starts every trades notification; a frame that starts otherwise takes the envelope's way
 TRADES_START = b'{"jsonrpc":"2.0","method":"subscription","params":{"channel":"trades.'
+_START = len(TRADES_START)  # raw[:_START] == TRADES_START: a str frame is simply not equal
 
 # channel kind (the channel name without instrument and interval) -> parse function
 CHANNELS: dict[str, ChannelParse] = {
@@ -374,7 +375,7 @@ CHANNELS: dict[str, ChannelParse] = {
 
 def parse_frame(raw: bytes | str, recv_ts: int) -> list[AnyEvent]:
     """Any frame from the socket -> events; heartbeats and replies to our requests -> []."""
-    if type(raw) is bytes and raw.startswith(TRADES_START):
+    if raw[:_START] == TRADES_START:
         try:
             params = _trades_frame.decode(raw).params
         except DECODE_ERRORS:
@@ -382,7 +383,7 @@ def parse_frame(raw: bytes | str, recv_ts: int) -> list[AnyEvent]:
         # trades.{instrument}.{interval}: the channel kind is "trades" when it has two dots
         if params is not None and params.channel.count(".") == 2:
             return trades_of(params.data, recv_ts)
-    elif isinstance(raw, str):
+    if isinstance(raw, str):
         return parse_frame(raw.encode("utf-8", "surrogatepass"), recv_ts)  # a lone surrogate -> FrameError
     env = decode(_envelope, raw)
     if env.method == "subscription" and env.params is not None:

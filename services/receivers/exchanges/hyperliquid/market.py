@@ -133,6 +133,7 @@ _trades = msgspec.json.Decoder(Push[list[WsTrade]])
 _NO_USERS: tuple[None, None] = (None, None)  # a trade without its buyer and seller
 # How Hyperliquid starts every trades push: decoded straight away, without reading the channel first
 TRADES_START = b'{"channel":"trades",'
+_START = len(TRADES_START)  # raw[:_START] == TRADES_START: a str frame is simply not equal
 
 
 def parse_trades(raw: bytes, recv_ts: int) -> list[AnyEvent]:
@@ -301,14 +302,14 @@ NOT_DATA = frozenset({"subscriptionResponse", "pong"})  # acks and keepalive ans
 
 def parse_frame(raw: bytes | str, recv_ts: int) -> list[AnyEvent]:
     """Any frame from the socket -> events; acks, pongs and the greeting -> []."""
-    if type(raw) is bytes and raw.startswith(TRADES_START):
+    if raw[:_START] == TRADES_START:
         try:
             push = _trades.decode(raw)
         except DECODE_ERRORS:
             push = None  # the channel's way below says what is wrong with it
         if push is not None and push.channel == "trades":
             return trades_of(push.data, recv_ts)
-    elif isinstance(raw, str):
+    if isinstance(raw, str):
         return parse_frame(raw.encode("utf-8", "surrogatepass"), recv_ts)  # a lone surrogate -> FrameError
     if raw == GREETING:
         return []

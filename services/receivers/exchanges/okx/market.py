@@ -449,6 +449,7 @@ _envelope = msgspec.json.Decoder(Envelope)
 # How OKX starts every trades push: such a frame is decoded as one straight away, and only one that
 # does not decode so (or carries an event) takes the envelope's way
 TRADES_START = b'{"arg":{"channel":"trades",'
+_START = len(TRADES_START)  # raw[:_START] == TRADES_START: a str frame is simply not equal
 
 # arg.channel -> parse function of the whole frame; all take ct_val so one table reaches all
 CHANNELS: dict[str, Callable[[bytes | str, int, CtVal], list[AnyEvent]]] = {
@@ -485,7 +486,7 @@ def parser(ct_val: Facts) -> Parse:
     decode_trades = _trades.decode
 
     def parse(raw: bytes | str, recv_ts: int) -> list[AnyEvent]:
-        if type(raw) is bytes and raw.startswith(TRADES_START):
+        if raw[:_START] == TRADES_START:
             try:
                 push = decode_trades(raw)
             except DECODE_ERRORS:
