@@ -445,8 +445,9 @@ def trades_first(payloads: Payloads, kind: type[AggTrade | SpotTrade], symbols: 
         symbol, price, size = symbols[msg.s], msg.p, msg.q
         if not (price.is_finite() and size.is_finite() and price.adjusted() < MAGNITUDE > size.adjusted()):
             finite_pair(price, "price", size, "size")
-        return [Trade(exchange=NAME, symbol=symbol, raw_symbol=msg.s, trade_id=str(msg.id), price=price,
-                      size=size, side="sell" if msg.m else "buy", ts=msg.T * 1000, recv_ts=recv_ts)]
+        # Trade(exchange, symbol, raw_symbol, trade_id, price, size, side): by position, a third cheaper
+        return [Trade(NAME, symbol, msg.s, str(msg.id), price, size, "sell" if msg.m else "buy",
+                      ts=msg.T * 1000, recv_ts=recv_ts)]
 
     return parse
 

@@ -241,9 +241,9 @@ def trades_of(trades: Iterable[TradeRow], recv_ts: int, category: Category) -> l
         symbol, price, size = symbols[t.s], t.p, t.v
         if not (price.is_finite() and size.is_finite() and price.adjusted() < MAGNITUDE > size.adjusted()):
             finite_pair(price, "price", size, "size")
-        events.append(Trade(
-            exchange=NAME, symbol=symbol, raw_symbol=t.s, trade_id=t.i, price=price, size=size,
-            side="buy" if t.S == "Buy" else "sell", ts=t.T * 1000, recv_ts=recv_ts))
+        # Trade(exchange, symbol, raw_symbol, trade_id, price, size, side): by position, a third cheaper
+        events.append(Trade(NAME, symbol, t.s, t.i, price, size, "buy" if t.S == "Buy" else "sell",
+                            ts=t.T * 1000, recv_ts=recv_ts))
     return events
 
 

@@ -214,11 +214,10 @@ def trades_of(trades: Iterable[DeribitTrade], recv_ts: int) -> list[AnyEvent]:
             if careful:
                 size = divide(amount, price, "size")
             raw_size = amount
-        events.append(Trade(
-            exchange=NAME, symbol=symbol, raw_symbol=t.instrument_name, trade_id=t.trade_id,
-            price=price, size=size, raw_size=raw_size, side=t.direction, seq=t.trade_seq,
-            ts=t.timestamp * 1000, recv_ts=recv_ts,
-        ))
+        # Trade(exchange, symbol, raw_symbol, trade_id, price, size, side, raw_size): by position, a
+        # third cheaper
+        events.append(Trade(NAME, symbol, t.instrument_name, t.trade_id, price, size, t.direction, raw_size,
+                            seq=t.trade_seq, ts=t.timestamp * 1000, recv_ts=recv_ts))
     return events
 
 

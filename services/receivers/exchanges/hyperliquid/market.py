@@ -161,10 +161,9 @@ def trades_of(trades: list[WsTrade], recv_ts: int) -> list[AnyEvent]:
         if not (price.is_finite() and size.is_finite() and price.adjusted() < MAGNITUDE > size.adjusted()):
             finite_pair(price, "price", size, "size")
         buyer, seller = t.users or _NO_USERS
-        events.append(Trade(
-            exchange=NAME, symbol=symbol, raw_symbol=t.coin, trade_id=str(t.tid), price=price, size=size,
-            side="buy" if t.side == "B" else "sell", buyer=buyer, seller=seller, ts=t.time * 1000,
-            recv_ts=recv_ts))
+        # Trade(exchange, symbol, raw_symbol, trade_id, price, size, side): by position, a third cheaper
+        events.append(Trade(NAME, symbol, t.coin, str(t.tid), price, size, "buy" if t.side == "B" else "sell",
+                            buyer=buyer, seller=seller, ts=t.time * 1000, recv_ts=recv_ts))
     return events
 
 
