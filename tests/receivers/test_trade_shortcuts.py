@@ -43,7 +43,7 @@ def first_trade(doc: dict[str, Any]) -> dict[str, Any]:
 
 # venue parse, its trades frame, the fields of the frame and of its trade that no code reads
 UNREAD: list[tuple[Parse, dict[str, Any], list[str], list[str]]] = [
-    (binance.parse_frame, json.loads(frame("binance", "aggTrade")), ["stream"], ["E", "f", "l"]),
+    (binance.parse_frame, json.loads(frame("binance", "aggTrade")), ["stream"], ["E", "f", "l", "nq"]),
     (binance.parse_frame_spot, json.loads(frame("binance_spot", "trade")), ["stream"], ["E", "M"]),
     (bybit.parse_frame_linear, json.loads(frame("bybit", "publicTrade")), ["type", "ts"], ["L", "BT", "seq"]),
     (bybit.parse_frame_spot, json.loads(frame("bybit", "publicTrade")), ["type", "ts"], ["L", "BT", "seq"]),

@@ -154,7 +154,8 @@ def spot_sockets(venue: Venue, settings: Settings, parse: Parse) -> list[Feed]:
 
 class AggTrade(msgspec.Struct, frozen=True, gc=False, tag_field="e", tag="aggTrade"):
     """<symbol>@aggTrade payload: what its Trade reads. "E" (event time), "f" and "l" (first and
-    last trade id) are left unread: no code reads them, so a malformed one refuses no trade."""
+    last trade id) and "nq" (the quantity without RPI orders, in newer frames) are left unread: no
+    code reads them, so a malformed one refuses no trade."""
 
     s: str  # symbol, e.g. BTCUSDT
     id: int = msgspec.field(name="a")  # aggregate trade id, consecutive per symbol (the gap key)
@@ -162,7 +163,6 @@ class AggTrade(msgspec.Struct, frozen=True, gc=False, tag_field="e", tag="aggTra
     q: Decimal  # quantity, base asset
     T: int  # trade time, ms
     m: bool  # is the buyer the market maker? true -> the taker sold
-    nq: Decimal | None = None  # quantity without RPI orders (newer frames)
 
 
 def agg_trade_events(msg: AggTrade, recv_ts: int) -> list[AnyEvent]:
