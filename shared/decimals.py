@@ -19,7 +19,6 @@ _WIDE = Context(prec=100, rounding=ROUND_HALF_EVEN)  # quantize needs every digi
 # quantize(value, QUANTUM): value rounded half-even to PLACES places (InvalidOperation past 100 digits).
 # Bound once: a context's method called by position costs a third of value.quantize(q, context=c)
 quantize = _WIDE.quantize
-_quantize, _QUANTUM = quantize, QUANTUM
 
 
 def rounded(value: Decimal) -> Decimal:
@@ -33,9 +32,9 @@ def rounded(value: Decimal) -> Decimal:
     if "E" not in text:
         if len(text) < PLACES + 3 or "." not in text[: -PLACES - 1]:
             return value
-        return _quantize(value, _QUANTUM)
+        return quantize(value, QUANTUM)
     exponent = value.as_tuple().exponent  # scientific notation: a tiny value, or a positive exponent
-    return _quantize(value, _QUANTUM) if isinstance(exponent, int) and exponent < -PLACES else value
+    return quantize(value, QUANTUM) if isinstance(exponent, int) and exponent < -PLACES else value
 
 
 def rounded_quotient(value: Decimal) -> Decimal:
@@ -44,7 +43,7 @@ def rounded_quotient(value: Decimal) -> Decimal:
     more places allow. An equal result (0.5 equals 0.50000000000000000000) says nothing of the
     exponent, so rounded() decides then, as for Infinity and for more digits than _WIDE holds."""
     try:
-        cut = _quantize(value, _QUANTUM)
+        cut = quantize(value, QUANTUM)
     except InvalidOperation:
         return rounded(value)
     return cut if cut != value else rounded(value)

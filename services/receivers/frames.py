@@ -66,15 +66,13 @@ def ms_to_us(ms: int) -> int:
     return ms * 1000
 
 
-# A Decimal bound: comparing with the int 10**30 costs 4x as much, per call.
-LIMIT = Decimal(10) ** 30
-NEGATIVE_LIMIT = -LIMIT
+_LIMIT = Decimal(10) ** 30  # a Decimal bound: comparing with the int 10**30 costs 4x as much, per call
+_NEGATIVE_LIMIT = -_LIMIT
 # The trade loops test a figure x without comparing Decimals (each comparison looks the thread's decimal
-# context up): x.is_finite() and x.adjusted() < MAGNITUDE says -LIMIT < x < LIMIT (a finite x below
+# context up): x.is_finite() and x.adjusted() < MAGNITUDE says -10**30 < x < 10**30 (a finite x below
 # 10**30 in magnitude; a zero whatever its exponent passes the comparison, and may fail this test).
 # It is enough, not needed: a figure that fails it goes to finite_pair(), which decides as finite() does.
 MAGNITUDE = 30
-_LIMIT, _NEGATIVE_LIMIT = LIMIT, NEGATIVE_LIMIT
 
 
 def finite(value: Decimal, what: str) -> Decimal:
@@ -91,8 +89,8 @@ def finite(value: Decimal, what: str) -> Decimal:
 
 
 def finite_pair(first: Decimal, first_what: str, second: Decimal, second_what: str) -> None:
-    """finite() of two figures (a trade's price and size) in one call, the first checked first: every
-    trade comes here, and a call costs more than the comparison. finite() is called only to raise."""
+    """finite() of two figures (a trade's price and size) in one call, the first checked first: the
+    trade loops call it when their own test (MAGNITUDE) fails. finite() is called only to raise."""
     try:
         if _NEGATIVE_LIMIT < first < _LIMIT and _NEGATIVE_LIMIT < second < _LIMIT:
             return
@@ -119,15 +117,15 @@ def decode(decoder: msgspec.json.Decoder[T], raw: bytes | str) -> T:
 # result never depends on whatever decimal context the calling thread happens to carry.
 EXACT = Context(prec=28, rounding=ROUND_HALF_EVEN)  # Python's default precision, written down
 # Bound once: looking a method up on the context costs as much as the arithmetic itself. multiply()
-# and divide() test the range inline too (finite() only raises): they run for OKX and Deribit trades.
+# and divide() test the range inline too (finite() only raises); the OKX and Deribit trade loops call
+# exact_multiply and exact_divide themselves, and these only when a shortcut cannot say the answer.
 exact_multiply, exact_divide = EXACT.multiply, EXACT.divide
-_multiply, _divide = exact_multiply, exact_divide
 
 
 def multiply(a: Decimal, b: Decimal, what: str) -> Decimal:
     """a * b in EXACT, at most shared.decimals.PLACES places; an overflow is a bad frame, not a crash."""
     try:
-        value = rounded(_multiply(a, b))
+        value = rounded(exact_multiply(a, b))
     except ArithmeticError as exc:
         raise FrameError(f"cannot compute {what}: {a} * {b}") from exc
     return value if value.is_finite() and _NEGATIVE_LIMIT < value < _LIMIT else finite(value, what)
@@ -137,7 +135,7 @@ def divide(a: Decimal, b: Decimal, what: str) -> Decimal:
     """a / b in EXACT, at most shared.decimals.PLACES places; a zero divisor (a price of 0) is a
     bad frame, not a crash."""
     try:
-        value = rounded_quotient(_divide(a, b))
+        value = rounded_quotient(exact_divide(a, b))
     except ArithmeticError as exc:  # DivisionByZero, InvalidOperation (0/0), Overflow
         raise FrameError(f"cannot compute {what}: {a} / {b}") from exc
     return value if value.is_finite() and _NEGATIVE_LIMIT < value < _LIMIT else finite(value, what)
