@@ -1,8 +1,10 @@
 """The floor of a parse into the events' contract, per venue shape: the least any Python parse of a
 venue's trade frames into Decimal `Trade` events can cost. One msgspec decode of only the fields a
 `Trade` needs (price and size straight into `Decimal`), the size conversion the contract requires
-(OKX contracts x contract value, Deribit inverse USD / price), then the `Trade`: no range checks,
-no routing, a fixed symbol. bench/receivers.py prints each venue's normalize rate as a share of it.
+(OKX contracts x contract value, Deribit inverse USD / price, rounded to the 18 places a derived
+figure may carry: shared/decimals.py), the fields the contract carries (Deribit's `trade_seq` as
+`seq`), then the `Trade`: no range checks, no routing, a fixed symbol. bench/receivers.py prints each
+venue's normalize rate as a share of it.
 """
 
 from __future__ import annotations
@@ -72,6 +74,7 @@ class OkxFrame(msgspec.Struct, gc=False):
 
 
 class DeribitTrade(msgspec.Struct, gc=False):
+    trade_seq: int
     trade_id: str
     timestamp: int
     price: Decimal
@@ -143,13 +146,16 @@ def okx(raw: bytes) -> list[Trade]:
 
 
 _deribit = msgspec.json.Decoder(DeribitFrame).decode
+PLACES = Decimal(1).scaleb(-18)  # a quotient's 28 digits would often be more places than the store keeps
+_places = Decimal.quantize
 
 
 def deribit(raw: bytes) -> list[Trade]:
     return [Trade(exchange="deribit", symbol="BTC-USD-PERP", raw_symbol=t.instrument_name,
                   trade_id=t.trade_id,
-                  price=t.price, size=t.amount / t.price, raw_size=t.amount,
-                  side="buy" if t.direction == "buy" else "sell", ts=t.timestamp * 1000, recv_ts=0)
+                  price=t.price, size=_places(t.amount / t.price, PLACES), raw_size=t.amount,
+                  side="buy" if t.direction == "buy" else "sell", seq=t.trade_seq, ts=t.timestamp * 1000,
+                  recv_ts=0)
             for t in _deribit(raw).params.data]
 
 
