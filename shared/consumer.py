@@ -47,7 +47,7 @@ class StreamConsumer:
 
     def __init__(self, redis: aioredis.Redis, settings: Settings, stream: str, group: str,
                  consumer: str, sink: Sink, breaker: SinkBreaker | None = None,
-                 wanted: Callable[[], bool] | None = None) -> None:
+                 wanted: Callable[[], bool] | None = None, batch_entries: int | None = None) -> None:
         self.redis = redis
         self.settings = settings
         self.stream = stream
@@ -56,6 +56,7 @@ class StreamConsumer:
         self.sink = sink
         # False: the sink has no use for this stream now (no rule reads it): entries are acked undecoded
         self.wanted = wanted
+        self.batch_entries = batch_entries or settings.consumer.batch_entries  # entries per read
         self.breaker = breaker or SinkBreaker(f"{group}:{stream}", settings)
         self._held: list[Entry] = []
         self._read_own_pending = True
@@ -110,7 +111,7 @@ class StreamConsumer:
 
     async def _read(self) -> list[Entry]:
         """Own pending entries first (left by a previous run under this name), then new ones."""
-        count = min(self.settings.consumer.batch_entries, self.settings.consumer.max_in_flight)
+        count = min(self.batch_entries, self.settings.consumer.max_in_flight)
         raw: list[RawEntry] = []
         if self._read_own_pending:
             raw = await self._read_group("0", count, block=None)
@@ -137,7 +138,7 @@ class StreamConsumer:
         """XAUTOCLAIM entries idle past the claim time; dead-letter those delivered too often."""
         reply = await self.redis.xautoclaim(self.stream, self.group, self.consumer,
                                             min_idle_time=self.settings.consumer.claim_idle_ms,
-                                            start_id="0-0", count=self.settings.consumer.batch_entries)
+                                            start_id="0-0", count=self.batch_entries)
         claimed = [Entry(entry_id, fields.get(FIELD_EVENTS, b"")) for entry_id, fields in reply[1] if fields]
         deleted = reply[2] if len(reply) > 2 else []  # Redis 6.2 does not report them
         if deleted:  # pending, but trimmed before anyone processed them (XAUTOCLAIM dropped them)

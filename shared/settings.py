@@ -304,13 +304,16 @@ class SimulatorSettings(Section, frozen=True, rename=flat("simulator_")):
     max_frames: Count = 0  # per symbol, 0 = unlimited
 
 
-class AnalyticsSettings(Section, frozen=True):
+class AnalyticsSettings(Section, frozen=True, rename=flat("", batch_entries="analytics_batch_entries")):
     """services/processor/analytics.py, docs/analytics.md"""
 
     large_trade_usd_default: Usd = 100_000.0  # a trade worth this much USD is large
     large_trade_usd_by_symbol: dict[str, Usd] = {}  # symbol or base asset -> USD
     # 1m bars kept in memory; later trades re-read their minute from PostgreSQL
     candle_memory_minutes: Positive = 10
+    # entries per read of the analytics group (consumer_batch_entries is the storing consumers'): its
+    # writes (bars, five rollup levels, large trades) cost per batch, so it reads more at once
+    batch_entries: Positive = 64
     spike_window: Positive = 100  # points per (exchange, symbol, metric, interval) rolling window
     spike_min_points: Positive = 20  # no z-score before the window holds this many points
     # interval -> z threshold; intervals watched

@@ -132,10 +132,13 @@ def analytics_consumers(settings: Settings, redis: aioredis.Redis, pool: asyncpg
         "oi": lambda: OpenInterestSpikes(pool, producer, settings.analytics),
         "candles": lambda: ExchangeCandles(pool),
     }
+    batch = settings.analytics.batch_entries
     first = (AfterStoreConsumer(redis, settings, stream("trades"), ANALYTICS_GROUP, name,
-                                ResumedCandles(trades, pool)) if taken_over
-             else StreamConsumer(redis, settings, stream("trades"), ANALYTICS_GROUP, name, trades))
-    return [first, *(StreamConsumer(redis, settings, stream(family), ANALYTICS_GROUP, name, make_sink())
+                                ResumedCandles(trades, pool), batch_entries=batch) if taken_over
+             else StreamConsumer(redis, settings, stream("trades"), ANALYTICS_GROUP, name, trades,
+                                 batch_entries=batch))
+    return [first, *(StreamConsumer(redis, settings, stream(family), ANALYTICS_GROUP, name, make_sink(),
+                                    batch_entries=batch)
                      for family, make_sink in others.items())]
 
 

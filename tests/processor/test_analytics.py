@@ -12,8 +12,9 @@ import asyncpg
 import pytest
 import redis.asyncio as aioredis
 
-from services.processor.analytics import run_analytics
+from services.processor.analytics import analytics_consumers, run_analytics
 from services.processor.analytics_sinks import ExchangeCandles, OpenInterestSpikes, TradeAnalytics
+from services.processor.main import storing_consumers
 from services.processor.store import TRADES, EventStore, RefusedValue
 from shared.candles import INTERVAL_US, MINUTE_US
 from shared.config import Settings
@@ -232,3 +233,18 @@ async def test_a_poison_trade_is_refused_before_it_touches_any_state(
     assert sink.builder.dirty() == []  # the consumer isolates it; the good trade comes again alone
     await sink([MINUTE0[0]])
     assert (await candles(pool, "1m")) == [(T0, "100", "100", "100", "100", "1", 1, "1", False)]
+
+
+async def test_the_analytics_group_reads_its_own_batch_size(
+    redis: aioredis.Redis, pool: asyncpg.Pool, make_settings: Callable[..., Settings]
+) -> None:
+    """Its writes cost per batch (bars and five rollup levels), so it reads more entries at once than
+    the storing consumers, whose large reads only raise the heap."""
+    settings = make_settings(analytics_batch_entries=40, consumer_batch_entries=5)
+    producer = StreamProducer(redis, settings)
+    analysing = analytics_consumers(settings, redis, pool, producer, 0)
+    analysing += analytics_consumers(settings, redis, pool, producer, 0, taken_over=True)
+    assert {consumer.batch_entries for consumer in analysing} == {40}
+    store = EventStore(pool, {Trade: TRADES})
+    storing = storing_consumers(redis, settings, stream_key(settings.streams.prefix, "trades"), "p", store)
+    assert {consumer.batch_entries for consumer in storing} == {5}
