@@ -313,7 +313,7 @@ class AnalyticsSettings(Section, frozen=True, rename=flat("", batch_entries="ana
     candle_memory_minutes: Positive = 10
     # entries per read of the analytics group (consumer_batch_entries is the storing consumers'): its
     # writes (bars, five rollup levels, large trades) cost per batch, so it reads more at once
-    batch_entries: Positive = 64
+    batch_entries: Positive = 32
     spike_window: Positive = 100  # points per (exchange, symbol, metric, interval) rolling window
     spike_min_points: Positive = 20  # no z-score before the window holds this many points
     # interval -> z threshold; intervals watched
