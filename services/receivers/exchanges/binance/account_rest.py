@@ -316,10 +316,13 @@ async def user_trades(link: Link, symbol: str, start_ms: int, end_ms: int) -> li
 async def snapshot(link: Link, fills_since_us: int) -> AccountSnapshot:
     """Open orders, balances, positions, and the fills since `fills_since_us` (at most 7 days back)
     of every symbol the account touched: open orders, positions, forced closes, commissions paid."""
-    account, end_ms = link.account.id, now_ms()
+    account, as_of_ms = link.account.id, now_ms()
+    orders = decode(_open_orders, await call(link, "GET", "/fapi/v1/openOrders", weight=40, signed=True))
+    # the fills up to after the open orders were listed: an order that ended before the list has all
+    # its fills in the window, so a fill between the two calls cannot make a filled order look canceled
+    end_ms = now_ms()
     start_ms = max(fills_since_us // 1000, end_ms - LOOKBACK_MS)
     window = [("startTime", str(start_ms)), ("endTime", str(end_ms))]
-    orders = decode(_open_orders, await call(link, "GET", "/fapi/v1/openOrders", weight=40, signed=True))
     info = decode(_account, await call(link, "GET", "/fapi/v3/account", weight=5, signed=True))
     risks = decode(_positions, await call(link, "GET", "/fapi/v3/positionRisk", weight=5, signed=True))
     forced = decode(_force_orders, await call(link, "GET", "/fapi/v1/forceOrders", weight=50, signed=True,
@@ -328,7 +331,7 @@ async def snapshot(link: Link, fills_since_us: int) -> AccountSnapshot:
     symbols |= {f.symbol for f in forced} | await traded_symbols(link, start_ms, end_ms)
     trades = [t for symbol in sorted(symbols) for t in await user_trades(link, symbol, start_ms, end_ms)]
     closings = {f.orderId: closing_of(f.clientOrderId) for f in forced}
-    ts, recv_ts = ms_to_us(end_ms), time.time_ns() // 1000
+    ts, recv_ts = ms_to_us(as_of_ms), time.time_ns() // 1000
     return AccountSnapshot(
         account=account, exchange=NAME, reason="connect",
         open_orders=open_order_events(orders, account, recv_ts),

@@ -153,7 +153,7 @@ async def fills(link: Link, token: str, currency: str, since_ms: int, until_ms: 
 async def snapshot(link: Link, fills_since_us: int) -> AccountSnapshot:
     """Open orders, balances and trades per settlement currency, positions at once (currency any)."""
     token = await access_token(link)
-    since_ms, until_ms = fills_since_us // 1000, now_us() // 1000
+    since_ms = fills_since_us // 1000
     orders: list[AccountOrder] = []
     balances: list[Balance] = []
     trades: list[AccountFill] = []
@@ -161,7 +161,9 @@ async def snapshot(link: Link, fills_since_us: int) -> AccountSnapshot:
         orders += await open_orders(link, token, currency)
         found = await funds(link, token, currency)
         balances += [found] if found is not None else []
-        trades += await fills(link, token, currency, since_ms, until_ms)
+        # fills up to after the currency's open orders were listed: an order that ended before the list
+        # has all its fills in the window, so none can look canceled for a fill made between the calls
+        trades += await fills(link, token, currency, since_ms, now_us() // 1000)
     held = await positions(link, token)
     now = now_us()
     return AccountSnapshot(account=link.account.id, exchange=NAME, reason="connect", open_orders=orders,
