@@ -46,13 +46,27 @@ def settings(make_settings: Callable[..., Settings]) -> Settings:
     return make_settings()
 
 
+async def drop_schema(schema: str) -> None:
+    """A test's scratch schema, gone with everything in it."""
+    conn = await asyncpg.connect(DATABASE_URL)
+    try:
+        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    finally:
+        await conn.close()
+
+
+async def delete_keys(client: aioredis.Redis, prefix: str) -> None:
+    """Every key under a test's stream prefix (on every node of a cluster client)."""
+    keys = [key async for key in client.scan_iter(match=f"{prefix}:*", count=1000)]
+    if keys:
+        await client.delete(*keys)
+
+
 @pytest.fixture
 async def redis(tag: str) -> AsyncIterator[aioredis.Redis]:
     client = aioredis.Redis.from_url(REDIS_URL)
     yield client
-    keys = [key async for key in client.scan_iter(match=f"{tag}:*", count=1000)]
-    if keys:
-        await client.delete(*keys)
+    await delete_keys(client, tag)
     await client.aclose()
 
 
@@ -68,11 +82,7 @@ async def pool(settings: Settings, tag: str) -> AsyncIterator[asyncpg.Pool]:
     db = await create_pool(settings)
     yield db
     await db.close()
-    conn = await asyncpg.connect(DATABASE_URL)
-    try:
-        await conn.execute(f'DROP SCHEMA IF EXISTS "{tag}" CASCADE')
-    finally:
-        await conn.close()
+    await drop_schema(tag)
 
 
 @pytest.fixture(scope="session")
@@ -93,7 +103,5 @@ async def cluster_redis(tag: str, cluster_url: str, make_settings: Callable[...,
     """A cluster client (the services' own factory); removes this test's keys from every node after."""
     client = redis_client(make_settings(redis_url=cluster_url))
     yield client
-    keys = [key async for key in client.scan_iter(match=f"{tag}:*", count=1000)]
-    if keys:
-        await client.delete(*keys)
+    await delete_keys(client, tag)
     await client.aclose()

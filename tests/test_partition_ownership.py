@@ -32,7 +32,7 @@ from shared.consumer import StreamConsumer
 from shared.db import create_pool
 from shared.events import Event, Trade
 from shared.streams import StreamProducer
-from tests.conftest import DATABASE_URL, REDIS_URL
+from tests.conftest import DATABASE_URL, REDIS_URL, delete_keys, drop_schema
 from tests.stack import Stack
 from tests.trades import stored, wait_until
 
@@ -207,14 +207,26 @@ async def both_own_partitions(redis: aioredis.Redis, settings: Settings) -> None
     await wait_until(shared, 20, "both processors owning partitions")
 
 
+async def start_pa_and_pb(running: Processors, redis: aioredis.Redis, settings: Settings) -> None:
+    running.start("pa")
+    running.start("pb")
+    await both_own_partitions(redis, settings)
+
+
+async def alone_owning(redis: aioredis.Redis, settings: Settings, name: bytes) -> None:
+    """Until `name` owns every partition."""
+    async def alone() -> bool:
+        return await holders(redis, settings) == [name] * PARTITIONS
+
+    await wait_until(alone, 20, f"{name.decode()} owning every partition")
+
+
 async def test_two_processors_share_three_partitions_and_store_each_trade_once(
     redis: aioredis.Redis, make_settings: Callable[..., Settings], pool: asyncpg.Pool,
 ) -> None:
     settings = make_settings(**LEASES)
     async with processors(make_settings) as running:
-        running.start("pa")
-        running.start("pb")
-        await both_own_partitions(redis, settings)
+        await start_pa_and_pb(running, redis, settings)
         owners = await holders(redis, settings)
         trades = minute_trades(range(3))
         await send(redis, settings, trades)
@@ -257,10 +269,7 @@ async def test_processor_sigkill_its_partitions_and_unacked_entries_are_taken_ov
                         taken += len(reply[0][1]) if reply else 0
             assert taken, "pa owned no partition with new trades"
 
-            async def all_pb() -> bool:
-                return await holders(redis, settings) == [b"pb"] * PARTITIONS
-
-            await wait_until(all_pb, 20, "pb owning every partition")
+            await alone_owning(redis, settings, b"pb")
             await wait_until(stored_at_least(pool, len(first) + len(later)), 20, "every trade stored")
             await wait_until(lambda: analysed(redis, settings), 20, "every trade analysed")
             assert await stored(pool) == (len(first) + len(later),) * 2
@@ -276,9 +285,7 @@ async def test_a_stopped_processor_frees_its_partitions_for_the_other(
 ) -> None:
     settings = make_settings(**LEASES)
     async with processors(make_settings) as running:
-        running.start("pa")
-        running.start("pb")
-        await both_own_partitions(redis, settings)
+        await start_pa_and_pb(running, redis, settings)
         first = minute_trades(range(2))
         await send(redis, settings, first)
         await running.stop("pa")
@@ -287,10 +294,7 @@ async def test_a_stopped_processor_frees_its_partitions_for_the_other(
         later = minute_trades(range(2, 4))
         await send(redis, settings, later)
 
-        async def all_pb() -> bool:
-            return await holders(redis, settings) == [b"pb"] * PARTITIONS
-
-        await wait_until(all_pb, 20, "pb owning every partition")
+        await alone_owning(redis, settings, b"pb")
         await wait_until(stored_at_least(pool, len(first) + len(later)), 20, "every trade stored")
         await wait_until(lambda: analysed(redis, settings), 20, "every trade analysed")
         assert await stored(pool) == (len(first) + len(later),) * 2
@@ -320,15 +324,9 @@ async def scratch_schema(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
         yield pool
     finally:
         await pool.close()
-        conn = await asyncpg.connect(DATABASE_URL)
-        try:
-            await conn.execute(f'DROP SCHEMA IF EXISTS "{settings.db_schema}" CASCADE')
-        finally:
-            await conn.close()
+        await drop_schema(settings.db_schema)
         client = aioredis.Redis.from_url(REDIS_URL)
-        keys = [key async for key in client.scan_iter(match=f"{settings.streams.prefix}:*", count=1000)]
-        if keys:
-            await client.delete(*keys)
+        await delete_keys(client, settings.streams.prefix)
         await client.aclose()
 
 
@@ -344,9 +342,7 @@ async def test_candles_of_a_moved_partition_equal_an_undisturbed_run(
     settings = make_settings(**LEASES)
     async with processors(make_settings) as running:
         monkeypatch.setattr(processor, "create_pool", running.create_pool)
-        running.start("pa")
-        running.start("pb")
-        await both_own_partitions(redis, settings)
+        await start_pa_and_pb(running, redis, settings)
         await send(redis, settings, early)
         await wait_until(lambda: analysed(redis, settings), 20, "the early trades analysed")
         GatedStore.gate.clear()  # storage stalls; analytics goes on, ahead of it
@@ -354,10 +350,7 @@ async def test_candles_of_a_moved_partition_equal_an_undisturbed_run(
         await wait_until(lambda: analysed(redis, settings), 20, "the middle trades analysed")
         await running.kill("pa")  # its store consumers die with their batches unstored
 
-        async def all_pb() -> bool:
-            return await holders(redis, settings) == [b"pb"] * PARTITIONS
-
-        await wait_until(all_pb, 20, "pb owning every partition")
+        await alone_owning(redis, settings, b"pb")
         await send(redis, settings, late)
         GatedStore.gate.set()
 
@@ -372,10 +365,7 @@ async def test_candles_of_a_moved_partition_equal_an_undisturbed_run(
                                                             stream_prefix=calm.streams.prefix) as undisturbed:
         undisturbed.start("pc")
 
-        async def owned() -> bool:
-            return await holders(redis, calm) == [b"pc"] * PARTITIONS
-
-        await wait_until(owned, 20, "pc owning every partition")
+        await alone_owning(redis, calm, b"pc")
         await send(redis, calm, [*early, *middle, *late])
 
         async def calm_done() -> bool:

@@ -12,10 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import asyncpg
 import pytest
 
-from tests.conftest import DATABASE_URL
+from tests.conftest import drop_schema
 from tests.redis_server import RedisServer
 from tests.stack import Stack
 
@@ -52,14 +51,6 @@ async def exit_times(stack: Stack, names: tuple[str, ...], limit_s: float) -> di
                 exited[name] = round(time.monotonic() - started, 2)
         await asyncio.sleep(0.02)  # the event loop stays free: the /ws client answers the goodbye
     return exited
-
-
-async def drop_schema(schema: str) -> None:
-    conn = await asyncpg.connect(DATABASE_URL)
-    try:
-        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-    finally:
-        await conn.close()
 
 
 async def test_sigterm_during_redis_outage_exits_within_shutdown_timeout(tag: str, tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from tests.conftest import DATABASE_URL
+from tests.conftest import DATABASE_URL, drop_schema
 from tests.stack import Stack
 
 pytestmark = pytest.mark.fault
@@ -23,14 +23,6 @@ async def stored_counts(schema: str) -> tuple[int, int]:
             f'SELECT count(*) AS n, count(DISTINCT (exchange, symbol, trade_id)) AS d FROM "{schema}".trades'
         )
         return int(row["n"]), int(row["d"])
-    finally:
-        await conn.close()
-
-
-async def drop_schema(schema: str) -> None:
-    conn = await asyncpg.connect(DATABASE_URL)
-    try:
-        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
     finally:
         await conn.close()
 

@@ -30,7 +30,7 @@ from services.api.api_keys import (
 from services.api.app import create_app
 from services.api.keys_cli import run_keys
 from shared.config import Settings
-from tests.conftest import DATABASE_URL
+from tests.conftest import DATABASE_URL, drop_schema
 
 ROOT = Path(__file__).resolve().parents[2]
 ACCOUNTS = "/api/v1/accounts"
@@ -177,12 +177,4 @@ def test_python_m_services_api_keys(tag: str, make_settings: Callable[..., Setti
         assert refused.returncode == 2 and "invalid choice" in refused.stderr
         assert keys("revoke", text).returncode == 2  # the id, never the key, on a command line
     finally:
-        asyncio.run(_drop_schema(tag))
-
-
-async def _drop_schema(tag: str) -> None:
-    conn = await asyncpg.connect(DATABASE_URL)
-    try:
-        await conn.execute(f'DROP SCHEMA IF EXISTS "{tag}" CASCADE')
-    finally:
-        await conn.close()
+        asyncio.run(drop_schema(tag))
