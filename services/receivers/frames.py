@@ -116,9 +116,9 @@ def decode(decoder: msgspec.json.Decoder[T], raw: bytes | str) -> T:
 # Decimal arithmetic for venues that quote in USD or contracts: a fixed context, so a
 # result never depends on whatever decimal context the calling thread happens to carry.
 EXACT = Context(prec=28, rounding=ROUND_HALF_EVEN)  # Python's default precision, written down
-# Bound once: looking a method up on the context costs as much as the arithmetic itself. multiply()
-# and divide() test the range inline too (finite() only raises); the OKX and Deribit trade loops call
-# exact_multiply and exact_divide themselves, and these only when a shortcut cannot say the answer.
+# Bound once: looking a method up on the context costs as much as the arithmetic itself. The OKX and
+# Deribit trade loops call exact_multiply and exact_divide themselves, and multiply() and divide()
+# only when a shortcut cannot say the answer.
 exact_multiply, exact_divide = EXACT.multiply, EXACT.divide
 
 
@@ -128,7 +128,7 @@ def multiply(a: Decimal, b: Decimal, what: str) -> Decimal:
         value = rounded(exact_multiply(a, b))
     except ArithmeticError as exc:
         raise FrameError(f"cannot compute {what}: {a} * {b}") from exc
-    return value if value.is_finite() and _NEGATIVE_LIMIT < value < _LIMIT else finite(value, what)
+    return finite(value, what)
 
 
 def divide(a: Decimal, b: Decimal, what: str) -> Decimal:
@@ -138,7 +138,7 @@ def divide(a: Decimal, b: Decimal, what: str) -> Decimal:
         value = rounded_quotient(exact_divide(a, b))
     except ArithmeticError as exc:  # DivisionByZero, InvalidOperation (0/0), Overflow
         raise FrameError(f"cannot compute {what}: {a} / {b}") from exc
-    return value if value.is_finite() and _NEGATIVE_LIMIT < value < _LIMIT else finite(value, what)
+    return finite(value, what)
 
 
 def annualized(rate: Decimal, interval_hours: Decimal) -> Decimal:
